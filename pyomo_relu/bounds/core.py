@@ -1,0 +1,201 @@
+"""Neuron bounds: the data every formulation and tightening step shares.
+
+``NeuronBounds`` holds, for every layer ``k`` of a network, sound lower and
+upper bounds ``l_k <= z_k <= u_k`` of the pre-activations over an input box,
+together with the provenance of each layer's bounds.  Bounds only ever get
+tighter: :meth:`NeuronBounds.intersect` keeps the larger lower and the
+smaller upper bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InfeasibleBoxError, MissingBoundsError, ShapeMismatchError
+from ..network import ActivationKind, ReluNetwork
+
+__all__ = ["NeuronBounds", "check_box", "pad_outward"]
+
+
+def pad_outward(lower: np.ndarray, upper: np.ndarray, slack: np.ndarray | float = 0.0):
+    """Widen ``[lower, upper]`` by ``slack`` and then one ulp outward (sound rounding)."""
+    lower = np.nextafter(np.asarray(lower, dtype=np.float64) - slack, -np.inf)
+    upper = np.nextafter(np.asarray(upper, dtype=np.float64) + slack, np.inf)
+    return lower, upper
+
+
+def check_box(net: ReluNetwork, lb, ub, *, what: str = "input box") -> tuple[np.ndarray, np.ndarray]:
+    """Validate an input box for ``net``; return float64 copies of ``lb`` and ``ub``.
+
+    Raises
+    ------
+    MissingBoundsError
+        If a bound is missing (None/NaN) or infinite.
+    ShapeMismatchError
+        If the box does not have one entry per network input.
+    InfeasibleBoxError
+        If some ``lb[i] > ub[i]``.
+    """
+    if lb is None or ub is None:
+        raise MissingBoundsError(
+            f"{what}: {'lb' if lb is None else 'ub'} is missing; every network input needs finite "
+            "lower and upper bounds (pass lb=..., ub=... or give the input variables bounds)."
+        )
+    arrays = []
+    for name, val in (("lb", lb), ("ub", ub)):
+        arr = np.array([np.nan if v is None else v for v in np.ravel(np.asarray(val, dtype=object))]
+                       if np.ndim(val) else [val] * net.n_inputs, dtype=np.float64)
+        if arr.shape != (net.n_inputs,):
+            raise ShapeMismatchError(
+                f"{what}: {name} has {arr.size} entries but the network has {net.n_inputs} inputs."
+            )
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            i = int(bad[0])
+            raise MissingBoundsError(
+                f"{what}: {name}[{i}] (input {net.input_names[i]!r}) is {arr[i]}; every network "
+                "input needs a finite bound - set it on the input variable or pass input_bounds."
+            )
+        arrays.append(arr)
+    lb, ub = arrays
+    bad = np.flatnonzero(lb > ub)
+    if bad.size:
+        i = int(bad[0])
+        raise InfeasibleBoxError(
+            f"{what}: lb[{i}] = {lb[i]} > ub[{i}] = {ub[i]} (input {net.input_names[i]!r}); "
+            "the box is empty - swap or fix the bounds."
+        )
+    return lb, ub
+
+
+@dataclass
+class NeuronBounds:
+    """Pre-activation bounds of every layer of a network over an input box.
+
+    Attributes
+    ----------
+    input_lb, input_ub : ndarray (n_inputs,)
+    lower, upper : list of ndarray
+        ``lower[k][j] <= z_k[j] <= upper[k][j]`` for every input in the box.
+    methods : list of str
+        How each layer's bounds were obtained (``"interval"``, ``"lp"``, ``"milp"``, ...).
+    caps : list of ndarray
+        Per-neuron caps of each layer (``inf`` for ReLU, ``nan`` for linear layers),
+        so stability can be judged without the network.
+    """
+
+    input_lb: np.ndarray
+    input_ub: np.ndarray
+    lower: list
+    upper: list
+    methods: list
+    caps: list = field(default_factory=list)
+
+    # -- construction ----------------------------------------------------
+    @staticmethod
+    def caps_of(net: ReluNetwork) -> list:
+        out = []
+        for layer in net.layers:
+            if layer.activation.kind is ActivationKind.LINEAR:
+                out.append(np.full(layer.n_out, np.nan))
+            else:
+                out.append(layer.activation.caps(layer.n_out))
+        return out
+
+    def check_network(self, net: ReluNetwork) -> None:
+        """Raise ShapeMismatchError unless these bounds belong to a network of ``net``'s shape."""
+        sizes = [len(l) for l in self.lower]
+        if len(self.input_lb) != net.n_inputs or sizes != [layer.n_out for layer in net.layers]:
+            raise ShapeMismatchError(
+                f"NeuronBounds for layer sizes {[len(self.input_lb)] + sizes} do not match the "
+                f"network {list(net.layer_sizes)}; compute the bounds for this network."
+            )
+
+    def copy(self) -> "NeuronBounds":
+        return NeuronBounds(
+            self.input_lb.copy(), self.input_ub.copy(),
+            [l.copy() for l in self.lower], [u.copy() for u in self.upper],
+            list(self.methods), [c.copy() for c in self.caps],
+        )
+
+    def intersect(self, other: "NeuronBounds", *, method: str | None = None) -> "NeuronBounds":
+        """Tightest combination of two sound bound sets of the same network.
+
+        Layers where ``other`` improved a bound take ``other``'s method name (or
+        ``method``).  Raises InfeasibleBoxError where the bounds cross, which can
+        only happen when the box (or the model around it) admits no point.
+        """
+        out = self.copy()
+        for k, (lo, up) in enumerate(zip(other.lower, other.upper)):
+            new_lo = np.maximum(out.lower[k], lo)
+            new_up = np.minimum(out.upper[k], up)
+            crossed = np.flatnonzero(new_lo > new_up)
+            if crossed.size:
+                j = int(crossed[0])
+                raise InfeasibleBoxError(
+                    f"NeuronBounds: layer {k} neuron {j} has lower bound {new_lo[j]} > upper "
+                    f"bound {new_up[j]}; the input box or the model constraints admit no point."
+                )
+            if np.any(new_lo > out.lower[k]) or np.any(new_up < out.upper[k]):
+                out.methods[k] = method or other.methods[k]
+            out.lower[k], out.upper[k] = new_lo, new_up
+        return out
+
+    # -- queries ---------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return len(self.lower)
+
+    def is_piecewise(self, k: int) -> bool:
+        return not np.all(np.isnan(self.caps[k])) if self.caps else True
+
+    def stable_inactive(self, k: int) -> np.ndarray:
+        """Neurons of layer ``k`` whose output is 0 on the whole box (``u <= 0``)."""
+        return self.upper[k] <= 0.0
+
+    def stable_saturated(self, k: int) -> np.ndarray:
+        """Clipped neurons of layer ``k`` always at their cap (``l >= cap``)."""
+        return self.lower[k] >= self.caps[k]
+
+    def stable_linear(self, k: int) -> np.ndarray:
+        """Neurons of layer ``k`` always on the identity piece (``0 <= l`` and ``u <= cap``)."""
+        return (self.lower[k] >= 0.0) & (self.upper[k] <= self.caps[k])
+
+    def stable(self, k: int) -> np.ndarray:
+        """Neurons of layer ``k`` that need no binary (one piece on the whole box)."""
+        if not self.is_piecewise(k):
+            return np.ones(len(self.lower[k]), dtype=bool)
+        return self.stable_inactive(k) | self.stable_saturated(k) | self.stable_linear(k)
+
+    def unstable(self, k: int) -> np.ndarray:
+        return ~self.stable(k)
+
+    def n_binaries(self, k: int) -> np.ndarray:
+        """Binaries a big-M formulation needs per neuron of layer ``k`` (0, 1 or 2)."""
+        if not self.is_piecewise(k):
+            return np.zeros(len(self.lower[k]), dtype=int)
+        lo, up, cap = self.lower[k], self.upper[k], self.caps[k]
+        kink0 = (lo < 0.0) & (up > 0.0)
+        kink_cap = (lo < cap) & (up > cap)
+        return kink0.astype(int) + kink_cap.astype(int)
+
+    def post_bounds(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of layer ``k``'s activation output ``a_k``."""
+        lo, up = self.lower[k], self.upper[k]
+        if not self.is_piecewise(k):
+            return lo.copy(), up.copy()
+        cap = self.caps[k]
+        return np.minimum(np.maximum(lo, 0.0), cap), np.minimum(np.maximum(up, 0.0), cap)
+
+    def big_m(self, k: int) -> np.ndarray:
+        """Big-M values of layer ``k``: ``max(|l|, |u|)`` per neuron (the magnitudes a big-M row uses)."""
+        return np.maximum(np.abs(self.lower[k]), np.abs(self.upper[k]))
+
+    def __repr__(self) -> str:
+        piece = [k for k in range(self.n_layers) if self.is_piecewise(k)]
+        n = sum(len(self.lower[k]) for k in piece)
+        s = sum(int(self.stable(k).sum()) for k in piece)
+        return f"NeuronBounds({self.n_layers} layers, {s}/{n} stable, methods={self.methods})"
+

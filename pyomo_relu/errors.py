@@ -1,0 +1,44 @@
+"""Exception hierarchy of pyomo_relu.
+
+Every exception derives from :class:`ReluError` and from the builtin that
+matches the kind of mistake, so callers can catch either.  Messages name the
+component, what was found, what was expected, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class ReluError(Exception):
+    """Base class of all errors raised by pyomo_relu."""
+
+
+class InvalidNetworkError(ReluError, ValueError):
+    """A network's weights, biases or activations are not usable (NaN, Inf, empty)."""
+
+
+class ShapeMismatchError(ReluError, ValueError):
+    """Arrays or layers do not have the shapes that chain together."""
+
+
+class MissingBoundsError(ReluError, ValueError):
+    """Input bounds are missing or infinite where finite bounds are required."""
+
+
+class InfeasibleBoxError(ReluError, ValueError):
+    """An input box (or a model's constraints on it) admits no point."""
+
+
+class UnsupportedOperatorError(ReluError, ValueError):
+    """An ONNX graph contains an operator or attribute that cannot be translated."""
+
+
+class UnknownOptionError(ReluError, ValueError):
+    """An option value (formulation, method, ...) is not one of the valid names."""
+
+
+class SolverUnavailableError(ReluError, RuntimeError):
+    """A required solver (SCIP, HiGHS) is not installed or not usable."""
+
+
+class TimeLimitWarning(UserWarning):
+    """A time limit was reached; the partial result is sound but may be loose."""

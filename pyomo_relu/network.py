@@ -1,0 +1,317 @@
+"""Plain, validated description of a feed-forward ReLU network (no Pyomo).
+
+A :class:`ReluNetwork` is a chain of :class:`DenseLayer` objects.  Layer ``k``
+computes the pre-activation ``z_k = W_k a_{k-1} + b_k`` and the activation
+``a_k = sigma_k(z_k)``, where ``a_0 = x`` is the input and ``sigma_k`` is a
+ReLU ``max(0, z)``, a clipped ReLU ``min(max(0, z), c)`` or the identity.
+All arrays are float64 and read-only: the network is parsed and checked once,
+then shared freely (including with worker processes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InvalidNetworkError, ShapeMismatchError
+
+__all__ = ["ActivationKind", "Activation", "DenseLayer", "ReluNetwork"]
+
+
+class ActivationKind(str, Enum):
+    """Kinds of activation a layer may have."""
+
+    RELU = "relu"
+    CLIPPED_RELU = "clipped_relu"
+    LINEAR = "linear"
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function.
+
+    Use the constants ``Activation.RELU`` and ``Activation.LINEAR`` or
+    ``Activation.CLIPPED_RELU(cap)`` for ``min(max(0, z), cap)``.  ``cap`` is a
+    positive scalar or one value per neuron (per-neuron caps arise when a
+    clipped network is rescaled).
+    """
+
+    kind: ActivationKind
+    cap: float | tuple[float, ...] | None = None
+
+    def __post_init__(self):
+        kind = ActivationKind(self.kind)
+        object.__setattr__(self, "kind", kind)
+        if kind is ActivationKind.CLIPPED_RELU:
+            if self.cap is None:
+                raise InvalidNetworkError(
+                    "Activation.CLIPPED_RELU needs a cap: found cap=None; "
+                    "pass a positive number, e.g. Activation.CLIPPED_RELU(6.0)."
+                )
+            caps = np.atleast_1d(np.asarray(self.cap, dtype=np.float64))
+            if caps.ndim != 1 or not np.all(np.isfinite(caps)) or np.any(caps <= 0):
+                raise InvalidNetworkError(
+                    f"Activation.CLIPPED_RELU: cap must be finite and > 0, found {self.cap!r}."
+                )
+            cap = float(caps[0]) if caps.size == 1 and np.ndim(self.cap) == 0 else tuple(
+                float(c) for c in caps
+            )
+            object.__setattr__(self, "cap", cap)
+        elif self.cap is not None:
+            raise InvalidNetworkError(f"Activation {kind.value!r} takes no cap, found cap={self.cap!r}.")
+
+    @staticmethod
+    def CLIPPED_RELU(cap) -> "Activation":  # noqa: N802 (reads like the constants)
+        """Clipped ReLU ``min(max(0, z), cap)``."""
+        return Activation(ActivationKind.CLIPPED_RELU, cap)
+
+    @property
+    def is_piecewise(self) -> bool:
+        """True for ReLU and clipped ReLU (the activations that need binaries)."""
+        return self.kind is not ActivationKind.LINEAR
+
+    def caps(self, n: int) -> np.ndarray:
+        """Per-neuron caps as an array of length ``n`` (``inf`` for plain ReLU)."""
+        if self.kind is not ActivationKind.CLIPPED_RELU:
+            return np.full(n, np.inf)
+        caps = np.broadcast_to(np.asarray(self.cap, dtype=np.float64), (n,)).copy()
+        return caps
+
+    def apply(self, z: np.ndarray) -> np.ndarray:
+        """Apply the activation to pre-activations ``z`` (last axis = neurons)."""
+        if self.kind is ActivationKind.LINEAR:
+            return z
+        out = np.maximum(z, 0.0)
+        if self.kind is ActivationKind.CLIPPED_RELU:
+            out = np.minimum(out, self.caps(z.shape[-1]))
+        return out
+
+    def __repr__(self) -> str:
+        if self.kind is ActivationKind.CLIPPED_RELU:
+            return f"Activation.CLIPPED_RELU({self.cap!r})"
+        return f"Activation.{self.kind.name}"
+
+
+Activation.RELU = Activation(ActivationKind.RELU)
+Activation.LINEAR = Activation(ActivationKind.LINEAR)
+
+
+def _as_readonly(array, name: str, ndim: int) -> np.ndarray:
+    try:
+        arr = np.array(array, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidNetworkError(f"{name}: cannot convert to a float64 array ({exc}).") from exc
+    if arr.ndim != ndim:
+        raise ShapeMismatchError(f"{name}: expected a {ndim}-D array, found shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0].tolist()
+        raise InvalidNetworkError(
+            f"{name}: contains NaN or Inf (first at index {bad}); "
+            "a trained network must have finite weights - check the training run or the file."
+        )
+    arr.setflags(write=False)
+    return arr
+
+
+class DenseLayer:
+    """One affine map followed by an activation.
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_out, n_in)
+    bias : array_like, shape (n_out,)
+    activation : Activation
+    """
+
+    __slots__ = ("weights", "bias", "activation", "_name")
+
+    def __init__(self, weights, bias, activation: Activation = Activation.RELU, *, name: str = "layer"):
+        self._name = name
+        self.weights = _as_readonly(weights, f"{name} weights", 2)
+        n_out = self.weights.shape[0]
+        if bias is None:
+            bias = np.zeros(n_out)
+        self.bias = _as_readonly(bias, f"{name} bias", 1)
+        if self.bias.shape[0] != n_out:
+            raise ShapeMismatchError(
+                f"{name}: bias has {self.bias.shape[0]} entries but weights have {n_out} rows "
+                "(weights are (n_out, n_in)); transpose the weights or fix the bias."
+            )
+        if n_out == 0 or self.weights.shape[1] == 0:
+            raise InvalidNetworkError(f"{name}: a layer needs at least one input and one output, found {self.weights.shape}.")
+        if not isinstance(activation, Activation):
+            raise InvalidNetworkError(f"{name}: activation must be an Activation, found {activation!r}.")
+        caps = activation.caps(n_out)
+        if activation.kind is ActivationKind.CLIPPED_RELU and isinstance(activation.cap, tuple) and len(activation.cap) != n_out:
+            raise ShapeMismatchError(f"{name}: {len(activation.cap)} caps given for {n_out} neurons.")
+        del caps
+        self.activation = activation
+
+    @property
+    def n_in(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.weights.shape[0]
+
+    def preactivation(self, a: np.ndarray) -> np.ndarray:
+        """``a @ W.T + b`` for a batch ``a`` of shape (N, n_in)."""
+        return a @ self.weights.T + self.bias
+
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        return self.activation.apply(self.preactivation(a))
+
+    def __repr__(self) -> str:
+        return f"DenseLayer({self.n_in} -> {self.n_out}, {self.activation!r})"
+
+
+class ReluNetwork:
+    """A validated feed-forward network of dense layers.
+
+    Parameters
+    ----------
+    layers : sequence of DenseLayer
+        At least one layer; consecutive layers must chain (``n_out`` of one
+        equals ``n_in`` of the next).
+    input_names, output_names : sequence of str, optional
+        Names used in reports and the CLI; default ``x0, x1, ...`` / ``y0, ...``.
+    """
+
+    def __init__(self, layers: Sequence[DenseLayer], *, input_names=None, output_names=None):
+        layers = tuple(layers)
+        if not layers:
+            raise InvalidNetworkError(
+                "ReluNetwork: the network has no layers; expected at least one DenseLayer "
+                "(an ONNX graph with no Gemm/MatMul yields this)."
+            )
+        for k, layer in enumerate(layers):
+            if not isinstance(layer, DenseLayer):
+                raise InvalidNetworkError(f"ReluNetwork: layer {k} is {type(layer).__name__}, expected DenseLayer.")
+            if k and layer.n_in != layers[k - 1].n_out:
+                raise ShapeMismatchError(
+                    f"ReluNetwork: layer {k} expects {layer.n_in} inputs but layer {k - 1} "
+                    f"produces {layers[k - 1].n_out}; weights must be (n_out, n_in)."
+                )
+        self.layers = layers
+        self.input_names = self._names(input_names, "x", layers[0].n_in, "input_names")
+        self.output_names = self._names(output_names, "y", layers[-1].n_out, "output_names")
+
+    @staticmethod
+    def _names(names, prefix, n, what):
+        if names is None:
+            return tuple(f"{prefix}{i}" for i in range(n))
+        names = tuple(str(s) for s in names)
+        if len(names) != n:
+            raise ShapeMismatchError(f"ReluNetwork: {what} has {len(names)} names for {n} values.")
+        return names
+
+    # -- sizes -----------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].n_out
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """``(n_inputs, n_1, ..., n_outputs)``."""
+        return (self.n_inputs,) + tuple(layer.n_out for layer in self.layers)
+
+    @property
+    def n_piecewise_neurons(self) -> int:
+        """Number of neurons with a ReLU or clipped-ReLU activation."""
+        return sum(layer.n_out for layer in self.layers if layer.activation.is_piecewise)
+
+    # -- evaluation ------------------------------------------------------
+    def _batch(self, x) -> tuple[np.ndarray, bool]:
+        x = np.asarray(x, dtype=np.float64)
+        single = x.ndim == 1
+        x = np.atleast_2d(x)
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ShapeMismatchError(
+                f"ReluNetwork.forward: expected inputs of shape (N, {self.n_inputs}) or "
+                f"({self.n_inputs},), found {np.shape(x)}."
+            )
+        return x, single
+
+    def forward(self, x) -> np.ndarray:
+        """Network output for one input ``(n_inputs,)`` or a batch ``(N, n_inputs)``."""
+        a, single = self._batch(x)
+        for layer in self.layers:
+            a = layer(a)
+        return a[0] if single else a
+
+    __call__ = forward
+
+    def preactivations(self, x) -> list[np.ndarray]:
+        """Pre-activations ``z_k`` of every layer for a batch, each (N, n_k)."""
+        a, _ = self._batch(x)
+        out = []
+        for layer in self.layers:
+            z = layer.preactivation(a)
+            out.append(z)
+            a = layer.activation.apply(z)
+        return out
+
+    def activation_patterns(self, x) -> np.ndarray:
+        """Activation pattern of every piecewise neuron for a batch, as int8 (N, n_piecewise).
+
+        Per neuron: 0 inactive (z < 0), 1 linear piece (0 <= z < cap), 2 saturated
+        (z >= cap, clipped ReLU only).
+        """
+        cols = []
+        for layer, z in zip(self.layers, self.preactivations(x)):
+            if not layer.activation.is_piecewise:
+                continue
+            pat = (z >= 0).astype(np.int8)
+            pat += (z >= layer.activation.caps(layer.n_out)).astype(np.int8)
+            cols.append(pat)
+        n = np.atleast_2d(np.asarray(x)).shape[0]
+        return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0), dtype=np.int8)
+
+    # -- misc ------------------------------------------------------------
+    def with_layers(self, layers: Sequence[DenseLayer]) -> "ReluNetwork":
+        """A new network with other layers but the same input/output names."""
+        return ReluNetwork(layers, input_names=self.input_names, output_names=self.output_names)
+
+    @classmethod
+    def from_arrays(cls, weights, biases, *, activation="relu", cap=None, output_activation="linear", **names):
+        """Build a network from lists of weight matrices (n_out, n_in) and bias vectors.
+
+        All layers but the last get ``activation``; the last gets ``output_activation``.
+        """
+        if len(weights) != len(biases):
+            raise ShapeMismatchError(f"from_arrays: {len(weights)} weight matrices but {len(biases)} bias vectors.")
+        hidden = Activation.CLIPPED_RELU(cap) if activation == "clipped_relu" else Activation(activation)
+        out_act = Activation(output_activation)
+        layers = [
+            DenseLayer(w, b, hidden if k < len(weights) - 1 else out_act, name=f"layer {k}")
+            for k, (w, b) in enumerate(zip(weights, biases))
+        ]
+        return cls(layers, **names)
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(s) for s in self.layer_sizes)
+        return f"ReluNetwork({sizes}, {self.n_piecewise_neurons} piecewise neurons)"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, ReluNetwork) or len(self.layers) != len(other.layers):
+            return NotImplemented if not isinstance(other, ReluNetwork) else False
+        return all(
+            a.activation == b.activation
+            and np.array_equal(a.weights, b.weights)
+            and np.array_equal(a.bias, b.bias)
+            for a, b in zip(self.layers, other.layers)
+        )
+
+    __hash__ = None
