@@ -25,3 +25,8 @@ __all__ = [
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError",
     "SolverUnavailableError", "TimeLimitWarning",
 ]
+
+from .formulations import formulation_names, get_formulation
+from .block import ReluNetworkBlock
+
+__all__ += ["ReluNetworkBlock", "formulation_names", "get_formulation"]
