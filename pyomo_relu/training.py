@@ -1,0 +1,372 @@
+"""Train small ReLU networks with levers that make them easier to optimize over.
+
+``train_mlp`` fits a fully connected network ``n_in -> hidden... -> n_out``
+with PyTorch on CPU and returns it as a :class:`~pyomo_relu.network.ReluNetwork`
+in physical units.  Besides accuracy, a network embedded in a mixed-integer
+program should have few unstable neurons and few linear regions; the options
+offer the training-time levers studied for that purpose:
+
+* ``l1``: L1 penalty ``l1 * sum |W|`` on all weight matrices (sparse weights);
+* ``l2``: L2 penalty ``l2 * sum W**2`` on all weight matrices (weight decay);
+* ``dropout``: dropout after every hidden activation;
+* ``stability``: the ReLU-stability (RS) loss of Xiao et al., "Training for
+  faster adversarial robustness verification via inducing ReLU stability",
+  ICLR 2019: ``stability * sum_j -tanh(1 + l_j u_j)`` over all hidden neurons,
+  where ``[l_j, u_j]`` are interval bounds of the pre-activations propagated
+  (differentiably) through the network over the input box.  The loss is
+  smallest when ``l_j`` and ``u_j`` have the same sign, i.e. the neuron is
+  stable over the whole box;
+* ``activation="clipped_relu"``: hidden activations ``min(max(0, z), cap)``.
+
+Inputs and outputs are standardized (mean 0, standard deviation 1) during
+training; the affine scalings are folded into the first and the last layer of
+the exported network, so it maps physical inputs to physical outputs.  Hidden
+layers (and so the caps of clipped ReLUs) are unaffected by the folding.
+
+Training is deterministic for a given ``seed``: the RNG is forked and seeded,
+deterministic algorithms are requested and one CPU thread is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:
+    import torch
+    from torch import nn
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "pyomo_relu.training needs PyTorch, which is not installed; "
+        "install the training extra with `pip install pyomo_relu[train]`."
+    ) from exc
+
+from .errors import UnknownOptionError
+from .network import Activation, DenseLayer, ReluNetwork
+
+__all__ = ["TrainResult", "train_mlp", "fold_normalization", "ACTIVATIONS"]
+
+#: valid values of ``activation``
+ACTIVATIONS = ("relu", "clipped_relu")
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_mlp`.
+
+    Attributes
+    ----------
+    network : ReluNetwork
+        The trained network in physical units (float64).
+    history : list of dict
+        Per epoch: ``{"epoch", "train_mse", "val_mse"}`` in physical units
+        (``val_mse`` is NaN without a validation split).
+    train_mse, val_mse : float
+        Final mean squared errors in physical units, averaged over outputs.
+    options : dict
+        The options the network was trained with.
+    input_bounds : tuple of ndarray
+        The input box ``(lb, ub)`` used by the stability regularizer (the data's
+        range unless given).
+    """
+
+    network: ReluNetwork
+    history: list = field(default_factory=list)
+    train_mse: float = float("nan")
+    val_mse: float = float("nan")
+    options: dict = field(default_factory=dict)
+    input_bounds: tuple = ()
+
+
+# -- validation --------------------------------------------------------------
+def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if y.ndim == 1:
+        y = y[:, None]
+    if X.ndim != 2 or y.ndim != 2:
+        raise ValueError(
+            f"train_mlp: X must be (n_samples, n_inputs) and y (n_samples,) or (n_samples, n_outputs); "
+            f"found X {X.shape} and y {y.shape}."
+        )
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"train_mlp: X has {X.shape[0]} samples but y has {y.shape[0]}; pass one target row per input row."
+        )
+    if X.shape[0] < 2:
+        raise ValueError(f"train_mlp: need at least 2 samples, found {X.shape[0]}.")
+    for name, arr in (("X", X), ("y", y)):
+        bad = np.argwhere(~np.isfinite(arr))
+        if bad.size:
+            raise ValueError(
+                f"train_mlp: {name} contains NaN or Inf (first at row {bad[0][0]}, column {bad[0][1]}); "
+                "drop or impute those rows before training."
+            )
+    return X, y
+
+
+def _check_options(opts: dict) -> None:
+    if opts["activation"] not in ACTIVATIONS:
+        raise UnknownOptionError(
+            f"train_mlp: activation={opts['activation']!r} is not known; valid: {', '.join(ACTIVATIONS)}."
+        )
+    hidden = opts["hidden"]
+    if not all(isinstance(h, (int, np.integer)) and h > 0 for h in hidden):
+        raise ValueError(f"train_mlp: hidden must be a sequence of positive integers, found {hidden!r}.")
+    positive = ("cap", "lr")
+    nonneg = ("l1", "l2", "stability")
+    for name in positive:
+        if not np.isfinite(opts[name]) or opts[name] <= 0:
+            raise ValueError(f"train_mlp: {name} must be finite and > 0, found {opts[name]!r}.")
+    for name in nonneg:
+        if not np.isfinite(opts[name]) or opts[name] < 0:
+            raise ValueError(f"train_mlp: {name} must be finite and >= 0, found {opts[name]!r}.")
+    for name in ("dropout", "validation"):
+        if not 0.0 <= opts[name] < 1.0:
+            raise ValueError(f"train_mlp: {name} must be in [0, 1), found {opts[name]!r}.")
+    for name in ("epochs", "batch_size"):
+        if int(opts[name]) != opts[name] or opts[name] < 1:
+            raise ValueError(f"train_mlp: {name} must be a positive integer, found {opts[name]!r}.")
+
+
+def _input_box(input_bounds, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if input_bounds is None:
+        return X.min(axis=0), X.max(axis=0)
+    try:
+        lb, ub = input_bounds
+    except (TypeError, ValueError) as exc:
+        raise ValueError("train_mlp: input_bounds must be a pair (lb, ub) of arrays.") from exc
+    lb = np.broadcast_to(np.asarray(lb, dtype=np.float64), (X.shape[1],)).copy()
+    ub = np.broadcast_to(np.asarray(ub, dtype=np.float64), (X.shape[1],)).copy()
+    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub)) and np.all(lb <= ub)):
+        raise ValueError(f"train_mlp: input_bounds must be finite with lb <= ub, found lb={lb}, ub={ub}.")
+    return lb, ub
+
+
+# -- the torch model ---------------------------------------------------------
+def _build_model(n_in: int, n_out: int, opts: dict) -> nn.Sequential:
+    modules, width = [], n_in
+    for h in opts["hidden"]:
+        modules.append(nn.Linear(width, int(h), dtype=torch.float64))
+        if opts["activation"] == "clipped_relu":
+            modules.append(nn.Hardtanh(0.0, float(opts["cap"])))
+        else:
+            modules.append(nn.ReLU())
+        if opts["dropout"] > 0:
+            modules.append(nn.Dropout(opts["dropout"]))
+        width = int(h)
+    modules.append(nn.Linear(width, n_out, dtype=torch.float64))
+    return nn.Sequential(*modules)
+
+
+def _linears(model: nn.Sequential) -> list:
+    return [m for m in model if isinstance(m, nn.Linear)]
+
+
+def stability_loss(model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """RS loss ``sum_j -tanh(1 + l_j u_j)`` over the hidden neurons of ``model``.
+
+    ``[l, u]`` are interval bounds of each hidden pre-activation over the box
+    ``[lo, up]`` (centre/radius form, differentiable in the weights).
+    """
+    linears = _linears(model)
+    total = lo.new_zeros(())
+    for lin in linears[:-1]:
+        mid, rad = (up + lo) / 2, (up - lo) / 2
+        z_mid = lin(mid)
+        z_rad = rad @ lin.weight.abs().T
+        z_lo, z_up = z_mid - z_rad, z_mid + z_rad
+        total = total - torch.tanh(1.0 + z_lo * z_up).sum()
+        lo, up = torch.relu(z_lo), torch.relu(z_up)
+        if cap is not None:
+            lo, up = lo.clamp(max=cap), up.clamp(max=cap)
+    return total
+
+
+def _penalty(model, opts, box) -> torch.Tensor:
+    weights = [lin.weight for lin in _linears(model)]
+    pen = weights[0].new_zeros(())
+    if opts["l1"]:
+        pen = pen + opts["l1"] * sum(w.abs().sum() for w in weights)
+    if opts["l2"]:
+        pen = pen + opts["l2"] * sum((w * w).sum() for w in weights)
+    if opts["stability"]:
+        cap = opts["cap"] if opts["activation"] == "clipped_relu" else None
+        pen = pen + opts["stability"] * stability_loss(model, box[0], box[1], cap)
+    return pen
+
+
+@contextlib.contextmanager
+def _deterministic(seed: int):
+    """Seeded, single-threaded, deterministic torch; global state restored afterwards."""
+    threads = torch.get_num_threads()
+    det = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(det)
+            torch.set_num_threads(threads)
+
+
+# -- export ------------------------------------------------------------------
+def fold_normalization(weights, biases, *, x_mean, x_std, y_mean, y_std):
+    """Fold input standardization into the first layer and output scaling into the last.
+
+    With ``x_n = (x - x_mean) / x_std`` and ``y = y_std * y_n + y_mean``:
+    ``W_1' = W_1 diag(1/x_std)``, ``b_1' = b_1 - W_1 (x_mean / x_std)``,
+    ``W_L' = diag(y_std) W_L``, ``b_L' = y_std * b_L + y_mean``.
+
+    Returns new lists of float64 arrays; the inputs are not modified.
+    """
+    weights = [np.array(w, dtype=np.float64) for w in weights]
+    biases = [np.array(b, dtype=np.float64) for b in biases]
+    x_mean, x_std = np.asarray(x_mean, float), np.asarray(x_std, float)
+    y_mean, y_std = np.asarray(y_mean, float), np.asarray(y_std, float)
+    w0 = weights[0]
+    biases[0] = biases[0] - w0 @ (x_mean / x_std)
+    weights[0] = w0 / x_std[None, :]
+    weights[-1] = y_std[:, None] * weights[-1]
+    biases[-1] = y_std * biases[-1] + y_mean
+    return weights, biases
+
+
+def _export(model, opts, scale) -> ReluNetwork:
+    linears = _linears(model)
+    ws = [lin.weight.detach().cpu().numpy() for lin in linears]
+    bs = [lin.bias.detach().cpu().numpy() for lin in linears]
+    ws, bs = fold_normalization(ws, bs, **scale)
+    hidden = Activation.CLIPPED_RELU(float(opts["cap"])) if opts["activation"] == "clipped_relu" else Activation.RELU
+    layers = [
+        DenseLayer(w, b, hidden if k < len(ws) - 1 else Activation.LINEAR, name=f"layer {k}")
+        for k, (w, b) in enumerate(zip(ws, bs))
+    ]
+    return ReluNetwork(layers)
+
+
+# -- training loop -----------------------------------------------------------
+def _standardize(X, y, normalize: bool) -> dict:
+    if not normalize:
+        return {"x_mean": np.zeros(X.shape[1]), "x_std": np.ones(X.shape[1]),
+                "y_mean": np.zeros(y.shape[1]), "y_std": np.ones(y.shape[1])}
+    x_std, y_std = X.std(axis=0), y.std(axis=0)
+    return {"x_mean": X.mean(axis=0), "x_std": np.where(x_std > 0, x_std, 1.0),
+            "y_mean": y.mean(axis=0), "y_std": np.where(y_std > 0, y_std, 1.0)}
+
+
+def _mse(model, x, y, y_var) -> float:
+    """MSE in physical units (normalized squared error times the output variance)."""
+    if x.shape[0] == 0:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        err = (model(x) - y) ** 2 * y_var
+    model.train(was_training)
+    return float(err.mean())
+
+
+def _run_epochs(model, data, opts, box, y_var) -> list:
+    from tqdm.auto import tqdm
+
+    (xt, yt), (xv, yv) = data
+    optim = torch.optim.Adam(model.parameters(), lr=opts["lr"])
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=opts["epochs"], eta_min=opts["lr"] * 0.02)
+    gen = torch.Generator().manual_seed(opts["seed"])
+    history = []
+    epochs = tqdm(range(opts["epochs"]), desc="train_mlp", disable=not opts["verbose"], leave=False)
+    for epoch in epochs:
+        order = torch.randperm(xt.shape[0], generator=gen)
+        for start in range(0, xt.shape[0], opts["batch_size"]):
+            idx = order[start:start + opts["batch_size"]]
+            loss = nn.functional.mse_loss(model(xt[idx]), yt[idx]) + _penalty(model, opts, box)
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+        sched.step()
+        row = {"epoch": epoch + 1, "train_mse": _mse(model, xt, yt, y_var), "val_mse": _mse(model, xv, yv, y_var)}
+        history.append(row)
+        epochs.set_postfix(train=f"{row['train_mse']:.3g}", val=f"{row['val_mse']:.3g}")
+    model.eval()
+    return history
+
+
+def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0.0, stability=0.0,
+              dropout=0.0, epochs=200, batch_size=64, lr=3e-3, seed=0, input_bounds=None,
+              validation=0.2, normalize=True, verbose=False) -> TrainResult:
+    """Train a feed-forward ReLU (or clipped-ReLU) network on ``(X, y)``.
+
+    Parameters
+    ----------
+    X : array_like (n_samples, n_inputs)
+    y : array_like (n_samples,) or (n_samples, n_outputs)
+    hidden : sequence of int
+        Widths of the hidden layers.
+    activation : {"relu", "clipped_relu"}
+        Hidden activation; clipped ReLU is ``min(max(0, z), cap)`` in normalized units.
+    cap : float
+        Cap of the clipped ReLU.
+    l1, l2 : float
+        Weights of ``sum |W|`` and ``sum W**2`` over all weight matrices.
+    stability : float
+        Weight of the ReLU-stability loss (see the module docstring).
+    dropout : float
+        Dropout probability after each hidden activation.
+    epochs, batch_size, lr : int, int, float
+        Adam with a cosine learning-rate decay to ``lr / 50``.
+    seed : int
+        Seed of initialization, split and shuffling; equal seeds give equal weights.
+    input_bounds : (lb, ub), optional
+        Box for the stability loss; default the range of ``X``.
+    validation : float
+        Fraction of samples held out (seeded) for the validation error.
+    normalize : bool
+        Standardize inputs and outputs during training (folded into the export).
+    verbose : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    UnknownOptionError
+        For an unknown ``activation``.
+    ValueError
+        For data of the wrong shape or with NaN/Inf, or out-of-range options.
+    """
+    opts = {"hidden": tuple(hidden), "activation": activation, "cap": float(cap), "l1": float(l1),
+            "l2": float(l2), "stability": float(stability), "dropout": float(dropout), "epochs": epochs,
+            "batch_size": batch_size, "lr": float(lr), "seed": int(seed), "validation": float(validation),
+            "normalize": bool(normalize), "verbose": bool(verbose)}
+    _check_options(opts)
+    X, y = _check_data(X, y)
+    lb, ub = _input_box(input_bounds, X)
+    scale = _standardize(X, y, normalize)
+    Xn = (X - scale["x_mean"]) / scale["x_std"]
+    yn = (y - scale["y_mean"]) / scale["y_std"]
+    order = np.random.default_rng(opts["seed"]).permutation(X.shape[0])
+    n_val = int(round(opts["validation"] * X.shape[0]))
+    if X.shape[0] - n_val < 1:
+        raise ValueError(f"train_mlp: validation={validation} leaves no training samples out of {X.shape[0]}.")
+    val, tr = order[:n_val], order[n_val:]
+    t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+    data = ((t(Xn[tr]), t(yn[tr])), (t(Xn[val]), t(yn[val])))
+    box = (t((lb - scale["x_mean"]) / scale["x_std"]), t((ub - scale["x_mean"]) / scale["x_std"]))
+    y_var = t(scale["y_std"] ** 2)
+    with _deterministic(opts["seed"]):
+        model = _build_model(X.shape[1], y.shape[1], opts)
+        history = _run_epochs(model, data, opts, box, y_var)
+        train_mse = _mse(model, *data[0], y_var)
+        val_mse = _mse(model, *data[1], y_var)
+    net = _export(model, opts, scale)
+    return TrainResult(network=net, history=history, train_mse=train_mse, val_mse=val_mse,
+                       options=opts, input_bounds=(lb, ub))
