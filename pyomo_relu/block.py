@@ -125,10 +125,10 @@ class ReluNetworkBlockData(BlockData):
         if input_bounds is None:
             missing = [i for i in range(net.n_inputs) if not (np.isfinite(var_lb[i]) and np.isfinite(var_ub[i]))]
             if missing:
-                i = missing[0]
+                var = list(self.inputs.values())[missing[0]]
                 raise MissingBoundsError(
-                    f"{self.name}: input {i} ({net.input_names[i]!r}, variable "
-                    f"{list(self.inputs.values())[i].name}) has bounds ({var_lb[i]}, {var_ub[i]}); every "
+                    f"{self.name}: input {missing[0]} ({net.input_names[missing[0]]!r}, variable "
+                    f"{var.name}) has bounds {var.bounds}; every "
                     "network input needs finite bounds - set them on the variable or pass input_bounds=(lb, ub)."
                 )
             return check_box(net, var_lb, var_ub, what=f"{self.name} input box")

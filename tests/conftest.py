@@ -1,0 +1,43 @@
+"""Shared fixtures: seeded generated networks and solver availability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyomo_relu import Activation, DenseLayer, ReluNetwork
+
+
+def random_network(sizes, *, seed=0, clipped=False, cap=1.0, bias_scale=0.5, relu_output=False):
+    """A He-initialised network with layer sizes ``sizes`` (inputs first)."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k in range(len(sizes) - 1):
+        w = rng.normal(size=(sizes[k + 1], sizes[k])) * np.sqrt(2.0 / sizes[k])
+        b = rng.normal(size=sizes[k + 1]) * bias_scale
+        last = k == len(sizes) - 2
+        if last and not relu_output:
+            act = Activation.LINEAR
+        elif clipped:
+            act = Activation.CLIPPED_RELU(cap)
+        else:
+            act = Activation.RELU
+        layers.append(DenseLayer(w, b, act, name=f"layer {k}"))
+    return ReluNetwork(layers)
+
+
+def scip_available() -> bool:
+    try:
+        import pyomo.environ as pyo
+
+        return bool(pyo.SolverFactory("scip_direct").available())
+    except Exception:  # pragma: no cover - import problems mean "absent"
+        return False
+
+
+requires_scip = pytest.mark.skipif(not scip_available(), reason="SCIP (pyscipopt) is not installed")
+
+
+@pytest.fixture
+def small_net():
+    return random_network((2, 8, 8, 1), seed=1)

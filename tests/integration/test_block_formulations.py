@@ -1,0 +1,176 @@
+"""Every registered formulation reproduces the forward pass and finds true optima (SCIP)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pyomo_relu as pr
+from tests.conftest import random_network, requires_scip
+
+pytestmark = [pytest.mark.solver, requires_scip]
+
+FORMULATIONS = pr.formulation_names()
+
+
+def _solve(m, solver="scip_direct"):
+    res = pyo.SolverFactory(solver).solve(m)
+    return res
+
+
+def _model(net, lb, ub, formulation, sense=None, output=0):
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (lb[i], ub[i]))
+    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation)
+    if sense is not None:
+        m.obj = pyo.Objective(expr=m.nn.outputs[output], sense=sense)
+    return m
+
+
+@st.composite
+def networks(draw):
+    n_in = draw(st.integers(1, 4))
+    depth = draw(st.integers(1, 3))
+    hidden = [draw(st.integers(1, 8)) for _ in range(depth)]
+    n_out = draw(st.integers(1, 3))
+    clipped = draw(st.booleans())
+    seed = draw(st.integers(0, 10_000))
+    cap = draw(st.floats(0.2, 2.0))
+    return random_network((n_in, *hidden, n_out), seed=seed, clipped=clipped, cap=cap)
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=networks(), data=st.data())
+def test_fixed_inputs_reproduce_forward(formulation, net, data):
+    lb, ub = -np.ones(net.n_inputs), np.ones(net.n_inputs)
+    m = _model(net, lb, ub, formulation)
+    m.obj = pyo.Objective(expr=sum(m.nn.outputs.values()))
+    seed = data.draw(st.integers(0, 2**31))
+    x = np.random.default_rng(seed).uniform(lb, ub)
+    for i in range(net.n_inputs):
+        m.x[i].fix(float(x[i]))
+    _solve(m)
+    np.testing.assert_allclose(m.nn.output_values(), net.forward(x), atol=1e-6, rtol=1e-6)
+    assert m.nn.prediction_error() < 1e-6
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("clipped", [False, True])
+@pytest.mark.parametrize("sense", [pyo.minimize, pyo.maximize])
+def test_optimum_matches_grid_1d(formulation, clipped, sense):
+    net = random_network((1, 12, 12, 1), seed=7, clipped=clipped, cap=0.8)
+    lb, ub = np.array([-2.0]), np.array([2.0])
+    m = _model(net, lb, ub, formulation, sense=sense)
+    _solve(m)
+    grid = np.linspace(lb[0], ub[0], 200_001)[:, None]
+    values = net.forward(grid)[:, 0]
+    best_grid = values.min() if sense == pyo.minimize else values.max()
+    opt = pyo.value(m.obj)
+    # the optimum is attained by the network (forward check) and no grid point beats it
+    assert abs(net.forward(m.nn.input_values())[0] - opt) < 1e-6
+    if sense == pyo.minimize:
+        assert opt <= best_grid + 1e-7
+    else:
+        assert opt >= best_grid - 1e-7
+    assert abs(opt - best_grid) < 1e-3  # grid spacing 2e-5 times a modest slope
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+def test_optimum_matches_grid_2d(formulation):
+    net = random_network((2, 10, 10, 1), seed=3)
+    lb, ub = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    m = _model(net, lb, ub, formulation, sense=pyo.minimize)
+    _solve(m)
+    g = np.linspace(-1, 1, 801)
+    grid = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
+    best_grid = net.forward(grid)[:, 0].min()
+    opt = pyo.value(m.obj)
+    assert abs(net.forward(m.nn.input_values())[0] - opt) < 1e-6
+    assert opt <= best_grid + 1e-7
+    assert best_grid - opt < 0.05
+
+
+@pytest.mark.parametrize("solver", ["scip_direct", "scip_persistent", "appsi_highs"])
+def test_solver_interfaces_agree(solver):
+    if not pyo.SolverFactory(solver).available():
+        pytest.skip(f"{solver} not available")
+    net = random_network((2, 10, 10, 1), seed=11)
+    m = _model(net, [-1, -1], [1, 1], "bigm", sense=pyo.maximize)
+    _solve(m, "scip_direct")
+    reference = pyo.value(m.obj)
+    _solve(m, solver)
+    assert pyo.value(m.obj) == pytest.approx(reference, abs=1e-6)
+    assert m.nn.prediction_error() < 1e-6
+
+
+def test_own_inputs_and_input_bounds():
+    net = random_network((3, 6, 2), seed=5)
+    m = pyo.ConcreteModel()
+    m.nn = pr.ReluNetworkBlock(network=net, input_bounds=([-1, -2, 0], [1, 0, 3]))
+    assert [v.bounds for v in m.nn.inputs.values()] == [(-1, 1), (-2, 0), (0, 3)]
+    m.obj = pyo.Objective(expr=m.nn.outputs[1], sense=pyo.maximize)
+    _solve(m)
+    assert m.nn.prediction_error() < 1e-6
+
+
+def test_user_inputs_are_the_same_variables_no_linking_rows():
+    net = random_network((2, 5, 1), seed=2)
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(2), bounds=(-1, 1))
+    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x)
+    assert m.nn.inputs[0] is m.x[0] and m.nn.inputs[1] is m.x[1]
+    assert m.nn.mip.component("input_box") is None  # variable bounds already give the box
+
+
+def test_input_bounds_tighter_than_variables_are_enforced():
+    net = random_network((1, 6, 1), seed=4)
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(-5, 5))
+    m.nn = pr.ReluNetworkBlock(network=net, inputs=[m.x], input_bounds=([-1], [1]))
+    m.obj = pyo.Objective(expr=m.x, sense=pyo.maximize)
+    _solve(m)
+    assert pyo.value(m.x) == pytest.approx(1.0)
+
+
+def test_indexed_blocks_share_a_network():
+    net = random_network((2, 6, 1), seed=8)
+    m = pyo.ConcreteModel()
+    m.T = pyo.RangeSet(0, 2)
+    m.x = pyo.Var(m.T, range(2), bounds=(-1, 1))
+    m.nn = pr.ReluNetworkBlock(m.T, network=net, inputs=m.x)
+    m.obj = pyo.Objective(expr=sum(m.nn[t].outputs[0] for t in m.T))
+    for t in m.T:
+        m.x[t, 0].fix(0.1 * t)
+    _solve(m)
+    for t in m.T:
+        assert m.nn[t].inputs[0] is m.x[t, 0]
+        assert m.nn[t].prediction_error() < 1e-6
+
+
+def test_rebuild_keeps_inputs_and_outputs_identity():
+    net = random_network((2, 8, 8, 1), seed=9)
+    m = _model(net, [-1, -1], [1, 1], "bigm", sense=pyo.minimize)
+    out0, in0 = m.nn.outputs[0], m.nn.inputs[0]
+    _solve(m)
+    before = pyo.value(m.obj)
+    m.nn.rebuild(formulation="scaled_bigm")
+    assert m.nn.outputs[0] is out0 and m.nn.inputs[0] is in0
+    _solve(m)
+    assert pyo.value(m.obj) == pytest.approx(before, abs=1e-6)
+
+
+def test_stable_neurons_get_no_binary():
+    # biases push every hidden neuron to be stably active or inactive on the box
+    net = pr.ReluNetwork.from_arrays(
+        [np.array([[1.0], [1.0], [-1.0]]), np.array([[1.0, 1.0, 1.0]])],
+        [np.array([5.0, -5.0, 0.0]), np.array([0.0])],
+    )
+    m = _model(net, [-1], [1], "bigm", sense=pyo.maximize)
+    summary = m.nn.summary()
+    assert summary["binaries"] == 1 and summary["stable"] == 2
+    _solve(m)
+    assert pyo.value(m.obj) == pytest.approx(7.0)
