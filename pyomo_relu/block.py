@@ -32,10 +32,6 @@ from .network import ReluNetwork
 __all__ = ["ReluNetworkBlock", "ReluNetworkBlockData", "BLOCK_CONFIG"]
 
 
-def _formulation_domain(value):
-    return get_formulation(value).name
-
-
 BLOCK_CONFIG = ConfigDict(description="Options of ReluNetworkBlock")
 BLOCK_CONFIG.declare("network", ConfigValue(description="the ReluNetwork to embed"))
 BLOCK_CONFIG.declare("inputs", ConfigValue(
@@ -51,7 +47,7 @@ BLOCK_CONFIG.declare("bounds", ConfigValue(
     default=None, description="precomputed NeuronBounds (e.g. from lp_bounds); default interval bounds",
 ))
 BLOCK_CONFIG.declare("formulation", ConfigValue(
-    default="bigm", domain=_formulation_domain,
+    default="bigm",
     description="name of a registered formulation: " + ", ".join(formulation_names()),
 ))
 BLOCK_CONFIG.declare("workers", ConfigValue(
