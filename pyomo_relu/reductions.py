@@ -1,0 +1,411 @@
+"""Function-preserving reductions of a ReLU network: rescaling and stable-neuron pruning.
+
+Both reductions map a :class:`~pyomo_relu.network.ReluNetwork` with sound
+:class:`~pyomo_relu.bounds.NeuronBounds` to a new network with the same function
+(on the bounds' input box) and sound bounds for the new network, plus the data
+needed to map values back to the original network.
+
+Soundness under floating point.  The new network's weights are rounded, so its
+float64 forward pass is not exactly the ideal (real-valued) transformed network.
+The new bounds are the ideal ones (the old bounds, scaled or sliced) widened by a
+propagated deviation ``e_k``: per layer ``e_k = |W'_k| e_{k-1} + E_k (|a| + e_{k-1})
++ E_b + (n + 2) eps (|W'_k| (|a| + e_{k-1}) + |b'_k|)``, where ``E_k``, ``E_b``
+bound the rounding of the stored weights and biases and the last term bounds the
+rounding of the forward pass itself (as in :mod:`pyomo_relu.bounds.interval`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bounds.core import NeuronBounds, pad_outward
+from .errors import ShapeMismatchError, UnknownOptionError
+from .network import Activation, ActivationKind, DenseLayer, ReluNetwork
+
+__all__ = ["RESCALE_RULES", "ScaledNetwork", "PrunedNetwork", "rescale", "prune_stable"]
+
+_EPS = np.finfo(np.float64).eps
+_TINY = np.finfo(np.float64).tiny
+_NOISE = 1e-12  # bounds below this times the neuron's magnitude are rounding noise
+_FLOOR = 1e-300  # absolute floor: sound bounds of an all-zero neuron are padded by a few ``tiny``
+
+RESCALE_RULES = ("max_abs", "upper", "row_norm")
+"""Valid values of ``rescale(..., rule=...)``."""
+
+
+# -- shared: sound bounds of a transformed network --------------------------------
+def _post(lo, up, caps, linear: bool):
+    """Bounds of the activation output for pre-activation bounds ``[lo, up]``."""
+    if linear:
+        return lo, up
+    return np.minimum(np.maximum(lo, 0.0), caps), np.minimum(np.maximum(up, 0.0), caps)
+
+
+def _sound_bounds(net, ideal_lo, ideal_up, err_w, err_b, err_cap, template: NeuronBounds, methods):
+    """Bounds of ``net`` from bounds of the ideal network it rounds (see the module docstring).
+
+    ``ideal_lo/up[k]`` bound the ideal network's pre-activations; ``err_w[k]``,
+    ``err_b[k]``, ``err_cap[k]`` bound entrywise ``|stored - ideal|`` of weights,
+    biases and caps of layer ``k``.
+    """
+    dev_in = np.zeros(net.n_inputs)
+    amax = np.maximum(np.abs(template.input_lb), np.abs(template.input_ub))
+    lower, upper = [], []
+    for k, layer in enumerate(net.layers):
+        abs_w, abs_b = np.abs(layer.weights), np.abs(layer.bias)
+        reach = amax + dev_in
+        dev = abs_w @ dev_in + err_w[k] @ reach + err_b[k]
+        dev = dev + (layer.n_in + 2) * _EPS * (abs_w @ reach + abs_b) + _TINY
+        lo, up = pad_outward(ideal_lo[k], ideal_up[k], dev)
+        lower.append(lo)
+        upper.append(up)
+        linear = layer.activation.kind is ActivationKind.LINEAR
+        caps = layer.activation.caps(layer.n_out) + err_cap[k]
+        post_lo, post_up = _post(ideal_lo[k], ideal_up[k], caps, linear)
+        amax = np.maximum(np.abs(post_lo), np.abs(post_up))
+        # ReLU and clipping are 1-Lipschitz in z and in the cap.
+        dev_in = dev + err_cap[k]
+    return NeuronBounds(
+        template.input_lb.copy(), template.input_ub.copy(), lower, upper, list(methods),
+        NeuronBounds.caps_of(net),
+    )
+
+
+def _check_bounds(net: ReluNetwork, bounds) -> None:
+    if not isinstance(bounds, NeuronBounds):
+        raise TypeError(
+            f"bounds must be NeuronBounds, found {type(bounds).__name__}; compute them with "
+            "pyomo_relu.interval_bounds(net, lb, ub) (or a tightening method)."
+        )
+    bounds.check_network(net)
+
+
+# -- rescaling --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScaledNetwork:
+    """A rescaled network and the data to map its values back.
+
+    Attributes
+    ----------
+    network : ReluNetwork
+        The rescaled network; same outputs as the original.
+    bounds : NeuronBounds
+        Sound pre-activation bounds of ``network`` over the original input box.
+    factors : list of ndarray
+        ``factors[k][j] = c > 0``: the rescaled layer ``k`` computes ``c`` times the
+        original pre-activation (and activation) of neuron ``j``; all ones for the
+        final layer.
+    rule : str
+        The rule that chose the factors.
+    """
+
+    network: ReluNetwork
+    bounds: NeuronBounds
+    factors: list
+    rule: str
+
+    def _check(self, k: int, values) -> np.ndarray:
+        n = len(self.factors)
+        if not -n <= k < n:
+            raise ShapeMismatchError(f"ScaledNetwork: layer index {k} out of range for a network of {n} layers.")
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[-1:] != self.factors[k].shape:
+            raise ShapeMismatchError(
+                f"ScaledNetwork: layer {k} has {self.factors[k].size} neurons but the values have "
+                f"shape {values.shape}; the last axis must index the neurons."
+            )
+        return values
+
+    def to_original(self, k: int, values) -> np.ndarray:
+        """Map pre-activations or activations of layer ``k`` of the rescaled network to the original."""
+        return self._check(k, values) / self.factors[k]
+
+    def to_scaled(self, k: int, values) -> np.ndarray:
+        """Map pre-activations or activations of layer ``k`` of the original network to the rescaled one."""
+        return self._check(k, values) * self.factors[k]
+
+
+def _safe_inverse(m: np.ndarray) -> np.ndarray:
+    """``1 / m`` where that is a usable positive factor, else 1 (dead or degenerate neurons)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        c = 1.0 / m
+        ok = (m > 0) & np.isfinite(c) & np.isfinite(1.0 / c) & (c > 0)
+    return np.where(ok, c, 1.0)
+
+
+def _factors(rule: str, lo, up, w_in, bias, magnitude) -> np.ndarray:
+    """Per-neuron factors of one hidden layer (``w_in``: incoming weights already column-scaled).
+
+    ``magnitude`` is ``|W| max|a| + |b|`` per neuron in the original network: bounds
+    below ``_NOISE`` times it are rounding noise of an (almost) dead neuron, and
+    scaling them up would only amplify that noise, so such neurons keep ``c = 1``.
+    """
+    m = np.maximum(np.abs(lo), np.abs(up))
+    if rule == "row_norm":
+        return _safe_inverse(np.sqrt(np.sum(w_in * w_in, axis=1) + bias * bias))
+    if rule == "max_abs":
+        c = _safe_inverse(m)
+    else:
+        c = np.where(up > 0, _safe_inverse(np.where(up > 0, up, 1.0)), _safe_inverse(m))
+    return np.where(m <= _NOISE * magnitude + _FLOOR, 1.0, c)
+
+
+def _scaled_activation(act: Activation, c: np.ndarray) -> Activation:
+    if act.kind is not ActivationKind.CLIPPED_RELU or np.all(c == 1.0):
+        return act
+    return Activation.CLIPPED_RELU(tuple(act.caps(c.size) * c))
+
+
+def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") -> ScaledNetwork:
+    r"""Rescale every hidden neuron by a positive factor without changing the network function.
+
+    ReLU is positively homogeneous, :math:`\max(0, cz) = c\max(0, z)` for :math:`c > 0`,
+    and so is the clipped ReLU when its cap scales too,
+    :math:`\min(\max(0, cz), c\,\kappa) = c\min(\max(0, z), \kappa)`.  Multiplying row
+    ``j`` of layer ``k``'s weights and bias (and its cap) by ``c`` and column ``j`` of
+    layer ``k + 1``'s weights by ``1 / c`` therefore leaves the output unchanged.  Apart
+    from permutations these are the only function-preserving changes of a ReLU
+    network's weights (Phuong & Lampert, "Functional vs. parametric equivalence of
+    ReLU networks", ICLR 2020).  Plate et al. ("An analysis of optimization problems
+    involving ReLU neural networks", arXiv 2502.03016, 2025) use such a scaling to
+    normalize the big-M values of a trained network.
+
+    This is a change of variables: the LP relaxation of a big-M model of the scaled
+    network has the same optimum as that of the original.  Any effect on a MIP
+    solver comes from numerics (coefficient ranges, tolerances, presolve, cuts and
+    heuristics), and can go either way.
+
+    Parameters
+    ----------
+    net : ReluNetwork
+    bounds : NeuronBounds
+        Sound bounds of ``net``; they choose the factors and are scaled with them.
+    rule : {"max_abs", "upper", "row_norm"}, keyword-only
+        How factor ``c`` of a hidden neuron with bounds ``[l, u]`` is chosen:
+
+        - ``"max_abs"`` (default): ``c = 1 / max(|l|, |u|)``; every hidden
+          pre-activation then lies in ``[-1, 1]`` and every hidden big-M is at most 1
+          (up to the outward rounding of the bounds).
+        - ``"upper"``: ``c = 1 / u`` where ``u > 0`` (the upper big-M becomes 1),
+          else as ``"max_abs"``.
+        - ``"row_norm"``: ``c = 1 / ||(w, b)||_2``, the Euclidean norm of the neuron's
+          incoming weight row *including its bias*, taken after the previous layer
+          was rescaled, so every hidden affine map of the result has unit rows in
+          homogeneous coordinates.  Independent of the bounds.
+
+        Neurons whose bounds are zero or mere rounding noise,
+        ``max(|l|, |u|) <= 1e-12 (|w| max|a| + |b|) + 1e-300`` (dead neurons), a zero row for
+        ``"row_norm"``, and factors that would overflow keep ``c = 1``.  The final layer always has
+        ``c = 1`` so outputs stay in the original units.
+
+    Returns
+    -------
+    ScaledNetwork
+        The network, its sound bounds (old bounds times the factors, widened by the
+        rounding of the new weights; see the module docstring), the factors and
+        the rule.
+
+    Raises
+    ------
+    UnknownOptionError
+        If ``rule`` is not one of :data:`RESCALE_RULES`.
+    ShapeMismatchError
+        If ``bounds`` belong to a network of another shape.
+    """
+    if rule not in RESCALE_RULES:
+        raise UnknownOptionError(
+            f"rescale: unknown rule {rule!r}; valid rules are {', '.join(map(repr, RESCALE_RULES))}."
+        )
+    _check_bounds(net, bounds)
+    c_prev = np.ones(net.n_inputs)
+    amax = np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub))
+    layers, factors, ideal_lo, ideal_up, err_w, err_b, err_cap = [], [], [], [], [], [], []
+    for k, layer in enumerate(net.layers):
+        w_in = layer.weights / c_prev
+        if k == net.n_layers - 1:
+            c = np.ones(layer.n_out)
+        else:
+            magnitude = np.abs(layer.weights) @ amax + np.abs(layer.bias)
+            c = _factors(rule, bounds.lower[k], bounds.upper[k], w_in, layer.bias, magnitude)
+        new = DenseLayer(c[:, None] * w_in, c * layer.bias, _scaled_activation(layer.activation, c),
+                         name=f"layer {k}")
+        layers.append(new)
+        factors.append(c)
+        # c * l rounds by at most half an ulp: one ulp outward keeps the ideal bounds sound.
+        lo, up = pad_outward(c * bounds.lower[k], c * bounds.upper[k])
+        ideal_lo.append(lo)
+        ideal_up.append(up)
+        # Two roundings per weight (divide, multiply), one per bias and cap.
+        err_w.append(2 * _EPS * np.abs(new.weights))
+        err_b.append(_EPS * np.abs(new.bias))
+        caps = new.activation.caps(new.n_out)
+        err_cap.append(np.where(np.isfinite(caps), _EPS * caps, 0.0))
+        c_prev = c
+        linear = layer.activation.kind is ActivationKind.LINEAR
+        post = _post(bounds.lower[k], bounds.upper[k], layer.activation.caps(layer.n_out), linear)
+        amax = np.maximum(np.abs(post[0]), np.abs(post[1]))
+    scaled = net.with_layers(layers)
+    new_bounds = _sound_bounds(scaled, ideal_lo, ideal_up, err_w, err_b, err_cap, bounds, bounds.methods)
+    return ScaledNetwork(scaled, new_bounds, factors, rule)
+
+
+# -- pruning ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrunedNetwork:
+    """A network without its stable constant neurons and stably linear layers.
+
+    Attributes
+    ----------
+    network : ReluNetwork
+        Same function as the original on the bounds' input box.
+    bounds : NeuronBounds
+        Sound pre-activation bounds of ``network`` over that box.
+    kept : list of ndarray
+        Per hidden layer of the original, the indices (original numbering) of its
+        neurons that are neurons of ``network``; empty for a layer that was folded
+        into the next one.
+    layer_map : tuple of (int or None)
+        Per layer of the original, the index of the layer of ``network`` that holds
+        its kept neurons, or None if the layer was folded away.
+    n_constant : int
+        Neurons removed as constants (stably inactive or stably saturated).
+    n_folded : int
+        Neurons removed because their whole layer was stably linear (or linear).
+    """
+
+    network: ReluNetwork
+    bounds: NeuronBounds
+    kept: list
+    layer_map: tuple
+    n_constant: int
+    n_folded: int
+
+
+def _classify(layer: DenseLayer, lo, up):
+    """Constant mask, constant values and stably-linear mask of one hidden layer."""
+    n = layer.n_out
+    if layer.activation.kind is ActivationKind.LINEAR:
+        return np.zeros(n, dtype=bool), np.zeros(n), np.ones(n, dtype=bool)
+    caps = layer.activation.caps(n)
+    inactive = up <= 0.0
+    saturated = (lo >= caps) & ~inactive
+    value = np.where(saturated, np.where(np.isfinite(caps), caps, 0.0), 0.0)
+    linear = (lo >= 0.0) & (up <= caps)
+    return inactive | saturated, value, linear
+
+
+def _gamma(n: int) -> float:
+    """Bound of the relative rounding error of a length-``n`` dot product (Higham's gamma_n)."""
+    return (n + 1) * _EPS
+
+
+def _keep_activation(act: Activation, keep: np.ndarray) -> Activation:
+    if act.kind is ActivationKind.CLIPPED_RELU and isinstance(act.cap, tuple):
+        return Activation.CLIPPED_RELU(tuple(np.asarray(act.cap)[keep]))
+    return act
+
+
+def _fold(pending, keep, value, w_next, b_next):
+    """Fold a layer whose non-constant neurons are all stably linear into the next affine map.
+
+    Its output is ``P h + q`` (rows of ``P`` zero for constants), so the next
+    pre-activation is ``(W P) h + (W q + b)``.  Entrywise rounding error bounds are
+    carried along.
+    """
+    a, d, ea, ed = pending
+    p = np.where(keep[:, None], a, 0.0)
+    q = np.where(keep, d, value)
+    abs_w = np.abs(w_next)
+    new_a = w_next @ p
+    new_d = w_next @ q + b_next
+    new_ea = abs_w @ np.where(keep[:, None], ea, 0.0) + _gamma(len(q)) * (abs_w @ np.abs(p))
+    new_ed = abs_w @ np.where(keep, ed, 0.0) + _gamma(len(q) + 1) * (abs_w @ np.abs(q) + np.abs(b_next))
+    return new_a, new_d, new_ea, new_ed
+
+
+def _after_emit(keep, value, w_next, b_next):
+    """Pending affine map of the next layer after a layer was kept (constants into its bias)."""
+    const = ~keep
+    a = w_next[:, keep]
+    d = b_next + w_next[:, const] @ value[const]
+    ed = _gamma(int(const.sum()) + 1) * (np.abs(w_next[:, const]) @ np.abs(value[const]) + np.abs(b_next))
+    if not const.any():  # b_next + 0 is exact
+        ed = np.zeros_like(d)
+    return a, d, np.zeros_like(a), ed
+
+
+def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
+    """Remove the hidden neurons that the bounds prove stable, keeping the function on the box.
+
+    Per hidden layer ``k`` (the final layer is never changed):
+
+    - stably inactive neurons (``u <= 0``) output 0: their row is dropped and so is
+      column ``j`` of the next layer;
+    - stably saturated clipped neurons (``l >= cap``) output ``cap``: ``cap`` times
+      column ``j`` of the next layer moves into its bias and the neuron is dropped;
+    - if every remaining neuron is stably linear (``0 <= l`` and ``u <= cap``), or the
+      layer is linear, or no neuron remains, the layer is the affine map
+      ``a_k = P h + q`` and is folded into the next one:
+      ``W_{k+1} P h + (W_{k+1} q + b_{k+1})``.  Layers therefore never become
+      empty; a network that is constant on the box ends as one affine layer with
+      zero weights.
+    - stably linear neurons in a layer that also has unstable neurons stay as they
+      are (a big-M formulation gives them no binary anyway): a dense network has
+      no skip connections to route them past the layer.
+
+    Parameters
+    ----------
+    net : ReluNetwork
+    bounds : NeuronBounds
+        Sound bounds of ``net``; the result equals ``net`` only on their input box.
+
+    Returns
+    -------
+    PrunedNetwork
+
+    Raises
+    ------
+    ShapeMismatchError
+        If ``bounds`` belong to a network of another shape.
+    """
+    _check_bounds(net, bounds)
+    first = net.layers[0]
+    pending = (np.array(first.weights), np.array(first.bias),
+               np.zeros(first.weights.shape), np.zeros(first.n_out))
+    layers, kept, layer_map, methods = [], [], [], []
+    ideal_lo, ideal_up, err_w, err_b = [], [], [], []
+    n_constant = n_folded = 0
+    for k, layer in enumerate(net.layers):
+        last = k == net.n_layers - 1
+        if last:
+            const, value, linear = np.zeros(layer.n_out, bool), np.zeros(layer.n_out), None
+        else:
+            const, value, linear = _classify(layer, bounds.lower[k], bounds.upper[k])
+        keep = ~const
+        n_constant += int(const.sum())
+        if linear is not None and np.all(linear[keep]):
+            n_folded += int(keep.sum())
+            kept.append(np.zeros(0, dtype=int))
+            layer_map.append(None)
+            nxt = net.layers[k + 1]
+            pending = _fold(pending, keep, value, nxt.weights, nxt.bias)
+            continue
+        a, d, ea, ed = pending
+        act = _keep_activation(layer.activation, keep)
+        layers.append(DenseLayer(a[keep], d[keep], act, name=f"layer {len(layers)}"))
+        ideal_lo.append(bounds.lower[k][keep])
+        ideal_up.append(bounds.upper[k][keep])
+        err_w.append(ea[keep])
+        err_b.append(ed[keep])
+        methods.append(bounds.methods[k])
+        layer_map.append(len(layers) - 1)
+        if not last:
+            kept.append(np.flatnonzero(keep))
+            nxt = net.layers[k + 1]
+            pending = _after_emit(keep, value, nxt.weights, nxt.bias)
+    pruned = net.with_layers(layers)
+    err_cap = [np.zeros(layer.n_out) for layer in layers]
+    new_bounds = _sound_bounds(pruned, ideal_lo, ideal_up, err_w, err_b, err_cap, bounds, methods)
+    return PrunedNetwork(pruned, new_bounds, kept, tuple(layer_map), n_constant, n_folded)
