@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pyomo_relu.bounds import interval_bounds
 from pyomo_relu.errors import ShapeMismatchError, UnknownOptionError
-from pyomo_relu.network import Activation, ReluNetwork
+from pyomo_relu.network import Activation, DenseLayer, ReluNetwork
 from pyomo_relu.reductions import RESCALE_RULES, PrunedNetwork, ScaledNetwork, prune_stable, rescale
 
 N_SAMPLES = 10_000
@@ -255,7 +255,6 @@ def test_prune_handles_per_neuron_caps_and_composes_with_rescale():
 
 def test_linear_hidden_layer_is_folded_and_rescaled():
     layers = random_net(8, (2, 4, 3, 1)).layers
-    from pyomo_relu.network import DenseLayer
     lin = DenseLayer(layers[0].weights, layers[0].bias, Activation.LINEAR)
     net = ReluNetwork([lin, layers[1], layers[2]])
     bounds = interval_bounds(net, -1, 1)
