@@ -28,5 +28,6 @@ __all__ = [
 
 from .formulations import formulation_names, get_formulation
 from .block import ReluNetworkBlock
+from . import transformations  # noqa: F401  (registers relu.* transformations)
 
 __all__ += ["ReluNetworkBlock", "formulation_names", "get_formulation"]

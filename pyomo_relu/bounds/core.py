@@ -123,8 +123,8 @@ class NeuronBounds:
     def intersect(self, other: "NeuronBounds", *, method: str | None = None) -> "NeuronBounds":
         """Tightest combination of two sound bound sets of the same network.
 
-        Layers where ``other`` improved a bound take ``other``'s method name (or
-        ``method``).  Raises InfeasibleBoxError where the bounds cross, which can
+        Layers where ``other`` improved a bound, or is at least as tight
+        everywhere, take ``other``'s method name (or ``method``).  Raises InfeasibleBoxError where the bounds cross, which can
         only happen when the box (or the model around it) admits no point.
         """
         out = self.copy()
@@ -138,7 +138,9 @@ class NeuronBounds:
                     f"NeuronBounds: layer {k} neuron {j} has lower bound {new_lo[j]} > upper "
                     f"bound {new_up[j]}; the input box or the model constraints admit no point."
                 )
-            if np.any(new_lo > out.lower[k]) or np.any(new_up < out.upper[k]):
+            improved = np.any(new_lo > out.lower[k]) or np.any(new_up < out.upper[k])
+            contained = np.all(lo >= out.lower[k]) and np.all(up <= out.upper[k])
+            if improved or contained:  # the other method proved these bounds (or better)
                 out.methods[k] = method or other.methods[k]
             out.lower[k], out.upper[k] = new_lo, new_up
         return out

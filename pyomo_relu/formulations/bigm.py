@@ -205,6 +205,9 @@ class TightenedBigM(BigM):
     def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
         from ..bounds.lp import lp_bounds
 
+        # interval bounds of the first layer are exact, so LP tightening starts at layer 1
+        if all(m != "interval" for m in bounds.methods[1:]):
+            return Prepared(net, bounds, bounds)  # already tightened (e.g. by relu.tighten_bounds)
         tight = lp_bounds(net, bounds.input_lb, bounds.input_ub, prior=bounds, workers=workers, progress=progress)
         return Prepared(net, tight, tight, report=getattr(tight, "report", None))
 

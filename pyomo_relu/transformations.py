@@ -1,0 +1,219 @@
+"""Pyomo transformations registered under ``relu.*``.
+
+``relu.tighten_bounds`` recomputes the neuron bounds of every
+:class:`~pyomo_relu.block.ReluNetworkBlock` in a model (or of ``targets``)
+and rebuilds each block's formulation with them.  Bounds are intersected
+with the block's current ones, so they never get looser; the blocks'
+``inputs`` and ``outputs`` keep their identity.
+
+``context="network"`` uses the input box and the model's linear constraints
+that involve only the block's inputs.  ``context="model"`` goes further: after
+that, it bounds each unstable neuron (layer by layer) over the LP relaxation
+of the *whole* model - every active linear constraint, integrality relaxed,
+nonlinear constraints dropped, so the relaxation stays valid - which lets
+constraints on the network's outputs (``N2 <= 0.34``) cut the hidden bounds.
+That pass solves one Pyomo LP per bound and costs more.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.config import ConfigDict, ConfigValue, In
+from pyomo.core.base.transformation import Transformation, TransformationFactory
+from pyomo.repn import generate_standard_repn
+
+from .block import ReluNetworkBlockData
+from .bounds import NeuronBounds, interval_bounds
+from .errors import InfeasibleBoxError, SolverUnavailableError, UnknownOptionError
+
+__all__ = ["TightenBounds", "find_network_blocks", "input_constraints"]
+
+#: relative padding of bounds read from a (non-certified) Pyomo LP solve
+_MODEL_LP_PAD = 1e-6
+
+
+def _positive_or_none(value):
+    if value is None:
+        return None
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"expected a positive number of seconds, found {value}")
+    return value
+
+
+def find_network_blocks(model, targets=None) -> list:
+    """The active ReluNetworkBlock data objects in ``model`` (or in / equal to ``targets``)."""
+    roots = [model] if targets is None else list(targets)
+    found = []
+    for root in roots:
+        datas = root.values() if root.is_indexed() else [root]
+        for data in datas:
+            if isinstance(data, ReluNetworkBlockData):
+                found.append(data)
+                continue
+            for blk in data.component_data_objects(pyo.Block, active=True, descend_into=True):
+                if isinstance(blk, ReluNetworkBlockData):
+                    found.append(blk)
+    unique = {id(b): b for b in found}
+    return list(unique.values())
+
+
+def input_constraints(model, block: ReluNetworkBlockData):
+    """Linear constraints of ``model`` that involve only ``block``'s inputs, as ``(A, lo, hi)``.
+
+    Constraints inside network blocks are skipped; fixed variables count as
+    constants.  Returns None when there are none.
+    """
+    position = {id(v): i for i, v in enumerate(block.inputs.values())}
+    own = {id(c) for nb in find_network_blocks(model) for c in nb.component_data_objects(pyo.Constraint)}
+    rows, lows, highs = [], [], []
+    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        if id(con) in own:
+            continue
+        repn = generate_standard_repn(con.body, quadratic=False, compute_values=True)
+        if not repn.is_linear() or not repn.linear_vars:
+            continue
+        if not all(id(v) in position for v in repn.linear_vars):
+            continue
+        row = np.zeros(len(position))
+        for v, c in zip(repn.linear_vars, repn.linear_coefs):
+            row[position[id(v)]] += c
+        const = float(repn.constant)
+        lo, hi = pyo.value(con.lower), pyo.value(con.upper)
+        rows.append(row)
+        lows.append(-math.inf if lo is None else lo - const)
+        highs.append(math.inf if hi is None else hi - const)
+    if not rows:
+        return None
+    return np.array(rows), np.array(lows), np.array(highs)
+
+
+@TransformationFactory.register("relu.tighten_bounds", doc="Tighten the neuron bounds of ReluNetworkBlocks (OBBT)")
+class TightenBounds(Transformation):
+    """Recompute neuron bounds (interval, LP or MILP OBBT) and rebuild the blocks.
+
+    Options (see ``TightenBounds.CONFIG``): ``method`` (interval | lp | milp),
+    ``targets``, ``workers``, ``time_limit`` (per block, LP), ``time_limit_per_neuron``
+    (MILP), ``context`` (network | model), ``solver`` (LP solver for the model
+    context), ``progress``.  After the call, each block's ``tightening_report``
+    holds the report of the last method run on it.
+    """
+
+    CONFIG = ConfigDict("relu.tighten_bounds")
+    CONFIG.declare("method", ConfigValue(default="lp", domain=In(["interval", "lp", "milp"]),
+                                         description="how to bound each neuron"))
+    CONFIG.declare("targets", ConfigValue(default=None, description="blocks to tighten (default: all)"))
+    CONFIG.declare("workers", ConfigValue(default=1, domain=int, description="worker processes"))
+    CONFIG.declare("time_limit", ConfigValue(default=None, domain=_positive_or_none,
+                                             description="seconds per block for LP tightening"))
+    CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_positive_or_none,
+                                                        description="seconds per MILP bound"))
+    CONFIG.declare("context", ConfigValue(default="network", domain=In(["network", "model"]),
+                                          description="network: box + constraints on inputs; model: whole-model LP"))
+    CONFIG.declare("solver", ConfigValue(default="appsi_highs", domain=str,
+                                         description="Pyomo LP solver for context='model'"))
+    CONFIG.declare("progress", ConfigValue(default=False, domain=bool, description="show progress bars"))
+
+    def _apply_to(self, model, **kwds):
+        try:
+            cfg = self.CONFIG(kwds)
+        except ValueError as exc:
+            raise UnknownOptionError(
+                f"relu.tighten_bounds: {exc}".strip() + f" Valid options: {', '.join(self.CONFIG.keys())}."
+            ) from None
+        blocks = find_network_blocks(model, cfg.targets)
+        if cfg.targets is not None and not blocks:
+            raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock.")
+        for blk in blocks:
+            extra = input_constraints(model, blk)
+            new = self._network_bounds(blk, cfg, extra)
+            blk.rebuild(bounds=new)
+            blk.tightening_report = getattr(new, "report", None)
+        if cfg.context == "model" and blocks:
+            _ModelContext(model, blocks, cfg).run()
+
+    @staticmethod
+    def _network_bounds(blk, cfg, extra) -> NeuronBounds:
+        net, cur = blk.network, blk.bounds
+        lb, ub = cur.input_lb, cur.input_ub
+        if cfg.method == "interval":
+            return interval_bounds(net, lb, ub)
+        if cfg.method == "lp":
+            from .bounds.lp import lp_bounds
+
+            return lp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, time_limit=cfg.time_limit,
+                             progress=cfg.progress, extra_constraints=extra)
+        from .bounds.milp import milp_bounds
+
+        return milp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, progress=cfg.progress,
+                           time_limit_per_neuron=cfg.time_limit_per_neuron, extra_constraints=extra)
+
+
+class _ModelContext:
+    """Layer-by-layer bounds over the LP relaxation of a clone of the whole model."""
+
+    def __init__(self, model, blocks, cfg):
+        self.model, self.blocks, self.cfg = model, blocks, cfg
+        solver = pyo.SolverFactory(cfg.solver)
+        if solver is None or not solver.available(exception_flag=False):
+            raise SolverUnavailableError(
+                f"relu.tighten_bounds(context='model'): LP solver {cfg.solver!r} is not available; "
+                "install highspy (pip install highspy) or pass solver='scip_direct'."
+            )
+        self.solver = solver
+
+    def run(self):
+        clone = self.model.clone()
+        for obj in clone.component_data_objects(pyo.Objective, active=True):
+            obj.deactivate()
+        for con in clone.component_data_objects(pyo.Constraint, active=True):
+            if con.body.polynomial_degree() not in (0, 1):
+                con.deactivate()  # dropping a constraint relaxes the model: still sound
+        clone.relu_tighten_obj = pyo.Objective(expr=0.0)
+        for blk in self.blocks:
+            twin = clone.find_component(blk)
+            new = self._tighten_block(clone, twin)
+            blk.rebuild(bounds=new)
+
+    def _tighten_block(self, clone, twin) -> NeuronBounds:
+        bounds = twin.bounds.copy()
+        for k in range(bounds.n_layers):
+            _relax(clone)
+            last = k == bounds.n_layers - 1
+            todo = range(len(bounds.lower[k])) if last else np.flatnonzero(bounds.unstable(k))
+            for j in todo:
+                target = twin.outputs[j] if last else twin.mip.z[k, j]
+                bounds.lower[k][j] = max(bounds.lower[k][j], self._bound(clone, target, pyo.minimize))
+                bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
+            bounds.methods[k] = "lp-model"
+            twin.rebuild(bounds=bounds)
+        return twin.bounds
+
+    def _bound(self, clone, var, sense) -> float:
+        clone.relu_tighten_obj.set_value(var)
+        clone.relu_tighten_obj.sense = sense
+        res = self.solver.solve(clone, load_solutions=False)
+        term = str(res.solver.termination_condition)
+        if "infeasible" in term.lower() and "unbounded" not in term.lower():
+            raise InfeasibleBoxError(
+                "relu.tighten_bounds(context='model'): the LP relaxation of the model is infeasible; "
+                "the model's constraints admit no point."
+            )
+        if term.lower() != "optimal":
+            return -math.inf if sense == pyo.minimize else math.inf  # keep the current bound
+        value = res.problem.lower_bound if sense == pyo.minimize else res.problem.upper_bound
+        pad = _MODEL_LP_PAD * max(1.0, abs(value))
+        return value - pad if sense == pyo.minimize else value + pad
+
+
+def _relax(model) -> None:
+    """Relax integrality of every variable (the network's binaries included)."""
+    for v in model.component_data_objects(pyo.Var, descend_into=True):
+        if v.is_integer() or v.is_binary():
+            lb, ub = v.bounds
+            v.domain = pyo.Reals
+            v.setlb(lb)
+            v.setub(ub)
