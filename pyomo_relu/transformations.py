@@ -54,6 +54,11 @@ def find_network_blocks(model, targets=None) -> list:
             if isinstance(data, ReluNetworkBlockData):
                 found.append(data)
                 continue
+            if not hasattr(data, "component_data_objects"):
+                raise UnknownOptionError(
+                    f"relu.tighten_bounds: target {data.name!r} is a {type(data).__name__}, not a block; "
+                    "pass ReluNetworkBlocks or blocks containing them."
+                )
             for blk in data.component_data_objects(pyo.Block, active=True, descend_into=True):
                 if isinstance(blk, ReluNetworkBlockData):
                     found.append(blk)

@@ -101,8 +101,11 @@ def test_targets_and_bad_options():
         xf.apply_to(m, method="simplex")
     with pytest.raises(pr.UnknownOptionError, match="context"):
         xf.apply_to(m, context="world")
-    with pytest.raises(pr.UnknownOptionError, match="no ReluNetworkBlock"):
+    with pytest.raises(pr.UnknownOptionError, match=r"target 'x\[0\]' is a VarData, not a block"):
         xf.apply_to(m, targets=[m.x])
+    m.empty = pyo.Block()
+    with pytest.raises(pr.UnknownOptionError, match="no ReluNetworkBlock"):
+        xf.apply_to(m, targets=[m.empty])
 
 
 def test_infeasible_input_constraints_raise():
