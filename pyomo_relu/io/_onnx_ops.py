@@ -1,0 +1,244 @@
+"""Operator table of :func:`pyomo_relu.io.load_onnx`.
+
+Each handler ``handler(parser, node, k)`` translates one ONNX node whose data
+input (the tensor flowing from the graph input) is ``node.input[k]``.  The
+parser tracks the data tensor's layout as a tuple whose first entry is the
+symbolic batch axis ``BATCH`` and whose other entries are the feature
+dimensions; the features are that layout flattened in row-major order.
+Optional attributes are read with their ONNX specification defaults.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidNetworkError
+from ..network import Activation
+
+__all__ = ["BATCH", "OPS", "attr"]
+
+BATCH = "N"
+_FLOAT_MAX = 3.4028234663852886e38  # Clip's default min/max before opset 11
+_FLOAT_TYPES = {1: "FLOAT", 10: "FLOAT16", 11: "DOUBLE", 16: "BFLOAT16"}
+
+
+def attr(node, name, default):
+    """Value of attribute ``name`` of ``node``, or ``default`` (the ONNX spec default) when absent."""
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _scalar(p, value, what):
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size != 1:
+        p._unsupported(f"{what} must be a scalar, found shape {list(arr.shape)}")
+    return float(arr.reshape(-1)[0])
+
+
+def _first_input_only(p, k, form):
+    if k != 0:
+        p._unsupported(f"the data tensor must be the first input ({form})")
+
+
+# ------------------------------------------------------------ dense layers
+def _gemm(p, node, k):
+    """``Y = alpha * A' B' + beta * C`` with A the data, B (and C) constants."""
+    _first_input_only(p, k, "A in alpha*A*B + beta*C")
+    if attr(node, "transA", 0):
+        p._unsupported("transA=1 transposes the batch axis into the features")
+    p._require_matrix()
+    b = p._const(node, 1, "weight B")
+    if b is None or np.ndim(b) != 2:
+        p._unsupported(f"weight B must be a 2-D constant, found shape {list(np.shape(b))}")
+    b = np.asarray(b, dtype=np.float64)
+    if attr(node, "transB", 0):
+        b = b.T
+    weights = float(attr(node, "alpha", 1.0)) * b.T  # (n_out, n_in)
+    n_out = weights.shape[0]
+    c = p._const(node, 2, "bias C")
+    bias = np.zeros(n_out)
+    if c is not None:
+        try:
+            ok = np.broadcast_shapes(np.shape(c), (1, n_out)) == (1, n_out)
+        except ValueError:
+            ok = False
+        if not ok:
+            p._unsupported(f"bias C of shape {list(np.shape(c))} does not broadcast to [1, {n_out}]")
+        bias = float(attr(node, "beta", 1.0)) * np.broadcast_to(np.asarray(c, np.float64), (1, n_out))[0]
+    p._push_dense(weights, bias)
+    p.shape = (BATCH, n_out)
+
+
+def _matmul(p, node, k):
+    """``Y = X B`` with B a constant (n_in, n_out) matrix or (n_in,) vector."""
+    _first_input_only(p, k, "X in X @ B")
+    p._require_matrix()
+    b = p._const(node, 1, "weight B")
+    if np.ndim(b) not in (1, 2):
+        p._unsupported(f"weight B must be a 1-D or 2-D constant, found shape {list(np.shape(b))}")
+    b = np.asarray(b, dtype=np.float64)
+    weights = b[None, :] if b.ndim == 1 else b.T
+    p._push_dense(weights, np.zeros(weights.shape[0]))
+    p.shape = (BATCH,) if b.ndim == 1 else (BATCH, weights.shape[0])
+
+
+def _elementwise(p, node, k):
+    """Constant Add/Sub/Mul/Div: a per-feature affine map folded into the adjacent weights."""
+    c = p._const(node, 1 - k, "constant operand")
+    c = p._per_feature(c, "the constant operand")
+    one, zero = np.ones_like(c), np.zeros_like(c)
+    op = node.op_type
+    if op == "Add":
+        scale, shift = one, c
+    elif op == "Sub":
+        scale, shift = (one, -c) if k == 0 else (-one, c)
+    elif op == "Mul":
+        scale, shift = c, zero
+    else:  # Div
+        _first_input_only(p, k, "x / c; c / x is not affine")
+        if np.any(c == 0):
+            raise InvalidNetworkError(
+                f"load_onnx: node {p._label()} divides by a constant containing 0; "
+                "fix the normalisation constants (e.g. a zero standard deviation)."
+            )
+        scale, shift = 1.0 / c, zero
+    p._push_diag(scale, shift)
+
+
+# ------------------------------------------------------------- activations
+def _relu(p, node, k):
+    p._activate(Activation.RELU)
+
+
+def _clip(p, node, k):
+    """``Clip(x, 0, c)`` is a clipped ReLU; ``Clip(x, 0)`` a ReLU."""
+    _first_input_only(p, k, "Clip(x, min, max)")
+    if p.opset < 11:
+        lo, hi = attr(node, "min", -_FLOAT_MAX), attr(node, "max", _FLOAT_MAX)
+    else:
+        lo, hi = p._const(node, 1, "min"), p._const(node, 2, "max")
+    lo = -np.inf if lo is None else _scalar(p, lo, "min")
+    hi = np.inf if hi is None else _scalar(p, hi, "max")
+    if lo != 0:
+        p._unsupported(
+            f"Clip with min={lo} is not a ReLU", "Only Clip(min=0) or Clip(min=0, max=c) is read (a (clipped) ReLU). "
+        )
+    if hi >= _FLOAT_MAX:
+        p._activate(Activation.RELU)
+    elif hi <= 0:
+        p._unsupported(f"Clip(min=0, max={hi}) is constant, a clipped ReLU needs max > 0")
+    else:
+        p._activate(Activation.CLIPPED_RELU(hi))
+
+
+def _max(p, node, k):
+    """``Max(x, 0)`` is a ReLU."""
+    if len(node.input) != 2:
+        p._unsupported(f"Max needs exactly 2 inputs, found {len(node.input)}")
+    c = p._per_feature(p._const(node, 1 - k, "other operand"), "the constant operand")
+    if np.any(c != 0):
+        p._unsupported("only Max(x, 0) (a ReLU) is read")
+    p._activate(Activation.RELU)
+
+
+def _min(p, node, k):
+    """``Min(relu(z), c)`` with c > 0 (scalar or per neuron) caps the preceding ReLU."""
+    if len(node.input) != 2:
+        p._unsupported(f"Min needs exactly 2 inputs, found {len(node.input)}")
+    const = p._const(node, 1 - k, "other operand")
+    p._cap_last_layer(p._per_feature(const, "the cap"), np.ndim(const) == 0)
+
+
+# ---------------------------------------------------------- no-op / layout
+def _identity(p, node, k):
+    _first_input_only(p, k, "Identity(x)")
+
+
+def _dropout(p, node, k):
+    _first_input_only(p, k, "Dropout(x)")
+    training = p._const(node, 2, "training_mode")
+    if training is not None and bool(np.any(training)):
+        p._unsupported("training_mode=True makes the output random; export the model in eval mode")
+
+
+def _cast(p, node, k):
+    to = attr(node, "to", None)
+    if to not in _FLOAT_TYPES:
+        p._unsupported(f"Cast to type {to} is not a floating-point type")
+
+
+def _flatten(p, node, k):
+    rank = len(p.shape)
+    axis = attr(node, "axis", 1)
+    axis = axis + rank if axis < 0 else axis
+    if axis < 1 or any(d != 1 for d in p.shape[1:axis]):
+        p._unsupported(f"Flatten(axis={axis}) merges the batch axis of layout {list(p.shape)} with features")
+    p.shape = (BATCH, p.n_features)
+
+
+def _reshape(p, node, k):
+    target = p._const(node, 1, "shape")
+    if k != 0 or target is None:
+        p._unsupported("Reshape needs the data as input 0 and a constant shape")
+    target = [int(t) for t in np.ravel(target)]
+    allowzero = attr(node, "allowzero", 0)
+    out = []
+    for i, t in enumerate(target):
+        if t == 0 and not allowzero and i < len(p.shape):
+            out.append(p.shape[i])  # 0 copies the input dimension
+        else:
+            out.append(t)
+    known = int(np.prod([d for d in out if d not in (BATCH, -1)], dtype=np.int64))
+    n = p.n_features
+    if out.count(-1) == 1 and known > 0:
+        fill = (n // known if n % known == 0 else None) if BATCH in out else (BATCH if known == n else None)
+        out[out.index(-1)] = fill
+    feats = [d for d in out if d != BATCH]
+    if out.count(BATCH) != 1 or out[0] != BATCH or None in feats or -1 in feats or int(np.prod(feats)) != n:
+        p._unsupported(
+            f"Reshape to {target} does not keep layout {list(p.shape)} as [N, features]",
+            "If it only reformats the graph output, remove it from the graph. ",
+        )
+    p.shape = tuple(out)
+
+
+def _axes(p, node):
+    axes = attr(node, "axes", None) if p.opset < 13 else p._const(node, 1, "axes")
+    return None if axes is None else [int(a) for a in np.ravel(axes)]
+
+
+def _squeeze(p, node, k):
+    axes, rank = _axes(p, node), len(p.shape)
+    if axes is None:  # the batch axis is assumed not to be 1
+        axes = [i for i, d in enumerate(p.shape) if d == 1]
+    axes = [a + rank if a < 0 else a for a in axes]
+    if any(not 0 <= a < rank or p.shape[a] != 1 for a in axes):
+        p._unsupported(f"Squeeze(axes={axes}) removes a non-unit axis of layout {list(p.shape)}")
+    p.shape = tuple(d for i, d in enumerate(p.shape) if i not in axes)
+
+
+def _unsqueeze(p, node, k):
+    axes = _axes(p, node)
+    if axes is None:
+        p._unsupported("Unsqueeze has no axes")
+    rank = len(p.shape) + len(axes)
+    axes = sorted(a + rank if a < 0 else a for a in axes)
+    if any(not 1 <= a < rank for a in axes):
+        p._unsupported(f"Unsqueeze(axes={axes}) moves the batch axis of layout {list(p.shape)}")
+    out = list(p.shape)
+    for a in axes:
+        out.insert(a, 1)
+    p.shape = tuple(out)
+
+
+OPS = {
+    "Gemm": _gemm, "MatMul": _matmul,
+    "Add": _elementwise, "Sub": _elementwise, "Mul": _elementwise, "Div": _elementwise,
+    "Relu": _relu, "Clip": _clip, "Max": _max, "Min": _min,
+    "Identity": _identity, "Dropout": _dropout, "Cast": _cast,
+    "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
+}

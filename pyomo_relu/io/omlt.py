@@ -1,0 +1,150 @@
+"""Convert between :class:`~pyomo_relu.network.ReluNetwork` and OMLT's ``NetworkDefinition``.
+
+OMLT (``pip install pyomo_relu[omlt]``) imports Pyomo, so it is imported only
+inside the functions of this module.  OMLT stores dense weights as
+(n_in, n_out); ReluNetwork as (n_out, n_in).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import MissingBoundsError, ShapeMismatchError, UnsupportedOperatorError
+from ..network import Activation, ActivationKind, DenseLayer, ReluNetwork
+
+__all__ = ["from_omlt", "to_omlt"]
+
+_ACTIVATIONS = {"relu": Activation.RELU, "linear": Activation.LINEAR, None: Activation.LINEAR}
+
+
+def _import_omlt():
+    try:
+        from omlt.neuralnet import NetworkDefinition
+        from omlt.neuralnet.layer import DenseLayer as OmltDense
+        from omlt.neuralnet.layer import InputLayer
+    except ImportError as exc:
+        raise ImportError("pyomo_relu.io.omlt needs OMLT; install it with `pip install pyomo_relu[omlt]`.") from exc
+    return NetworkDefinition, InputLayer, OmltDense
+
+
+def _affine_of(fn, n):
+    """Coefficients (scale, shift) of an elementwise affine map given as OMLT's dict -> dict function."""
+    at0, at1 = fn(dict.fromkeys(range(n), 0.0)), fn(dict.fromkeys(range(n), 1.0))
+    shift = np.array([float(at0[i]) for i in range(n)])
+    return np.array([float(at1[i]) for i in range(n)]) - shift, shift
+
+
+def from_omlt(network_definition, *, input_names=None, output_names=None) -> ReluNetwork:
+    """Read a sequential OMLT network of one ``InputLayer`` and ``DenseLayer`` s.
+
+    Activations ``"relu"`` and ``"linear"`` are supported.  An OMLT scaling
+    object (e.g. ``OffsetScaling``) is folded into the first and last layers,
+    so the returned network maps unscaled inputs to unscaled outputs.
+
+    Parameters
+    ----------
+    network_definition : omlt.neuralnet.NetworkDefinition
+    input_names, output_names : sequence of str, optional
+
+    Returns
+    -------
+    ReluNetwork
+    """
+    _, InputLayer, OmltDense = _import_omlt()
+    nd = network_definition
+    omlt_layers = list(nd.layers)
+    if not omlt_layers or not isinstance(omlt_layers[0], InputLayer) or len(list(nd.input_layers)) != 1:
+        raise UnsupportedOperatorError("from_omlt: expected exactly one InputLayer, first in the network.")
+    layers = []
+    for k, layer in enumerate(omlt_layers[1:], start=1):
+        preds = list(nd.predecessors(layer))
+        if type(layer) is not OmltDense or preds != [omlt_layers[k - 1]]:
+            raise UnsupportedOperatorError(
+                f"from_omlt: layer {k} is {type(layer).__name__} fed by {len(preds)} layer(s); only a chain of "
+                "DenseLayer objects (each fed by the previous layer) is supported."
+            )
+        if layer.activation not in _ACTIVATIONS:
+            raise UnsupportedOperatorError(
+                f"from_omlt: layer {k} has activation {layer.activation!r}; supported: 'relu', 'linear'."
+            )
+        w = np.asarray(layer.weights, dtype=np.float64)
+        if w.ndim != 2:
+            raise ShapeMismatchError(f"from_omlt: layer {k} weights have shape {w.shape}, expected (n_in, n_out).")
+        b = np.broadcast_to(np.asarray(layer.biases, dtype=np.float64), (w.shape[1],))
+        layers.append(DenseLayer(w.T, b, _ACTIVATIONS[layer.activation], name=f"layer {k - 1} (OMLT layer {k})"))
+    if not layers:
+        raise UnsupportedOperatorError("from_omlt: the network has no DenseLayer.")
+    if nd.scaling_object is not None:
+        layers = _fold_scaling(layers, nd.scaling_object)
+    return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+
+
+def _fold_scaling(layers, scaling):
+    """Compose ``x_scaled = s x + t`` into the first layer and ``y = s' y_scaled + t'`` after the last."""
+    first, last = layers[0], layers[-1]
+    s, t = _affine_of(scaling.get_scaled_input_expressions, first.n_in)
+    layers[0] = DenseLayer(first.weights * s, first.weights @ t + first.bias, first.activation, name=first._name)
+    s, t = _affine_of(scaling.get_unscaled_output_expressions, last.n_out)
+    last = layers[-1]
+    if last.activation.kind is ActivationKind.LINEAR:
+        layers[-1] = DenseLayer(s[:, None] * last.weights, s * last.bias + t, last.activation, name=last._name)
+    else:
+        layers.append(DenseLayer(np.diag(s), t, Activation.LINEAR, name="output scaling"))
+    return layers
+
+
+def _relu_only(net):
+    """(W, b, activation) triples using only ReLU and linear activations.
+
+    A clipped ReLU is rewritten exactly as ``min(max(0, z), c) = relu(z) - relu(z - c)``:
+    the layer is duplicated with biases ``b`` and ``b - c`` and the next layer reads the difference.
+    """
+    out, carry = [], None  # carry: matrix mapping the emitted layer's outputs to the true activations
+    for layer in net.layers:
+        w = layer.weights if carry is None else layer.weights @ carry
+        act = layer.activation
+        if act.kind is ActivationKind.CLIPPED_RELU:
+            caps = act.caps(layer.n_out)
+            out.append((np.vstack([w, w]), np.concatenate([layer.bias, layer.bias - caps]), "relu"))
+            carry = np.hstack([np.eye(layer.n_out), -np.eye(layer.n_out)])
+        else:
+            out.append((w, np.array(layer.bias), act.kind.value))
+            carry = None
+    if carry is not None:
+        out.append((carry, np.zeros(carry.shape[0]), "linear"))
+    return out
+
+
+def to_omlt(net: ReluNetwork, lb, ub):
+    """Build an OMLT ``NetworkDefinition`` of ``net`` with the input box as ``scaled_input_bounds``.
+
+    Clipped ReLUs are written with two ReLU neurons each (exact), since OMLT
+    has no clipped ReLU.
+
+    Parameters
+    ----------
+    net : ReluNetwork
+    lb, ub : array_like, shape (n_inputs,)
+        Finite input bounds (OMLT's big-M formulation needs them).
+
+    Returns
+    -------
+    omlt.neuralnet.NetworkDefinition
+    """
+    NetworkDefinition, InputLayer, OmltDense = _import_omlt()
+    lb, ub = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (lb, ub))
+    if lb.shape != (net.n_inputs,) or ub.shape != (net.n_inputs,):
+        raise ShapeMismatchError(
+            f"to_omlt: lb and ub need {net.n_inputs} entries each, found {lb.size} and {ub.size}."
+        )
+    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))) or np.any(lb > ub):
+        raise MissingBoundsError("to_omlt: input bounds must be finite with lb <= ub; pass the input box.")
+    nd = NetworkDefinition(scaled_input_bounds={i: (float(lb[i]), float(ub[i])) for i in range(net.n_inputs)})
+    prev = InputLayer([net.n_inputs])
+    nd.add_layer(prev)
+    for w, b, act in _relu_only(net):
+        dense = OmltDense([w.shape[1]], [w.shape[0]], np.array(w.T), np.array(b), activation=act)
+        nd.add_layer(dense)
+        nd.add_edge(prev, dense)
+        prev = dense
+    return nd

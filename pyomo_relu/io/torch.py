@@ -1,0 +1,188 @@
+"""Convert between :class:`~pyomo_relu.network.ReluNetwork` and ``torch.nn.Sequential``.
+
+torch is optional (``pip install pyomo_relu[train]``) and imported only
+inside the functions of this module.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..errors import InvalidNetworkError, UnsupportedOperatorError
+from ..network import Activation, ActivationKind, DenseLayer, ReluNetwork
+
+__all__ = ["from_torch", "to_torch"]
+
+_SUPPORTED = "Linear, ReLU, ReLU6, Hardtanh(0, c), PerNeuronClippedReLU, Identity, Dropout, Flatten"
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(
+            "pyomo_relu.io.torch needs PyTorch, which is not installed; "
+            "install it with `pip install pyomo_relu[train]`."
+        ) from exc
+    return torch
+
+
+@functools.lru_cache(maxsize=None)
+def _clipped_relu_class():
+    """Build the module class ``min(max(0, z), caps)`` once torch is imported."""
+    torch = _import_torch()
+
+    class PerNeuronClippedReLU(torch.nn.Module):
+        """Clipped ReLU ``min(max(0, z), caps)`` with one cap per neuron."""
+
+        def __init__(self, caps, dtype=None):
+            super().__init__()
+            dtype = torch.get_default_dtype() if dtype is None else dtype
+            self.register_buffer("caps", torch.as_tensor(np.asarray(caps, dtype=np.float64), dtype=dtype))
+
+        def forward(self, z):
+            return torch.minimum(torch.relu(z), self.caps)
+
+        def extra_repr(self):
+            return f"n={self.caps.numel()}"
+
+    # Found by pickle through this module's __getattr__.
+    PerNeuronClippedReLU.__module__ = __name__
+    PerNeuronClippedReLU.__qualname__ = "PerNeuronClippedReLU"
+    return PerNeuronClippedReLU
+
+
+def __getattr__(name):
+    if name == "PerNeuronClippedReLU":
+        return _clipped_relu_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _flat_modules(module, torch):
+    if isinstance(module, torch.nn.Sequential):
+        for child in module:
+            yield from _flat_modules(child, torch)
+    else:
+        yield module
+
+
+def _activation_of(mod, torch, where):
+    """The activation a module stands for, None for no-ops; raise for anything else."""
+    nn = torch.nn
+    if isinstance(mod, (nn.Identity, nn.Dropout)):
+        return None
+    if isinstance(mod, nn.Flatten):
+        if mod.start_dim != 1 or mod.end_dim != -1:
+            raise UnsupportedOperatorError(
+                f"from_torch: {where} is Flatten(start_dim={mod.start_dim}, end_dim={mod.end_dim}); "
+                "only Flatten(1, -1) keeps the [N, features] layout."
+            )
+        return None
+    if isinstance(mod, nn.ReLU):
+        return Activation.RELU
+    if isinstance(mod, nn.Hardtanh):  # includes ReLU6 = Hardtanh(0, 6)
+        if mod.min_val != 0 or mod.max_val <= 0:
+            raise UnsupportedOperatorError(
+                f"from_torch: {where} is Hardtanh(min_val={mod.min_val}, max_val={mod.max_val}); "
+                "only Hardtanh(0, c) with c > 0 is a clipped ReLU."
+            )
+        return Activation.CLIPPED_RELU(float(mod.max_val))
+    if isinstance(mod, _clipped_relu_class()):
+        return Activation.CLIPPED_RELU(tuple(float(c) for c in mod.caps.detach().cpu().reshape(-1)))
+    raise UnsupportedOperatorError(
+        f"from_torch: {where} is {type(mod).__name__}, which is not supported. Supported modules: {_SUPPORTED}."
+    )
+
+
+def from_torch(module, *, input_names=None, output_names=None) -> ReluNetwork:
+    """Convert an ``nn.Sequential`` of dense layers and ReLU-type activations.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        Built of ``Linear``, ``ReLU``, ``ReLU6``, ``Hardtanh(0, c)``,
+        ``PerNeuronClippedReLU`` (from :func:`to_torch`), ``Identity``,
+        ``Dropout`` (read in eval mode: a no-op) and ``Flatten(1, -1)``;
+        nested ``Sequential`` containers are flattened.
+    input_names, output_names : sequence of str, optional
+
+    Returns
+    -------
+    ReluNetwork
+        float64 weights.  Consecutive ``Linear`` modules without an
+        activation between them become separate layers with a linear activation.
+    """
+    torch = _import_torch()
+    if not isinstance(module, torch.nn.Sequential):
+        raise UnsupportedOperatorError(
+            f"from_torch: expected a torch.nn.Sequential, found {type(module).__name__}; "
+            "wrap the layers in nn.Sequential (only sequential networks are supported)."
+        )
+    layers, pending = [], None  # pending: (weights, bias, index) of a Linear awaiting its activation
+    for i, mod in enumerate(_flat_modules(module, torch)):
+        where = f"module {i} ({type(mod).__name__})"
+        if isinstance(mod, torch.nn.Linear):
+            if pending is not None:
+                layers.append(_dense(pending, Activation.LINEAR, len(layers)))
+            w = mod.weight.detach().cpu().double().numpy()
+            b = np.zeros(w.shape[0]) if mod.bias is None else mod.bias.detach().cpu().double().numpy()
+            pending = (w, b, i)
+            continue
+        act = _activation_of(mod, torch, where)
+        if act is None:
+            continue
+        if pending is None:
+            raise UnsupportedOperatorError(
+                f"from_torch: {where} is an activation without a preceding Linear module; "
+                "each activation must follow a Linear layer."
+            )
+        layers.append(_dense(pending, act, len(layers)))
+        pending = None
+    if pending is not None:
+        layers.append(_dense(pending, Activation.LINEAR, len(layers)))
+    if not layers:
+        raise InvalidNetworkError("from_torch: the module contains no Linear layer.")
+    return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+
+
+def _dense(pending, activation, k):
+    w, b, i = pending
+    return DenseLayer(w, b, activation, name=f"layer {k} (torch module {i})")
+
+
+def to_torch(net: ReluNetwork, *, dtype=None):
+    """Build an ``nn.Sequential`` computing the same function as ``net``.
+
+    Each layer becomes ``Linear`` followed by ``ReLU``, ``Hardtanh(0, c)``
+    (scalar cap) or ``PerNeuronClippedReLU`` (per-neuron caps).
+
+    Parameters
+    ----------
+    net : ReluNetwork
+    dtype : torch.dtype, optional
+        Parameter type; default ``torch.float64`` (keeps the weights exact).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        In eval mode.
+    """
+    torch = _import_torch()
+    dtype = torch.float64 if dtype is None else dtype
+    modules = []
+    for layer in net.layers:
+        linear = torch.nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.as_tensor(np.array(layer.weights), dtype=dtype))
+            linear.bias.copy_(torch.as_tensor(np.array(layer.bias), dtype=dtype))
+        modules.append(linear)
+        act = layer.activation
+        if act.kind is ActivationKind.RELU:
+            modules.append(torch.nn.ReLU())
+        elif act.kind is ActivationKind.CLIPPED_RELU and np.ndim(act.cap) == 0:
+            modules.append(torch.nn.Hardtanh(0.0, float(act.cap)))
+        elif act.kind is ActivationKind.CLIPPED_RELU:
+            modules.append(_clipped_relu_class()(act.caps(layer.n_out), dtype=dtype))
+    return torch.nn.Sequential(*modules).eval()
