@@ -244,6 +244,15 @@ def test_normalization_is_folded_and_round_trips():
     np.testing.assert_allclose(run_ort(saved, x), run_ort(model, x), atol=1e-4)
 
 
+def test_constant_first_sub_and_scalar_mul_after_relu():
+    nodes = [helper.make_node("Sub", ["c", "x"], ["s"]), helper.make_node("Gemm", ["s", "W"], ["h"], transB=1),
+             helper.make_node("Relu", ["h"], ["r"]), helper.make_node("Mul", ["r", "two"], ["y"])]
+    inits = {"c": RNG.normal(size=(1, 3)), "W": RNG.normal(size=(4, 3)), "two": np.float32(2.0)}
+    net = assert_matches_ort(make_model(nodes, inits, 3, 4), 3)
+    assert net.layer_sizes == (3, 4, 4)  # the trailing scale after a ReLU is its own linear layer
+    assert net.layers[1].activation == Activation.LINEAR
+
+
 def test_initializers_listed_as_graph_inputs_are_ignored():
     w = RNG.normal(size=(4, 3))
     extra = [helper.make_tensor_value_info("W", TensorProto.FLOAT, [4, 3])]
