@@ -6,6 +6,11 @@ and rebuilds each block's formulation with them.  Bounds are intersected
 with the block's current ones, so they never get looser; the blocks'
 ``inputs`` and ``outputs`` keep their identity.
 
+OMLT models are accepted too: every ``OmltBlock`` built from a chain of dense
+ReLU layers (``FullSpaceNNFormulation`` or ``ReluBigMFormulation``) gets the
+tightened bounds written back into its ``zhat``/``z`` bounds and big-M
+parameters, so OMLT's own formulation becomes tighter in place.
+
 ``context="network"`` uses the input box and the model's linear constraints
 that involve only the block's inputs.  ``context="model"`` goes further: after
 that, it bounds each unstable neuron (layer by layer) over the LP relaxation
@@ -53,6 +58,8 @@ def find_network_blocks(model, targets=None) -> list:
         for data in datas:
             if isinstance(data, ReluNetworkBlockData):
                 found.append(data)
+                continue
+            if _is_omlt_block(data):
                 continue
             if not hasattr(data, "component_data_objects"):
                 raise UnknownOptionError(
@@ -130,31 +137,34 @@ class TightenBounds(Transformation):
                 f"relu.tighten_bounds: {exc}".strip() + f" Valid options: {', '.join(self.CONFIG.keys())}."
             ) from None
         blocks = find_network_blocks(model, cfg.targets)
-        if cfg.targets is not None and not blocks:
-            raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock.")
+        omlt_blocks = find_omlt_blocks(model, cfg.targets)
+        if cfg.targets is not None and not blocks and not omlt_blocks:
+            raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock.")
+        for blk in omlt_blocks:
+            _tighten_omlt(blk, cfg)
         for blk in blocks:
             extra = input_constraints(model, blk)
-            new = self._network_bounds(blk, cfg, extra)
+            new = _compute_bounds(blk.network, blk.bounds, cfg, extra)
             blk.rebuild(bounds=new)
             blk.tightening_report = getattr(new, "report", None)
         if cfg.context == "model" and blocks:
             _ModelContext(model, blocks, cfg).run()
 
-    @staticmethod
-    def _network_bounds(blk, cfg, extra) -> NeuronBounds:
-        net, cur = blk.network, blk.bounds
-        lb, ub = cur.input_lb, cur.input_ub
-        if cfg.method == "interval":
-            return interval_bounds(net, lb, ub)
-        if cfg.method == "lp":
-            from .bounds.lp import lp_bounds
 
-            return lp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, time_limit=cfg.time_limit,
-                             progress=cfg.progress, extra_constraints=extra)
-        from .bounds.milp import milp_bounds
+def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
+    """Bounds of ``net`` by ``cfg.method``, starting from the sound bounds ``cur``."""
+    lb, ub = cur.input_lb, cur.input_ub
+    if cfg.method == "interval":
+        return interval_bounds(net, lb, ub)
+    if cfg.method == "lp":
+        from .bounds.lp import lp_bounds
 
-        return milp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, progress=cfg.progress,
-                           time_limit_per_neuron=cfg.time_limit_per_neuron, extra_constraints=extra)
+        return lp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, time_limit=cfg.time_limit,
+                         progress=cfg.progress, extra_constraints=extra)
+    from .bounds.milp import milp_bounds
+
+    return milp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, progress=cfg.progress,
+                       time_limit_per_neuron=cfg.time_limit_per_neuron, extra_constraints=extra)
 
 
 class _ModelContext:
@@ -222,3 +232,76 @@ def _relax(model) -> None:
             v.domain = pyo.Reals
             v.setlb(lb)
             v.setub(ub)
+
+
+# -- OMLT blocks ---------------------------------------------------------------
+def _is_omlt_block(data) -> bool:
+    try:
+        from omlt.block import OmltBlockData
+    except ImportError:  # omlt is optional
+        return False
+    return isinstance(data, OmltBlockData)
+
+
+def _omlt_network(blk):
+    """The NetworkDefinition behind an OMLT block's formulation, or None.
+
+    OMLT keeps both in name-mangled private attributes (``__formulation``,
+    ``__network_definition`` of the formulation class), read here by suffix.
+    """
+    form = getattr(blk, "_OmltBlockData__formulation", None)
+    for name, value in vars(form).items() if form is not None else ():
+        if name.endswith("__network_definition"):
+            return value
+    return None
+
+
+def find_omlt_blocks(model, targets=None) -> list:
+    """Active OMLT blocks of ``model`` (or in / equal to ``targets``) with a neural-network formulation."""
+    roots = [model] if targets is None else list(targets)
+    found = {}
+    for root in roots:
+        for data in (root.values() if root.is_indexed() else [root]):
+            cands = [data] if _is_omlt_block(data) else []
+            if hasattr(data, "component_data_objects"):
+                cands += [b for b in data.component_data_objects(pyo.Block, active=True, descend_into=True)
+                          if _is_omlt_block(b)]
+            for b in cands:
+                if _omlt_network(b) is not None:
+                    found[id(b)] = b
+    return list(found.values())
+
+
+def _tighten_omlt(blk, cfg) -> None:
+    """Tighten an OMLT network block and write the bounds into its variables and big-M parameters."""
+    from .io.omlt import _affine_of, from_omlt
+
+    nd = _omlt_network(blk)
+    net = from_omlt(nd)
+    n = net.n_inputs
+    box = nd.scaled_input_bounds
+    keys = sorted(box)
+    lo_s = np.array([box[i][0] for i in keys], dtype=float)
+    hi_s = np.array([box[i][1] for i in keys], dtype=float)
+    if nd.scaling_object is not None:  # the network reads unscaled inputs: map the box back
+        s, t = _affine_of(nd.scaling_object.get_unscaled_input_expressions, n)
+        lo_s, hi_s = np.minimum(s * lo_s + t, s * hi_s + t), np.maximum(s * lo_s + t, s * hi_s + t)
+    new = _compute_bounds(net, interval_bounds(net, lo_s, hi_s), cfg, None)
+    blk.tightening_report = getattr(new, "report", None)
+    dense = [layer for layer in nd.layers][1:]
+    last = len(dense) - 1 if nd.scaling_object is None else len(dense) - 2  # scaled output layer differs
+    for k, layer in enumerate(dense[: last + 1]):
+        lb = blk.layer[id(layer)]
+        for j, idx in enumerate(layer.output_indexes):
+            key = idx[0] if isinstance(idx, tuple) and len(idx) == 1 else idx
+            zhat = lb.zhat[key]
+            lo = max(float(new.lower[k][j]), -math.inf if zhat.lb is None else zhat.lb)
+            up = min(float(new.upper[k][j]), math.inf if zhat.ub is None else zhat.ub)
+            zhat.setlb(lo)
+            zhat.setub(up)
+            if layer.activation == "relu":
+                lb.z[key].setlb(max(0.0, lo))
+                lb.z[key].setub(max(0.0, up))
+                if hasattr(lb, "_big_m_lb_relu"):  # OMLT's big-M rows read these parameters
+                    lb._big_m_lb_relu[key] = lo
+                    lb._big_m_ub_relu[key] = up

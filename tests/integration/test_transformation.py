@@ -123,3 +123,33 @@ def test_tightened_bigm_formulation_runs_obbt():
     ref = _model(net, extra=False)
     assert m.nn.summary()["binaries"] <= ref.nn.summary()["binaries"]
     assert m.nn.summary()["max_M"] <= ref.nn.summary()["max_M"]
+
+
+@pytest.mark.parametrize("formulation", ["ReluBigMFormulation", "FullSpaceNNFormulation"])
+def test_omlt_blocks_get_tightened_bounds_written_back(formulation):
+    omlt = pytest.importorskip("omlt")
+    from omlt import neuralnet
+
+    from pyomo_relu.io.omlt import to_omlt
+
+    net = random_network((2, 16, 16, 1), seed=3)
+    m = pyo.ConcreteModel()
+    m.nn = omlt.OmltBlock()
+    nd = to_omlt(net, [-1, -1], [1, 1])
+    m.nn.build_formulation(getattr(neuralnet, formulation)(nd))
+    m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+    pyo.SolverFactory("scip_direct").solve(m)
+    before_opt = pyo.value(m.obj)
+    hidden = list(nd.layers)[2]  # second hidden layer: LP is tighter than interval there
+    before = [m.nn.layer[id(hidden)].zhat[j].bounds for j in range(16)]
+    pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="lp")
+    after = [m.nn.layer[id(hidden)].zhat[j].bounds for j in range(16)]
+    assert all(a[0] >= b[0] and a[1] <= b[1] for a, b in zip(after, before))
+    assert any(a[1] < b[1] - 1e-9 for a, b in zip(after, before))
+    assert m.nn.layer[id(hidden)]._big_m_ub_relu[0].value == pytest.approx(after[0][1])
+    from pyomo_relu.bounds.lp import lp_bounds
+
+    reference = lp_bounds(net, [-1, -1], [1, 1])
+    assert np.allclose([a[1] for a in after], reference.upper[1])
+    pyo.SolverFactory("scip_direct").solve(m)
+    assert pyo.value(m.obj) == pytest.approx(before_opt, abs=1e-6)
