@@ -182,7 +182,7 @@ class _GraphParser:
             self._unsupported(f"operator domain {node.domain!r} is not the standard ONNX domain")
         handler = _OPS.get(node.op_type)
         if handler is None:
-            self._unsupported(_HINTS.get(node.op_type, "operator not in the table"))
+            self._unsupported(_HINTS.get(node.op_type, "it has no translation into dense ReLU layers"))
         data = [k for k, name in enumerate(node.input) if name and name not in self.consts]
         if not data:
             if node.op_type in ("Identity", "Cast"):  # fold constant-only no-ops
@@ -258,7 +258,8 @@ class _GraphParser:
         if n_in != self.n_features:
             raise ShapeMismatchError(
                 f"load_onnx: node {self._label()} has a weight for {n_in} inputs but its input "
-                f"tensor carries {self.n_features} features; the weights do not chain."
+                f"tensor carries {self.n_features} features; the weights do not chain "
+                "(Gemm reads B as (n_in, n_out) unless transB=1; check the exporter or the weights)."
             )
         p = self.pending
         if p is not None and p.dense:
@@ -281,7 +282,7 @@ class _GraphParser:
         p = self.pending
         if p is None:  # activation right after another activation or the input
             n = self.n_features
-            p = _Affine(np.eye(n), np.zeros(n), False, self.node.name)
+            p = _Affine(np.eye(n), np.zeros(n), False, self.node.name or f"node{self.index}")
         k = len(self.layers)
         self.layers.append(DenseLayer(p.weights, p.bias, activation, name=f"layer {k} (ONNX node {p.name!r})"))
         self.pending = None
@@ -348,22 +349,7 @@ def save_onnx(net: ReluNetwork, path=None, *, dtype: str = "float64"):
         return name
 
     for k, layer in enumerate(net.layers):
-        w, b = const(f"layer{k}.weight", layer.weights), const(f"layer{k}.bias", layer.bias)
-        nodes.append(helper.make_node("Gemm", [current, w, b], [f"layer{k}.z"], name=f"layer{k}_gemm", transB=1))
-        current = f"layer{k}.z"
-        act = layer.activation
-        if act.is_piecewise:
-            scalar_cap = act.kind is ActivationKind.CLIPPED_RELU and np.ndim(act.cap) == 0
-            if scalar_cap:
-                ins = [current, const(f"layer{k}.min", 0.0), const(f"layer{k}.cap", act.cap)]
-                nodes.append(helper.make_node("Clip", ins, [f"layer{k}.a"], name=f"layer{k}_clip"))
-            else:
-                nodes.append(helper.make_node("Relu", [current], [f"layer{k}.a"], name=f"layer{k}_relu"))
-            current = f"layer{k}.a"
-            if act.kind is ActivationKind.CLIPPED_RELU and not scalar_cap:
-                ins = [current, const(f"layer{k}.cap", act.caps(layer.n_out))]
-                nodes.append(helper.make_node("Min", ins, [f"layer{k}.capped"], name=f"layer{k}_min"))
-                current = f"layer{k}.capped"
+        current = _layer_nodes(k, layer, current, nodes, const)
     nodes[-1].output[0] = "output"
     graph = helper.make_graph(
         nodes, "pyomo_relu_network",
@@ -379,3 +365,24 @@ def save_onnx(net: ReluNetwork, path=None, *, dtype: str = "float64"):
     if path is not None:
         onnx.save_model(model, os.fspath(path))
     return model
+
+
+def _layer_nodes(k, layer, current, nodes, const):
+    """Append the nodes of layer ``k`` reading tensor ``current``; return its output tensor name."""
+    from onnx import helper
+
+    w, b = const(f"layer{k}.weight", layer.weights), const(f"layer{k}.bias", layer.bias)
+    nodes.append(helper.make_node("Gemm", [current, w, b], [f"layer{k}.z"], name=f"layer{k}_gemm", transB=1))
+    act = layer.activation
+    if not act.is_piecewise:
+        return f"layer{k}.z"
+    if act.kind is ActivationKind.CLIPPED_RELU and np.ndim(act.cap) == 0:
+        ins = [f"layer{k}.z", const(f"layer{k}.min", 0.0), const(f"layer{k}.cap", act.cap)]
+        nodes.append(helper.make_node("Clip", ins, [f"layer{k}.a"], name=f"layer{k}_clip"))
+        return f"layer{k}.a"
+    nodes.append(helper.make_node("Relu", [f"layer{k}.z"], [f"layer{k}.a"], name=f"layer{k}_relu"))
+    if act.kind is ActivationKind.RELU:
+        return f"layer{k}.a"
+    ins = [f"layer{k}.a", const(f"layer{k}.cap", act.caps(layer.n_out))]  # per-neuron caps
+    nodes.append(helper.make_node("Min", ins, [f"layer{k}.capped"], name=f"layer{k}_min"))
+    return f"layer{k}.capped"
