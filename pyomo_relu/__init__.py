@@ -16,6 +16,9 @@ from .errors import (
 )
 from .network import Activation, ActivationKind, DenseLayer, ReluNetwork
 from .bounds import NeuronBounds, interval_bounds
+from .io import from_omlt, from_torch, load_onnx, save_onnx, to_omlt, to_torch
+from .reductions import PrunedNetwork, ScaledNetwork, prune_stable, rescale
+from . import analysis
 
 __version__ = "0.1.0"
 
@@ -24,6 +27,8 @@ __all__ = [
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError",
     "SolverUnavailableError", "TimeLimitWarning",
+    "load_onnx", "save_onnx", "from_torch", "to_torch", "from_omlt", "to_omlt",
+    "rescale", "prune_stable", "ScaledNetwork", "PrunedNetwork", "analysis",
 ]
 
 from .formulations import formulation_names, get_formulation
