@@ -5,8 +5,10 @@ ONNX (:func:`load_onnx`, :func:`save_onnx`), PyTorch (:func:`from_torch`,
 omlt are optional: they are imported only when their converters are called.
 """
 
-from .omlt import from_omlt, to_omlt
+from . import omlt as _omlt_converters  # the package omlt itself is imported only when called
 from .onnx import SUPPORTED_OPS, load_onnx, save_onnx
 from .torch import from_torch, to_torch
+
+from_omlt, to_omlt = _omlt_converters.from_omlt, _omlt_converters.to_omlt
 
 __all__ = ["load_onnx", "save_onnx", "SUPPORTED_OPS", "from_torch", "to_torch", "from_omlt", "to_omlt"]
