@@ -161,8 +161,8 @@ class ReluNetworkBlockData(BlockData):
             self._network, self._bounds, workers=self._workers, progress=self._progress
         )
         self._prepared = prepared
-        if prepared.bounds is not self._bounds and prepared.original_bounds is prepared.bounds:
-            self._bounds = self._bounds.intersect(prepared.bounds)
+        if prepared.original_bounds is not self._bounds:  # the formulation tightened them
+            self._bounds = self._bounds.intersect(prepared.original_bounds)
         if self.component("mip") is not None:
             self.del_component("mip")
         self.mip = pyo.Block()

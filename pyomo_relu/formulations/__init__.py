@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import UnknownOptionError
 from .base import Formulation, Prepared
-from .bigm import BigM, ScaledBigM, TightenedBigM
+from .bigm import BigM, ScaledBigM, TightenedBigM, TightenedScaledBigM
 
 _REGISTRY: dict[str, Formulation] = {}
 
@@ -40,7 +40,7 @@ def formulation_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-for _f in (BigM(), TightenedBigM(), ScaledBigM()):
+for _f in (BigM(), TightenedBigM(), ScaledBigM(), TightenedScaledBigM()):
     register(_f)
 
 __all__ = ["Formulation", "Prepared", "register", "get_formulation", "formulation_names"]

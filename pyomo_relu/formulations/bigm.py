@@ -223,3 +223,15 @@ class ScaledBigM(BigM):
 
         scaled = rescale(net, bounds)
         return Prepared(scaled.network, scaled.bounds, bounds, scaling=scaled)
+
+
+class TightenedScaledBigM(BigM):
+    """LP tightening, then rescaling with the tightened bounds, then big-M."""
+
+    name = "tightened_scaled_bigm"
+    description = "LP bound tightening (OBBT), then rescaling to |l|, |u| <= 1, then big-M"
+
+    def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
+        tight = TightenedBigM().prepare(net, bounds, workers=workers, progress=progress)
+        scaled = ScaledBigM().prepare(net, tight.bounds)
+        return Prepared(scaled.network, scaled.bounds, tight.bounds, scaling=scaled.scaling, report=tight.report)

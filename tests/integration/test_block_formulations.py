@@ -173,4 +173,4 @@ def test_stable_neurons_get_no_binary():
     summary = m.nn.summary()
     assert summary["binaries"] == 1 and summary["stable"] == 2
     _solve(m)
-    assert pyo.value(m.obj) == pytest.approx(7.0)
+    assert pyo.value(m.obj) == pytest.approx(6.0)  # x = 1: (1 + 5) + 0 + relu(-1)
