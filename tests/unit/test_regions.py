@@ -132,7 +132,7 @@ def test_two_dimensional_exact_against_grid_and_samples():
         assert not grid.exact and not sample.exact
         assert patterns(net, grid.points) <= found and patterns(net, sample.points) <= found
         assert sample.count <= grid.count <= res.count
-        assert grid.count >= res.count - 1  # a million points miss at most a sliver on these nets
+        assert grid.count == res.count  # no region of these nets is thinner than the grid spacing
 
 
 @pytest.mark.parametrize("sizes,seed,clipped", [((2, 10, 10, 1), 0, False), ((2, 6, 6, 1), 3, True),
