@@ -1,0 +1,307 @@
+"""``pyomo-relu solve``: minimize or maximize one output of an ONNX ReLU network.
+
+Builds ``min/max y_j`` over the input box ``lb <= x <= ub`` with a
+:class:`~pyomo_relu.ReluNetworkBlock`, optionally tightens the neuron bounds
+(``relu.tighten_bounds``), solves with SCIP (or HiGHS) and reports the
+optimum, the optimal inputs, the solver status, gap and time, the forward-pass
+check (the network evaluated at the optimal inputs) and the block summary::
+
+    pyomo-relu solve peaks.onnx --minimize 0 --lb -3 --ub 3 --tighten lp
+
+A time limit that is reached is not an error: the best solution found and the
+proven bound are printed, the status says the limit was hit, exit code 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SolverUnavailableError, UnknownOptionError
+
+HELP = "minimize or maximize one output of an ONNX ReLU network over an input box (SCIP)"
+
+#: solver name -> (interface, pip package that provides it)
+SOLVERS = {
+    "scip_direct": ("contrib", "pyscipopt"),
+    "scip_persistent": ("contrib", "pyscipopt"),
+    "appsi_highs": ("appsi", "highspy"),
+}
+TIGHTEN = ("none", "lp", "milp")
+
+
+def _numbers(text: str) -> list[float]:
+    """Argparse type of ``--lb``/``--ub``: one number or a comma-separated list."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or a comma-separated list of numbers (e.g. -3 or -3,0.5), found {text!r}"
+        ) from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"bounds must be finite numbers, found {text!r}")
+    return values
+
+
+def _positive(kind):
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, found {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, found {text!r}")
+        return value
+
+    convert.__name__ = f"positive {kind.__name__}"
+    return convert
+
+
+def add_solver_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``solve`` and ``demo``: solver, time limit, workers, quiet."""
+    parser.add_argument("--time-limit", type=_positive(float), default=None, metavar="S",
+                        help="SCIP time limit in seconds (default: none)")
+    parser.add_argument("--workers", type=_positive(int), default=1, metavar="N",
+                        help="worker processes for bound tightening (default: 1)")
+    parser.add_argument("--solver", choices=sorted(SOLVERS), default="scip_direct",
+                        help="MIP solver interface (default: scip_direct)")
+    parser.add_argument("--quiet", action="store_true", help="do not show the solver log")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..formulations import formulation_names
+
+    add_solver_arguments(parser)
+    parser.add_argument("network", type=Path, metavar="NET.onnx", help="the trained network (ONNX)")
+    sense = parser.add_mutually_exclusive_group(required=True)
+    sense.add_argument("--minimize", metavar="OUTPUT", help="output to minimize (index or name)")
+    sense.add_argument("--maximize", metavar="OUTPUT", help="output to maximize (index or name)")
+    parser.add_argument("--lb", type=_numbers, required=True, metavar="LB",
+                        help="input lower bounds: one number for all inputs or a comma-separated list "
+                        "(write --lb=-3,-2 when the list starts with a minus sign)")
+    parser.add_argument("--ub", type=_numbers, required=True, metavar="UB",
+                        help="input upper bounds, like --lb")
+    parser.add_argument("--formulation", choices=formulation_names(), default="bigm",
+                        help="MIP formulation of the ReLUs (default: bigm)")
+    parser.add_argument("--tighten", choices=TIGHTEN, default="none",
+                        help="tighten the neuron bounds before solving (default: none)")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
+                        help="also write the result as JSON")
+
+
+# -- model -----------------------------------------------------------------------
+def output_index(net, spec: str) -> int:
+    """Index of the output named or numbered ``spec``; UnknownOptionError otherwise."""
+    if spec in net.output_names:
+        return net.output_names.index(spec)
+    try:
+        j = int(spec)
+    except ValueError:
+        j = None
+    if j is not None and 0 <= j < net.n_outputs:
+        return j
+    raise UnknownOptionError(
+        f"output {spec!r} is not an output of the network; it has {net.n_outputs} output(s): "
+        f"give an index 0..{net.n_outputs - 1} or a name ({', '.join(net.output_names)})."
+    )
+
+
+def build_model(net, j: int, *, sense: str, lb, ub, formulation: str, workers: int = 1, progress: bool = False):
+    """A ConcreteModel ``m`` with inputs ``m.x``, the network block ``m.nn`` and the objective ``m.obj``.
+
+    The box is validated first (``check_box``) so a bad box is reported as
+    one package error before any Pyomo component is constructed.
+    """
+    import pyomo.environ as pyo
+
+    from ..block import ReluNetworkBlock
+    from ..bounds import check_box
+
+    lb, ub = check_box(net, lb, ub, what="input box (--lb/--ub)")
+    m = pyo.ConcreteModel(name="pyomo_relu_solve")
+    m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (float(lb[i]), float(ub[i])))
+    m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation, workers=workers, progress=progress)
+    m.obj = pyo.Objective(expr=m.nn.outputs[j], sense=pyo.minimize if sense == "min" else pyo.maximize)
+    return m
+
+
+def tighten(m, method: str, *, workers: int = 1, progress: bool = False) -> float:
+    """Apply ``relu.tighten_bounds`` with ``method``; return its wall time in seconds."""
+    if method == "none":
+        return 0.0
+    import pyomo.environ as pyo
+
+    import pyomo_relu  # noqa: F401  (registers the relu.* transformations)
+
+    xf = pyo.TransformationFactory("relu.tighten_bounds")
+    if xf is None:
+        raise UnknownOptionError(
+            "the transformation 'relu.tighten_bounds' is not registered; import pyomo_relu to "
+            "register it, or run without --tighten."
+        )
+    start = time.perf_counter()
+    xf.apply_to(m, method=method, workers=workers, progress=progress)
+    return time.perf_counter() - start
+
+
+# -- solving ---------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What a MIP solve produced, solver independent."""
+
+    status: str  # optimal | time_limit | infeasible | ...
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    nodes: int | None
+
+
+def relative_gap(primal, dual) -> float | None:
+    """SCIP's gap |primal - dual| / min(|primal|, |dual|) (0 if equal, inf if signs differ)."""
+    if primal is None or dual is None or not (math.isfinite(primal) and math.isfinite(dual)):
+        return None
+    if primal == dual:
+        return 0.0
+    if primal * dual <= 0:
+        return math.inf
+    return abs(primal - dual) / min(abs(primal), abs(dual))
+
+
+def _solver(name: str):
+    kind, package = SOLVERS[name]
+    if kind == "contrib":
+        from pyomo.contrib.solver.common.factory import SolverFactory
+
+        opt = SolverFactory(name)
+    else:
+        from pyomo.contrib.appsi.solvers import Highs
+
+        opt = Highs()
+    if not opt.available():
+        raise SolverUnavailableError(
+            f"solver {name!r} is not available ({package} is missing or too old); install it with: "
+            f"pip install {package}"
+        )
+    return opt
+
+
+def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False) -> Outcome:
+    """Solve ``m`` and load the best solution (if any) into it."""
+    opt = _solver(solver)
+    start = time.perf_counter()
+    if SOLVERS[solver][0] == "contrib":
+        res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
+                        raise_exception_on_nonoptimal_result=False)
+        seconds = getattr(res.timing_info, "scip_time", None)
+        has_sol = res.solution_status.name != "noSolution"
+        if has_sol:
+            res.solution_loader.load_vars()
+        primal, dual = res.incumbent_objective, res.objective_bound
+        nodes = res.extra_info.value().get("NNodes")
+    else:
+        opt.config.stream_solver = tee
+        opt.config.time_limit = time_limit
+        opt.config.load_solution = False
+        res = opt.solve(m)
+        has_sol = res.best_feasible_objective is not None
+        if has_sol:
+            res.solution_loader.load_vars()
+        seconds, primal, dual, nodes = None, res.best_feasible_objective, res.best_objective_bound, None
+    wall = time.perf_counter() - start
+    return Outcome(
+        status=_status(res.termination_condition.name),
+        has_solution=bool(has_sol),
+        objective=None if primal is None else float(primal),
+        bound=None if dual is None else float(dual),
+        gap=relative_gap(primal, dual),
+        seconds=float(wall if seconds is None else seconds),
+        nodes=None if nodes is None else int(nodes),
+    )
+
+
+def _status(termination: str) -> str:
+    return {
+        "convergenceCriteriaSatisfied": "optimal", "optimal": "optimal",
+        "maxTimeLimit": "time_limit", "provenInfeasible": "infeasible", "infeasible": "infeasible",
+        "unbounded": "unbounded", "infeasibleOrUnbounded": "infeasible_or_unbounded",
+        "interrupted": "interrupted",
+    }.get(termination, termination)
+
+
+# -- the command -----------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    from ..io import load_onnx
+
+    if not args.network.is_file():
+        what = "is a directory" if args.network.is_dir() else "not found"
+        raise FileNotFoundError(f"network file {str(args.network)!r} {what}; pass the path of an ONNX file.")
+    net = load_onnx(args.network)
+    sense, spec = ("min", args.minimize) if args.minimize is not None else ("max", args.maximize)
+    j = output_index(net, spec)
+    lb, ub = _box(args.lb), _box(args.ub)
+    _solver(args.solver)  # fail before any work if the solver is missing
+    progress = not args.quiet
+    m = build_model(net, j, sense=sense, lb=lb, ub=ub, formulation=args.formulation,
+                    workers=args.workers, progress=progress)
+    t_tight = tighten(m, args.tighten, workers=args.workers, progress=progress)
+    out = solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress)
+    report = _report(net, m, j, sense, out, args, t_tight)
+    _print(report, net)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"result written to {args.json}")
+    return 0 if out.status in ("optimal", "time_limit") else 1
+
+
+def _box(values: list[float]):
+    return values[0] if len(values) == 1 else np.asarray(values, dtype=float)
+
+
+def _report(net, m, j, sense, out: Outcome, args, t_tight: float) -> dict:
+    report = {
+        "network": str(args.network), "output": net.output_names[j], "output_index": j, "sense": sense,
+        "formulation": args.formulation, "tighten": args.tighten, "solver": args.solver,
+        "time_limit": args.time_limit, **asdict(out), "tighten_seconds": round(t_tight, 4),
+    }
+    if out.has_solution:
+        x = m.nn.input_values()
+        report["inputs"] = dict(zip(net.input_names, x.tolist()))
+        report["outputs"] = dict(zip(net.output_names, m.nn.output_values().tolist()))
+        report["forward_value"] = float(net.forward(x)[j])
+        report["prediction_error"] = m.nn.prediction_error()
+    report["summary"] = m.nn.summary()
+    return report
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _print(r: dict, net) -> None:
+    word = "minimum" if r["sense"] == "min" else "maximum"
+    status = {"optimal": "optimal", "time_limit": "TIME LIMIT REACHED (best solution found, not proven optimal)"}
+    print(f"\nstatus:        {status.get(r['status'], r['status'].upper())}")
+    if r["has_solution"]:
+        print(f"{word} of {r['output']!r}: {r['objective']:.10g}")
+    else:
+        print(f"{word} of {r['output']!r}: no feasible solution found")
+    gap = "-" if r["gap"] is None else "inf" if math.isinf(r["gap"]) else f"{100 * r['gap']:.4g} %"
+    print(f"bound:         {_fmt(r['bound'])}    gap: {gap}")
+    print(f"solver time:   {r['seconds']:.3f} s ({r['solver']}, nodes {_fmt(r['nodes'])}); "
+          f"tightening {r['tighten_seconds']:.3f} s")
+    if r["has_solution"]:
+        arg = "argmin" if r["sense"] == "min" else "argmax"
+        print(f"{arg}:        " + ", ".join(f"{k} = {v:.6g}" for k, v in r["inputs"].items()))
+        print(f"forward check: network({arg}) = {r['forward_value']:.10g}, "
+              f"max |forward - MIP outputs| = {r['prediction_error']:.3g}")
+    print("block summary:")
+    for key, value in r["summary"].items():
+        print(f"  {key:<16} {_fmt(value)}")

@@ -1,0 +1,143 @@
+"""End to end: ``python -m pyomo_relu solve`` and ``demo`` in a subprocess.
+
+The optimum of ``solve`` is checked against a dense grid of the network on a
+small 2-D input box: a global minimum can never be above the grid minimum, and
+it can be below it by at most ``L * h / 2``, where ``h`` is the grid spacing and
+``L = prod_k ||W_k||_inf`` is a Lipschitz constant of the network in the
+max-norm (ReLU is 1-Lipschitz in every coordinate).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyomo_relu.io import save_onnx
+from tests.conftest import random_network, requires_scip
+
+pytestmark = [pytest.mark.solver, requires_scip]
+
+ROOT = Path(__file__).resolve().parents[2]
+LB, UB = np.array([-1.0, -0.5]), np.array([1.0, 1.5])
+
+
+def _cli(*args, timeout=120):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return subprocess.run([sys.executable, "-m", "pyomo_relu", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def net2d():
+    return random_network((2, 10, 10, 2), seed=7)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory, net2d):
+    from pyomo_relu import ReluNetwork
+
+    named = ReluNetwork(net2d.layers, input_names=("u", "v"), output_names=("cost", "yield"))
+    path = tmp_path_factory.mktemp("nets") / "net2d.onnx"
+    save_onnx(named, path)
+    return path
+
+
+def _grid(net, j, n=1001):
+    axes = [np.linspace(LB[i], UB[i], n) for i in range(2)]
+    xs, ys = np.meshgrid(*axes, indexing="ij")
+    values = net.forward(np.column_stack([xs.ravel(), ys.ravel()]))[:, j]
+    spacing = max((UB - LB) / (n - 1))
+    lipschitz = np.prod([np.abs(layer.weights).sum(axis=1).max() for layer in net.layers])
+    return values, lipschitz * spacing / 2
+
+
+def _solve_json(onnx_file, tmp_path, *args):
+    out = tmp_path / "result.json"
+    proc = _cli("solve", onnx_file, *args, "--lb=-1,-0.5", "--ub", "1,1.5", "--quiet", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("formulation", ["bigm", "scaled_bigm"])
+def test_minimum_matches_dense_grid(net2d, onnx_file, tmp_path, formulation):
+    proc, res = _solve_json(onnx_file, tmp_path, "--minimize", "yield", "--formulation", formulation)
+    values, slack = _grid(net2d, 1)
+    assert res["status"] == "optimal" and res["output"] == "yield" and res["output_index"] == 1
+    assert res["objective"] <= values.min() + 1e-6
+    assert res["objective"] >= values.min() - slack - 1e-6
+    x = np.array([res["inputs"]["u"], res["inputs"]["v"]])
+    assert np.all(x >= LB - 1e-7) and np.all(x <= UB + 1e-7)
+    assert res["forward_value"] == pytest.approx(net2d.forward(x)[1], abs=1e-9)
+    assert abs(res["forward_value"] - res["objective"]) < 1e-5
+    assert res["summary"]["formulation"] == formulation
+    assert "status:        optimal" in proc.stdout and "argmin:" in proc.stdout
+
+
+def test_maximum_by_index_with_lp_tightening(net2d, onnx_file, tmp_path):
+    proc, res = _solve_json(onnx_file, tmp_path, "--maximize", "0", "--tighten", "lp")
+    values, slack = _grid(net2d, 0)
+    assert res["status"] == "optimal" and res["sense"] == "max"
+    assert values.max() - 1e-6 <= res["objective"] <= values.max() + slack + 1e-6
+    assert "lp" in res["summary"]["bounds"]
+    assert "argmax:" in proc.stdout
+
+
+def test_time_limit_reports_best_solution_and_bound(tmp_path):
+    big = random_network((6, 60, 60, 60, 1), seed=3)
+    path = tmp_path / "big.onnx"
+    save_onnx(big, path)
+    out = tmp_path / "big.json"
+    proc = _cli("solve", path, "--minimize", "0", "--lb", "-1", "--ub", "1", "--time-limit", "0.5",
+                "--quiet", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    assert res["status"] == "time_limit"
+    assert "TIME LIMIT REACHED" in proc.stdout and "bound:" in proc.stdout
+    if res["has_solution"]:
+        x = np.array(list(res["inputs"].values()))
+        assert res["forward_value"] == pytest.approx(big.forward(x)[0], abs=1e-9)
+        assert res["bound"] <= res["objective"] + 1e-6
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["missing.onnx", "--minimize", "0", "--lb", "0", "--ub", "1"], "not found"),
+        (["NET", "--minimize", "0", "--lb", "2", "--ub", "1"], "lb[0] = 2.0 > ub[0] = 1.0"),
+        (["NET", "--minimize", "0", "--lb", "0,0,0", "--ub", "1"], "lb has 3 entries but the network has 2"),
+        (["NET", "--minimize", "profit", "--lb", "0", "--ub", "1"], "output 'profit' is not an output"),
+        (["NET", "--maximize", "2", "--lb", "0", "--ub", "1"], "output '2' is not an output"),
+    ],
+)
+def test_bad_input_gives_one_line_error(onnx_file, args, needle):
+    proc = _cli("solve", *[onnx_file if a == "NET" else a for a in args])
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pyomo-relu solve: error:") and needle in lines[0]
+
+
+@pytest.mark.parametrize("bad", [["--lb", "zero", "--ub", "1"], ["--lb", "0", "--ub", "inf"], ["--lb", "0"]])
+def test_unparsable_options_are_parser_errors(onnx_file, bad):
+    proc = _cli("solve", onnx_file, "--minimize", "0", *bad)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("pyomo-relu solve: error:")
+    assert ("--lb" in proc.stderr) or ("--ub" in proc.stderr)
+
+
+def test_demo_on_the_shipped_network():
+    proc = _cli("demo", "--formulation", "tightened_bigm", "--grid", "201")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all checks passed" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("tightened_bigm "))
+    assert row.split()[1] == "optimal"
+    # the surrogate's minimum lies near the true peaks minimum (-6.551)
+    assert -7.5 < float(row.split()[2]) < -5.5
