@@ -20,41 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from pyomo_relu.benchmarks.regularization import peaks, peaks_data
+from pyomo_relu.io.onnx import save_onnx
 from pyomo_relu.training import train_mlp
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "pyomo_relu" / "data" / "peaks.onnx"
-
-
-def _save_minimal_onnx(net, path: Path) -> None:
-    """Gemm (transB=1) + Relu per layer, float64: used only when pyomo_relu.io.onnx is absent."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, inits, cur = [], [], "input"
-    for k, layer in enumerate(net.layers):
-        inits += [numpy_helper.from_array(np.asarray(layer.weights), f"W{k}"),
-                  numpy_helper.from_array(np.asarray(layer.bias), f"b{k}")]
-        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [f"z{k}"], transB=1))
-        cur = f"z{k}"
-        if layer.activation.kind.value == "relu":
-            nodes.append(helper.make_node("Relu", [cur], [f"a{k}"]))
-            cur = f"a{k}"
-    graph = helper.make_graph(
-        nodes, "peaks",
-        [helper.make_tensor_value_info("input", TensorProto.DOUBLE, ["N", net.n_inputs])],
-        [helper.make_tensor_value_info(cur, TensorProto.DOUBLE, ["N", net.n_outputs])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-
-
-def _save(net, path: Path) -> None:
-    try:
-        from pyomo_relu.io.onnx import save_onnx
-    except ImportError:
-        save_onnx = _save_minimal_onnx
-    save_onnx(net, path)
 
 
 def main(argv=None) -> None:
@@ -63,11 +33,12 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
     args = parser.parse_args(argv)
 
     X, y = peaks_data(args.samples, seed=args.seed)
     result = train_mlp(X, y, hidden=(25, 25), epochs=args.epochs, batch_size=32, lr=2e-3,
-                       seed=args.seed, verbose=True)
+                       seed=args.seed, verbose=args.progress)
     net = result.network
     grid = np.linspace(-3.0, 3.0, 301)
     G = np.array(np.meshgrid(grid, grid)).reshape(2, -1).T
@@ -78,7 +49,7 @@ def main(argv=None) -> None:
     print(f"grid 301 x 301: max |error| {np.abs(pred - true).max():.3f}, RMSE {np.sqrt(np.mean((pred - true) ** 2)):.4f}")
     print(f"surrogate minimum {pred[i]:.4f} at {G[i].round(3)}; true minimum {true[j]:.4f} at {G[j].round(3)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    _save(net, args.out)
+    save_onnx(net, args.out)
     print(f"wrote {args.out}")
     if args.out.resolve() == DEFAULT_OUT.resolve():
         copy = ROOT / "examples" / "data" / "peaks.onnx"

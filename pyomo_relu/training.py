@@ -44,7 +44,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from .errors import UnknownOptionError
-from .network import Activation, DenseLayer, ReluNetwork
+from .io.torch import from_torch
+from .network import DenseLayer, ReluNetwork
 
 __all__ = ["TrainResult", "train_mlp", "fold_normalization", "ACTIVATIONS"]
 
@@ -70,6 +71,10 @@ class TrainResult:
     input_bounds : tuple of ndarray
         The input box ``(lb, ub)`` used by the stability regularizer (the data's
         range unless given).
+    scaling : dict
+        ``x_mean, x_std, y_mean, y_std`` of the standardization folded into ``network``.
+    model : torch.nn.Sequential or None
+        The trained torch model (eval mode), working in standardized units.
     """
 
     network: ReluNetwork
@@ -78,6 +83,8 @@ class TrainResult:
     val_mse: float = float("nan")
     options: dict = field(default_factory=dict)
     input_bounds: tuple = ()
+    scaling: dict = field(default_factory=dict)
+    model: object = None
 
 
 # -- validation --------------------------------------------------------------
@@ -238,17 +245,15 @@ def fold_normalization(weights, biases, *, x_mean, x_std, y_mean, y_std):
     return weights, biases
 
 
-def _export(model, opts, scale) -> ReluNetwork:
-    linears = _linears(model)
-    ws = [lin.weight.detach().cpu().numpy() for lin in linears]
-    bs = [lin.bias.detach().cpu().numpy() for lin in linears]
-    ws, bs = fold_normalization(ws, bs, **scale)
-    hidden = Activation.CLIPPED_RELU(float(opts["cap"])) if opts["activation"] == "clipped_relu" else Activation.RELU
-    layers = [
-        DenseLayer(w, b, hidden if k < len(ws) - 1 else Activation.LINEAR, name=f"layer {k}")
-        for k, (w, b) in enumerate(zip(ws, bs))
-    ]
-    return ReluNetwork(layers)
+def _export(model, scale) -> ReluNetwork:
+    """The torch model as a ReluNetwork in physical units (standardization folded in)."""
+    net = from_torch(model)
+    ws, bs = fold_normalization([layer.weights for layer in net.layers], [layer.bias for layer in net.layers],
+                                **scale)
+    return net.with_layers([
+        DenseLayer(w, b, layer.activation, name=f"layer {k}")
+        for k, (w, b, layer) in enumerate(zip(ws, bs, net.layers))
+    ])
 
 
 # -- training loop -----------------------------------------------------------
@@ -367,6 +372,6 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
         history = _run_epochs(model, data, opts, box, y_var)
         train_mse = _mse(model, *data[0], y_var)
         val_mse = _mse(model, *data[1], y_var)
-    net = _export(model, opts, scale)
+    net = _export(model, scale)
     return TrainResult(network=net, history=history, train_mse=train_mse, val_mse=val_mse,
-                       options=opts, input_bounds=(lb, ub))
+                       options=opts, input_bounds=(lb, ub), scaling=scale, model=model)
