@@ -97,7 +97,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- model -----------------------------------------------------------------------
 def output_index(net, spec: str) -> int:
-    """Index of the output named or numbered ``spec``; UnknownOptionError otherwise."""
+    """Index of the network output named or numbered ``spec``.
+
+    A name wins over an index (an output may be called ``"1"``).
+
+    Raises
+    ------
+    UnknownOptionError
+        If ``spec`` is neither an output name nor an index ``0 .. n_outputs - 1``.
+    """
     if spec in net.output_names:
         return net.output_names.index(spec)
     try:
@@ -113,10 +121,30 @@ def output_index(net, spec: str) -> int:
 
 
 def build_model(net, j: int, *, sense: str, lb, ub, formulation: str, workers: int = 1, progress: bool = False):
-    """A ConcreteModel ``m`` with inputs ``m.x``, the network block ``m.nn`` and the objective ``m.obj``.
+    """The model ``min/max y_j`` subject to ``y = net(x)``, ``lb <= x <= ub``.
 
-    The box is validated first (``check_box``) so a bad box is reported as
-    one package error before any Pyomo component is constructed.
+    Parameters
+    ----------
+    net : ReluNetwork
+    j : int
+        Index of the output to optimize.
+    sense : {"min", "max"}
+    lb, ub : float or array_like (n_inputs,)
+        The input box (a scalar applies to every input).
+    formulation : str
+        A registered formulation name (``bigm``, ``tightened_bigm``, ``scaled_bigm``).
+    workers, progress
+        Passed to :class:`~pyomo_relu.ReluNetworkBlock` (used by formulations that tighten).
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        With inputs ``m.x``, the network block ``m.nn`` and the objective ``m.obj``.
+
+    Notes
+    -----
+    The box is validated first (``check_box``), so a bad box is reported as one
+    package error before any Pyomo component is constructed.
     """
     import pyomo.environ as pyo
 
@@ -194,7 +222,30 @@ def _solver(name: str):
 
 
 def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False) -> Outcome:
-    """Solve ``m`` and load the best solution (if any) into it."""
+    """Solve ``m`` and load the best solution found (if any) into its variables.
+
+    Parameters
+    ----------
+    m : pyomo.environ.ConcreteModel
+    solver : {"scip_direct", "scip_persistent", "appsi_highs"}
+        ``scip_*`` use Pyomo's new solver interface (``pyomo.contrib.solver``),
+        ``appsi_highs`` the APPSI interface of HiGHS.
+    time_limit : float, optional
+        Seconds; reaching it is not an error (see ``Outcome.status``).
+    tee : bool
+        Stream the solver log to stdout.
+
+    Returns
+    -------
+    Outcome
+        Status, objective of the best solution, proven bound, relative gap,
+        solver time and node count.
+
+    Raises
+    ------
+    SolverUnavailableError
+        If the solver is not installed (the message names the pip package).
+    """
     opt = _solver(solver)
     start = time.perf_counter()
     if SOLVERS[solver][0] == "contrib":
@@ -254,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     t_tight = tighten(m, args.tighten, workers=args.workers, progress=progress)
     out = solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress)
     report = _report(net, m, j, sense, out, args, t_tight)
-    _print(report, net)
+    _print(report)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"result written to {args.json}")
@@ -285,7 +336,7 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
-def _print(r: dict, net) -> None:
+def _print(r: dict) -> None:
     word = "minimum" if r["sense"] == "min" else "maximum"
     status = {"optimal": "optimal", "time_limit": "TIME LIMIT REACHED (best solution found, not proven optimal)"}
     print(f"\nstatus:        {status.get(r['status'], r['status'].upper())}")

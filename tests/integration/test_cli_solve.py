@@ -141,3 +141,14 @@ def test_demo_on_the_shipped_network():
     assert row.split()[1] == "optimal"
     # the surrogate's minimum lies near the true peaks minimum (-6.551)
     assert -7.5 < float(row.split()[2]) < -5.5
+
+
+def test_missing_solver_names_the_fix(monkeypatch):
+    from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
+
+    from pyomo_relu.cli.solve import _solver
+    from pyomo_relu.errors import SolverUnavailableError
+
+    monkeypatch.setattr(ScipDirect, "available", lambda self: False)
+    with pytest.raises(SolverUnavailableError, match="pip install pyscipopt"):
+        _solver("scip_direct")
