@@ -457,7 +457,7 @@ class _Chebyshev:
 
         self.d, self.hs = d, highspy
         self.h = highspy.Highs()
-        for name, value in (("output_flag", False), ("threads", 1),
+        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"),
                             ("primal_feasibility_tolerance", 1e-9), ("dual_feasibility_tolerance", 1e-9)):
             self.h.setOptionValue(name, value)
         self.box = np.vstack([np.hstack([-np.eye(d), np.ones((d, 1))]), np.hstack([np.eye(d), np.ones((d, 1))])])
@@ -687,6 +687,8 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
     t0 = time.perf_counter()
     if method not in _REGION_METHODS:
         raise UnknownOptionError(f"count_linear_regions: method={method!r} is not one of {list(_REGION_METHODS)}.")
+    if int(n_samples) < 1:
+        raise UnknownOptionError(f"count_linear_regions: n_samples must be a positive integer, found {n_samples!r}.")
     lb, ub = check_box(net, lb, ub)
     bounds = _check_bounds(net, lb, ub, bounds)
     d = int(np.sum(ub > lb))

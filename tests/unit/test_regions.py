@@ -192,6 +192,8 @@ def test_sampling_is_seeded_and_bad_options_raise():
     assert a.count == b.count and np.array_equal(a.points, b.points)
     with pytest.raises(UnknownOptionError, match="method='magic'"):
         analysis.count_linear_regions(net, -1.0, 1.0, method="magic")
+    with pytest.raises(UnknownOptionError, match="n_samples"):
+        analysis.count_linear_regions(net, -1.0, 1.0, method="sample", n_samples=0)
 
 
 def test_region_count_reports():
@@ -199,3 +201,20 @@ def test_region_count_reports():
     d = res.to_dict()
     assert set(d) == {"count", "exact", "method", "time", "note"} and d["count"] == res.count
     assert "linear regions (exact" in str(res)
+
+
+# -- pictures ---------------------------------------------------------------------------
+def test_region_and_bound_plots(tmp_path):
+    from pyomo_relu import plots
+    from pyomo_relu.errors import ShapeMismatchError
+
+    png = b"\x89PNG\r\n\x1a\n"
+    net1 = random_network((1, 6, 6, 1), seed=0, clipped=True, cap=0.8)
+    path = plots.plot_regions_2d(net1, -2.0, 2.0, tmp_path / "r1.png", resolution=300)
+    assert path.read_bytes()[:8] == png
+    path = plots.plot_bounds(interval_bounds(net1, -2.0, 2.0), tmp_path / "b.png")
+    assert path.read_bytes()[:8] == png
+    with pytest.raises(ShapeMismatchError, match="3 free inputs"):
+        plots.plot_regions_2d(random_network((3, 4, 1)), -1.0, 1.0, tmp_path / "r3.png")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        plots.plot_bounds(interval_bounds(net1, -2.0, 2.0), tmp_path / "missing" / "b.png")
