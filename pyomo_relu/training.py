@@ -136,7 +136,7 @@ def _check_options(opts: dict) -> None:
         if not 0.0 <= opts[name] < 1.0:
             raise ValueError(f"train_mlp: {name} must be in [0, 1), found {opts[name]!r}.")
     for name in ("epochs", "batch_size"):
-        if int(opts[name]) != opts[name] or opts[name] < 1:
+        if not isinstance(opts[name], (int, float, np.integer)) or int(opts[name]) != opts[name] or opts[name] < 1:
             raise ValueError(f"train_mlp: {name} must be a positive integer, found {opts[name]!r}.")
 
 
@@ -348,11 +348,13 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     ValueError
         For data of the wrong shape or with NaN/Inf, or out-of-range options.
     """
-    opts = {"hidden": tuple(hidden), "activation": activation, "cap": float(cap), "l1": float(l1),
+    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    opts = {"hidden": hidden, "activation": activation, "cap": float(cap), "l1": float(l1),
             "l2": float(l2), "stability": float(stability), "dropout": float(dropout), "epochs": epochs,
             "batch_size": batch_size, "lr": float(lr), "seed": int(seed), "validation": float(validation),
             "normalize": bool(normalize), "verbose": bool(verbose)}
     _check_options(opts)
+    opts["epochs"], opts["batch_size"] = int(epochs), int(batch_size)
     X, y = _check_data(X, y)
     lb, ub = _input_box(input_bounds, X)
     scale = _standardize(X, y, normalize)

@@ -102,16 +102,14 @@ def read_columns(path: Path, columns: list[str]) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from ..training import train_mlp
-        from ..io.onnx import save_onnx
-    except ImportError as exc:
-        print(f"pyomo-relu train: error: {exc}", file=sys.stderr)
-        return 2
     from ..network import ReluNetwork
 
     try:
+        # read the data first: a wrong path or column fails fast, before torch is imported
         data = read_columns(args.data, list(args.inputs) + list(args.outputs))
+        from ..io.onnx import save_onnx
+        from ..training import train_mlp
+
         n_in = len(args.inputs)
         result = train_mlp(
             data[:, :n_in], data[:, n_in:], hidden=args.hidden, activation=args.activation, cap=args.cap,
@@ -119,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, lr=args.lr, seed=args.seed, validation=args.validation,
             verbose=args.progress,
         )
-    except ValueError as exc:  # bad data, unknown column names or option values
+    except (ImportError, ValueError) as exc:  # no torch; bad data, unknown column names or option values
         print(f"pyomo-relu train: error: {exc}", file=sys.stderr)
         return 2
     net = ReluNetwork(result.network.layers, input_names=args.inputs, output_names=args.outputs)

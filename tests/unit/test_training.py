@@ -194,3 +194,13 @@ def test_cli_train_end_to_end(tmp_path):
     bad = subprocess.run(cmd[:6] + ["a,nope"] + cmd[7:], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2
     assert "nope" in bad.stderr and "a, b, target" in bad.stderr
+
+
+def test_sampled_region_count_of_a_hand_made_network():
+    from pyomo_relu.benchmarks.regularization import sampled_regions
+    from pyomo_relu.network import ReluNetwork
+
+    # kinks x0 = 0 and x1 = 1 split [-3, 3]^2 into 4 regions; the third neuron is always on
+    net = ReluNetwork.from_arrays([np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), np.ones((1, 3))],
+                                  [np.array([0.0, -1.0, 5.0]), np.zeros(1)])
+    assert sampled_regions(net, n=101) == 4
