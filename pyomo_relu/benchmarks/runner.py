@@ -1,0 +1,283 @@
+"""Run the benchmark suite: every problem x network variant x configuration, solved with SCIP.
+
+Configurations (all on the same model and the same trained networks):
+
+============== ==============================================================
+``omlt_bigm``  OMLT's ``ReluBigMFormulation`` (its own interval bounds)
+``bigm``       ours, big-M with interval bounds
+``scaled_bigm`` ours, interval bounds, network rescaled so every big-M <= 1
+``tightened_bigm`` ours, LP-tightened bounds (OBBT over the input box)
+``milp_bigm``  ours, LP then MILP-tightened bounds (SCIP dual bounds per neuron)
+``best``       ours, LP bounds, then ``relu.tighten_bounds(method="lp",
+               context="model")`` (the model's own constraints cut the bounds)
+============== ==============================================================
+
+Per row: build, tightening and SCIP time, nodes, gap, status, objective and
+bound, the forward-pass check at the MIP solution (max |MIP outputs -
+forward(MIP inputs)| over all embedded networks), the problem's own check
+(dense grid or data), binaries, stable share and big-M statistics of the
+bounds used, linear regions and the networks' training/validation error.
+Rows are appended to ``suite.csv`` as they finish; a rerun skips rows already
+there.  :mod:`.report` turns the CSV into ``suite.md`` and ``suite.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ..analysis import count_linear_regions, stable_fraction
+from ..bounds import interval_bounds
+from ..errors import UnknownOptionError
+from .problems import OMLT_FORMULATION, PROBLEMS, block_network, default_cache_dir, get_problem, select_variants
+
+__all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
+
+CONFIGS = ("omlt_bigm", "bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best")
+FIELDS = ("problem", "variant", "config", "layers", "train_mse", "val_mse", "regions", "regions_exact",
+          "stable_interval", "status", "solved", "objective", "bound", "gap", "nodes", "build_s", "tighten_s",
+          "solve_s", "total_s", "fwd_err", "check_ok", "check", "binaries", "stable", "max_M", "mean_M",
+          "time_limit")
+#: relative tolerance of the forward-pass check (SCIP's feasibility tolerance is 1e-6 per row)
+FWD_TOL = 1e-4
+
+
+# -- solving -----------------------------------------------------------------
+def solve_scip(m, *, time_limit: float) -> dict:
+    """Solve ``m`` with Pyomo's ``scip_direct`` (new solver interface) and load the incumbent.
+
+    Returns status, objective, bound, gap (SCIP's definition ``|p - d| / min(|p|, |d|)``),
+    nodes and SCIP's solving time.
+    """
+    from pyomo.contrib.solver.common.factory import SolverFactory
+    from pyomo.contrib.solver.common.results import TerminationCondition
+
+    opt = SolverFactory("scip_direct")
+    res = opt.solve(m, time_limit=time_limit, load_solutions=False, raise_exception_on_nonoptimal_result=False)
+    has_sol = res.incumbent_objective is not None
+    if has_sol:
+        res.solution_loader.load_vars()
+    p, d = res.incumbent_objective, res.objective_bound
+    if p is None or d is None or not math.isfinite(d):
+        gap = math.inf
+    elif p == d:
+        gap = 0.0
+    else:
+        gap = abs(p - d) / max(min(abs(p), abs(d)), 1e-12)
+    optimal = res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    return {"status": res.termination_condition.name, "solved": bool(optimal and has_sol),
+            "has_solution": has_sol, "objective": p if has_sol else math.nan, "bound": d,
+            "gap": gap, "nodes": int(res.extra_info.NNodes), "solve_s": float(res.timing_info.scip_time)}
+
+
+def _values(var) -> np.ndarray:
+    return np.array([pyo.value(v) for v in var.values()], dtype=float)
+
+
+def forward_error(blocks: dict) -> float:
+    """max over blocks of ``max |outputs - forward(inputs)| / (1 + |forward(inputs)|)`` at the loaded solution."""
+    worst = 0.0
+    for blk in blocks.values():
+        net = block_network(blk)
+        ref = net.forward(_values(blk.inputs))
+        worst = max(worst, float(np.max(np.abs(_values(blk.outputs) - ref) / (1.0 + np.abs(ref)))))
+    return worst
+
+
+# -- configurations ----------------------------------------------------------
+def _block_bounds(problem, nets, method: str, *, time_limit: float, quick: bool) -> dict:
+    """Tightened NeuronBounds per block (a network embedded twice is tightened once)."""
+    from ..bounds.lp import lp_bounds
+
+    boxes, by_block = problem.input_boxes(nets), problem.block_networks(nets)
+    done, out = {}, {}
+    for name, net in by_block.items():
+        lb, ub = boxes[name]
+        key = (id(net), tuple(lb), tuple(ub))
+        if key not in done:
+            bounds = lp_bounds(net, lb, ub)
+            if method == "milp":
+                from ..bounds.milp import milp_bounds
+
+                bounds = milp_bounds(net, lb, ub, prior=bounds, time_limit=time_limit,
+                                     time_limit_per_neuron=0.2 if quick else 1.0)
+            done[key] = bounds
+        out[name] = done[key]
+    return out
+
+
+def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: bool = False):
+    """Model, blocks, build seconds and tightening seconds of one configuration."""
+    if config not in CONFIGS:
+        raise UnknownOptionError(f"unknown configuration {config!r}; valid: {', '.join(CONFIGS)}.")
+    tighten = 0.0
+    bounds = None
+    if config in ("tightened_bigm", "milp_bigm", "best"):
+        start = time.perf_counter()
+        bounds = _block_bounds(problem, nets, "milp" if config == "milp_bigm" else "lp",
+                               time_limit=time_limit, quick=quick)
+        tighten = time.perf_counter() - start
+    formulation = {"omlt_bigm": OMLT_FORMULATION, "scaled_bigm": "scaled_bigm"}.get(config, "bigm")
+    start = time.perf_counter()
+    m, blocks = problem.build(nets, formulation=formulation, bounds=bounds)
+    build = time.perf_counter() - start
+    if config == "best":
+        start = time.perf_counter()
+        pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="lp", context="model")
+        tighten += time.perf_counter() - start
+    return m, blocks, build, tighten
+
+
+def _formulation_stats(blocks: dict, config: str) -> dict:
+    """Binaries in the network blocks; stable share and big-M of the bounds the rows use."""
+    binaries = sum(1 for blk in blocks.values() for v in blk.component_data_objects(pyo.Var) if v.is_binary())
+    if config == "omlt_bigm":  # OMLT's big-M values are interval bounds
+        bounds = [interval_bounds(block_network(b), *_box(b)) for b in blocks.values()]
+    else:
+        bounds = [blk.prepared.bounds for blk in blocks.values()]
+    n = stable = 0
+    ms = []
+    for b in bounds:
+        rep = stable_fraction(b)
+        n, stable = n + rep.n, stable + rep.n_stable
+        ms += [b.big_m(k)[b.unstable(k)] for k in range(b.n_layers) if b.is_piecewise(k)]
+    ms = np.concatenate(ms) if ms else np.zeros(0)
+    return {"binaries": binaries, "stable": stable / n if n else 1.0,
+            "max_M": float(ms.max()) if ms.size else 0.0, "mean_M": float(ms.mean()) if ms.size else 0.0}
+
+
+def _box(blk):
+    ins = list(blk.inputs.values())
+    return np.array([v.lb for v in ins], float), np.array([v.ub for v in ins], float)
+
+
+def run_instance(problem, nets: dict, config: str, *, time_limit: float, quick: bool = False) -> dict:
+    """Build, tighten, solve and check one configuration; returns the measured fields."""
+    m, blocks, build, tighten = build_config(problem, nets, config, time_limit=time_limit, quick=quick)
+    row = {"build_s": build, "tighten_s": tighten, **_formulation_stats(blocks, config)}
+    sol = solve_scip(m, time_limit=time_limit)
+    row.update({k: sol[k] for k in ("status", "solved", "objective", "bound", "gap", "nodes", "solve_s")})
+    row["total_s"] = tighten + sol["solve_s"]
+    if sol["has_solution"]:
+        row["fwd_err"] = forward_error(blocks)
+        info = problem.check(m, blocks, nets, solved=sol["solved"])
+        ok = info.get("grid_ok")
+        row["check_ok"] = bool(row["fwd_err"] <= FWD_TOL and (ok is None or ok))
+        row["check"] = json.dumps(info)
+    else:
+        row.update({"fwd_err": math.nan, "check_ok": "", "check": ""})
+    return row
+
+
+# -- networks and their indicators -------------------------------------------
+def network_facts(problem, trained: dict, *, quick: bool) -> dict:
+    """Layers, errors, linear regions and interval-stable share of a variant's networks."""
+    nets = {k: t.network for k, t in trained.items()}
+    boxes = problem.input_boxes(nets)
+    seen, regions, exact, n, stable = set(), 0, True, 0, 0
+    for name, net in problem.block_networks(nets).items():
+        lb, ub = boxes[name]
+        if id(net) in seen:
+            continue
+        seen.add(id(net))
+        rc = count_linear_regions(net, lb, ub, time_limit=5.0 if quick else 30.0,
+                                  n_samples=20_000 if quick else 100_000)
+        regions, exact = regions + rc.count, exact and rc.exact
+        rep = stable_fraction(interval_bounds(net, lb, ub))
+        n, stable = n + rep.n, stable + rep.n_stable
+    layers = sorted({"-".join(map(str, t.network.layer_sizes)) for t in trained.values()})
+    return {"layers": " ".join(layers), "train_mse": float(np.mean([t.train_mse for t in trained.values()])),
+            "val_mse": float(np.mean([t.val_mse for t in trained.values()])), "regions": regions,
+            "regions_exact": exact, "stable_interval": stable / n if n else 1.0}
+
+
+# -- the suite ---------------------------------------------------------------
+def _done_rows(path: Path) -> set:
+    if not path.exists():
+        return set()
+    with open(path, newline="") as fh:
+        return {(r["problem"], r["variant"], r["config"]) for r in csv.DictReader(fh)}
+
+
+def _append(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=None, time_limit=None,
+        resume: bool = True, cache_dir=None, progress: bool = True) -> Path:
+    """Run the suite and write ``suite.csv``, ``suite.md`` and ``suite.png`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+    quick : bool
+        Small networks, two variants, short limits (finishes in minutes).
+    problems, variants, configs : sequence of str, optional
+        Subsets (default: all problems and configurations; variants per ``quick``).
+    time_limit : float, optional
+        SCIP seconds per solve (default 10 quick, 60 full).
+    resume : bool
+        Keep rows already in ``suite.csv`` and skip them; False starts a new file.
+    cache_dir : path, optional
+        Where trained networks are cached (default ``~/.cache/pyomo_relu/bench``).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    Path
+        The CSV file.
+    """
+    from tqdm.auto import tqdm
+
+    from .report import write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "suite.csv"
+    if not resume and csv_path.exists():
+        csv_path.unlink()
+    time_limit = float(time_limit or (10.0 if quick else 60.0))
+    probs = [get_problem(p) for p in (problems or list(PROBLEMS))]
+    chosen = select_variants(variants, quick=quick)
+    configs = list(configs or CONFIGS)
+    for c in configs:
+        if c not in CONFIGS:
+            raise UnknownOptionError(f"unknown configuration {c!r}; valid: {', '.join(CONFIGS)}.")
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    done = _done_rows(csv_path)
+    bar = tqdm(total=len(probs) * len(chosen) * len(configs), desc="bench", disable=not progress)
+    for problem in probs:
+        for variant in chosen:
+            todo = [c for c in configs if (problem.name, variant.name, c) not in done]
+            bar.update(len(configs) - len(todo))
+            if not todo:
+                continue
+            bar.set_postfix_str(f"{problem.name}/{variant.name}: training")
+            trained = problem.train_networks(variant, cache_dir=cache, quick=quick)
+            nets = {k: t.network for k, t in trained.items()}
+            facts = network_facts(problem, trained, quick=quick)
+            for config in todo:
+                bar.set_postfix_str(f"{problem.name}/{variant.name}/{config}")
+                row = {"problem": problem.name, "variant": variant.name, "config": config,
+                       "time_limit": time_limit, **facts}
+                try:
+                    row.update(run_instance(problem, nets, config, time_limit=time_limit, quick=quick))
+                except Exception as exc:  # recorded, not hidden: the row says what failed
+                    row.update({"status": f"error: {type(exc).__name__}: {exc}"[:300], "solved": False})
+                _append(csv_path, row)
+                bar.update(1)
+    bar.close()
+    write_report(csv_path, out)
+    return csv_path
