@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import statistics
 import time
@@ -154,7 +155,8 @@ def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int
         f"Network {'-'.join(map(str, net.layer_sizes))} (random He-initialized weights, seed 0), "
         f"inputs in [{lb:g}, {ub:g}]; median of {repeats} builds per library, alternating order.",
         f"Python {platform.python_version()}, Pyomo {pyomo.version.version}, OMLT {omlt.__version__}, "
-        f"{platform.machine()}.",
+        f"{platform.machine()}, {os.cpu_count()} CPUs.  Command: `python -m pyomo_relu.benchmarks.build "
+        f"--repeats {repeats}{' --to-scip' if scip else ''}`.",
         "",
         "| library | build s (median wall) | all builds s (wall) | build CPU s (median) | variables | binaries "
         "| constraints |" + (" to SCIP s |" if scip else ""),
