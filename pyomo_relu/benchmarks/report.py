@@ -191,7 +191,7 @@ def write_report(csv_path, out_dir) -> Path:
     limits = sorted({r["time_limit"] for r in rows})
     lines = ["# Benchmark suite results", "",
              f"{len(rows)} runs; SCIP time limit {', '.join(f'{t:g}' for t in limits)} s per solve; times are "
-             "tightening + SCIP seconds on this machine (single-threaded SCIP).", ""]
+             "tightening + SCIP CPU seconds (single-threaded SCIP, CPU clock).", ""]
     lines += _headline(rows, problems)
     lines += ["## Per problem", ""]
     for p in problems:
