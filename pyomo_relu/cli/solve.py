@@ -64,7 +64,7 @@ def _positive(kind):
 
 
 def add_solver_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``solve`` and ``demo``: solver, time limit, workers, quiet."""
+    """Solver options of ``solve``: time limit, workers, solver interface, quiet."""
     parser.add_argument("--time-limit", type=_positive(float), default=None, metavar="S",
                         help="SCIP time limit in seconds (default: none)")
     parser.add_argument("--workers", type=_positive(int), default=1, metavar="N",
@@ -77,7 +77,6 @@ def add_solver_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..formulations import formulation_names
 
-    add_solver_arguments(parser)
     parser.add_argument("network", type=Path, metavar="NET.onnx", help="the trained network (ONNX)")
     sense = parser.add_mutually_exclusive_group(required=True)
     sense.add_argument("--minimize", metavar="OUTPUT", help="output to minimize (index or name)")
@@ -91,6 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MIP formulation of the ReLUs (default: bigm)")
     parser.add_argument("--tighten", choices=TIGHTEN, default="none",
                         help="tighten the neuron bounds before solving (default: none)")
+    add_solver_arguments(parser)
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="also write the result as JSON")
 
@@ -353,7 +353,8 @@ def _print(r: dict) -> None:
     else:
         print(f"{word} of {r['output']!r}: no feasible solution found")
     gap = "-" if r["gap"] is None else "inf" if math.isinf(r["gap"]) else f"{100 * r['gap']:.4g} %"
-    print(f"bound:         {_fmt(r['bound'])}    gap: {gap}")
+    bound = "-" if r["bound"] is None else f"{r['bound']:.10g}"
+    print(f"bound:         {bound}    gap: {gap}")
     print(f"solver time:   {r['seconds']:.3f} s ({r['solver']}, nodes {_fmt(r['nodes'])}); "
           f"tightening {r['tighten_seconds']:.3f} s")
     if r["has_solution"]:
