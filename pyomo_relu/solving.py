@@ -1,0 +1,109 @@
+"""Solving a Pyomo model with SCIP (or HiGHS) and reporting what came out, solver independent.
+
+One place for the solver plumbing that the CLI, the demo and the benchmarks
+share: Pyomo 6.10's ``scip_direct`` / ``scip_persistent`` (new solver
+interface) and APPSI's HiGHS, a time limit that is not an error (the best
+solution and the proven bound are kept), SCIP's node count and gap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from .errors import SolverUnavailableError
+
+__all__ = ["SOLVERS", "Outcome", "solve_model", "relative_gap"]
+
+#: solver name -> (interface, pip package that provides it)
+SOLVERS = {
+    "scip_direct": ("contrib", "pyscipopt"),
+    "scip_persistent": ("contrib", "pyscipopt"),
+    "appsi_highs": ("appsi", "highspy"),
+}
+
+
+@dataclass
+class Outcome:
+    """What a MIP solve produced, solver independent."""
+
+    status: str  # optimal | time_limit | infeasible | ...
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    nodes: int | None
+
+
+def relative_gap(primal, dual) -> float | None:
+    """SCIP's gap |primal - dual| / min(|primal|, |dual|) (0 if equal, inf if signs differ)."""
+    if primal is None or dual is None or not (math.isfinite(primal) and math.isfinite(dual)):
+        return None
+    if primal == dual:
+        return 0.0
+    if primal * dual <= 0:
+        return math.inf
+    return abs(primal - dual) / min(abs(primal), abs(dual))
+
+
+def _solver(name: str):
+    kind, package = SOLVERS[name]
+    if kind == "contrib":
+        from pyomo.contrib.solver.common.factory import SolverFactory
+
+        opt = SolverFactory(name)
+    else:
+        from pyomo.contrib.appsi.solvers import Highs
+
+        opt = Highs()
+    if not opt.available():
+        raise SolverUnavailableError(
+            f"solver {name!r} is not available ({package} is missing or too old); install it with: "
+            f"pip install {package}"
+        )
+    return opt
+
+
+def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False) -> Outcome:
+    """Solve ``m`` and load the best solution (if any) into it."""
+    opt = _solver(solver)
+    start = time.perf_counter()
+    if SOLVERS[solver][0] == "contrib":
+        res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
+                        raise_exception_on_nonoptimal_result=False)
+        seconds = getattr(res.timing_info, "scip_time", None)
+        has_sol = res.solution_status.name != "noSolution"
+        if has_sol:
+            res.solution_loader.load_vars()
+        primal, dual = res.incumbent_objective, res.objective_bound
+        nodes = res.extra_info.value().get("NNodes")
+    else:
+        opt.config.stream_solver = tee
+        opt.config.time_limit = time_limit
+        opt.config.load_solution = False
+        res = opt.solve(m)
+        has_sol = res.best_feasible_objective is not None
+        if has_sol:
+            res.solution_loader.load_vars()
+        seconds, primal, dual, nodes = None, res.best_feasible_objective, res.best_objective_bound, None
+    wall = time.perf_counter() - start
+    return Outcome(
+        status=_status(res.termination_condition.name),
+        has_solution=bool(has_sol),
+        objective=None if primal is None else float(primal),
+        bound=None if dual is None else float(dual),
+        gap=relative_gap(primal, dual),
+        seconds=float(wall if seconds is None else seconds),
+        nodes=None if nodes is None else int(nodes),
+    )
+
+
+def _status(termination: str) -> str:
+    return {
+        "convergenceCriteriaSatisfied": "optimal", "optimal": "optimal",
+        "maxTimeLimit": "time_limit", "provenInfeasible": "infeasible", "infeasible": "infeasible",
+        "unbounded": "unbounded", "infeasibleOrUnbounded": "infeasible_or_unbounded",
+        "interrupted": "interrupted",
+    }.get(termination, termination)
