@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from pyomo_relu import analysis
+from pyomo_relu import analysis, regions
 from pyomo_relu.bounds import interval_bounds
 from pyomo_relu.errors import MissingBoundsError, UnknownOptionError
 from pyomo_relu.network import Activation, DenseLayer, ReluNetwork
@@ -33,7 +33,7 @@ def exact(net, lb, ub, **kw):
 def engines(net, lb, ub):
     lb, ub = np.broadcast_to(np.asarray(lb, float), (net.n_inputs,)), np.broadcast_to(np.asarray(ub, float), (net.n_inputs,))
     b = interval_bounds(net, lb, ub)
-    return [analysis._count_exact(net, lb, ub, b, np.inf, engine=e) for e in ("polygon", "lp")]
+    return [regions._count_exact(net, lb, ub, b, np.inf, engine=e) for e in ("polygon", "lp")]
 
 
 # -- hand-built networks --------------------------------------------------------------

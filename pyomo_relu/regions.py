@@ -1,0 +1,491 @@
+"""Counting the linear regions of a ReLU network on an input box.
+
+Split from :mod:`pyomo_relu.analysis` (which re-exports
+:func:`count_linear_regions` and :class:`RegionCount`); see the function's
+docstring for the definition and the algorithms.  Pure numpy (+ HiGHS for the
+LP engine), no Pyomo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bounds.core import NeuronBounds, check_box
+from .bounds.interval import interval_bounds
+from .errors import MissingBoundsError, UnknownOptionError
+from .network import ReluNetwork
+
+__all__ = ["count_linear_regions", "RegionCount"]
+
+
+# -- linear regions -----------------------------------------------------------
+#: a region counts when it contains a ball of radius > _THICK (2-D engine: when
+#: 2 area / perimeter > _THICK, which lies between the inradius and twice it),
+#: measured in coordinates where the input box is the unit cube
+_THICK = 1e-7
+#: signed distances below this put a vertex on the hyperplane
+_SNAP = 1e-12
+_REGION_METHODS = ("auto", "exact", "sample", "grid")
+#: "auto" counts exactly up to this input dimension, or for small networks up to _AUTO_MAX_DIM
+_AUTO_POLYGON_DIM, _AUTO_MAX_DIM, _AUTO_MAX_NEURONS = 2, 4, 64
+_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class RegionCount:
+    """Result of :func:`count_linear_regions`.
+
+    Attributes
+    ----------
+    count : int
+        Number of linear regions found (a lower bound unless ``exact``).
+    exact : bool
+        True when every region was enumerated.
+    method : str
+        ``"exact"``, ``"sample"`` or ``"grid"`` (the method that produced ``count``).
+    time : float
+        Wall-clock seconds.
+    note : str
+        How the count was obtained and how to read it.
+    points : ndarray (count, n_inputs) or None
+        One input point inside each region found (an interior point for the
+        exact method, a sample for the sampled ones).
+    """
+
+    count: int
+    exact: bool
+    method: str
+    time: float
+    note: str
+    points: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        return {"count": self.count, "exact": self.exact, "method": self.method,
+                "time": self.time, "note": self.note}
+
+    def __str__(self) -> str:
+        kind = "exact" if self.exact else "lower bound"
+        return f"{self.count} linear regions ({kind}, {self.method}, {self.time:.2f} s): {self.note}"
+
+
+@dataclass(frozen=True)
+class _Kinks:
+    """Candidate kink hyperplanes ``z[neuron] = thresh`` of one piecewise layer."""
+
+    neuron: np.ndarray
+    thresh: np.ndarray
+    is_cap: np.ndarray
+    base0: np.ndarray  # bit "z >= 0" of neurons whose 0 kink is not a candidate
+    basec: np.ndarray  # bit "z >= cap" of neurons whose cap kink is not a candidate
+    caps: np.ndarray
+
+    @staticmethod
+    def of(layer, lo: np.ndarray, up: np.ndarray) -> "_Kinks":
+        caps = layer.activation.caps(layer.n_out)
+        k0 = np.flatnonzero((lo < 0.0) & (up >= 0.0))
+        kc = np.flatnonzero((lo < caps) & (up >= caps))
+        return _Kinks(np.r_[k0, kc], np.r_[np.zeros(k0.size), caps[kc]],
+                      np.r_[np.zeros(k0.size, bool), np.ones(kc.size, bool)],
+                      (lo >= 0.0).astype(np.int8), (lo >= caps).astype(np.int8), caps)
+
+    def states(self, bits: np.ndarray) -> np.ndarray:
+        """Pattern (0 inactive, 1 linear, 2 saturated) from the bits of the candidate kinks."""
+        s0, sc = self.base0.copy(), self.basec.copy()
+        s0[self.neuron[~self.is_cap]] = bits[~self.is_cap]
+        sc[self.neuron[self.is_cap]] = bits[self.is_cap]
+        return s0 + sc
+
+
+def _next_piecewise(layers, k: int, c: np.ndarray, e: np.ndarray):
+    """First piecewise layer ``>= k`` with its pre-activation map ``z = c y + e``, or None."""
+    while not layers[k].activation.is_piecewise:
+        if k + 1 == len(layers):
+            return None
+        c, e = layers[k + 1].weights @ c, layers[k + 1].weights @ e + layers[k + 1].bias
+        k += 1
+    return k, c, e
+
+
+def _split_layer(cell, hc: np.ndarray, he: np.ndarray, idx: np.ndarray, bits: np.ndarray):
+    """Fix the bits of kinks that do not cut ``cell``; branch on the first that does.
+
+    Returns the two children ``(cell, remaining kinks, bits)`` or None when the
+    pattern of the layer is fixed on the whole cell (``bits`` is then complete).
+    """
+    if idx.size:
+        lo, hi = cell.range(hc[idx], he[idx])
+        up = lo >= -_SNAP
+        down = ~up & (hi <= _SNAP)
+        bits[idx[up]], bits[idx[down]] = 1, 0
+        idx = idx[~(up | down)]
+    for i, h in enumerate(idx):
+        neg, pos = cell.split(hc[h], he[h])
+        if neg is not None and pos is not None:
+            b0, b1 = bits.copy(), bits.copy()
+            b0[h], b1[h] = 0, 1
+            return [(pos, idx[i + 1:], b1), (neg, idx[i + 1:], b0)]
+        bits[h] = 0 if pos is None else 1  # the other side is thinner than _THICK
+    return None
+
+
+def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: float):
+    """Depth-first enumeration of the activation patterns realized on full-dimensional cells.
+
+    Returns ``(count, interior points, complete)``.
+    """
+    layers = net.layers
+    kinks = {k: _Kinks.of(layer, bounds.lower[k], bounds.upper[k])
+             for k, layer in enumerate(layers) if layer.activation.is_piecewise}
+    first = _next_piecewise(layers, 0, c0, e0)
+    if first is None:
+        return 1, [root.point()], True
+    count, points, stack = 0, [], [(root, *first, None, None)]
+    while stack:
+        if time.perf_counter() > deadline:
+            return count, points, False
+        cell, k, c, e, idx, bits = stack.pop()
+        kk = kinks[k]
+        hc, he = c[kk.neuron], e[kk.neuron] - kk.thresh
+        if idx is None:
+            idx, bits = np.arange(kk.neuron.size), np.zeros(kk.neuron.size, np.int8)
+        children = _split_layer(cell, hc, he, idx, bits)
+        if children:
+            stack.extend((child, k, c, e, rest, b) for child, rest, b in children)
+            continue
+        state = kk.states(bits)
+        on = (state == 1).astype(np.float64)
+        ca, ea = c * on[:, None], e * on + np.where(state == 2, kk.caps, 0.0)
+        nxt = None
+        if k + 1 < len(layers):
+            w, b = layers[k + 1].weights, layers[k + 1].bias
+            nxt = _next_piecewise(layers, k + 1, w @ ca, w @ ea + b)
+        if nxt is None:
+            count += 1
+            points.append(cell.point())
+        else:
+            stack.append((cell, *nxt, None, None))
+    return count, points, True
+
+
+def _clip(v: list, f: list):
+    """Split a convex polygon (vertex list) by the signs of ``f`` at its vertices."""
+    neg, pos, m = [], [], len(v)
+    for i in range(m):
+        j = i + 1 if i + 1 < m else 0
+        fi, fj = f[i], f[j]
+        if fi <= 0.0:
+            neg.append(v[i])
+        if fi >= 0.0:
+            pos.append(v[i])
+        if fi * fj < 0.0:
+            t = fi / (fi - fj)
+            p = (v[i][0] + t * (v[j][0] - v[i][0]), v[i][1] + t * (v[j][1] - v[i][1]))
+            neg.append(p)
+            pos.append(p)
+    return neg, pos
+
+
+def _thick(v: list) -> bool:
+    if len(v) < 3:
+        return False
+    area = per = 0.0
+    for i in range(len(v)):
+        (x0, y0), (x1, y1) = v[i - 1], v[i]
+        area += x0 * y1 - x1 * y0
+        per += ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5
+    return abs(area) > _THICK * per  # 2 * area / perimeter > _THICK
+
+
+class _Polygon:
+    """Cell of the 2-D engine: a convex polygon, exact extremes of affine maps at its vertices."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = np.asarray(v, dtype=np.float64)
+
+    def range(self, hc: np.ndarray, he: np.ndarray):
+        norm = np.sqrt((hc * hc).sum(axis=1))
+        f = (self.v @ hc.T + he) / np.where(norm > 0.0, norm, 1.0)
+        return f.min(axis=0), f.max(axis=0)
+
+    def split(self, c: np.ndarray, e: float):
+        f = (self.v @ c + e) / np.hypot(c[0], c[1])
+        f[np.abs(f) <= _SNAP] = 0.0
+        neg, pos = _clip(self.v.tolist(), f.tolist())
+        return (_Polygon(neg) if _thick(neg) else None), (_Polygon(pos) if _thick(pos) else None)
+
+    def point(self) -> np.ndarray:
+        return self.v.mean(axis=0)
+
+
+class _Chebyshev:
+    """Largest ball in ``{y in [0, 1]^d : a y <= b}`` (unit rows), one HiGHS LP each."""
+
+    def __init__(self, d: int):
+        import highspy  # a dependency; imported here to keep the module import light
+
+        self.d, self.hs = d, highspy
+        self.h = highspy.Highs()
+        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"),
+                            ("primal_feasibility_tolerance", 1e-9), ("dual_feasibility_tolerance", 1e-9)):
+            self.h.setOptionValue(name, value)
+        self.box = np.vstack([np.hstack([-np.eye(d), np.ones((d, 1))]), np.hstack([np.eye(d), np.ones((d, 1))])])
+        self.box_rhs = np.r_[np.zeros(d), np.ones(d)]
+
+    def __call__(self, a: np.ndarray, b: np.ndarray):
+        hs, d = self.hs, self.d
+        mat = np.vstack([np.hstack([a, np.ones((len(a), 1))]), self.box])
+        lp = hs.HighsLp()
+        lp.num_col_, lp.num_row_ = d + 1, mat.shape[0]
+        lp.col_cost_ = np.r_[np.zeros(d), -1.0]
+        lp.col_lower_, lp.col_upper_ = np.zeros(d + 1), np.ones(d + 1)
+        lp.row_lower_ = np.full(mat.shape[0], -hs.kHighsInf)
+        lp.row_upper_ = np.r_[b, self.box_rhs]
+        lp.a_matrix_.format_ = hs.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = np.arange(0, mat.size + 1, d + 1, dtype=np.int32)
+        lp.a_matrix_.index_ = np.tile(np.arange(d + 1, dtype=np.int32), mat.shape[0])
+        lp.a_matrix_.value_ = mat.ravel()
+        self.h.clearModel()
+        self.h.passModel(lp)
+        self.h.run()
+        if self.h.getModelStatus() != hs.HighsModelStatus.kOptimal:
+            return None, 0.0
+        sol = np.array(self.h.getSolution().col_value)
+        return sol[:d], float(sol[d])
+
+
+def _tighten_box(lo, hi, row, rhs):
+    """Bounding box of ``box ∩ {row y <= rhs}`` by one round of interval propagation."""
+    mins = np.minimum(row * lo, row * hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lim = (rhs - (mins.sum() - mins)) / row
+    return (np.where(row < 0.0, np.maximum(lo, lim - 1e-12), lo),
+            np.where(row > 0.0, np.minimum(hi, lim + 1e-12), hi))
+
+
+class _LPCell:
+    """Cell of the general engine: ``{y in [0, 1]^d : a y <= b}`` with a bounding box and an inner ball."""
+
+    __slots__ = ("a", "b", "lo", "hi", "lp", "center", "radius", "exact")
+
+    def __init__(self, a, b, lo, hi, lp, center=None, radius=0.0, exact=False):
+        self.a, self.b, self.lo, self.hi, self.lp = a, b, lo, hi, lp
+        self.center, self.radius, self.exact = center, radius, exact
+
+    def range(self, hc, he):
+        """Outer bounds of the (normalized) affine maps from the bounding box."""
+        norm = np.sqrt((hc * hc).sum(axis=1))
+        pos, neg = np.maximum(hc, 0.0), np.minimum(hc, 0.0)
+        scale = np.where(norm > 0.0, norm, 1.0)
+        return (pos @ self.lo + neg @ self.hi + he) / scale, (pos @ self.hi + neg @ self.lo + he) / scale
+
+    def _solve(self):
+        self.center, self.radius = self.lp(self.a, self.b)
+        self.exact = True
+
+    def split(self, c, e):
+        norm = float(np.sqrt(c @ c))
+        u, off = c / norm, e / norm
+        if self.center is None:
+            self._solve()
+        if self.center is None:  # HiGHS failed on a cell it solved before: keep the cell whole
+            return None, self
+        while True:
+            # signed distance of the centre from the hyperplane, clipped to the ball: the
+            # part of the ball on the positive side holds a ball of radius (r + v) / 2
+            r = self.radius
+            v = min(max(float(u @ self.center + off), -r), r)
+            r_neg, r_pos = (r - v) / 2.0, (r + v) / 2.0
+            if min(r_neg, r_pos) > _THICK or self.exact:
+                break
+            self._solve()
+        return (self._child(u, -off, r_neg, self.center - u * (r + v) / 2.0),
+                self._child(-u, off, r_pos, self.center + u * (r - v) / 2.0))
+
+    def _child(self, row, rhs, rho, center):
+        lo, hi = _tighten_box(self.lo, self.hi, row, rhs)
+        child = _LPCell(np.vstack([self.a, row]), np.r_[self.b, rhs], lo, hi, self.lp)
+        if rho > _THICK:
+            child.center, child.radius = center, rho
+            return child
+        child._solve()
+        return child if child.center is not None and child.radius > _THICK else None
+
+    def point(self) -> np.ndarray:
+        if self.center is None:
+            self._solve()
+        return self.center
+
+
+def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float, *, engine: str = "auto"):
+    """Exact enumeration; returns ``(count, points (count, n_inputs), complete, engine)``.
+
+    ``engine``: ``"polygon"`` (inputs of dimension <= 2: cells are polygons,
+    split by clipping), ``"lp"`` (any dimension: cells are H-polytopes, one
+    Chebyshev-ball LP per test) or ``"auto"`` (polygon when possible).
+    """
+    free = np.flatnonzero(ub > lb)
+    d = free.size
+    engine = ("polygon" if d <= _AUTO_POLYGON_DIM else "lp") if engine == "auto" else engine
+    w0, b0 = net.layers[0].weights, net.layers[0].bias
+    # inputs x = lb + (ub - lb) y with y in the unit cube; fixed inputs fold into the bias
+    c0, e0 = w0[:, free] * (ub - lb)[free], b0 + w0 @ lb
+    if d == 0:
+        return 1, lb[None, :].copy(), True, "point"
+    if engine == "polygon":
+        if d > 2:
+            raise UnknownOptionError(f"count_linear_regions: the polygon engine needs <= 2 free inputs, found {d}.")
+        c0 = np.hstack([c0, np.zeros((c0.shape[0], 2 - d))])
+        root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
+    else:
+        root = _LPCell(np.zeros((0, d)), np.zeros(0), np.zeros(d), np.ones(d), _Chebyshev(d),
+                       center=np.full(d, 0.5), radius=0.5, exact=True)
+    count, ys, complete = _enumerate(net, bounds, root, c0, e0, deadline)
+    points = np.repeat(lb[None, :], len(ys), axis=0)
+    if ys:
+        points[:, free] = lb[free] + (ub - lb)[free] * np.asarray(ys)[:, :d]
+    return count, points, complete, engine
+
+
+def _distinct_patterns(net: ReluNetwork, chunks):
+    """Number of distinct activation patterns over batches of points, and one point per pattern."""
+    seen = {}
+    for x in chunks:
+        pats = np.ascontiguousarray(net.activation_patterns(x))
+        rows = pats.view(np.dtype((np.void, max(pats.shape[1], 1)))).ravel() if pats.shape[1] else \
+            np.zeros(len(pats), np.dtype((np.void, 1)))
+        _, first = np.unique(rows, return_index=True)  # one memcmp sort, not a column lexsort
+        for i in first:
+            seen.setdefault(rows[i].tobytes(), x[i])
+    return len(seen), np.array(list(seen.values()))
+
+
+def _sample_chunks(lb, ub, n: int, rng):
+    for start in range(0, n, _CHUNK):
+        yield lb + (ub - lb) * rng.random((min(_CHUNK, n - start), lb.size))
+
+
+def _grid_chunks(lb, ub, n: int, rng):
+    """Cell centres of a regular grid of about ``n`` points, each jittered within its cell.
+
+    The jitter keeps points off kinks that sit exactly on a grid line (hand-built
+    networks), where a point would realize a pattern of zero volume.
+    """
+    free = np.flatnonzero(ub > lb)
+    res = max(2, int(round(n ** (1.0 / max(free.size, 1)))))
+    cells = np.stack(np.meshgrid(*[np.arange(res)] * free.size, indexing="ij"), -1).reshape(-1, free.size)
+    for start in range(0, len(cells), _CHUNK):
+        part = cells[start:start + _CHUNK]
+        y = (part + 0.5 + rng.uniform(-0.25, 0.25, part.shape)) / res
+        x = np.repeat(lb[None, :], len(part), axis=0)
+        x[:, free] = lb[free] + (ub - lb)[free] * y
+        yield x
+
+
+def _check_bounds(net, lb, ub, bounds):
+    if bounds is None:
+        return interval_bounds(net, lb, ub)
+    bounds.check_network(net)
+    if np.any(bounds.input_lb > lb) or np.any(bounds.input_ub < ub):
+        raise MissingBoundsError(
+            f"count_linear_regions: the bounds were computed for the box [{bounds.input_lb}, {bounds.input_ub}] "
+            f"which does not contain [{lb}, {ub}]; compute bounds for this box or pass bounds=None."
+        )
+    return bounds
+
+
+def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_samples: int = 100_000,
+                         time_limit: float | None = 60.0, seed: int = 0,
+                         bounds: NeuronBounds | None = None) -> RegionCount:
+    """Number of linear regions of ``net`` on the input box ``[lb, ub]``.
+
+    Definition: a linear region is an activation pattern of all piecewise
+    neurons (every ReLU / clipped-ReLU neuron, normally the hidden ones; see
+    :meth:`ReluNetwork.activation_patterns`: per neuron inactive ``z < 0``,
+    linear ``0 <= z < cap`` or saturated ``z >= cap``) that is realized on a
+    set of positive volume inside the box.  Each such set is a convex
+    polytope, on which the network is affine.  Numerically, "positive volume"
+    means the region holds a ball of radius ``1e-7`` in coordinates where the
+    box is the unit cube; inputs with ``lb == ub`` are fixed and the volume is
+    taken in the remaining ones.
+
+    Methods
+    -------
+    ``"exact"``
+        Depth-first enumeration, layer by layer and neuron by neuron.  With the
+        pattern of earlier layers fixed, each pre-activation is an affine
+        function of the input, so a node is a polytope; a neuron whose kink
+        does not cut it (by bounds over it) takes one state, otherwise the
+        search branches and keeps each side that is full-dimensional.  For
+        <= 2 free inputs cells are polygons (exact extremes at the vertices,
+        splits by clipping); otherwise cells are H-polytopes, tested by one
+        Chebyshev-ball LP (HiGHS: ``max t`` s.t. ``a_i y + t ||a_i|| <= b_i``)
+        per side, skipped when a known inner ball already decides.  Neurons
+        stable under ``bounds`` never branch.
+    ``"sample"``
+        Distinct patterns at ``n_samples`` uniform random points: a lower bound.
+    ``"grid"``
+        Distinct patterns on a regular grid of about ``n_samples`` points
+        (jittered cell centres): a lower bound, good for 1-D / 2-D pictures.
+    ``"auto"``
+        ``"exact"`` for <= 2 free inputs, or <= 4 with at most 64 piecewise
+        neurons; ``"sample"`` otherwise.  If the exact search hits the time
+        limit, the larger of its partial count and a sampled count is returned.
+
+    Parameters
+    ----------
+    net : ReluNetwork
+    lb, ub : array_like (n_inputs,) or scalar
+        Finite input box.
+    method : {"auto", "exact", "sample", "grid"}
+    n_samples : int
+        Points for the sampled methods.
+    time_limit : float or None
+        Seconds for the exact search; when reached, the count so far is
+        returned with ``exact=False`` (a lower bound).
+    seed : int
+        Seed of the sampled methods.
+    bounds : NeuronBounds, optional
+        Sound bounds over a box containing ``[lb, ub]`` (default: interval
+        bounds); tighter bounds let more neurons skip branching.
+
+    Returns
+    -------
+    RegionCount
+    """
+    t0 = time.perf_counter()
+    if method not in _REGION_METHODS:
+        raise UnknownOptionError(f"count_linear_regions: method={method!r} is not one of {list(_REGION_METHODS)}.")
+    if int(n_samples) < 1:
+        raise UnknownOptionError(f"count_linear_regions: n_samples must be a positive integer, found {n_samples!r}.")
+    lb, ub = check_box(net, lb, ub)
+    bounds = _check_bounds(net, lb, ub, bounds)
+    d = int(np.sum(ub > lb))
+    chosen = method
+    if method == "auto":
+        small = d <= _AUTO_MAX_DIM and net.n_piecewise_neurons <= _AUTO_MAX_NEURONS
+        chosen = "exact" if d <= _AUTO_POLYGON_DIM or small else "sample"
+    rng = np.random.default_rng(seed)
+    if chosen in ("sample", "grid"):
+        chunks = (_sample_chunks if chosen == "sample" else _grid_chunks)(lb, ub, int(n_samples), rng)
+        count, points = _distinct_patterns(net, chunks)
+        where = "uniform random points" if chosen == "sample" else "points of a regular grid"
+        note = f"distinct activation patterns at {int(n_samples)} {where}; a lower bound"
+        return RegionCount(count, False, chosen, time.perf_counter() - t0, note, points)
+    deadline = t0 + time_limit if time_limit is not None else np.inf
+    count, points, complete, engine = _count_exact(net, lb, ub, bounds, deadline)
+    bnd = "/".join(dict.fromkeys(bounds.methods))
+    if complete:
+        note = f"all patterns on full-dimensional regions enumerated ({engine} engine, {bnd} bounds)"
+        return RegionCount(count, True, "exact", time.perf_counter() - t0, note, points)
+    note = f"time limit of {time_limit:g} s reached after {count} regions ({engine} engine); a lower bound"
+    if method == "auto":
+        n_sampled, sampled = _distinct_patterns(net, _sample_chunks(lb, ub, int(n_samples), rng))
+        note += f"; {n_samples} random samples found {n_sampled}"
+        if n_sampled > count:
+            return RegionCount(n_sampled, False, "sample", time.perf_counter() - t0, note, sampled)
+    return RegionCount(count, False, "exact", time.perf_counter() - t0, note, points)
