@@ -1,0 +1,207 @@
+"""MILP-based bound tightening with SCIP's dual bound.
+
+For layer ``k`` and each unstable neuron we minimize and maximize its
+pre-activation over an exact MILP model of layers ``< k`` (SCIP through
+``pyscipopt`` directly, no modelling layer).  With ``c`` the cap of a clipped
+ReLU (``inf`` for a plain ReLU) every activation is written as
+
+    a = relu(z) - relu(z - c),
+
+and each ``relu(z - t)`` whose kink ``t`` lies strictly inside ``(l, u)`` gets
+the big-M formulation with the current bounds and one binary ``d``
+(``h >= 0``, ``h >= z - t``, ``h <= z - t - (l - t)(1 - d)``, ``h <= (u - t) d``);
+outside, it is ``0`` or ``z - t``.  So stable neurons get no binary and a
+clipped neuron with both kinks reachable gets two (``d_c <= d_0``).
+
+Soundness.  We take SCIP's *dual* bound (``getDualbound``), never a primal
+value, so a time limit still yields a valid, if looser, bound.  SCIP works in
+floating point with feasibility tolerance ``feastol`` (1e-6), so each bound is
+padded outward by ``feastol * (1 + |v| + ||w||_1 max|a|)``: the objective's
+possible drift when every constraint is violated by up to ``feastol``.  This
+is a safety margin, not a proof; for a certified bound use
+:func:`~pyomo_relu.bounds.lp.lp_bounds` (an exact dual certificate), and
+combine: ``milp_bounds(..., prior=lp_bounds(...))`` never loosens the LP
+bounds and gives SCIP tighter big-M values to start from.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import InfeasibleBoxError, SolverUnavailableError
+from ..network import ReluNetwork
+from .core import NeuronBounds
+from .lp import lp_bounds
+from .parallel import ChunkResult, ChunkTask, tighten
+
+__all__ = ["ScipLayerMILP", "solve_milp_chunk", "milp_bounds"]
+
+MIP_GAP = 1e-4
+"""Relative gap at which SCIP stops: its dual bound is then within 0.01 % of the optimum."""
+
+
+def _scip():
+    try:
+        import pyscipopt
+    except ImportError as exc:  # pragma: no cover - pyscipopt is a dependency
+        raise SolverUnavailableError("milp_bounds needs SCIP: pip install pyscipopt.") from exc
+    return pyscipopt
+
+
+def _linear(terms_vars, coefs, constant=0.0):
+    from pyscipopt import quicksum
+    return quicksum(float(c) * v for c, v in zip(coefs, terms_vars) if c != 0.0) + float(constant)
+
+
+
+class ScipLayerMILP:
+    """An exact big-M MILP of layers ``0..k-1`` whose objective is re-set per bound."""
+
+    def __init__(self, net: ReluNetwork, bounds: NeuronBounds, k: int, extra=None):
+        scip = _scip()
+        self.model = m = scip.Model(f"obbt_layer_{k}")
+        m.hideOutput()
+        m.setParam("limits/gap", MIP_GAP)
+        # small models: root cut loops and exhaustive presolve cost more than they save
+        m.setSeparating(scip.SCIP_PARAMSETTING.FAST)
+        m.setPresolve(scip.SCIP_PARAMSETTING.FAST)
+        a = [m.addVar(f"x{i}", lb=float(lo), ub=float(up)) for i, (lo, up) in
+             enumerate(zip(bounds.input_lb, bounds.input_ub))]
+        if extra is not None:
+            self._add_extra(a, extra)
+        a_hi = np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub))
+        for i in range(k):
+            a, a_hi = self._add_layer(net, bounds, i, a), self._post_max(bounds, i)
+        self.objective_vars = a
+        self.max_abs_input = a_hi
+
+    def _add_extra(self, x, extra) -> None:
+        """``lo <= A x <= hi`` rows on the inputs (one-sided where a side is infinite)."""
+        for r, (row, lo, hi) in enumerate(zip(*extra)):
+            expr = _linear(x, row)
+            if np.isfinite(lo):
+                self.model.addCons(expr >= float(lo), f"extra_lo{r}")
+            if np.isfinite(hi):
+                self.model.addCons(expr <= float(hi), f"extra_hi{r}")
+
+    @staticmethod
+    def _post_max(bounds, i):
+        lo, up = bounds.post_bounds(i)
+        return np.maximum(np.abs(lo), np.abs(up))
+
+    def _add_layer(self, net, bounds, i, a_prev):
+        m = self.model
+        layer = net.layers[i]
+        lo, up, caps = bounds.lower[i], bounds.upper[i], bounds.caps[i]
+        z = [m.addVar(f"z{i}_{j}", lb=float(lo[j]), ub=float(up[j])) for j in range(layer.n_out)]
+        for j in range(layer.n_out):
+            m.addCons(z[j] - _linear(a_prev, layer.weights[j]) == float(layer.bias[j]), f"aff{i}_{j}")
+        if not layer.activation.is_piecewise:
+            return z
+        post_lo, post_up = bounds.post_bounds(i)
+        out = []
+        for j in range(layer.n_out):
+            a = m.addVar(f"a{i}_{j}", lb=float(post_lo[j]), ub=float(post_up[j]))
+            h0, d0 = self._relu_shift(z[j], lo[j], up[j], 0.0, f"{i}_{j}_0")
+            hc, dc = self._relu_shift(z[j], lo[j], up[j], caps[j], f"{i}_{j}_c")
+            m.addCons(a - h0 + hc == 0.0, f"act{i}_{j}")
+            if d0 is not None and dc is not None:
+                c, l, u = float(caps[j]), float(lo[j]), float(up[j])
+                m.addCons(dc <= d0, f"order{i}_{j}")
+                # convex-hull rows (valid, not implied by the two big-M relaxations)
+                m.addCons(a >= (c / u) * z[j], f"hull_lo{i}_{j}")
+                m.addCons(a <= (c / (c - l)) * (z[j] - l), f"hull_up{i}_{j}")
+            out.append(a)
+        return out
+
+    def _relu_shift(self, z, lo, up, t, name):
+        """``relu(z - t)`` for ``z`` in ``[lo, up]``: expression and binary (None when linear)."""
+        m = self.model
+        if up <= t:
+            return 0.0, None
+        if lo >= t:
+            return z - float(t), None
+        h = m.addVar(f"h{name}", lb=0.0, ub=float(up - t))
+        d = m.addVar(f"d{name}", vtype="B")
+        m.addCons(h >= z - float(t), f"ge{name}")
+        m.addCons(h <= z - float(t) - float(lo - t) * (1 - d), f"le{name}")
+        m.addCons(h <= float(up - t) * d, f"on{name}")
+        return h, d
+
+    def bound(self, w: np.ndarray, sense: str, deadline: float | None, limit: float | None):
+        """Padded SCIP dual bound of ``w @ a_{k-1}``: ``(value or None, time_limited)``."""
+        m = self.model
+        sign = 1.0 if sense == "min" else -1.0
+        m.freeTransform()
+        m.setObjective(_linear(self.objective_vars, sign * w), "minimize")
+        budget = 1e20 if limit is None else float(limit)
+        if deadline is not None:
+            budget = min(budget, deadline - time.time())
+        m.setParam("limits/time", max(budget, 1e-2))
+        m.optimize()
+        status = m.getStatus()
+        if status == "infeasible":
+            raise InfeasibleBoxError(
+                "milp_bounds: SCIP proved the network's MILP infeasible, so the input box together "
+                "with extra_constraints admits no point; check the constraints and the box."
+            )
+        dual = m.getDualbound()
+        limited = status != "optimal" and status != "gaplimit"
+        if not np.isfinite(dual) or abs(dual) >= m.infinity():
+            return None, limited
+        feastol = m.getParam("numerics/feastol")
+        pad = feastol * (1.0 + abs(dual) + float(np.abs(w) @ self.max_abs_input))
+        return sign * (dual - pad), limited
+
+
+def solve_milp_chunk(task: ChunkTask) -> ChunkResult:
+    """Tighten the neurons ``task.neurons`` of layer ``task.layer`` with one reused SCIP model."""
+    milp = ScipLayerMILP(task.network, task.bounds, task.layer, task.extra)
+    layer = task.network.layers[task.layer]
+    return task.run(lambda w, sense: milp.bound(w, sense, task.deadline, task.time_limit_per_neuron), layer)
+
+
+def milp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None,
+                time_limit_per_neuron: float = 10.0, time_limit: float | None = None, workers: int = 1,
+                executor=None, progress: bool = False, extra_constraints=None, layers=None,
+                tighten_outputs: bool = True) -> NeuronBounds:
+    """MILP-tightened pre-activation bounds of ``net`` over ``[lb, ub]`` (SCIP dual bounds).
+
+    Parameters
+    ----------
+    net : ReluNetwork
+    lb, ub : array_like (n_inputs,) or scalar
+        Finite input box.
+    prior : NeuronBounds, optional
+        Sound bounds to start from, never loosened.  Default: ``lp_bounds``
+        of the same box and constraints (cheap; neurons it proves stable need
+        no MILP, and the others start from smaller big-M values).
+    time_limit_per_neuron : float
+        SCIP time limit in seconds per min or max solve; on hitting it the
+        dual bound reached so far is used.
+    time_limit : float, optional
+        Wall-clock budget for the whole call; later neurons keep their prior bounds.
+    workers, executor, progress, extra_constraints, layers, tighten_outputs
+        As in :func:`~pyomo_relu.bounds.lp.lp_bounds`.
+
+    Returns
+    -------
+    NeuronBounds
+        With attribute ``report`` (a :class:`TighteningReport`).
+
+    Raises
+    ------
+    InfeasibleBoxError
+        When the box with ``extra_constraints`` admits no point.
+    """
+    if prior is None:
+        prior = lp_bounds(net, lb, ub, workers=workers, executor=executor, time_limit=time_limit,
+                          extra_constraints=extra_constraints, layers=layers, tighten_outputs=tighten_outputs)
+    bounds, report = tighten(net, lb, ub, method="milp", prior=prior, workers=workers, executor=executor,
+                             time_limit=time_limit, time_limit_per_neuron=time_limit_per_neuron,
+                             progress=progress, extra_constraints=extra_constraints, layers=layers,
+                             tighten_outputs=tighten_outputs)
+    bounds.report = report
+    return bounds
