@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
 from pyomo.environ import Binary, Constraint, Reals, Var
 
 from ..bounds import NeuronBounds
@@ -40,12 +41,13 @@ def _linear(const: float, coefs: np.ndarray, variables: list) -> tuple[float, Li
     """``(const, sum coefs * variables)`` of one Pyomo row, skipping zero coefficients.
 
     The constant is kept apart and moved into the row's bounds by the caller,
-    so every row reaches the solver as ``lo <= a^T v <= hi``.
+    so every row reaches the solver as ``lo <= a^T v <= hi``.  Monomials are
+    created directly (the keyword form of LinearExpression is ~1.5x slower).
     """
     nz = np.flatnonzero(coefs)
-    if nz.size == coefs.size:
-        return float(const), LinearExpression(linear_coefs=coefs.tolist(), linear_vars=list(variables))
-    return float(const), LinearExpression(linear_coefs=coefs[nz].tolist(), linear_vars=[variables[i] for i in nz])
+    if nz.size != coefs.size:
+        coefs, variables = coefs[nz], [variables[i] for i in nz]
+    return float(const), LinearExpression([_Monomial((c, v)) for c, v in zip(coefs.tolist(), variables)])
 
 
 class _LayerInput:
