@@ -49,7 +49,7 @@ VARIANTS = (
     Variant("clipped", {"activation": "clipped_relu", "cap": 1.0}, "clipped ReLU min(max(0, z), 1)"),
     Variant("dropout", {"dropout": 0.1}, "dropout 0.1 after every hidden layer"),
     Variant("plain_alt", {"arch": "alt"}, "no regularization, the problem's second architecture "
-            "(peaks 3 x 100, reformer OMLT's 4 x 10, oil the deep networks)"),
+            "(peaks 3 x 50, reformer OMLT's 4 x 10, oil the deep networks)"),
 )
 QUICK_VARIANTS = ("plain", "l1_strong")
 

@@ -25,8 +25,8 @@ NAME = "peaks"
 LOWER, UPPER = -3.0, 3.0
 TRUE_MINIMUM = -6.551
 #: hidden layers of the surrogate in the full and quick suite
-HIDDEN = {"full": (50, 50, 50), "quick": (20, 20), "alt": (100, 100, 100)}
-EPOCHS = {"full": 300, "quick": 60}
+HIDDEN = {"full": (30, 30), "quick": (20, 20), "alt": (50, 50, 50)}
+EPOCHS = {"full": 200, "quick": 60}
 
 
 def peaks_function(x) -> np.ndarray:
@@ -47,7 +47,7 @@ def peaks_samples(n: int = 3000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def train_networks(variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0) -> dict[str, TrainedNet]:
     """The surrogate of ``variant`` (trained once, then loaded from ``cache_dir``) as ``{"f": TrainedNet}``.
 
-    ``variant.options["arch"] == "alt"`` selects the wide architecture (3 x 100).
+    ``variant.options["arch"] == "alt"`` selects the wider, deeper architecture (3 x 50).
     """
     mode = "quick" if quick else "full"
     options = dict(variant.options)

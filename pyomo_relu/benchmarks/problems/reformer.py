@@ -32,8 +32,8 @@ OUTPUTS = ("Steam Flow", "Reformer Duty", "AR", "C2H6", "C3H8", "C4H10", "CH4", 
 LB, UB = np.array([0.1, 0.8]), np.array([0.8, 1.2])
 H2, N2 = OUTPUTS.index("H2"), OUTPUTS.index("N2")
 N2_MAX = 0.34
-HIDDEN = {"full": (50, 50, 50), "quick": (10, 10, 10, 10), "alt": (10, 10, 10, 10)}
-EPOCHS = {"full": 300, "quick": 60}
+HIDDEN = {"full": (20, 20, 20), "quick": (10, 10, 10, 10), "alt": (10, 10, 10, 10)}
+EPOCHS = {"full": 200, "quick": 60}
 
 
 def reformer_data() -> tuple[np.ndarray, np.ndarray]:
