@@ -204,3 +204,11 @@ def test_sampled_region_count_of_a_hand_made_network():
     net = ReluNetwork.from_arrays([np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), np.ones((1, 3))],
                                   [np.array([0.0, -1.0, 5.0]), np.zeros(1)])
     assert sampled_regions(net, n=101) == 4
+
+
+def test_missing_torch_gives_install_hint():
+    code = "import sys; sys.modules['torch'] = None; import pyomo_relu.training"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode != 0
+    assert "pip install pyomo_relu[train]" in proc.stderr
