@@ -140,7 +140,7 @@ def measure(net: ReluNetwork, *, lb: float = 0.0, ub: float = 1.0, repeats: int 
     return rows
 
 
-def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int) -> str:
+def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int, load: float | None = None) -> str:
     """The results as a markdown report."""
     import omlt
     import pyomo
@@ -156,7 +156,9 @@ def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int
         f"inputs in [{lb:g}, {ub:g}]; median of {repeats} builds per library, alternating order.",
         f"Python {platform.python_version()}, Pyomo {pyomo.version.version}, OMLT {omlt.__version__}, "
         f"{platform.machine()}, {os.cpu_count()} CPUs.  Command: `python -m pyomo_relu.benchmarks.build "
-        f"--repeats {repeats}{' --to-scip' if scip else ''}`.",
+        f"--repeats {repeats}{' --to-scip' if scip else ''}`."
+        + ("" if load is None else f"  Load average when the run started: {load:.1f} (other processes "
+           "slow both libraries alike; the CPU-time column is less affected)."),
         "",
         "| library | build s (median wall) | all builds s (wall) | build CPU s (median) | variables | binaries "
         "| constraints |" + (" to SCIP s |" if scip else ""),
@@ -167,7 +169,7 @@ def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int
         lines.append(f"| {name} | {r['median_s']:.3f} | {runs} | {r['cpu_s']:.3f} | {r['variables']} | {r['binaries']} | "
                      f"{r['constraints']} |" + (f" {r['to_scip_s']:.2f} |" if scip else ""))
     lines += ["", f"**Speed-up of the build: {ratio:.1f}x wall clock, {cpu_ratio:.1f}x CPU time** "
-              "(OMLT median / pyomo_relu median; CPU time is less sensitive to other load on the machine).", ""]
+              "(OMLT median / pyomo_relu median).", ""]
     n_relu = net.n_piecewise_neurons
     lines += [
         f"Binaries: OMLT {theirs['binaries']} (one per ReLU neuron, {n_relu} in all), pyomo_relu "
@@ -198,8 +200,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     net = random_network(sizes, seed=0)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = measure(net, repeats=args.repeats, to_scip=args.to_scip)
-    text = markdown(net, rows, lb=0.0, ub=1.0, repeats=args.repeats)
+    text = markdown(net, rows, lb=0.0, ub=1.0, repeats=args.repeats, load=load)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "build.md").write_text(text)
     print(text)
