@@ -15,7 +15,7 @@ from .errors import (
     UnsupportedOperatorError,
 )
 from .network import Activation, ActivationKind, DenseLayer, ReluNetwork
-from .bounds import NeuronBounds, interval_bounds
+from .bounds import NeuronBounds, TighteningReport, interval_bounds, lp_bounds, milp_bounds
 from .io import from_omlt, from_torch, load_onnx, save_onnx, to_omlt, to_torch
 from .reductions import PrunedNetwork, ScaledNetwork, prune_stable, rescale
 from . import analysis
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Activation", "ActivationKind", "DenseLayer", "ReluNetwork", "NeuronBounds", "interval_bounds",
+    "lp_bounds", "milp_bounds", "TighteningReport",
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError",
     "SolverUnavailableError", "TimeLimitWarning",
