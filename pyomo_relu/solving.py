@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .errors import SolverUnavailableError
 
-__all__ = ["SOLVERS", "Outcome", "solve_model", "relative_gap"]
+__all__ = ["SOLVERS", "Outcome", "get_solver", "solve_model", "relative_gap"]
 
 #: solver name -> (interface, pip package that provides it)
 SOLVERS = {
@@ -48,7 +48,8 @@ def relative_gap(primal, dual) -> float | None:
     return abs(primal - dual) / min(abs(primal), abs(dual))
 
 
-def _solver(name: str):
+def get_solver(name: str):
+    """A ready solver object for ``name`` (see ``SOLVERS``); SolverUnavailableError with the fix if missing."""
     kind, package = SOLVERS[name]
     if kind == "contrib":
         from pyomo.contrib.solver.common.factory import SolverFactory
@@ -67,30 +68,37 @@ def _solver(name: str):
 
 
 def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False) -> Outcome:
-    """Solve ``m`` and load the best solution (if any) into it."""
-    opt = _solver(solver)
+    """Solve ``m`` and load the best solution found (if any) into its variables.
+
+    Parameters
+    ----------
+    m : pyomo.environ.ConcreteModel
+    solver : {"scip_direct", "scip_persistent", "appsi_highs"}
+        ``scip_*`` use Pyomo's new solver interface (``pyomo.contrib.solver``),
+        ``appsi_highs`` the APPSI interface of HiGHS.
+    time_limit : float, optional
+        Seconds; reaching it is not an error (see ``Outcome.status``).
+    tee : bool
+        Stream the solver log to stdout.
+
+    Returns
+    -------
+    Outcome
+        Status, objective of the best solution, proven bound, relative gap,
+        solver time and node count.
+
+    Raises
+    ------
+    SolverUnavailableError
+        If the solver is not installed (the message names the pip package).
+    """
+    opt = get_solver(solver)
     start = time.perf_counter()
-    if SOLVERS[solver][0] == "contrib":
-        res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
-                        raise_exception_on_nonoptimal_result=False)
-        seconds = getattr(res.timing_info, "scip_time", None)
-        has_sol = res.solution_status.name != "noSolution"
-        if has_sol:
-            res.solution_loader.load_vars()
-        primal, dual = res.incumbent_objective, res.objective_bound
-        nodes = res.extra_info.value().get("NNodes")
-    else:
-        opt.config.stream_solver = tee
-        opt.config.time_limit = time_limit
-        opt.config.load_solution = False
-        res = opt.solve(m)
-        has_sol = res.best_feasible_objective is not None
-        if has_sol:
-            res.solution_loader.load_vars()
-        seconds, primal, dual, nodes = None, res.best_feasible_objective, res.best_objective_bound, None
+    run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
+    termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee)
     wall = time.perf_counter() - start
     return Outcome(
-        status=_status(res.termination_condition.name),
+        status=_status(termination),
         has_solution=bool(has_sol),
         objective=None if primal is None else float(primal),
         bound=None if dual is None else float(dual),
@@ -98,6 +106,30 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         seconds=float(wall if seconds is None else seconds),
         nodes=None if nodes is None else int(nodes),
     )
+
+
+def _run_contrib(opt, m, *, time_limit, tee):
+    """Pyomo's new solver interface (scip_direct, scip_persistent)."""
+    res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
+                    raise_exception_on_nonoptimal_result=False)
+    has_sol = res.solution_status.name != "noSolution"
+    if has_sol:
+        res.solution_loader.load_vars()
+    seconds = getattr(res.timing_info, "scip_time", None)
+    nodes = res.extra_info.value().get("NNodes")
+    return res.termination_condition.name, has_sol, res.incumbent_objective, res.objective_bound, seconds, nodes
+
+
+def _run_appsi(opt, m, *, time_limit, tee):
+    """The APPSI interface (appsi_highs); no solver time or node count is reported."""
+    opt.config.stream_solver = tee
+    opt.config.time_limit = time_limit
+    opt.config.load_solution = False
+    res = opt.solve(m)
+    has_sol = res.best_feasible_objective is not None
+    if has_sol:
+        res.solution_loader.load_vars()
+    return res.termination_condition.name, has_sol, res.best_feasible_objective, res.best_objective_bound, None, None
 
 
 def _status(termination: str) -> str:

@@ -23,7 +23,8 @@ from importlib import resources
 
 import numpy as np
 
-from .solve import SOLVERS, _positive, build_model, solve_model
+from ..solving import SOLVERS, solve_model
+from .solve import _positive, build_model
 
 HELP = "minimize the shipped peaks surrogate with each formulation and check the optima"
 

@@ -18,21 +18,16 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import SolverUnavailableError, UnknownOptionError
+from ..errors import UnknownOptionError
+from ..solving import SOLVERS, Outcome, get_solver, solve_model
 
 HELP = "minimize or maximize one output of an ONNX ReLU network over an input box (SCIP)"
 
-#: solver name -> (interface, pip package that provides it)
-SOLVERS = {
-    "scip_direct": ("contrib", "pyscipopt"),
-    "scip_persistent": ("contrib", "pyscipopt"),
-    "appsi_highs": ("appsi", "highspy"),
-}
 TIGHTEN = ("none", "lp", "milp")
 
 
@@ -165,134 +160,10 @@ def tighten(m, method: str, *, workers: int = 1, progress: bool = False) -> floa
         return 0.0
     import pyomo.environ as pyo
 
-    import pyomo_relu  # noqa: F401  (registers the relu.* transformations)
-
-    xf = pyo.TransformationFactory("relu.tighten_bounds")
-    if xf is None:
-        raise UnknownOptionError(
-            "the transformation 'relu.tighten_bounds' is not registered; import pyomo_relu to "
-            "register it, or run without --tighten."
-        )
+    xf = pyo.TransformationFactory("relu.tighten_bounds")  # registered by importing pyomo_relu
     start = time.perf_counter()
     xf.apply_to(m, method=method, workers=workers, progress=progress)
     return time.perf_counter() - start
-
-
-# -- solving ---------------------------------------------------------------------
-@dataclass
-class Outcome:
-    """What a MIP solve produced, solver independent."""
-
-    status: str  # optimal | time_limit | infeasible | ...
-    has_solution: bool
-    objective: float | None
-    bound: float | None
-    gap: float | None
-    seconds: float
-    nodes: int | None
-
-
-def relative_gap(primal, dual) -> float | None:
-    """SCIP's gap |primal - dual| / min(|primal|, |dual|) (0 if equal, inf if signs differ)."""
-    if primal is None or dual is None or not (math.isfinite(primal) and math.isfinite(dual)):
-        return None
-    if primal == dual:
-        return 0.0
-    if primal * dual <= 0:
-        return math.inf
-    return abs(primal - dual) / min(abs(primal), abs(dual))
-
-
-def _solver(name: str):
-    kind, package = SOLVERS[name]
-    if kind == "contrib":
-        from pyomo.contrib.solver.common.factory import SolverFactory
-
-        opt = SolverFactory(name)
-    else:
-        from pyomo.contrib.appsi.solvers import Highs
-
-        opt = Highs()
-    if not opt.available():
-        raise SolverUnavailableError(
-            f"solver {name!r} is not available ({package} is missing or too old); install it with: "
-            f"pip install {package}"
-        )
-    return opt
-
-
-def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False) -> Outcome:
-    """Solve ``m`` and load the best solution found (if any) into its variables.
-
-    Parameters
-    ----------
-    m : pyomo.environ.ConcreteModel
-    solver : {"scip_direct", "scip_persistent", "appsi_highs"}
-        ``scip_*`` use Pyomo's new solver interface (``pyomo.contrib.solver``),
-        ``appsi_highs`` the APPSI interface of HiGHS.
-    time_limit : float, optional
-        Seconds; reaching it is not an error (see ``Outcome.status``).
-    tee : bool
-        Stream the solver log to stdout.
-
-    Returns
-    -------
-    Outcome
-        Status, objective of the best solution, proven bound, relative gap,
-        solver time and node count.
-
-    Raises
-    ------
-    SolverUnavailableError
-        If the solver is not installed (the message names the pip package).
-    """
-    opt = _solver(solver)
-    start = time.perf_counter()
-    run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
-    termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee)
-    wall = time.perf_counter() - start
-    return Outcome(
-        status=_status(termination),
-        has_solution=bool(has_sol),
-        objective=None if primal is None else float(primal),
-        bound=None if dual is None else float(dual),
-        gap=relative_gap(primal, dual),
-        seconds=float(wall if seconds is None else seconds),
-        nodes=None if nodes is None else int(nodes),
-    )
-
-
-def _run_contrib(opt, m, *, time_limit, tee):
-    """Pyomo's new solver interface (scip_direct, scip_persistent)."""
-    res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
-                    raise_exception_on_nonoptimal_result=False)
-    has_sol = res.solution_status.name != "noSolution"
-    if has_sol:
-        res.solution_loader.load_vars()
-    seconds = getattr(res.timing_info, "scip_time", None)
-    nodes = res.extra_info.value().get("NNodes")
-    return res.termination_condition.name, has_sol, res.incumbent_objective, res.objective_bound, seconds, nodes
-
-
-def _run_appsi(opt, m, *, time_limit, tee):
-    """The APPSI interface (appsi_highs); no solver time or node count is reported."""
-    opt.config.stream_solver = tee
-    opt.config.time_limit = time_limit
-    opt.config.load_solution = False
-    res = opt.solve(m)
-    has_sol = res.best_feasible_objective is not None
-    if has_sol:
-        res.solution_loader.load_vars()
-    return res.termination_condition.name, has_sol, res.best_feasible_objective, res.best_objective_bound, None, None
-
-
-def _status(termination: str) -> str:
-    return {
-        "convergenceCriteriaSatisfied": "optimal", "optimal": "optimal",
-        "maxTimeLimit": "time_limit", "provenInfeasible": "infeasible", "infeasible": "infeasible",
-        "unbounded": "unbounded", "infeasibleOrUnbounded": "infeasible_or_unbounded",
-        "interrupted": "interrupted",
-    }.get(termination, termination)
 
 
 # -- the command -----------------------------------------------------------------
@@ -306,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     sense, spec = ("min", args.minimize) if args.minimize is not None else ("max", args.maximize)
     j = output_index(net, spec)
     lb, ub = _box(args.lb), _box(args.ub)
-    _solver(args.solver)  # fail before any work if the solver is missing
+    get_solver(args.solver)  # fail before any work if the solver is missing
     progress = not args.quiet
     m = build_model(net, j, sense=sense, lb=lb, ub=ub, formulation=args.formulation,
                     workers=args.workers, progress=progress)

@@ -165,9 +165,9 @@ def test_demo_on_the_shipped_network():
 def test_missing_solver_names_the_fix(monkeypatch):
     from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
 
-    from pyomo_relu.cli.solve import _solver
+    from pyomo_relu.solving import get_solver
     from pyomo_relu.errors import SolverUnavailableError
 
     monkeypatch.setattr(ScipDirect, "available", lambda self: False)
     with pytest.raises(SolverUnavailableError, match="pip install pyscipopt"):
-        _solver("scip_direct")
+        get_solver("scip_direct")
