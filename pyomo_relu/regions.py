@@ -16,6 +16,7 @@ import numpy as np
 from .bounds.core import NeuronBounds, check_box
 from .bounds.interval import interval_bounds
 from .errors import MissingBoundsError, UnknownOptionError
+from ._highs import new_highs
 from .network import ReluNetwork
 
 __all__ = ["count_linear_regions", "RegionCount"]
@@ -229,7 +230,7 @@ class _Chebyshev:
         import highspy  # a dependency; imported here to keep the module import light
 
         self.d, self.hs = d, highspy
-        self.h = highspy.Highs()
+        self.h = new_highs()
         for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"),
                             ("primal_feasibility_tolerance", 1e-9), ("dual_feasibility_tolerance", 1e-9)):
             self.h.setOptionValue(name, value)
