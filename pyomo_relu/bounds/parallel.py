@@ -7,9 +7,11 @@ bounds) that a worker turns into one LP (or MILP) of layers ``< k`` and solves
 for its neurons, warm-starting from one neuron to the next.  The results are
 intersected with the current bounds (never loosened) before layer ``k + 1``.
 
-Executors.  ``workers=n > 1`` starts one ``ProcessPoolExecutor`` (spawn
-context: safe with the solvers' threads) for the whole call, so start-up is
-paid once per call; keep your own executor alive to pay it once per session.
+Executors.  ``workers=n > 1`` solves in this process and in ``n - 1``
+processes of one ``ProcessPoolExecutor`` (spawn context: safe with the
+solvers' threads) started once per call; this process works while the pool
+starts, so start-up (importing the package, about a second) is hidden behind
+useful work.  Keep your own executor alive to pay start-up once per session.
 ``executor=`` takes any ``concurrent.futures.Executor`` instead:
 
 * ``ThreadPoolExecutor(n)``: no start-up; HiGHS and SCIP release the GIL
@@ -32,7 +34,6 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,30 +186,59 @@ def _solver_for(method: str):
     return solve_milp_chunk
 
 
-def _executor_context(workers: int, executor: Executor | None):
-    if executor is not None:
-        return nullcontext(executor)
-    if workers > 1:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        for _ in range(workers):
-            pool.submit(_warmup)
-        return pool
-    return nullcontext(None)
+class _Runner:
+    """Runs a layer's chunks: in this process, on our own pool, or on a user executor.
 
+    With our own pool (``workers=n``: ``n - 1`` spawned processes) this
+    process solves chunks too, so the pool's start-up (importing the package
+    in each new process) overlaps with useful work instead of idling.
+    """
 
-def _run_layer(solve, tasks, pool, bar) -> list:
-    if pool is None:
-        out = []
-        for task in tasks:
-            out.append(solve(task))
-            bar.update(len(task.neurons))
-        return out
-    futures = {pool.submit(solve, task): task for task in tasks}
-    out = []
-    for fut in as_completed(futures):
-        out.append(fut.result())
-        bar.update(len(futures[fut].neurons))
-    return out
+    def __init__(self, workers: int, executor: Executor | None):
+        self.own = executor is None and workers > 1
+        # two chunks in flight per process so none idles while this process tops up
+        self.slots = 2 * (workers - 1) if self.own else 1 << 30
+        self.pool = executor
+        if self.own:
+            ctx = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx)
+            for _ in range(workers - 1):
+                self.pool.submit(_warmup)
+
+    def close(self) -> None:
+        if self.own:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, solve, tasks, bar) -> list:
+        pending, running, results = list(tasks), {}, []
+
+        def finish(fut):
+            results.append(fut.result())
+            bar.update(len(running.pop(fut).neurons))
+
+        while pending or running:
+            for fut in [f for f in running if f.done()]:
+                finish(fut)
+            while self.pool is not None and pending and len(running) < self.slots:
+                task = pending.pop(0)
+                running[self.pool.submit(solve, task)] = task
+            if self.own and not pending:
+                pending += self._steal(running)
+            if pending and (self.pool is None or self.own):
+                task = pending.pop(0)
+                results.append(solve(task))
+                bar.update(len(task.neurons))
+            elif running:
+                finish(next(as_completed(running)))
+        return results
+
+    @staticmethod
+    def _steal(running: dict) -> list:
+        """Take back one chunk that no process has started (its future can still be cancelled)."""
+        for fut in reversed(list(running)):
+            if fut.cancel():
+                return [running.pop(fut)]
+        return []
 
 
 def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds | None = None,
@@ -241,23 +271,34 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     deadline = None if time_limit is None else time.time() + float(time_limit)
     report = TighteningReport(method, workers=int(workers))
     solve = _solver_for(method)
-    total = sum(len(_candidates(bounds, k)) for k in targets)
-    with _executor_context(int(workers), executor) as pool, \
-            tqdm(total=total, disable=not progress, desc=f"{method} bounds", unit="neuron") as bar:
-        for k in targets:
-            t0 = time.perf_counter()
-            rep = LayerReport(k, len(bounds.lower[k]), bounds.is_piecewise(k))
-            rep.record_before(bounds)
-            neurons = _candidates(bounds, k)
-            rep.n_candidates = len(neurons)
-            tasks = [ChunkTask(net, bounds, k, c, extra, deadline, time_limit_per_neuron)
-                     for c in split_chunks(neurons)]
-            for res in _run_layer(solve, tasks, pool, bar):
-                _apply(bounds, res, method)
-                rep.n_solves += res.n_solves
-                rep.n_time_limited += res.n_time_limited
-            rep.record_after(bounds)
-            rep.time = time.perf_counter() - t0
-            report.layers.append(rep)
+    estimate = {k: len(_candidates(bounds, k)) for k in targets}
+    runner = _Runner(int(workers), executor)
+    try:
+        with tqdm(total=sum(estimate.values()), disable=not progress, desc=f"{method} bounds",
+                  unit="neuron") as bar:
+            _loop(net, bounds, targets, estimate, runner, solve, bar, report,
+                  (extra, deadline, time_limit_per_neuron))
+    finally:
+        runner.close()
     report.total_time = time.perf_counter() - start
     return bounds, report
+
+
+def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -> None:
+    """The layer-by-layer loop of :func:`tighten` (bounds and report are updated in place)."""
+    method = report.method
+    for k in targets:
+        t0 = time.perf_counter()
+        rep = LayerReport(k, len(bounds.lower[k]), bounds.is_piecewise(k))
+        rep.record_before(bounds)
+        neurons = _candidates(bounds, k)
+        rep.n_candidates = len(neurons)
+        bar.total -= estimate[k] - len(neurons)  # earlier layers' tightening made more neurons stable
+        tasks = [ChunkTask(net, bounds, k, c, *options) for c in split_chunks(neurons)]
+        for res in runner.run(solve, tasks, bar):
+            _apply(bounds, res, method)
+            rep.n_solves += res.n_solves
+            rep.n_time_limited += res.n_time_limited
+        rep.record_after(bounds)
+        rep.time = time.perf_counter() - t0
+        report.layers.append(rep)
