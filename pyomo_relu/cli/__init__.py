@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     except (ReluError, FileNotFoundError, IsADirectoryError) as exc:
         print(f"pyomo-relu {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `pyomo-relu solve ... | head`: the reader went away
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"pyomo-relu {args.command}: interrupted", file=sys.stderr)
         return 130
