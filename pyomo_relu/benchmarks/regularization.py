@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bounds import interval_bounds
+from .problems.peaks import peaks_function as peaks
 
 __all__ = ["peaks", "peaks_data", "variants", "evaluate", "findings", "run", "write_tables", "sampled_regions", "COLUMNS"]
 
@@ -44,15 +45,6 @@ QUICK = {"samples": 1000, "epochs": 60, "batch_size": 32, "lr": 5e-3}
 
 COLUMNS = ("variant", "options", "train_mse", "val_mse", "grid_rmse", "stable_interval", "stable_lp",
            "mean_big_m_unstable", "regions", "regions_method", "train_s")
-
-
-def peaks(x) -> np.ndarray:
-    """MATLAB's peaks function of points ``x`` of shape (N, 2) (or (2,))."""
-    x = np.asarray(x, dtype=np.float64)
-    u, v = x[..., 0], x[..., 1]
-    return (3 * (1 - u) ** 2 * np.exp(-u**2 - (v + 1) ** 2)
-            - 10 * (u / 5 - u**3 - v**5) * np.exp(-u**2 - v**2)
-            - np.exp(-(u + 1) ** 2 - v**2) / 3)
 
 
 def peaks_data(n: int = 3000, *, seed: int = 0, low: float = BOX[0], high: float = BOX[1]):
