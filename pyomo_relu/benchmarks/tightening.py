@@ -206,7 +206,11 @@ def _write_csv(path: Path, rows, fields) -> None:
 
 
 def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_layer: int | None = None) -> Path:
-    """Run the benchmark and write ``tightening.md`` plus CSV files into ``out_dir``; return the md path."""
+    """Run the benchmark and write ``tightening.md`` plus CSV files into ``out_dir``; return the md path.
+
+    The files are rewritten after every network, so a long run leaves its
+    finished part behind.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     per_layer = naive_per_layer if naive_per_layer is not None else (5 if quick else 15)
@@ -215,6 +219,11 @@ def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_la
         row, lp = _timing_row(name, net, per_layer)
         timing.append(row)
         solving += _solve_rows(name, net, lp, 20.0 if quick else time_limit, 30.0 if quick else 300.0)
+        path = _write(out, timing, solving, per_layer)
+    return path
+
+
+def _write(out: Path, timing, solving, per_layer) -> Path:
     _write_csv(out / "tightening.csv", timing, TIME_FIELDS)
     _write_csv(out / "tightening_solve.csv", solving, SOLVE_FIELDS)
     text = ["# Bound tightening: cost and effect", "",
