@@ -200,7 +200,7 @@ class _Runner:
         self.slots = 2 * (workers - 1) if self.own else 1 << 30
         self.pool = executor
         if self.own:
-            ctx = multiprocessing.get_context("spawn")
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
             self.pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx)
             for _ in range(workers - 1):
                 self.pool.submit(_warmup)
