@@ -8,14 +8,17 @@ for its neurons, warm-starting from one neuron to the next.  The results are
 intersected with the current bounds (never loosened) before layer ``k + 1``.
 
 Executors.  ``workers=n > 1`` solves in this process and in ``n - 1``
-processes of one ``ProcessPoolExecutor`` (spawn context: safe with the
-solvers' threads) started once per call; this process works while the pool
-starts, so start-up (importing the package, about a second) is hidden behind
-useful work.  Keep your own executor alive to pay start-up once per session.
+processes of one ``ProcessPoolExecutor`` started once per call.  Where the
+platform has it (Linux) the pool *forks*: workers inherit the imported
+package, so they start in milliseconds and a user's script needs no
+``if __name__ == "__main__"`` guard.  Elsewhere it spawns (each worker imports
+the package, about a second, which this process hides by solving chunks while
+the pool starts; the calling script then needs the usual main guard).  Keep
+your own executor alive to pay start-up once per session.
 ``executor=`` takes any ``concurrent.futures.Executor`` instead:
 
-* ``ThreadPoolExecutor(n)``: no start-up; HiGHS and SCIP release the GIL
-  while they solve, so threads scale for the solve-dominated part;
+* ``ThreadPoolExecutor(n)``: no start-up, but the HiGHS solve holds the GIL,
+  so threads give correct bounds and no speed-up;
 * ``ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))``
   reused across calls;
 * dask: ``distributed.Client(address).get_executor()`` runs the chunks on a
@@ -189,7 +192,7 @@ def _solver_for(method: str):
 class _Runner:
     """Runs a layer's chunks: in this process, on our own pool, or on a user executor.
 
-    With our own pool (``workers=n``: ``n - 1`` spawned processes) this
+    With our own pool (``workers=n``: ``n - 1`` worker processes) this
     process solves chunks too, so the pool's start-up (importing the package
     in each new process) overlaps with useful work instead of idling.
     """
