@@ -11,18 +11,10 @@ from pyomo_relu.bounds.interval import interval_bounds  # noqa: E402
 from pyomo_relu.bounds.lp import lp_bounds  # noqa: E402
 from pyomo_relu.bounds.milp import milp_bounds  # noqa: E402
 from pyomo_relu.errors import InfeasibleBoxError  # noqa: E402
-from pyomo_relu.network import ReluNetwork  # noqa: E402
+
+from tests.unit.test_lp_bounds import make_net  # noqa: E402  (one generator for both files)
 
 pytestmark = pytest.mark.solver
-
-
-def make_net(sizes, seed, *, clipped=False, cap=1.0, bias=0.3):
-    rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=(sizes[i + 1], sizes[i])) * np.sqrt(2.0 / sizes[i]) for i in range(len(sizes) - 1)]
-    biases = [rng.normal(size=sizes[i + 1]) * bias for i in range(len(sizes) - 1)]
-    if clipped:
-        return ReluNetwork.from_arrays(weights, biases, activation="clipped_relu", cap=cap)
-    return ReluNetwork.from_arrays(weights, biases)
 
 
 def grid(lb, ub, n):
