@@ -25,13 +25,13 @@ it writes ``regularization.md`` and ``regularization.csv`` to ``OUT_DIR``.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..bounds import interval_bounds
+from ._tables import write_csv
 from .problems.peaks import peaks_function as peaks
 
 __all__ = ["peaks", "peaks_data", "variants", "evaluate", "findings", "run", "write_tables", "sampled_regions", "COLUMNS"]
@@ -197,10 +197,7 @@ def write_tables(rows: list[dict], out_dir, *, settings: dict) -> tuple[Path, Pa
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "regularization.csv", out / "regularization.md"
-    with open(csv_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(csv_path, rows, COLUMNS)
     lines = [
         "# Regularization study on the peaks surrogate",
         "",

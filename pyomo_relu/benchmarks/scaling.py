@@ -13,7 +13,6 @@ check at the solution.  Every formulation must reach the same optimum
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.resources
 import math
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..block import ReluNetworkBlock
+from ._tables import write_csv
 from ..io import load_onnx
 from ..network import Activation, DenseLayer, ReluNetwork
 from ..solving import solve_model
@@ -91,10 +91,7 @@ def run(out_dir, *, quick: bool = False, time_limit: float = 120.0) -> list[dict
             rows.append(row)
             print(f"{name:32s} {formulation:22s} max M {row['max_M']:10.3g}  SCIP {row['solve_s']:7.2f}s  "
                   f"nodes {row['nodes']}  obj {row['objective']}", flush=True)
-    with open(out_dir / "scaling.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / "scaling.csv", rows, FIELDS)
     (out_dir / "scaling.md").write_text(markdown(rows, time_limit))
     return rows
 

@@ -29,7 +29,6 @@ an otherwise idle 2-core machine would show (an estimate, labelled as such).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import resource
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._tables import write_csv
 from ..bounds.interval import interval_bounds
 from ..bounds.lp import lp_bounds
 from ..bounds.milp import milp_bounds
@@ -225,13 +225,6 @@ def _table(rows, fields) -> list:
     return lines + ["| " + " | ".join(_fmt(r[f]) for f in fields) + " |" for r in rows]
 
 
-def _write_csv(path: Path, rows, fields) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_layer: int | None = None) -> Path:
     """Run the benchmark and write ``tightening.md`` plus CSV files into ``out_dir``; return the md path.
 
@@ -254,8 +247,8 @@ def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_la
 
 
 def _write(out: Path, timing, solving, per_layer) -> Path:
-    _write_csv(out / "tightening.csv", timing, TIME_FIELDS)
-    _write_csv(out / "tightening_solve.csv", solving, SOLVE_FIELDS)
+    write_csv(out / "tightening.csv", timing, TIME_FIELDS)
+    write_csv(out / "tightening_solve.csv", solving, SOLVE_FIELDS)
     text = ["# Bound tightening: cost and effect", "",
             f"Host: {os.cpu_count()} cores; seeded random networks on [-1, 1]^n; times in seconds.", "",
             "## Cost of LP tightening (ours serial, ours with 2 workers, per-neuron Pyomo models)", "",
