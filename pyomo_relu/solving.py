@@ -67,7 +67,8 @@ def get_solver(name: str):
     return opt
 
 
-def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False) -> Outcome:
+def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False,
+                options: dict | None = None) -> Outcome:
     """Solve ``m`` and load the best solution found (if any) into its variables.
 
     Parameters
@@ -80,6 +81,9 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         Seconds; reaching it is not an error (see ``Outcome.status``).
     tee : bool
         Stream the solver log to stdout.
+    options : dict, optional
+        Solver parameters passed through unchanged (e.g. ``{"timing/clocktype": 1}``
+        for SCIP's CPU clock); HiGHS options for ``appsi_highs``.
 
     Returns
     -------
@@ -95,7 +99,8 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
     opt = get_solver(solver)
     start = time.perf_counter()
     run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
-    termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee)
+    termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee,
+                                                             options=options or {})
     wall = time.perf_counter() - start
     return Outcome(
         status=_status(termination),
@@ -108,10 +113,10 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
     )
 
 
-def _run_contrib(opt, m, *, time_limit, tee):
+def _run_contrib(opt, m, *, time_limit, tee, options):
     """Pyomo's new solver interface (scip_direct, scip_persistent)."""
     res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
-                    raise_exception_on_nonoptimal_result=False)
+                    raise_exception_on_nonoptimal_result=False, solver_options=options)
     has_sol = res.solution_status.name != "noSolution"
     if has_sol:
         res.solution_loader.load_vars()
@@ -120,8 +125,9 @@ def _run_contrib(opt, m, *, time_limit, tee):
     return res.termination_condition.name, has_sol, res.incumbent_objective, res.objective_bound, seconds, nodes
 
 
-def _run_appsi(opt, m, *, time_limit, tee):
+def _run_appsi(opt, m, *, time_limit, tee, options):
     """The APPSI interface (appsi_highs); no solver time or node count is reported."""
+    opt.highs_options.update(options)
     opt.config.stream_solver = tee
     opt.config.time_limit = time_limit
     opt.config.load_solution = False

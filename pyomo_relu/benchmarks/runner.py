@@ -38,6 +38,7 @@ import pyomo.environ as pyo
 from ..analysis import count_linear_regions, stable_fraction
 from ..bounds import interval_bounds
 from ..errors import UnknownOptionError
+from ..solving import solve_model
 from .problems import OMLT_FORMULATION, PROBLEMS, block_network, default_cache_dir, get_problem, select_variants
 
 __all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
@@ -53,32 +54,17 @@ FWD_TOL = 1e-4
 
 # -- solving -----------------------------------------------------------------
 def solve_scip(m, *, time_limit: float) -> dict:
-    """Solve ``m`` with Pyomo's ``scip_direct`` (new solver interface) and load the incumbent.
+    """Solve ``m`` with SCIP (``scip_direct``) on its CPU clock and load the incumbent.
 
-    Returns status, objective, bound, gap (SCIP's definition ``|p - d| / min(|p|, |d|)``),
-    nodes and SCIP's solving time.
+    Returns status, solved, objective, bound, gap (SCIP's ``|p - d| / min(|p|, |d|)``,
+    inf when undefined), nodes and SCIP's solving time.
     """
-    from pyomo.contrib.solver.common.factory import SolverFactory
-    from pyomo.contrib.solver.common.results import TerminationCondition
-
-    opt = SolverFactory("scip_direct")
     # CPU clock: on a shared machine wall-clock times would measure the other processes too
-    res = opt.solve(m, time_limit=time_limit, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                    solver_options={"timing/clocktype": 1})
-    has_sol = res.incumbent_objective is not None
-    if has_sol:
-        res.solution_loader.load_vars()
-    p, d = res.incumbent_objective, res.objective_bound
-    if p is None or d is None or not math.isfinite(d):
-        gap = math.inf
-    elif p == d:
-        gap = 0.0
-    else:
-        gap = abs(p - d) / max(min(abs(p), abs(d)), 1e-12)
-    optimal = res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
-    return {"status": res.termination_condition.name, "solved": bool(optimal and has_sol),
-            "has_solution": has_sol, "objective": p if has_sol else math.nan, "bound": d,
-            "gap": gap, "nodes": int(res.extra_info.NNodes), "solve_s": float(res.timing_info.scip_time)}
+    out = solve_model(m, time_limit=time_limit, options={"timing/clocktype": 1})
+    return {"status": out.status, "solved": out.status == "optimal" and out.has_solution,
+            "has_solution": out.has_solution, "objective": out.objective if out.has_solution else math.nan,
+            "bound": out.bound, "gap": math.inf if out.gap is None else out.gap, "nodes": out.nodes,
+            "solve_s": out.seconds}
 
 
 def _values(var) -> np.ndarray:
