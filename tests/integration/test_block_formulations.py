@@ -174,3 +174,32 @@ def test_stable_neurons_get_no_binary():
     assert summary["binaries"] == 1 and summary["stable"] == 2
     _solve(m)
     assert pyo.value(m.obj) == pytest.approx(6.0)  # x = 1: (1 + 5) + 0 + relu(-1)
+
+
+def _edge_networks():
+    rng = np.random.default_rng(0)
+    dense = pr.DenseLayer
+    yield "linear only", pr.ReluNetwork([dense([[1.0, -2.0]], [0.5], pr.Activation.LINEAR)]), [0, 0], [1, 1]
+    yield "relu output", random_network((2, 5, 3), seed=1, relu_output=True), [-1, -1], [1, 1]
+    yield "linear hidden layer", pr.ReluNetwork([
+        dense(rng.normal(size=(4, 2)), rng.normal(size=4), pr.Activation.RELU),
+        dense(rng.normal(size=(3, 4)), None, pr.Activation.LINEAR),
+        dense(rng.normal(size=(3, 3)), None, pr.Activation.RELU),
+        dense(rng.normal(size=(1, 3)), None, pr.Activation.LINEAR)]), [-1, -1], [1, 1]
+    yield "flat box", random_network((3, 6, 6, 1), seed=2), [0.2, -1, 0.3], [0.2, 1, 0.3]
+    yield "per-neuron caps", pr.ReluNetwork([
+        dense(rng.normal(size=(4, 2)), rng.normal(size=4), pr.Activation.CLIPPED_RELU((0.5, 1.0, 2.0, 0.1))),
+        dense(rng.normal(size=(1, 4)), None, pr.Activation.LINEAR)]), [-2, -2], [2, 2]
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("case", list(_edge_networks()), ids=lambda c: c[0])
+def test_unusual_networks_and_boxes(formulation, case):
+    _, net, lb, ub = case
+    m = _model(net, np.asarray(lb, float), np.asarray(ub, float), formulation)
+    m.obj = pyo.Objective(expr=sum(m.nn.outputs.values()), sense=pyo.maximize)
+    _solve(m)
+    assert m.nn.prediction_error() < 1e-6
+    rng = np.random.default_rng(1)
+    samples = rng.uniform(lb, ub, size=(20_000, net.n_inputs))
+    assert pyo.value(m.obj) >= net.forward(samples).sum(axis=1).max() - 1e-7
