@@ -109,6 +109,24 @@ def _elementwise(p, node, k):
     p._push_diag(scale, shift)
 
 
+def _batchnorm(p, node, k):
+    """BatchNormalization in inference mode: ``scale (x - mean) / sqrt(var + eps) + B`` per feature."""
+    _first_input_only(p, k, "BatchNormalization(x, scale, B, mean, var)")
+    if attr(node, "training_mode", 0) or len([o for o in node.output if o]) > 1:
+        p._unsupported("only inference-mode BatchNormalization (one output, training_mode=0) is a fixed affine map",
+                       "Export the model in eval mode (model.eval()) before torch.onnx.export. ")
+    consts = [p._const(node, i, name) for i, name in enumerate(("", "scale", "bias B", "mean", "variance"))
+              if i > 0]
+    if any(c is None for c in consts):
+        p._unsupported("it needs constant scale, B, mean and variance inputs")
+    gamma, beta, mean, var = (p._per_feature(np.asarray(c, dtype=np.float64), "a statistics vector") for c in consts)
+    eps = float(attr(node, "epsilon", 1e-5))
+    if np.any(var + eps <= 0):
+        raise InvalidNetworkError(f"load_onnx: node {p._label()} has variance + epsilon <= 0; the model is broken.")
+    scale = gamma / np.sqrt(var + eps)
+    p._push_diag(scale, beta - mean * scale)
+
+
 # ------------------------------------------------------------- activations
 def _relu(p, node, k):
     p._activate(Activation.RELU)
@@ -239,6 +257,6 @@ OPS = {
     "Gemm": _gemm, "MatMul": _matmul,
     "Add": _elementwise, "Sub": _elementwise, "Mul": _elementwise, "Div": _elementwise,
     "Relu": _relu, "Clip": _clip, "Max": _max, "Min": _min,
-    "Identity": _identity, "Dropout": _dropout, "Cast": _cast,
+    "BatchNormalization": _batchnorm, "Identity": _identity, "Dropout": _dropout, "Cast": _cast,
     "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
 }
