@@ -12,15 +12,24 @@ import math
 import time
 from dataclasses import dataclass
 
-from .errors import SolverUnavailableError
+from .errors import SolverUnavailableError, UnknownOptionError
 
-__all__ = ["SOLVERS", "Outcome", "get_solver", "solve_model", "relative_gap"]
+__all__ = ["SOLVERS", "SCIP_SETTINGS", "Outcome", "get_solver", "solve_model", "relative_gap"]
 
 #: solver name -> (interface, pip package that provides it)
 SOLVERS = {
     "scip_direct": ("contrib", "pyscipopt"),
     "scip_persistent": ("contrib", "pyscipopt"),
     "appsi_highs": ("appsi", "highspy"),
+}
+
+#: named SCIP parameter sets.  "relu": no cutting-plane rounds.  On big-M models of
+#: ReLU networks SCIP's separators cost far more than they prune: on the shipped
+#: peaks surrogate (48 binaries) SCIP needs 2.6 s with its defaults and 0.45 s
+#: without cuts (more nodes, each much cheaper); see benchmarks/results/suite_quick_settings.md.
+SCIP_SETTINGS = {
+    "default": {},
+    "relu": {"separating/maxrounds": 0, "separating/maxroundsroot": 0},
 }
 
 
@@ -68,7 +77,7 @@ def get_solver(name: str):
 
 
 def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False,
-                options: dict | None = None) -> Outcome:
+                options: dict | None = None, settings: str = "relu") -> Outcome:
     """Solve ``m`` and load the best solution found (if any) into its variables.
 
     Parameters
@@ -83,7 +92,9 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         Stream the solver log to stdout.
     options : dict, optional
         Solver parameters passed through unchanged (e.g. ``{"timing/clocktype": 1}``
-        for SCIP's CPU clock); HiGHS options for ``appsi_highs``.
+        for SCIP's CPU clock); HiGHS options for ``appsi_highs``.  They override ``settings``.
+    settings : {"relu", "default"}
+        Named SCIP parameter set (:data:`SCIP_SETTINGS`); ignored for HiGHS.
 
     Returns
     -------
@@ -96,7 +107,11 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
     SolverUnavailableError
         If the solver is not installed (the message names the pip package).
     """
+    if settings not in SCIP_SETTINGS:
+        raise UnknownOptionError(f"unknown SCIP settings {settings!r}; valid: {', '.join(SCIP_SETTINGS)}.")
     opt = get_solver(solver)
+    if SOLVERS[solver][0] == "contrib":
+        options = {**SCIP_SETTINGS[settings], **(options or {})}
     start = time.perf_counter()
     run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
     termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee,

@@ -10,7 +10,14 @@ Configurations (all on the same model and the same trained networks):
 ``milp_bigm``  ours, LP then MILP-tightened bounds (SCIP dual bounds per neuron)
 ``best``       ours, LP bounds, then ``relu.tighten_bounds(method="lp",
                context="model")`` (the model's own constraints cut the bounds)
+``omlt_bigm_nocuts`` OMLT's formulation, SCIP without cutting planes
+``tightened_bigm_nocuts`` ours, LP-tightened, SCIP without cutting planes
 ============== ==============================================================
+
+All configurations but the two ``*_nocuts`` ones run SCIP with its default
+parameters; those two use :data:`pyomo_relu.solving.SCIP_SETTINGS` ``["relu"]``
+(the settings ``pyomo-relu solve`` uses), so the effect of the solver settings
+is seen apart from that of the formulation, on OMLT's model as well as ours.
 
 Per row: build, tightening and SCIP time, nodes, gap, status, objective and
 bound, the forward-pass check at the MIP solution (max |MIP outputs -
@@ -43,7 +50,10 @@ from .problems import OMLT_FORMULATION, PROBLEMS, block_network, default_cache_d
 
 __all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
 
-CONFIGS = ("omlt_bigm", "bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best")
+CONFIGS = ("omlt_bigm", "bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best",
+           "omlt_bigm_nocuts", "tightened_bigm_nocuts")
+#: configurations solved with SCIP's "relu" settings (no cutting planes); all others use SCIP's defaults
+NOCUTS = ("omlt_bigm_nocuts", "tightened_bigm_nocuts")
 FIELDS = ("problem", "variant", "config", "layers", "train_mse", "val_mse", "regions", "regions_exact",
           "stable_interval", "status", "solved", "objective", "bound", "gap", "nodes", "build_s", "tighten_s",
           "solve_s", "total_s", "fwd_err", "check_ok", "check", "binaries", "stable", "max_M", "mean_M",
@@ -53,14 +63,14 @@ FWD_TOL = 1e-4
 
 
 # -- solving -----------------------------------------------------------------
-def solve_scip(m, *, time_limit: float) -> dict:
+def solve_scip(m, *, time_limit: float, settings: str = "default") -> dict:
     """Solve ``m`` with SCIP (``scip_direct``) on its CPU clock and load the incumbent.
 
     Returns status, solved, objective, bound, gap (SCIP's ``|p - d| / min(|p|, |d|)``,
     inf when undefined), nodes and SCIP's solving time.
     """
     # CPU clock: on a shared machine wall-clock times would measure the other processes too
-    out = solve_model(m, time_limit=time_limit, options={"timing/clocktype": 1})
+    out = solve_model(m, time_limit=time_limit, options={"timing/clocktype": 1}, settings=settings)
     return {"status": out.status, "solved": out.status == "optimal" and out.has_solution,
             "has_solution": out.has_solution, "objective": out.objective if out.has_solution else math.nan,
             "bound": out.bound, "gap": math.inf if out.gap is None else out.gap, "nodes": out.nodes,
@@ -109,12 +119,13 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
         raise UnknownOptionError(f"unknown configuration {config!r}; valid: {', '.join(CONFIGS)}.")
     tighten = 0.0
     bounds = None
-    if config in ("tightened_bigm", "milp_bigm", "best"):
+    if config in ("tightened_bigm", "milp_bigm", "best", "tightened_bigm_nocuts"):
         start = time.process_time()
         bounds = _block_bounds(problem, nets, "milp" if config == "milp_bigm" else "lp",
                                time_limit=time_limit, quick=quick)
         tighten = time.process_time() - start
-    formulation = {"omlt_bigm": OMLT_FORMULATION, "scaled_bigm": "scaled_bigm"}.get(config, "bigm")
+    formulation = {"omlt_bigm": OMLT_FORMULATION, "omlt_bigm_nocuts": OMLT_FORMULATION,
+                   "scaled_bigm": "scaled_bigm"}.get(config, "bigm")
     start = time.process_time()
     m, blocks = problem.build(nets, formulation=formulation, bounds=bounds)
     build = time.process_time() - start
@@ -128,7 +139,7 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
 def _formulation_stats(blocks: dict, config: str) -> dict:
     """Binaries in the network blocks; stable share and big-M of the bounds the rows use."""
     binaries = sum(1 for blk in blocks.values() for v in blk.component_data_objects(pyo.Var) if v.is_binary())
-    if config == "omlt_bigm":  # OMLT's big-M values are interval bounds
+    if config.startswith("omlt_bigm"):  # OMLT's big-M values are interval bounds
         bounds = [interval_bounds(block_network(b), *_box(b)) for b in blocks.values()]
     else:
         bounds = [blk.prepared.bounds for blk in blocks.values()]
@@ -152,7 +163,7 @@ def run_instance(problem, nets: dict, config: str, *, time_limit: float, quick: 
     """Build, tighten, solve and check one configuration; returns the measured fields."""
     m, blocks, build, tighten = build_config(problem, nets, config, time_limit=time_limit, quick=quick)
     row = {"build_s": build, "tighten_s": tighten, **_formulation_stats(blocks, config)}
-    sol = solve_scip(m, time_limit=time_limit)
+    sol = solve_scip(m, time_limit=time_limit, settings="relu" if config in NOCUTS else "default")
     row.update({k: sol[k] for k in ("status", "solved", "objective", "bound", "gap", "nodes", "solve_s")})
     row["total_s"] = tighten + sol["solve_s"]
     if sol["has_solution"]:

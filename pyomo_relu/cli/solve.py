@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnknownOptionError
-from ..solving import SOLVERS, Outcome, get_solver, solve_model
+from ..solving import SCIP_SETTINGS, SOLVERS, Outcome, get_solver, solve_model
 
 HELP = "minimize or maximize one output of an ONNX ReLU network over an input box (SCIP)"
 
@@ -66,6 +66,9 @@ def add_solver_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes for bound tightening (default: 1)")
     parser.add_argument("--solver", choices=sorted(SOLVERS), default="scip_direct",
                         help="MIP solver interface (default: scip_direct)")
+    parser.add_argument("--scip-settings", choices=sorted(SCIP_SETTINGS), default="relu",
+                        help="SCIP parameter set: 'relu' turns cutting planes off, which is much faster on "
+                        "big-M models of ReLU networks; 'default' is SCIP's own (default: relu)")
     parser.add_argument("--quiet", action="store_true", help="do not show the solver log")
 
 
@@ -182,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     m = build_model(net, j, sense=sense, lb=lb, ub=ub, formulation=args.formulation,
                     workers=args.workers, progress=progress)
     t_tight = tighten(m, args.tighten, workers=args.workers, progress=progress)
-    out = solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress)
+    out = solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress,
+                      settings=args.scip_settings)
     report = _report(net, m, j, sense, out, args, t_tight)
     _print(report)
     if args.json is not None:
