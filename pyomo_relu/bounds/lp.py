@@ -23,9 +23,10 @@ chunk of neurons of a layer (see :mod:`.parallel`); between solves only the
 objective changes, so HiGHS re-optimizes from its previous basis.  Measured on
 layer 4 of a random 4-80-80-80-80-2 network (720 rows, 484 columns): a solve
 from the previous neuron's basis takes ~500 simplex iterations against ~830
-cold, 10-30 ms; HiGHS' defaults (dual simplex, dual steepest edge) beat
-primal simplex, Devex/Dantzig pricing, IPM without crossover and PDLP there,
-and ordering the objectives by similarity did not help.  The per-neuron
+cold, 10-30 ms.  Primal simplex (the basis stays primal feasible when only the
+objective changes) is about 13% faster than HiGHS' default dual simplex, and
+solving all maxima of a chunk before all minima saves another ~15%; Devex or
+Dantzig pricing, presolve, larger chunks and IPM did not help.  The per-neuron
 Pyomo model route (``appsi_highs``) costs several times more per bound
 (``benchmarks/tightening.py`` measures the ratio).  SCIP's LP (SoPlex via
 ``pyscipopt``) was not used: changing the objective of a solved SCIP model
@@ -282,7 +283,9 @@ class HighsLP:
             raise SolverUnavailableError("lp_bounds needs highspy: pip install highspy.") from exc
         self.lp = lp
         self._h = h = new_highs()
-        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off")):
+        # primal simplex: after an objective change the previous basis is still primal
+        # feasible, so phase 2 starts at once (about 13% faster than dual simplex here)
+        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("simplex_strategy", 4)):
             h.setOptionValue(name, value)
         order = np.argsort(lp.cols, kind="stable")
         model = highspy.HighsLp()
