@@ -23,10 +23,11 @@ chunk of neurons of a layer (see :mod:`.parallel`); between solves only the
 objective changes, so HiGHS re-optimizes from its previous basis.  Measured on
 layer 4 of a random 4-80-80-80-80-2 network (720 rows, 484 columns): a solve
 from the previous neuron's basis takes ~500 simplex iterations against ~830
-cold, 10-30 ms.  Primal simplex (the basis stays primal feasible when only the
-objective changes) is about 13% faster than HiGHS' default dual simplex, and
-solving all maxima of a chunk before all minima saves another ~15%; Devex or
-Dantzig pricing, presolve, larger chunks and IPM did not help.  The per-neuron
+cold, 10-30 ms.  Solving all maxima of a chunk before all minima saves about
+15% on mid-sized networks (consecutive objectives are more alike).  HiGHS'
+default dual simplex is kept: primal simplex was 13% faster on a 4-60x4
+network but 20% slower on 10-100x5; Devex or Dantzig pricing, presolve,
+larger chunks and IPM did not help.  The per-neuron
 Pyomo model route (``appsi_highs``) costs several times more per bound
 (``benchmarks/tightening.py`` measures the ratio).  SCIP's LP (SoPlex via
 ``pyscipopt``) was not used: changing the objective of a solved SCIP model
@@ -283,9 +284,7 @@ class HighsLP:
             raise SolverUnavailableError("lp_bounds needs highspy: pip install highspy.") from exc
         self.lp = lp
         self._h = h = new_highs()
-        # primal simplex: after an objective change the previous basis is still primal
-        # feasible, so phase 2 starts at once (about 13% faster than dual simplex here)
-        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("simplex_strategy", 4)):
+        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off")):
             h.setOptionValue(name, value)
         order = np.argsort(lp.cols, kind="stable")
         model = highspy.HighsLp()
