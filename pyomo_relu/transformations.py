@@ -34,7 +34,7 @@ from .block import ReluNetworkBlockData
 from .bounds import NeuronBounds, interval_bounds
 from .errors import InfeasibleBoxError, SolverUnavailableError, UnknownOptionError
 
-__all__ = ["TightenBounds", "find_network_blocks", "input_constraints"]
+__all__ = ["TightenBounds", "find_network_blocks", "input_constraints", "linear_user_rows"]
 
 #: relative padding of bounds read from a (non-certified) Pyomo LP solve
 _MODEL_LP_PAD = 1e-6
@@ -73,34 +73,48 @@ def find_network_blocks(model, targets=None) -> list:
     return list(unique.values())
 
 
-def input_constraints(model, block: ReluNetworkBlockData):
-    """Linear constraints of ``model`` that involve only ``block``'s inputs, as ``(A, lo, hi)``.
+def linear_user_rows(model) -> list:
+    """The model's active linear constraints outside network blocks, as ``(vars, coefs, lo, hi)``.
 
-    Constraints inside network blocks are skipped; fixed variables count as
-    constants.  Returns None when there are none.
+    Fixed variables count as constants, which are moved into ``lo``/``hi``.
+    Computed once per transformation and shared by all blocks.
     """
-    position = {id(v): i for i, v in enumerate(block.inputs.values())}
     own = {id(c) for nb in find_network_blocks(model) for c in nb.component_data_objects(pyo.Constraint)}
-    rows, lows, highs = [], [], []
+    out = []
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
         if id(con) in own:
             continue
         repn = generate_standard_repn(con.body, quadratic=False, compute_values=True)
         if not repn.is_linear() or not repn.linear_vars:
             continue
-        if not all(id(v) in position for v in repn.linear_vars):
-            continue
-        row = np.zeros(len(position))
-        for v, c in zip(repn.linear_vars, repn.linear_coefs):
-            row[position[id(v)]] += c
         const = float(repn.constant)
         lo, hi = pyo.value(con.lower), pyo.value(con.upper)
-        rows.append(row)
-        lows.append(-math.inf if lo is None else lo - const)
-        highs.append(math.inf if hi is None else hi - const)
-    if not rows:
+        out.append((repn.linear_vars, repn.linear_coefs,
+                    -math.inf if lo is None else lo - const, math.inf if hi is None else hi - const))
+    return out
+
+
+def input_constraints(model, block: ReluNetworkBlockData, *, rows=None):
+    """Linear constraints of ``model`` that involve only ``block``'s inputs, as ``(A, lo, hi)``.
+
+    Constraints inside network blocks are skipped; fixed variables count as
+    constants.  ``rows`` may pass :func:`linear_user_rows` of the model when it
+    is already computed.  Returns None when there are none.
+    """
+    position = {id(v): i for i, v in enumerate(block.inputs.values())}
+    matrix, lows, highs = [], [], []
+    for variables, coefs, lo, hi in (linear_user_rows(model) if rows is None else rows):
+        if not all(id(v) in position for v in variables):
+            continue
+        row = np.zeros(len(position))
+        for v, c in zip(variables, coefs):
+            row[position[id(v)]] += c
+        matrix.append(row)
+        lows.append(lo)
+        highs.append(hi)
+    if not matrix:
         return None
-    return np.array(rows), np.array(lows), np.array(highs)
+    return np.array(matrix), np.array(lows), np.array(highs)
 
 
 @TransformationFactory.register("relu.tighten_bounds", doc="Tighten the neuron bounds of ReluNetworkBlocks (OBBT)")
@@ -142,8 +156,9 @@ class TightenBounds(Transformation):
             raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock.")
         for blk in omlt_blocks:
             _tighten_omlt(blk, cfg)
+        user_rows = linear_user_rows(model) if blocks else []
         for blk in blocks:
-            extra = input_constraints(model, blk)
+            extra = input_constraints(model, blk, rows=user_rows)
             new = _compute_bounds(blk.network, blk.bounds, cfg, extra)
             blk.rebuild(bounds=new)
             blk.tightening_report = getattr(new, "report", None)
