@@ -36,6 +36,10 @@ class UnknownOptionError(ReluError, ValueError):
     """An option value (formulation, method, ...) is not one of the valid names."""
 
 
+class NotApplicableError(ReluError, ValueError):
+    """A method or formulation does not apply to this network or box (e.g. too many inputs)."""
+
+
 class SolverUnavailableError(ReluError, RuntimeError):
     """A required solver (SCIP, HiGHS) is not installed or not usable."""
 

@@ -15,11 +15,11 @@ import numpy as np
 
 from .bounds.core import NeuronBounds, check_box
 from .bounds.interval import interval_bounds
-from .errors import MissingBoundsError, UnknownOptionError
+from .errors import MissingBoundsError, NotApplicableError, UnknownOptionError
 from ._highs import new_highs
 from .network import ReluNetwork
 
-__all__ = ["count_linear_regions", "RegionCount"]
+__all__ = ["count_linear_regions", "RegionCount", "linear_partition", "RegionPartition"]
 
 
 # -- linear regions -----------------------------------------------------------
@@ -132,20 +132,25 @@ def _split_layer(cell, hc: np.ndarray, he: np.ndarray, idx: np.ndarray, bits: np
     return None
 
 
-def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: float):
+def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: float, cells: list | None = None,
+               max_count: float = np.inf):
     """Depth-first enumeration of the activation patterns realized on full-dimensional cells.
 
-    Returns ``(count, interior points, complete)``.
+    Returns ``(count, interior points, complete)``; the final cells are appended
+    to ``cells`` when given.  Stops (incomplete) at the deadline or after
+    ``max_count`` regions.
     """
     layers = net.layers
     kinks = {k: _Kinks.of(layer, bounds.lower[k], bounds.upper[k])
              for k, layer in enumerate(layers) if layer.activation.is_piecewise}
     first = _next_piecewise(layers, 0, c0, e0)
     if first is None:
+        if cells is not None:
+            cells.append(root)
         return 1, [root.point()], True
     count, points, stack = 0, [], [(root, *first, None, None)]
     while stack:
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline or count >= max_count:
             return count, points, False
         cell, k, c, e, idx, bits = stack.pop()
         kk = kinks[k]
@@ -166,6 +171,8 @@ def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: f
         if nxt is None:
             count += 1
             points.append(cell.point())
+            if cells is not None:
+                cells.append(cell)
         else:
             stack.append((cell, *nxt, None, None))
     return count, points, True
@@ -490,3 +497,100 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
         if n_sampled > count:
             return RegionCount(n_sampled, False, "sample", time.perf_counter() - t0, note, sampled)
     return RegionCount(count, False, "exact", time.perf_counter() - t0, note, points)
+
+
+# -- the partition into linear regions (for the "regions" formulation) --------
+@dataclass
+class RegionPartition:
+    """The input box cut into the linear regions of a network with at most 2 free inputs.
+
+    Attributes
+    ----------
+    vertices : list of ndarray (m_r, n_inputs)
+        Corners of each region in input coordinates: a convex polygon's
+        vertices in order (2 free inputs), an interval's two ends (1), or the
+        single point of the box (0).  The regions cover the box.
+    values : list of ndarray (m_r, n_outputs)
+        The network's forward pass at those corners.  The network is affine on
+        each region, so inside region ``r`` it equals the interpolation of
+        ``values[r]`` with the weights that reproduce the point from ``vertices[r]``.
+    complete : bool
+        False when the enumeration stopped at ``time_limit`` or ``max_regions``
+        (the regions found then do not cover the box).
+    time : float
+        Wall-clock seconds.
+    cpu_time : float
+        CPU seconds of this process.
+    """
+
+    vertices: list
+    values: list
+    complete: bool
+    time: float
+    cpu_time: float = 0.0
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.vertices)
+
+    @property
+    def n_vertices(self) -> int:
+        return sum(len(v) for v in self.vertices)
+
+
+def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = None,
+                     time_limit: float | None = 60.0, max_regions: int | None = None) -> RegionPartition:
+    """Enumerate the linear regions of ``net`` on ``[lb, ub]`` as polygons (at most 2 free inputs).
+
+    Uses the exact polygon engine of :func:`count_linear_regions`.  Every point
+    of the box lies in one of the returned regions.  A sliver thinner than
+    ``1e-7`` (in coordinates where the box is the unit square) is not split off
+    and stays in its neighbour, so interpolating ``values`` there differs from
+    the network by at most the slope change times that width.
+
+    Raises
+    ------
+    NotApplicableError
+        When more than 2 inputs are free (``lb < ub``).
+    """
+    t0, c0_cpu = time.perf_counter(), time.process_time()
+    lb, ub = check_box(net, lb, ub)
+    bounds = _check_bounds(net, lb, ub, bounds)
+    free = np.flatnonzero(ub > lb)
+    d = free.size
+    if d > _AUTO_POLYGON_DIM:
+        raise NotApplicableError(
+            f"linear_partition: the network has {d} free inputs (lb < ub); region polygons need at most "
+            f"{_AUTO_POLYGON_DIM}. Use a big-M formulation (e.g. 'tightened_bigm') for this network."
+        )
+    if d == 0:
+        pts = [lb[None, :].copy()]
+        return RegionPartition(pts, [net.forward(pts[0])], True, time.perf_counter() - t0,
+                               time.process_time() - c0_cpu)
+    w0, b0 = net.layers[0].weights, net.layers[0].bias
+    c0 = np.hstack([w0[:, free] * (ub - lb)[free], np.zeros((w0.shape[0], 2 - d))])
+    e0 = b0 + w0 @ lb
+    root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
+    cells: list = []
+    deadline = t0 + time_limit if time_limit is not None else np.inf
+    _, _, complete = _enumerate(net, bounds, root, c0, e0, deadline, cells,
+                                np.inf if max_regions is None else int(max_regions) + 1)
+    if max_regions is not None and len(cells) > max_regions:
+        complete = False
+        cells = cells[:max_regions]
+    vertices = []
+    for cell in cells:
+        y = cell.v
+        if d == 1:  # cells are strips of the unit square: keep the interval's ends
+            y = np.array([[y[:, 0].min()], [y[:, 0].max()]])
+        else:
+            keep = np.r_[True, np.any(np.diff(y, axis=0) != 0.0, axis=1)]
+            y = y[keep]
+            if len(y) > 1 and np.all(y[-1] == y[0]):
+                y = y[:-1]
+        x = np.repeat(lb[None, :], len(y), axis=0)
+        x[:, free] = np.clip(lb[free] + (ub - lb)[free] * y[:, :d], lb[free], ub[free])
+        vertices.append(x)
+    sizes = np.cumsum([len(v) for v in vertices])[:-1]
+    values = np.split(net.forward(np.vstack(vertices)), sizes) if vertices else []
+    return RegionPartition(vertices, values, complete, time.perf_counter() - t0, time.process_time() - c0_cpu)

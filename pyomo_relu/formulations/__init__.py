@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..errors import UnknownOptionError
 from .base import Formulation, Prepared
 from .bigm import BigM, ScaledBigM, TightenedBigM, TightenedScaledBigM
+from .regions import Auto, Regions
 
 _REGISTRY: dict[str, Formulation] = {}
 
@@ -40,7 +41,7 @@ def formulation_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-for _f in (BigM(), TightenedBigM(), ScaledBigM(), TightenedScaledBigM()):
+for _f in (BigM(), TightenedBigM(), ScaledBigM(), TightenedScaledBigM(), Regions(), Auto()):
     register(_f)
 
-__all__ = ["Formulation", "Prepared", "register", "get_formulation", "formulation_names"]
+__all__ = ["Formulation", "Prepared", "register", "get_formulation", "formulation_names", "Regions", "Auto"]

@@ -1,0 +1,152 @@
+r"""Exact formulations over the linear regions of a network with at most 2 free inputs.
+
+A ReLU network is continuous and piecewise affine: its input box splits into
+convex polytopes (the linear regions) on each of which it is affine.  With at
+most two free inputs the regions are polygons (intervals for one input) that
+:func:`pyomo_relu.regions.linear_partition` enumerates exactly.  With region
+``r`` given by its corners :math:`v_{r,i}` and the network's values
+:math:`f(v_{r,i})` there, the graph of the network is the union of the
+polytopes :math:`\{(x, f(x)) : x \in P_r\}`, and its disaggregated
+convex-combination formulation is
+
+.. math::
+
+    x = \sum_{r,i} \lambda_{r,i} v_{r,i},\quad
+    y = \sum_{r,i} \lambda_{r,i} f(v_{r,i}),\quad
+    \sum_i \lambda_{r,i} = \delta_r,\quad \sum_r \delta_r = 1,\quad
+    \lambda \ge 0,\ \delta_r \in \{0, 1\}.
+
+Its LP relaxation is the convex hull of the network's graph over the box (the
+formulation is *ideal*), it has no big-M coefficient at all, and its size
+depends on the number of regions, not on the depth of the network: one binary
+per region instead of one per unstable neuron.  It pays off for the
+low-dimensional surrogates common in process models (a unit's response to one
+or two operating variables) and does not apply beyond two free inputs.
+References: Jeroslow & Lowe (1984); Vielma, Ahmed & Nemhauser, "Mixed-integer
+models for nonseparable piecewise-linear optimization", Oper. Res. 58 (2010).
+
+``auto`` picks ``regions`` when the network has at most 2 free inputs and at
+most ``max_regions`` regions, and ``tightened_bigm`` otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
+from pyomo.environ import Binary, Constraint, Var
+
+from ..errors import NotApplicableError, UnknownOptionError
+from ..regions import linear_partition
+from .base import Formulation, Prepared
+from .bigm import TightenedBigM
+
+__all__ = ["Regions", "Auto"]
+
+
+def _row(coefs, variables, extra=None) -> LinearExpression:
+    """``sum coefs * variables`` (zero coefficients skipped) plus the ``(coef, var)`` pairs in ``extra``."""
+    terms = [_Monomial((c, v)) for c, v in zip(coefs.tolist(), variables) if c != 0.0]
+    terms += [_Monomial(t) for t in (extra or [])]
+    return LinearExpression(terms)
+
+
+class Regions(Formulation):
+    """Ideal disjunctive formulation over the network's linear regions (at most 2 free inputs).
+
+    Parameters
+    ----------
+    max_regions : int
+        Refuse networks with more regions than this (the model grows with
+        one binary per region and one continuous variable per corner).
+    time_limit : float or None
+        Seconds for enumerating the regions.
+    """
+
+    name = "regions"
+    description = "ideal formulation over the linear regions (<= 2 free inputs; one binary per region, no big-M)"
+
+    def __init__(self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"):
+        if int(max_regions) < 1:
+            raise UnknownOptionError(f"Regions: max_regions must be a positive integer, found {max_regions!r}.")
+        if encoding not in ("log", "unary"):
+            raise UnknownOptionError(f"Regions: encoding={encoding!r} is not one of ['log', 'unary'].")
+        self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding
+
+    def partition(self, net, bounds):
+        """The region partition of ``net`` over its bounds' input box; raises NotApplicableError."""
+        part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=bounds,
+                                time_limit=self.time_limit, max_regions=self.max_regions)
+        if not part.complete:
+            raise NotApplicableError(
+                f"formulation 'regions': the network has more than {self.max_regions} linear regions on its box "
+                f"(or their enumeration exceeded {self.time_limit} s); use 'tightened_bigm', or "
+                f"Regions(max_regions=...) / a smaller box."
+            )
+        return part
+
+    def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
+        part = self.partition(net, bounds)
+        return Prepared(net, bounds, bounds, info={"partition": part})
+
+    def build(self, block, prepared: Prepared, inputs, outputs) -> dict:
+        part = prepared.info["partition"]
+        verts, vals = np.vstack(part.vertices), np.vstack(part.values)
+        sizes = np.array([len(v) for v in part.vertices])
+        owner = np.repeat(np.arange(part.n_regions), sizes)
+        n_lam, n_reg = len(verts), part.n_regions
+        block.lam = Var(range(n_lam), bounds=(0.0, 1.0))
+        lam = [block.lam[i] for i in range(n_lam)]
+        block.convex = Constraint(expr=_row(np.ones(n_lam), lam) == 1.0)
+        n_bin = 0
+        if n_reg > 1 and self.encoding == "log":
+            n_bits = int(np.ceil(np.log2(n_reg)))
+            block.bit = Var(range(n_bits), domain=Binary)
+            codes = (np.arange(n_reg)[:, None] >> np.arange(n_bits)[None, :]) & 1
+            member = codes[owner].astype(np.float64)  # (n_lam, n_bits)
+            block.code = Constraint(range(n_bits), rule=lambda _b, b: _row(
+                member[:, b], lam, [(-1.0, block.bit[b])]) == 0.0)
+            # an unused code selects no region
+            if (1 << n_bits) > n_reg:
+                block.valid_code = Constraint(expr=_row(
+                    (1 << np.arange(n_bits)).astype(np.float64), [block.bit[b] for b in range(n_bits)]) <= n_reg - 1)
+            n_bin = n_bits
+        elif n_reg > 1:
+            block.delta = Var(range(n_reg), domain=Binary)
+            starts = np.r_[0, np.cumsum(sizes)]
+            block.choose = Constraint(range(n_reg), rule=lambda _b, r: _row(
+                np.ones(sizes[r]), lam[starts[r]:starts[r + 1]], [(-1.0, block.delta[r])]) == 0.0)
+            n_bin = n_reg
+        inputs, outs = list(inputs), [outputs[j] for j in range(vals.shape[1])]
+        block.input = Constraint(range(len(inputs)), rule=lambda _b, j: _row(
+            -verts[:, j], lam, [(1.0, inputs[j])]) == 0.0)
+        block.output = Constraint(range(len(outs)), rule=lambda _b, j: _row(
+            -vals[:, j], lam, [(1.0, outs[j])]) == 0.0)
+        return {"binaries": n_bin, "regions": n_reg, "corners": n_lam}
+
+
+class Auto(Formulation):
+    """``regions`` where it applies and is small enough, else ``tightened_bigm``."""
+
+    name = "auto"
+    description = "'regions' for networks with <= 2 free inputs and few regions, else 'tightened_bigm'"
+
+    def __init__(self, max_regions: int = 20_000, time_limit: float | None = 30.0):
+        self._regions = Regions(max_regions=max_regions, time_limit=time_limit)
+        self._bigm = TightenedBigM()
+
+    def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
+        if int(np.sum(bounds.input_ub > bounds.input_lb)) <= 2:
+            try:
+                prepared = self._regions.prepare(net, bounds)
+                prepared.info["used"] = self._regions
+                return prepared
+            except NotApplicableError:
+                pass
+        prepared = self._bigm.prepare(net, bounds, workers=workers, progress=progress)
+        prepared.info["used"] = self._bigm
+        return prepared
+
+    def build(self, block, prepared: Prepared, inputs, outputs) -> dict:
+        used = prepared.info["used"]
+        return {**used.build(block, prepared, inputs, outputs), "used": used.name}
