@@ -238,4 +238,6 @@ class ReluNetworkBlockData(BlockData):
             "variables": sum(1 for _ in self.mip.component_data_objects(pyo.Var)),
             "constraints": sum(1 for _ in self.mip.component_data_objects(pyo.Constraint)),
             "build_seconds": round(self._build_time, 4),
+            # formulation-specific facts, e.g. the number of linear regions ("regions"/"auto")
+            **{k: v for k, v in self._counts.items() if k in ("regions", "corners", "used")},
         }

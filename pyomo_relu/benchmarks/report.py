@@ -17,7 +17,10 @@ import numpy as np
 
 __all__ = ["read_rows", "compare", "write_report"]
 
-OURS = ("bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best", "tightened_bigm_nocuts")
+OURS = ("bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best", "tightened_bigm_nocuts", "regions",
+        "regions_nocuts")
+#: (ours, OMLT) pairs that run SCIP with the same settings
+SAME_SETTINGS = (("tightened_bigm_nocuts", "omlt_bigm_nocuts"), ("regions_nocuts", "omlt_bigm_nocuts"))
 BASELINE = "omlt_bigm"
 GOAL_SPEEDUP = 5.0
 
@@ -46,9 +49,9 @@ def _time(r: dict) -> float:
     return max(r["total_s"], 1e-3)
 
 
-def compare(rows: list[dict], problem: str, config: str, baseline: str = BASELINE) -> dict:
-    """One of our configurations against an OMLT baseline on one problem."""
-    by = {(r["variant"], r["config"]): r for r in rows if r["problem"] == problem}
+def compare(rows: list[dict], problem: str | None, config: str, baseline: str = BASELINE) -> dict:
+    """One of our configurations against an OMLT baseline on one problem (None: every problem)."""
+    by = {((r["problem"], r["variant"]), r["config"]): r for r in rows if problem is None or r["problem"] == problem}
     variants = sorted({v for v, c in by if c == config and (v, baseline) in by})
     if not variants:
         return {}
@@ -77,24 +80,26 @@ def _headline(rows, problems) -> list[str]:
            "instance OMLT solves also solved.", "",
            "| problem | config | variants | OMLT solved | ours solved | OMLT-solved kept | speed-up | goal |",
            "|---|---|---|---|---|---|---|---|"]
-    for p in problems:
+    for p in problems + ([None] if len(problems) > 1 else []):
         stats = {c: compare(rows, p, c) for c in OURS}
         stats = {c: s for c, s in stats.items() if s}
         best = max(stats, key=lambda c: stats[c]["speedup"]) if stats else None
         for c, s in stats.items():
             goal = "met" if s["speedup"] >= GOAL_SPEEDUP and s["omlt_solved_kept"] else "not met"
             name = f"**{c}**" if c == best else c
-            out.append(f"| {p} | {name} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
+            out.append(f"| {p or 'whole suite'} | {name} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
                        f"{'yes' if s['omlt_solved_kept'] else 'no'} | {s['speedup']:.2f}x | {goal} |")
-    out += ["", "Bold: the configuration with the best speed-up on that problem (chosen after the fact).", ""]
-    same = [(p, compare(rows, p, "tightened_bigm_nocuts", "omlt_bigm_nocuts")) for p in problems]
-    same = [(p, s) for p, s in same if s]
+    out += ["", "Bold: the configuration with the best speed-up on that problem (chosen after the fact). "
+            "`regions` and every configuration without `_nocuts` run SCIP with its defaults, as `omlt_bigm` does.", ""]
+    same = [(p, ours, base, compare(rows, p, ours, base)) for ours, base in SAME_SETTINGS
+            for p in problems + ([None] if len(problems) > 1 else [])]
+    same = [t for t in same if t[3]]
     if same:
-        out += ["### With the same SCIP settings on both sides (no cutting planes)", "",
-                "`tightened_bigm_nocuts` against `omlt_bigm_nocuts`: what the formulation and tightening give "
-                "once the solver settings are equal.", "",
-                "| problem | variants | OMLT solved | ours solved | speed-up |", "|---|---|---|---|---|"]
-        out += [f"| {p} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | {s['speedup']:.2f}x |" for p, s in same]
+        out += ["### Both sides without cutting planes", "",
+                "Our configurations against `omlt_bigm_nocuts` (OMLT's model solved with the same SCIP settings).", "",
+                "| problem | ours | variants | OMLT solved | ours solved | speed-up |", "|---|---|---|---|---|---|"]
+        out += [f"| {p or 'whole suite'} | {c} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
+                f"{s['speedup']:.2f}x |" for p, c, _, s in same]
         out.append("")
     return out
 
@@ -196,7 +201,7 @@ def write_report(csv_path, out_dir) -> Path:
     rows = read_rows(csv_path)
     out = Path(out_dir)
     problems = list(dict.fromkeys(r["problem"] for r in rows))
-    configs = [c for c in (BASELINE,) + OURS if any(r["config"] == c for r in rows)]
+    configs = [c for c in (BASELINE, "omlt_bigm_nocuts") + OURS if any(r["config"] == c for r in rows)]
     limits = sorted({r["time_limit"] for r in rows})
     lines = ["# Benchmark suite results", "",
              f"{len(rows)} runs; SCIP time limit {', '.join(f'{t:g}' for t in limits)} s per solve; times are "

@@ -14,10 +14,11 @@ Configurations (all on the same model and the same trained networks):
 ``tightened_bigm_nocuts`` ours, LP-tightened, SCIP without cutting planes
 ``regions``    ours, formulation ``auto``: the ideal ``regions`` formulation for
                networks with <= 2 free inputs, LP-tightened big-M for the others
+``regions_nocuts`` the same, SCIP without cutting planes
 ============== ==============================================================
 
-All configurations but the two ``*_nocuts`` ones run SCIP with its default
-parameters; those two use :data:`pyomo_relu.solving.SCIP_SETTINGS` ``["relu"]``
+All configurations but the ``*_nocuts`` ones run SCIP with its default
+parameters; those use :data:`pyomo_relu.solving.SCIP_SETTINGS` ``["relu"]``
 (the settings ``pyomo-relu solve`` uses), so the effect of the solver settings
 is seen apart from that of the formulation, on OMLT's model as well as ours.
 
@@ -53,9 +54,9 @@ from .problems import OMLT_FORMULATION, PROBLEMS, block_network, default_cache_d
 __all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
 
 CONFIGS = ("omlt_bigm", "bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best",
-           "omlt_bigm_nocuts", "tightened_bigm_nocuts", "regions")
+           "omlt_bigm_nocuts", "tightened_bigm_nocuts", "regions", "regions_nocuts")
 #: configurations solved with SCIP's "relu" settings (no cutting planes); all others use SCIP's defaults
-NOCUTS = ("omlt_bigm_nocuts", "tightened_bigm_nocuts")
+NOCUTS = ("omlt_bigm_nocuts", "tightened_bigm_nocuts", "regions_nocuts")
 FIELDS = ("problem", "variant", "config", "layers", "train_mse", "val_mse", "regions", "regions_exact",
           "stable_interval", "status", "solved", "objective", "bound", "gap", "nodes", "build_s", "tighten_s",
           "solve_s", "total_s", "fwd_err", "check_ok", "check", "binaries", "stable", "max_M", "mean_M",
@@ -131,18 +132,18 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
         bounds = _block_bounds(problem, nets, "milp" if config == "milp_bigm" else "lp",
                                time_limit=time_limit, quick=quick)
         tighten = time.process_time() - start
-    if config == "regions":  # LP bounds only where the region formulation does not apply
+    if config.startswith("regions"):  # LP bounds only where the region formulation does not apply
         boxes = problem.input_boxes(nets)
         wide = {name for name, (lb, ub) in boxes.items() if int(np.sum(np.asarray(ub) > np.asarray(lb))) > 2}
         start = time.process_time()
         bounds = _block_bounds(problem, nets, "lp", time_limit=time_limit, quick=quick, only=wide)
         tighten = time.process_time() - start
     formulation = {"omlt_bigm": OMLT_FORMULATION, "omlt_bigm_nocuts": OMLT_FORMULATION,
-                   "scaled_bigm": "scaled_bigm", "regions": "auto"}.get(config, "bigm")
+                   "scaled_bigm": "scaled_bigm", "regions": "auto", "regions_nocuts": "auto"}.get(config, "bigm")
     start = time.process_time()
     m, blocks = problem.build(nets, formulation=formulation, bounds=bounds)
     build = time.process_time() - start
-    if config == "regions":  # enumerating the regions is preprocessing, like tightening
+    if config.startswith("regions"):  # enumerating the regions is preprocessing, like tightening
         enum = sum(blk.prepared.info["partition"].cpu_time for blk in blocks.values()
                    if "partition" in blk.prepared.info)
         build, tighten = build - enum, tighten + enum

@@ -129,6 +129,8 @@ def test_auto_uses_regions_when_it_applies_and_bigm_otherwise():
     assert m.a.mip.component("lam") is not None and m.a.mip.component("z") is None
     assert m.b.mip.component("lam") is None and m.b.mip.component("z") is not None
     assert m.c.mip.component("lam") is None  # too many regions: big-M
+    assert m.a.summary()["used"] == "regions" and m.a.summary()["regions"] >= 1
+    assert m.b.summary()["used"] == "tightened_bigm" and "regions" not in m.b.summary()
     assert m.b.prepared.report is not None  # LP tightening ran (tightened_bigm)
     m.obj = pyo.Objective(expr=m.a.outputs[0] + m.b.outputs[0] + m.c.outputs[0], sense=pyo.maximize)
     pyo.SolverFactory("scip_direct").solve(m)
