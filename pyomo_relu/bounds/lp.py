@@ -18,20 +18,38 @@ layers before ``k``:
   - both kinks (``l < 0``, ``u > c``): ``0 <= a <= c``, ``a >= c z / u``,
     ``a <= c (z - l) / (c - l)``.
 
+LP formulation.  The hull of an unstable neuron is a polygon with vertices
+``(l, 0), (0, 0), (u, u)`` (0 kink), ``(l, l), (c, c), (u, c)`` (cap kink) or
+``(l, 0), (0, 0), (c, c), (u, c)`` (both), so the LP writes its point as a
+convex combination ``(z, a) = v_0 + sum_t lam_t (v_t - v_0)``, ``lam >= 0``,
+``sum_t lam_t <= 1``, and substitutes ``z`` and ``a`` in the affine rows
+(a stable neuron keeps one column ``z`` in ``[l, u]``).  That is the same
+polytope projected, with one row per unstable neuron for the hull instead of
+two (plus one column ``z``), i.e. two rows per unstable neuron instead of
+three: on a 10-100x5 network the LP of layer 4 has 800 rows instead of 1200,
+HiGHS needs about 16% fewer simplex iterations and serial ``lp_bounds`` is
+1.2-1.3x faster on 2-50x3, 4-60x4 and 6-80x3 networks.
+
 Solver choice.  One HiGHS LP (``highspy``, no modelling layer) is built per
 chunk of neurons of a layer (see :mod:`.parallel`); between solves only the
-objective changes, so HiGHS re-optimizes from its previous basis.  Measured on
-layer 4 of a random 4-80-80-80-80-2 network (720 rows, 484 columns): a solve
-from the previous neuron's basis takes ~500 simplex iterations against ~830
-cold, 10-30 ms.  Solving all maxima of a chunk before all minima saves about
-15% on mid-sized networks (consecutive objectives are more alike).  HiGHS'
-default dual simplex is kept: primal simplex was 13% faster on a 4-60x4
-network but 20% slower on 10-100x5; Devex or Dantzig pricing, presolve,
-larger chunks and IPM did not help.  The per-neuron
+objective changes, so HiGHS re-optimizes from its previous basis.  Warm
+starts help less than one might hope: on layer 4 of a 10-100x5 network a
+solve takes ~1000 simplex iterations from the previous neuron's basis
+against ~1300 cold (800 rows), and reusing a basis across chunks could save
+at most about 2% (one cold start per 16 solves).  The chunk's objectives
+are visited greedily by similarity
+(:meth:`.parallel.ChunkTask.run`), 3-5% fewer iterations than all maxima then
+all minima.  HiGHS' default dual simplex and scaling are kept: with this
+formulation ``simplex_scale_strategy=4`` (which saved 14% iterations on the
+previous formulation) and 0 cost 35-43% more iterations on the 10-100x5
+network; primal simplex needs 2.3x the iterations there; Devex pricing,
+cost perturbation, update limit, price strategy, exact instead of padded
+equality rows, presolve, larger chunks and IPM did not help.  The per-neuron
 Pyomo model route (``appsi_highs``) costs several times more per bound
 (``benchmarks/tightening.py`` measures the ratio).  SCIP's LP (SoPlex via
 ``pyscipopt``) was not used: changing the objective of a solved SCIP model
-needs ``freeTransform``, which drops the LP state between neurons.
+needs ``freeTransform``, which drops the LP state between neurons, and it
+was 4x slower per solve.
 
 Soundness.  An LP optimum is not exact, so every bound is *certified*: for
 ``min c^T v`` s.t. ``L <= A v <= U``, ``lo <= v <= hi`` (all column bounds
@@ -42,9 +60,11 @@ finite) and ANY row multipliers ``y``, weak duality gives
 
 where multipliers that would need an infinite row bound are set to 0.  We
 evaluate this with HiGHS' row duals (its sign convention for minimization is
-exactly this ``y``), pad it for floating-point error of the evaluation, and
-pad the relaxation's own rows for the rounding of their coefficients and of a
-float64 forward pass, as :mod:`.interval` does.  So a bound never cuts off a
+exactly this ``y``), pad it for floating-point error of the evaluation and
+of the objective's coefficients (products of ``w`` with vertex coordinates),
+and pad the relaxation's own rows for the rounding of their coefficients
+(products of weights with vertex coordinates) and of a float64 forward pass,
+as :mod:`.interval` does.  So a bound never cuts off a
 reachable pre-activation, even when HiGHS' solution is slightly inaccurate or
 was stopped by a time limit.
 """
@@ -104,9 +124,12 @@ def normalize_extra_constraints(extra, n_inputs: int):
 class LayerLP:
     """Sparse LP data ``L <= A v <= U``, ``lo <= v <= hi`` for tightening one layer.
 
-    ``A`` is stored as COO triplets (``rows``, ``cols``, ``vals``);
-    ``obj_cols`` are the columns of the previous layer's outputs ``a_{k-1}``
-    (or of the inputs ``x`` when ``k == 0``), on which the objective lives.
+    ``A`` is stored as COO triplets (``rows``, ``cols``, ``vals``).  The
+    objective lives on the previous layer's outputs ``a_{k-1}`` (the inputs
+    ``x`` when ``k == 0``), which are affine in the columns:
+    ``a[obj_rows[e]] += obj_vals[e] * v[obj_cols[e]]`` plus ``obj_const``
+    (when ``obj_rows`` is None, ``a[i] = v[obj_cols[i]]``).  Each column
+    appears at most once in ``obj_cols``.
     """
 
     col_lo: np.ndarray
@@ -117,6 +140,18 @@ class LayerLP:
     cols: np.ndarray
     vals: np.ndarray
     obj_cols: np.ndarray
+    obj_rows: np.ndarray | None = None
+    obj_vals: np.ndarray | None = None
+    obj_const: np.ndarray | None = None
+
+    def objective(self, w: np.ndarray):
+        """``(cost, offset)`` with ``w @ a_{k-1} = cost @ v + offset`` (up to rounding, see :meth:`HighsLP.bound`)."""
+        cost = np.zeros(self.n_cols)
+        if self.obj_rows is None:
+            cost[self.obj_cols] = w
+            return cost, 0.0
+        cost[self.obj_cols] = w[self.obj_rows] * self.obj_vals
+        return cost, float(w @ self.obj_const)
 
     @property
     def n_cols(self) -> int:
@@ -160,58 +195,112 @@ class _Builder:
         self.add_rows(np.concatenate([r, r]), np.concatenate([c1, c2]),
                       np.concatenate([np.broadcast_to(v1, (n,)), np.broadcast_to(v2, (n,))]), lo, hi)
 
-    def finish(self, obj_cols) -> LayerLP:
+    def finish(self, obj) -> LayerLP:
         cat = lambda parts, dt=np.float64: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
         return LayerLP(cat(self.col_lo), cat(self.col_hi), cat(self.row_lo), cat(self.row_hi),
-                       cat(self.rows, np.int64), cat(self.cols, np.int64), cat(self.vals), np.asarray(obj_cols))
+                       cat(self.rows, np.int64), cat(self.cols, np.int64), cat(self.vals),
+                       np.asarray(obj.cols), np.asarray(obj.rows), np.asarray(obj.vals, dtype=np.float64),
+                       np.asarray(obj.const, dtype=np.float64))
 
 
-def _affine_rows(b: _Builder, weights, bias, a_cols, z_cols, a_lo, a_hi) -> None:
-    """``z = W a + b`` as ranged rows, widened by the float64 forward pass's rounding error."""
-    n_out, n_in = weights.shape
-    nz = np.nonzero(weights)
-    mag = np.abs(weights) @ np.maximum(np.abs(a_lo), np.abs(a_hi)) + np.abs(bias)
-    slack = (n_in + 2) * _EPS * mag + _TINY
-    rows = np.concatenate([np.arange(n_out), nz[0]])
-    cols = np.concatenate([z_cols, a_cols[nz[1]]])
-    vals = np.concatenate([np.ones(n_out), -weights[nz]])
-    b.add_rows(rows, cols, vals, bias - slack, bias + slack)
+@dataclass
+class _Affine:
+    """A layer's values as affine functions of LP columns: ``v[r] = sum(vals * x[cols]) + const[r]``."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+    const: np.ndarray
 
 
-def _hull_rows(b: _Builder, z_cols, a_cols, lo, up, cap) -> None:
-    """Rows of the convex hull of ``a = min(max(0, z), cap)`` for unstable/linear neurons.
+def _identity(cols) -> _Affine:
+    n = len(cols)
+    return _Affine(np.arange(n), np.asarray(cols), np.ones(n), np.zeros(n))
 
-    Each row ``a - s z (<= or >=) t`` gets a slack of a few ulps of its terms so
-    that rounding ``s`` and ``t`` never cuts off a point of the graph.
+
+def _layer_columns(b: _Builder, lo, up, cap, piecewise: bool):
+    """Columns (and convexity rows) for one layer; returns ``(z, a)`` as :class:`_Affine` maps.
+
+    A neuron that is stable (or of a linear layer) gets one column ``zeta``
+    in ``[l, u]`` with ``z = zeta`` and ``a = zeta``, ``0`` or ``c``.  An
+    unstable neuron's point ``(z, a)`` is a convex combination of the
+    vertices of its hull polygon: ``(z, a) = v_0 + sum_t lam_t (v_t - v_0)``
+    with ``lam >= 0``, ``sum lam <= 1`` (one row).  The vertices are
+    ``(l, 0), (0, 0), (u, u)`` (only the 0 kink), ``(l, l), (c, c), (u, c)``
+    (only the cap kink) and ``(l, 0), (0, 0), (c, c), (u, c)`` (both).
     """
-    inf = np.inf
-    lin = (lo >= 0) & (up <= cap)
-    k0 = (lo < 0) & (up > 0) & (up <= cap)
-    kc = (lo >= 0) & (lo < cap) & (up > cap)
-    both = (lo < 0) & (up > cap)
-    b.add_two_term_rows(a_cols[lin], 1.0, z_cols[lin], -1.0, np.zeros(lin.sum()), np.zeros(lin.sum()))
+    n = len(lo)
+    z_parts, a_parts = [], []
+    z_const, a_const = np.zeros(n), np.zeros(n)
 
-    def relaxed(mask, slope, rhs_z0, upper: bool) -> None:
-        # a - slope * z <= slope * (-z0) (upper) or >= (lower), padded outward
-        s = slope[mask]
-        rhs = rhs_z0[mask]
-        pad = 8 * _EPS * (np.abs(s) * (np.abs(lo[mask]) + np.abs(up[mask])) + np.abs(rhs)) + _TINY
-        row_lo, row_hi = (np.full(len(s), -inf), rhs + pad) if upper else (rhs - pad, np.full(len(s), inf))
-        b.add_two_term_rows(a_cols[mask], 1.0, z_cols[mask], -s, row_lo, row_hi)
+    def add(part, idx, cols, vals):
+        part.append((idx, cols, np.broadcast_to(np.asarray(vals, dtype=np.float64), idx.shape)))
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # only the 0 kink: a >= z, a <= u (z - l) / (u - l)
-        b.add_two_term_rows(a_cols[k0], 1.0, z_cols[k0], -1.0, np.zeros(k0.sum()), np.full(k0.sum(), inf))
-        s = up / (up - lo)
-        relaxed(k0, s, -s * lo, upper=True)
-        # only the cap kink: a <= z, a >= l + t (z - l), t = (c - l) / (u - l)
-        b.add_two_term_rows(a_cols[kc], 1.0, z_cols[kc], -1.0, np.full(kc.sum(), -inf), np.zeros(kc.sum()))
-        t = (cap - lo) / (up - lo)
-        relaxed(kc, t, lo - t * lo, upper=False)
-        # both kinks: a >= c z / u, a <= c (z - l) / (c - l)
-        relaxed(both, cap / up, np.zeros_like(lo), upper=False)
-        q = cap / (cap - lo)
-        relaxed(both, q, -q * lo, upper=True)
+    if piecewise:
+        inactive = up <= 0
+        sat = ~inactive & (lo >= cap)
+        lin = ~inactive & ~sat & (lo >= 0) & (up <= cap)
+        k0 = (lo < 0) & (up > 0) & (up <= cap)
+        kc = (lo >= 0) & (lo < cap) & (up > cap)
+        both = (lo < 0) & (up > cap)
+        stable = inactive | sat | lin
+    else:
+        stable = np.ones(n, dtype=bool)
+        lin = stable
+        sat = k0 = kc = both = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(stable)
+    zeta = b.add_cols(lo[idx], up[idx])
+    add(z_parts, idx, zeta, 1.0)
+    m = lin[idx]
+    add(a_parts, idx[m], zeta[m], 1.0)
+    a_const[sat] = cap[sat] if piecewise else 0.0
+    for mask, n_vert in ((k0, 2), (kc, 2), (both, 3)):
+        idx = np.flatnonzero(mask)
+        if not idx.size:
+            continue
+        lam = [b.add_cols(np.zeros(idx.size), np.ones(idx.size)) for _ in range(n_vert)]
+        r = np.arange(idx.size)
+        b.add_rows(np.tile(r, n_vert), np.concatenate(lam), np.ones(n_vert * idx.size),
+                   np.full(idx.size, -np.inf), np.ones(idx.size))
+        l, u = lo[idx], up[idx]
+        if mask is k0:  # base (0, 0); lam0 -> (l, 0), lam1 -> (u, u)
+            add(z_parts, idx, lam[0], l), add(z_parts, idx, lam[1], u)
+            add(a_parts, idx, lam[1], u)
+        elif mask is kc:  # base (l, l); lam0 -> (c, c), lam1 -> (u, c)
+            c = cap[idx]
+            z_const[idx], a_const[idx] = l, l
+            add(z_parts, idx, lam[0], c - l), add(z_parts, idx, lam[1], u - l)
+            add(a_parts, idx, lam[0], c - l), add(a_parts, idx, lam[1], c - l)
+        else:  # base (0, 0); lam0 -> (l, 0), lam1 -> (c, c), lam2 -> (u, c)
+            c = cap[idx]
+            add(z_parts, idx, lam[0], l), add(z_parts, idx, lam[1], c), add(z_parts, idx, lam[2], u)
+            add(a_parts, idx, lam[1], c), add(a_parts, idx, lam[2], c)
+
+    def cat(parts, const) -> _Affine:
+        return _Affine(np.concatenate([p[0] for p in parts]).astype(np.int64),
+                       np.concatenate([p[1] for p in parts]).astype(np.int64),
+                       np.concatenate([p[2] for p in parts]), const)
+
+    return cat(z_parts, z_const), cat(a_parts + [(np.zeros(0, np.int64),) * 2 + (np.zeros(0),)], a_const)
+
+
+def _affine_rows(b: _Builder, weights, bias, a_prev: _Affine, z: _Affine, a_lo, a_hi, z_lo, z_hi) -> None:
+    """Rows ``z = W a_prev + b`` in terms of the columns of both maps, padded for rounding.
+
+    The padding covers the float64 forward pass (as :mod:`.interval`) and the
+    rounding of the products ``W_ji * coefficient`` and of the constants.
+    """
+    n_out, n_in = weights.shape
+    a_mag = np.maximum(np.abs(a_lo), np.abs(a_hi))
+    mag = np.abs(weights) @ a_mag + np.abs(bias) + np.maximum(np.abs(z_lo), np.abs(z_hi))
+    slack = (n_in + 16) * _EPS * 4 * mag + _TINY
+    rhs = bias + weights @ a_prev.const - z.const
+    w_cols = weights[:, a_prev.rows]  # (n_out, entries)
+    jj, ee = np.nonzero(w_cols)
+    rows = np.concatenate([z.rows, jj])
+    cols = np.concatenate([z.cols, a_prev.cols[ee]])
+    vals = np.concatenate([z.vals, -w_cols[jj, ee] * a_prev.vals[ee]])
+    b.add_rows(rows, cols, vals, rhs - slack, rhs + slack)
 
 
 def build_layer_lp(net: ReluNetwork, bounds: NeuronBounds, k: int, extra=None) -> LayerLP:
@@ -228,25 +317,22 @@ def build_layer_lp(net: ReluNetwork, bounds: NeuronBounds, k: int, extra=None) -
         Linear constraints ``lo <= A x <= hi`` on the inputs (see :func:`normalize_extra_constraints`).
     """
     b = _Builder()
-    a_cols = b.add_cols(bounds.input_lb, bounds.input_ub)
+    x_cols = b.add_cols(bounds.input_lb, bounds.input_ub)
     if extra is not None:
         a_mat, lo, hi = extra
         nz = np.nonzero(a_mat)
-        b.add_rows(nz[0], a_cols[nz[1]], a_mat[nz], lo, hi)
+        b.add_rows(nz[0], x_cols[nz[1]], a_mat[nz], lo, hi)
+    a_map = _identity(x_cols)
     a_lo, a_hi = bounds.input_lb, bounds.input_ub
     for i in range(k):
         layer = net.layers[i]
         z_lo, z_hi = bounds.lower[i], bounds.upper[i]
-        z_cols = b.add_cols(z_lo, z_hi)
-        _affine_rows(b, layer.weights, layer.bias, a_cols, z_cols, a_lo, a_hi)
-        if layer.activation.is_piecewise:
-            a_lo, a_hi = bounds.post_bounds(i)
-            new_cols = b.add_cols(a_lo, a_hi)
-            _hull_rows(b, z_cols, new_cols, z_lo, z_hi, bounds.caps[i])
-            a_cols = new_cols
-        else:
-            a_cols, a_lo, a_hi = z_cols, z_lo, z_hi
-    return b.finish(a_cols)
+        piecewise = layer.activation.is_piecewise
+        z_map, new_a = _layer_columns(b, z_lo, z_hi, bounds.caps[i], piecewise)
+        _affine_rows(b, layer.weights, layer.bias, a_map, z_map, a_lo, a_hi, z_lo, z_hi)
+        a_map = new_a
+        a_lo, a_hi = bounds.post_bounds(i) if piecewise else (z_lo, z_hi)
+    return b.finish(a_map)
 
 
 def dual_certificate(lp: LayerLP, cost: np.ndarray, y: np.ndarray) -> float:
@@ -300,18 +386,18 @@ class HighsLP:
         h.passModel(model)
         self._status = highspy.HighsModelStatus
         self._obj_idx = lp.obj_cols.astype(np.int32)
-        self._cost = np.zeros(lp.n_cols)
+        self._col_mag = np.maximum(np.abs(lp.col_lo), np.abs(lp.col_hi))
 
     def bound(self, w: np.ndarray, sense: str, deadline: float | None):
-        """Certified bound of ``w @ v[obj_cols]``: lower for ``"min"``, upper for ``"max"``.
+        """Certified bound of ``w @ a_{k-1}``: lower for ``"min"``, upper for ``"max"``.
 
         Returns ``(value or None, time_limited)``.  Raises InfeasibleBoxError
         when HiGHS proves the relaxation (hence the box) empty.
         """
         sign = 1.0 if sense == "min" else -1.0
-        self._cost[self.lp.obj_cols] = sign * w
+        cost, offset = self.lp.objective(sign * np.asarray(w, dtype=np.float64))
         h = self._h
-        h.changeColsCost(len(self._obj_idx), self._obj_idx, self._cost[self.lp.obj_cols])
+        h.changeColsCost(len(self._obj_idx), self._obj_idx, cost[self.lp.obj_cols])
         if deadline is not None:
             h.setOptionValue("time_limit", max(deadline - time.time(), 1e-3))
         h.run()
@@ -325,7 +411,12 @@ class HighsLP:
         y = np.asarray(h.getSolution().row_dual, dtype=np.float64)
         if y.shape != (self.lp.n_rows,) or not np.all(np.isfinite(y)):
             return None, limited
-        value = sign * dual_certificate(self.lp, self._cost, y)
+        cert = dual_certificate(self.lp, cost, y)
+        # cost @ v + offset differs from sign * w @ a_{k-1} by the rounding of the
+        # products w_r * obj_vals and of the offset (each column value is at most _col_mag)
+        const = 0.0 if self.lp.obj_const is None else float(np.abs(w) @ np.abs(self.lp.obj_const))
+        pad = 4 * _EPS * (np.abs(cost) @ self._col_mag + (len(w) + 2) * const + abs(cert) + abs(offset)) + _TINY
+        value = sign * float(np.nextafter(cert + offset - pad, -np.inf))
         return (value if np.isfinite(value) else None), limited
 
 
@@ -334,7 +425,7 @@ def solve_lp_chunk(task: ChunkTask) -> ChunkResult:
     lp = build_layer_lp(task.network, task.bounds, task.layer, task.extra)
     solver = HighsLP(lp)
     layer = task.network.layers[task.layer]
-    return task.run(lambda w, sense: solver.bound(w, sense, task.deadline), layer)
+    return task.run(lambda w, sense: solver.bound(w, sense, task.deadline), layer, greedy=True)
 
 
 def lp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None, workers: int = 1,

@@ -119,9 +119,11 @@ def reference_lp_bounds(net, lb, ub):
     return lower, upper
 
 
-# clipped cases chosen so that the 0 kink alone, the cap kink alone and both kinks all occur
+# clipped cases chosen so that the 0 kink alone, the cap kink alone and both kinks all occur, and
+# (the last one) stable inactive, saturated and linear neurons before unstable ones
 @pytest.mark.parametrize("clipped, seed, cap, bias", [(False, 7, 1.0, 0.3), (True, 7, 0.8, 0.3),
-                                                      (True, 1, 0.8, 1.0), (True, 8, 1.5, 1.0)])
+                                                      (True, 1, 0.8, 1.0), (True, 8, 1.5, 1.0),
+                                                      (True, 0, 2.0, 2.0)])
 def test_lp_bounds_equal_independent_lp(clipped, seed, cap, bias):
     pytest.importorskip("scipy")
     net = make_net([2, 5, 5, 4, 1], seed=seed, clipped=clipped, cap=cap, bias=bias)
@@ -218,3 +220,24 @@ def test_report_and_options(capsys):
         tighten(net, -1, 1, method="simplex")
     with pytest.raises(ShapeMismatchError, match="layers 0..2"):
         lp_bounds(net, -1, 1, layers=[5])
+
+
+@pytest.mark.parametrize("piecewise, greedy", [(True, True), (False, True), (True, False)])
+def test_chunk_solve_order_visits_each_objective_once(piecewise, greedy):
+    from pyomo_relu.bounds.parallel import _next_objective
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 4))
+    u = w / np.linalg.norm(w, axis=1)[:, None]
+    todo, last, order = np.ones((6, 2), dtype=bool), None, []
+    while todo.any():
+        i, s = _next_objective(u @ u.T, todo, last, piecewise, greedy)
+        assert todo[i, s]
+        todo[i, s] = False
+        order.append((i, s))
+        last = (i, s)
+    assert sorted(order) == [(i, s) for i in range(6) for s in (0, 1)]
+    if piecewise:  # a minimum only after its maximum (the maximum may make it unnecessary)
+        assert all(order.index((i, 0)) < order.index((i, 1)) for i in range(6))
+    if not greedy:
+        assert order == [(i, 0) for i in range(6)] + [(i, 1) for i in range(6)]
