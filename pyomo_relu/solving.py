@@ -9,6 +9,7 @@ solution and the proven bound are kept), SCIP's node count and gap.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass
 
@@ -128,10 +129,57 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
     )
 
 
+@contextmanager
+def _scip_log_without_deadlock():
+    """Let SCIP run without holding Python's GIL inside Pyomo's SCIP interfaces.
+
+    Pyomo captures SCIP's log through a pipe that a Python thread drains, while
+    ``pyscipopt.Model.optimize`` holds the GIL: once a solve has written more
+    than the pipe's buffer (64 KiB, a few hundred log lines) both sides wait
+    forever.  Inside this context the interfaces create models whose
+    ``optimize`` is pyscipopt's ``optimizeNogil``, so the log is drained while
+    SCIP runs.  Without ``optimizeNogil`` (old pyscipopt) nothing changes.
+    """
+    import pyscipopt
+    from pyomo.contrib.solver.solvers.scip import base, scip_direct
+
+    modules = [mod for mod in (base, scip_direct) if hasattr(mod, "scip")]  # where the interfaces find pyscipopt
+    if not hasattr(pyscipopt.Model, "optimizeNogil") or not modules:
+        yield
+        return
+
+    class _Model(pyscipopt.Model):
+        def optimize(self):
+            self.optimizeNogil()
+
+    class _Pyscipopt:
+        Model = _Model
+
+        def __getattr__(self, name):
+            return getattr(pyscipopt, name)
+
+    originals = [mod.scip for mod in modules]
+    for mod in modules:
+        mod.scip = _Pyscipopt()
+    try:
+        yield
+    finally:
+        for mod, original in zip(modules, originals):
+            mod.scip = original
+
+
 def _run_contrib(opt, m, *, time_limit, tee, options):
-    """Pyomo's new solver interface (scip_direct, scip_persistent)."""
-    res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
-                    raise_exception_on_nonoptimal_result=False, solver_options=options)
+    """Pyomo's new solver interface (scip_direct, scip_persistent).
+
+    Without ``tee`` SCIP prints nothing (``display/verblevel = 0`` unless the
+    caller sets it), and SCIP runs without the GIL (see
+    :func:`_scip_log_without_deadlock`), so long solves with a log never hang.
+    """
+    if not tee:
+        options = {"display/verblevel": 0, **options}
+    with _scip_log_without_deadlock():
+        res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
+                        raise_exception_on_nonoptimal_result=False, solver_options=options)
     has_sol = res.solution_status.name != "noSolution"
     if has_sol:
         res.solution_loader.load_vars()
