@@ -50,7 +50,7 @@ def _nets(problem: str) -> dict:
 
 
 @pytest.mark.parametrize("problem", ["peaks", "reformer"])
-@pytest.mark.parametrize("config", ["bigm", "tightened_bigm"])
+@pytest.mark.parametrize("config", ["bigm", "tightened_bigm", "regions"])
 def test_builder_solves_and_forward_check_holds(problem, config):
     row = runner.run_instance(PROBLEMS[problem], _nets(problem), config, time_limit=20)
     assert row["solved"], row
@@ -58,9 +58,13 @@ def test_builder_solves_and_forward_check_holds(problem, config):
     assert row["check_ok"] is True, row["check"]
 
 
-def test_oil_builds_solves_and_routes():
+@pytest.mark.parametrize("formulation", ["tightened_bigm", "auto"])
+def test_oil_builds_solves_and_routes(formulation):
     nets = _nets("oil")
-    m, blocks = oil.build_oil(nets, formulation="tightened_bigm")
+    m, blocks = oil.build_oil(nets, formulation=formulation)
+    if formulation == "auto":  # 1-input wells get the region formulation, the 4-input risers big-M
+        assert all(blocks[w].summary()["used"] == "regions" for w in oil.WELLS)
+        assert all(blocks[r].summary()["used"] == "tightened_bigm" for r in oil.RISERS)
     assert len(blocks) == 10 and sum(1 for _ in m.y.values()) == 16
     sol = runner.solve_scip(m, time_limit=30)
     assert sol["solved"]
