@@ -153,13 +153,16 @@ def test_unparsable_options_are_parser_errors(onnx_file, capsys, bad):
 
 
 def test_demo_on_the_shipped_network():
-    proc = _cli("demo", "--formulation", "tightened_bigm", "--grid", "201")
+    proc = _cli("demo", "--formulation", "tightened_bigm", "--formulation", "regions", "--grid", "201")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all checks passed" in proc.stdout
-    row = next(line for line in proc.stdout.splitlines() if line.startswith("tightened_bigm "))
-    assert row.split()[1] == "optimal"
-    # the surrogate's minimum lies near the true peaks minimum (-6.551)
-    assert -7.5 < float(row.split()[2]) < -5.5
+    rows = {name: next(line for line in proc.stdout.splitlines() if line.startswith(name + " "))
+            for name in ("tightened_bigm", "regions")}
+    for row in rows.values():
+        assert row.split()[1] == "optimal"
+        # the surrogate's minimum lies near the true peaks minimum (-6.551)
+        assert -7.5 < float(row.split()[2]) < -5.5
+    assert abs(float(rows["regions"].split()[2]) - float(rows["tightened_bigm"].split()[2])) < 1e-5
 
 
 def test_missing_solver_names_the_fix(monkeypatch):
