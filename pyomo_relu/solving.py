@@ -27,7 +27,7 @@ SOLVERS = {
 #: named SCIP parameter sets.  "relu": no cutting-plane rounds.  On big-M models of
 #: ReLU networks SCIP's separators cost far more than they prune: on the shipped
 #: peaks surrogate (48 binaries) SCIP needs 2.6 s with its defaults and 0.45 s
-#: without cuts (more nodes, each much cheaper); see benchmarks/results/suite_quick_settings.md.
+#: without cuts (more nodes, each much cheaper); see the same-settings tables of benchmarks/results/suite.md.
 SCIP_SETTINGS = {
     "default": {},
     "relu": {"separating/maxrounds": 0, "separating/maxroundsroot": 0},
