@@ -43,6 +43,10 @@ from .bigm import TightenedBigM
 
 __all__ = ["Regions", "Auto"]
 
+#: recently enumerated partitions: (id(network), box, max_regions) -> (network, RegionPartition)
+_CACHE: dict = {}
+_CACHE_SIZE = 32
+
 
 def _row(coefs, variables, extra=None) -> LinearExpression:
     """``sum coefs * variables`` (zero coefficients skipped) plus the ``(coef, var)`` pairs in ``extra``."""
@@ -74,9 +78,23 @@ class Regions(Formulation):
         self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding
 
     def partition(self, net, bounds):
-        """The region partition of ``net`` over its bounds' input box; raises NotApplicableError."""
-        part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=bounds,
-                                time_limit=self.time_limit, max_regions=self.max_regions)
+        """The region partition of ``net`` over its bounds' input box; raises NotApplicableError.
+
+        Partitions are remembered per network object and box (the last
+        :data:`_CACHE_SIZE`), so indexed blocks that embed one network many
+        times (e.g. once per time period) enumerate its regions once.
+        """
+        key = (id(net), bounds.input_lb.tobytes(), bounds.input_ub.tobytes(), self.max_regions)
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] is net:
+            part = hit[1]
+        else:
+            part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=bounds,
+                                    time_limit=self.time_limit, max_regions=self.max_regions)
+            if part.complete:
+                _CACHE[key] = (net, part)
+                while len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.pop(next(iter(_CACHE)))
         if not part.complete:
             raise NotApplicableError(
                 f"formulation 'regions': the network has more than {self.max_regions} linear regions on its box "

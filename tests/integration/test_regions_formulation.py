@@ -153,3 +153,34 @@ def test_regions_errors_name_the_problem():
         Regions(encoding="binary")
     with pytest.raises(pr.UnknownOptionError, match="max_regions"):
         Regions(max_regions=0)
+
+
+@pytest.mark.solver
+@requires_scip
+def test_indexed_blocks_enumerate_the_regions_once(monkeypatch):
+    from pyomo_relu.formulations import regions as module
+
+    calls = []
+    original = module.linear_partition
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "linear_partition", counting)
+    monkeypatch.setattr(module, "_CACHE", {})
+    net = random_network((2, 8, 8, 1), seed=21)
+    m = pyo.ConcreteModel()
+    m.T = pyo.RangeSet(0, 3)
+    m.x = pyo.Var(m.T, range(2), bounds=(-1, 1))
+    m.nn = pr.ReluNetworkBlock(m.T, network=net, inputs=m.x, formulation="regions")
+    assert len(calls) == 1
+    m.obj = pyo.Objective(expr=sum(m.nn[t].outputs[0] for t in m.T))
+    for t in m.T:
+        m.x[t, 0].fix(-1 + 0.5 * t)
+    pyo.SolverFactory("scip_direct").solve(m)
+    for t in m.T:
+        assert m.nn[t].prediction_error() < 1e-6
+    # another network, or the same one on another box, is enumerated anew
+    m.other = pr.ReluNetworkBlock(network=net, input_bounds=([0, 0], [1, 1]), formulation="regions")
+    assert len(calls) == 2
