@@ -12,7 +12,7 @@ Configurations (all on the same model and the same trained networks):
                context="model")`` (the model's own constraints cut the bounds)
 ``omlt_bigm_nocuts`` OMLT's formulation, SCIP without cutting planes
 ``tightened_bigm_nocuts`` ours, LP-tightened, SCIP without cutting planes
-``regions``    ours, formulation ``auto``: the ideal ``regions`` formulation for
+``regions``    ours, formulation ``auto``: the exact ``regions`` formulation for
                networks with <= 2 free inputs, LP-tightened big-M for the others
 ``regions_nocuts`` the same, SCIP without cutting planes
 ============== ==============================================================

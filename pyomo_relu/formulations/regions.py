@@ -16,10 +16,14 @@ convex-combination formulation is
     \sum_i \lambda_{r,i} = \delta_r,\quad \sum_r \delta_r = 1,\quad
     \lambda \ge 0,\ \delta_r \in \{0, 1\}.
 
-Its LP relaxation is the convex hull of the network's graph over the box (the
-formulation is *ideal*), it has no big-M coefficient at all, and its size
-depends on the number of regions, not on the depth of the network: one binary
-per region instead of one per unstable neuron.  It pays off for the
+Its LP relaxation, projected onto ``(x, y)``, is the convex hull of the
+network's graph over the box (the formulation is *sharp*), it has no big-M
+coefficient at all, and its size depends on the number of regions, not on the
+depth of the network.  The default encoding replaces the ``delta_r`` by
+``ceil(log2 R)`` binaries ``b`` with ``sum_{r: bit_l(r) = 1} sum_i lambda_{r,i} = b_l``
+(the logarithmic "DLog" formulation of Vielma et al.), which keeps the LP
+relaxation and needs far fewer binaries; ``encoding="unary"`` keeps one binary
+per region.  It pays off for the
 low-dimensional surrogates common in process models (a unit's response to one
 or two operating variables) and does not apply beyond two free inputs.
 References: Jeroslow & Lowe (1984); Vielma, Ahmed & Nemhauser, "Mixed-integer
@@ -68,7 +72,7 @@ class Regions(Formulation):
     """
 
     name = "regions"
-    description = "ideal formulation over the linear regions (<= 2 free inputs; one binary per region, no big-M)"
+    description = "exact formulation over the linear regions (<= 2 free inputs; log2(regions) binaries, no big-M)"
 
     def __init__(self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"):
         if int(max_regions) < 1:
