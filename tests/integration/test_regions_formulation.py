@@ -103,7 +103,7 @@ def test_regions_optimum_equals_bigm_and_forward(encoding, sizes, seed, clipped,
 @pytest.mark.solver
 @requires_scip
 def test_regions_lp_relaxation_is_the_convex_hull():
-    """Ideal formulation: the LP relaxation already gives the optimum of a linear objective."""
+    """Sharp formulation: the LP relaxation already gives the optimum of a linear objective."""
     net = random_network((2, 10, 10, 1), seed=12)
     m = _model(net, [-1, -1], [1, 1], "regions", sense=pyo.minimize)
     pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
