@@ -329,6 +329,26 @@ class _LPCell:
         return self.center
 
 
+def _unit_cube_start(net: ReluNetwork, lb, ub, engine: str):
+    """``(free inputs, c0, e0, root cell)`` of an exact enumeration with ``engine`` ("polygon" or "lp").
+
+    Inputs are ``x = lb + (ub - lb) y`` with ``y`` in the unit cube over the
+    free inputs (fixed ones fold into the bias), so the first layer's
+    pre-activation is ``c0 y + e0``; the polygon engine pads ``y`` to 2-D.
+    """
+    free = np.flatnonzero(ub > lb)
+    d = free.size
+    w0, b0 = net.layers[0].weights, net.layers[0].bias
+    c0, e0 = w0[:, free] * (ub - lb)[free], b0 + w0 @ lb
+    if engine == "polygon":
+        c0 = np.hstack([c0, np.zeros((c0.shape[0], 2 - d))])
+        root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
+    else:
+        root = _LPCell(np.zeros((0, d)), np.zeros(0), np.zeros(d), np.ones(d), _Chebyshev(d),
+                       center=np.full(d, 0.5), radius=0.5, exact=True)
+    return free, c0, e0, root
+
+
 def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float, *, engine: str = "auto"):
     """Exact enumeration; returns ``(count, points (count, n_inputs), complete, engine)``.
 
@@ -336,22 +356,13 @@ def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float
     split by clipping), ``"lp"`` (any dimension: cells are H-polytopes, one
     Chebyshev-ball LP per test) or ``"auto"`` (polygon when possible).
     """
-    free = np.flatnonzero(ub > lb)
-    d = free.size
+    d = int(np.sum(ub > lb))
     engine = ("polygon" if d <= _AUTO_POLYGON_DIM else "lp") if engine == "auto" else engine
-    w0, b0 = net.layers[0].weights, net.layers[0].bias
-    # inputs x = lb + (ub - lb) y with y in the unit cube; fixed inputs fold into the bias
-    c0, e0 = w0[:, free] * (ub - lb)[free], b0 + w0 @ lb
     if d == 0:
         return 1, lb[None, :].copy(), True, "point"
-    if engine == "polygon":
-        if d > 2:
-            raise UnknownOptionError(f"count_linear_regions: the polygon engine needs <= 2 free inputs, found {d}.")
-        c0 = np.hstack([c0, np.zeros((c0.shape[0], 2 - d))])
-        root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
-    else:
-        root = _LPCell(np.zeros((0, d)), np.zeros(0), np.zeros(d), np.ones(d), _Chebyshev(d),
-                       center=np.full(d, 0.5), radius=0.5, exact=True)
+    if engine == "polygon" and d > 2:
+        raise UnknownOptionError(f"count_linear_regions: the polygon engine needs <= 2 free inputs, found {d}.")
+    free, c0, e0, root = _unit_cube_start(net, lb, ub, engine)
     count, ys, complete = _enumerate(net, bounds, root, c0, e0, deadline)
     points = np.repeat(lb[None, :], len(ys), axis=0)
     if ys:
@@ -567,10 +578,7 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
         pts = [lb[None, :].copy()]
         return RegionPartition(pts, [net.forward(pts[0])], True, time.perf_counter() - t0,
                                time.process_time() - c0_cpu)
-    w0, b0 = net.layers[0].weights, net.layers[0].bias
-    c0 = np.hstack([w0[:, free] * (ub - lb)[free], np.zeros((w0.shape[0], 2 - d))])
-    e0 = b0 + w0 @ lb
-    root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
+    free, c0, e0, root = _unit_cube_start(net, lb, ub, "polygon")
     cells: list = []
     deadline = t0 + time_limit if time_limit is not None else np.inf
     _, _, complete = _enumerate(net, bounds, root, c0, e0, deadline, cells,

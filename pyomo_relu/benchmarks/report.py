@@ -80,7 +80,8 @@ def _headline(rows, problems) -> list[str]:
            "instance OMLT solves also solved.", "",
            "| problem | config | variants | OMLT solved | ours solved | OMLT-solved kept | speed-up | goal |",
            "|---|---|---|---|---|---|---|---|"]
-    for p in problems + ([None] if len(problems) > 1 else []):
+    scopes = problems + ([None] if len(problems) > 1 else [])  # None: the whole suite
+    for p in scopes:
         stats = {c: compare(rows, p, c) for c in OURS}
         stats = {c: s for c, s in stats.items() if s}
         best = max(stats, key=lambda c: stats[c]["speedup"]) if stats else None
@@ -91,8 +92,7 @@ def _headline(rows, problems) -> list[str]:
                        f"{'yes' if s['omlt_solved_kept'] else 'no'} | {s['speedup']:.2f}x | {goal} |")
     out += ["", "Bold: the configuration with the best speed-up on that problem (chosen after the fact). "
             "`regions` and every configuration without `_nocuts` run SCIP with its defaults, as `omlt_bigm` does.", ""]
-    same = [(p, ours, base, compare(rows, p, ours, base)) for ours, base in SAME_SETTINGS
-            for p in problems + ([None] if len(problems) > 1 else [])]
+    same = [(p, ours, base, compare(rows, p, ours, base)) for ours, base in SAME_SETTINGS for p in scopes]
     same = [t for t in same if t[3]]
     if same:
         out += ["### Both sides without cutting planes", "",
