@@ -60,15 +60,18 @@ def _row(coefs, variables, extra=None) -> LinearExpression:
 
 
 class Regions(Formulation):
-    """Ideal disjunctive formulation over the network's linear regions (at most 2 free inputs).
+    """Sharp disjunctive formulation over the network's linear regions (at most 2 free inputs).
 
     Parameters
     ----------
     max_regions : int
         Refuse networks with more regions than this (the model grows with
-        one binary per region and one continuous variable per corner).
+        one continuous variable per region corner).
     time_limit : float or None
         Seconds for enumerating the regions.
+    encoding : {"log", "unary"}
+        ``ceil(log2 R)`` binaries that number the region (default), or one
+        binary per region.
     """
 
     name = "regions"
