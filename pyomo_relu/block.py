@@ -22,6 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.config import ConfigDict, ConfigValue, In
 from pyomo.core.base.block import BlockData, declare_custom_block
+from pyomo.core.base.indexed_component import IndexedComponent
 from pyomo.core.base.var import IndexedVar, VarData
 
 from .bounds import NeuronBounds, check_box, interval_bounds
@@ -102,7 +103,9 @@ class ReluNetworkBlockData(BlockData):
         if user is None:
             self.inputs = pyo.Var(range(n), domain=pyo.Reals)
         else:
-            self.inputs = pyo.Reference(user)
+            # a generic (non-Var) reference: the user's variables stay theirs, and
+            # writers that list Var components (Pyomo's MPS writer) do not meet them twice
+            self.inputs = pyo.Reference(user, ctype=IndexedComponent)
         self.outputs = pyo.Var(range(net.n_outputs), domain=pyo.Reals)
         lb, ub = self._input_box(cfg.input_bounds, own=user is None)
         bounds = cfg.bounds

@@ -128,6 +128,28 @@ def test_user_inputs_are_the_same_variables_no_linking_rows():
     assert m.nn.mip.component("input_box") is None  # variable bounds already give the box
 
 
+@pytest.mark.parametrize("fmt", ["mps", "lp", "nl"])
+def test_model_with_user_inputs_writes_to_solver_files(tmp_path, fmt):
+    """The block's reference to the user's inputs does not make a writer list them twice."""
+    net = random_network((2, 6, 1), seed=7)
+    m = _model(net, [-1, -1], [1, 1], "bigm", sense=pyo.minimize)
+    path = tmp_path / f"model.{fmt}"
+    m.write(str(path), io_options={"symbolic_solver_labels": True})
+    text = path.read_text()
+    assert "x(0)" in text or "x[0]" in text or "x_0_" in text
+    listed = list(m.component_data_objects(pyo.Var))
+    assert len(listed) == len({id(v) for v in listed})
+    if fmt == "mps":  # SCIP reads the file and finds the model's optimum
+        import pyscipopt
+
+        _solve(m)
+        scip = pyscipopt.Model()
+        scip.hideOutput()
+        scip.readProblem(str(path))
+        scip.optimize()
+        assert scip.getObjVal() == pytest.approx(pyo.value(m.obj), abs=1e-6)
+
+
 def test_input_bounds_tighter_than_variables_are_enforced():
     net = random_network((1, 6, 1), seed=4)
     m = pyo.ConcreteModel()
