@@ -15,9 +15,14 @@ import numpy as np
 from ..errors import InvalidNetworkError
 from ..network import Activation
 
-__all__ = ["BATCH", "OPS", "attr"]
+__all__ = ["BATCH", "BATCH_MARK", "ML_OPS", "OPS", "SHAPE_OPS", "STD_DOMAINS", "attr", "evaluate"]
 
 BATCH = "N"
+BATCH_MARK = 2_147_483_629  # stands for the batch size in shape tensors (a prime below 2**31)
+STD_DOMAINS = ("", "ai.onnx")
+ML_OPS = {("ai.onnx.ml", "Scaler")}
+# Constant-only operators that may carry BATCH_MARK without computing with its value.
+SHAPE_OPS = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Identity", "Cast", "Reshape", "Flatten"}
 _FLOAT_MAX = 3.4028234663852886e38  # Clip's default min/max before opset 11
 _FLOAT_TYPES = {1: "FLOAT", 10: "FLOAT16", 11: "DOUBLE", 16: "BFLOAT16"}
 
@@ -32,10 +37,31 @@ def attr(node, name, default):
     return default
 
 
+def evaluate(node, args, opset_import):
+    """Outputs of ``node`` on the constant arrays ``args`` (None for omitted inputs), by ``onnx.reference``."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"in{k}" if a is not None else "" for k, a in enumerate(args)]
+    outs = [f"out{k}" if o else "" for k, o in enumerate(node.output)]
+    single = helper.make_node(node.op_type, names, outs, domain=node.domain)
+    single.attribute.extend(node.attribute)
+    graph = helper.make_graph(
+        [single], "fold", [helper.make_empty_tensor_value_info(n) for n in names if n],
+        [helper.make_empty_tensor_value_info(o) for o in outs if o],
+    )
+    model = helper.make_model(graph, opset_imports=opset_import)
+    feeds = {n: np.asarray(a) for n, a in zip(names, args) if n}
+    results = iter(ReferenceEvaluator(model).run(None, feeds))
+    return [next(results) if o else None for o in outs]
+
+
 def _scalar(p, value, what):
     arr = np.asarray(value, dtype=np.float64)
     if arr.size != 1:
         p._unsupported(f"{what} must be a scalar, found shape {list(arr.shape)}")
+    if np.isnan(arr).any():
+        raise InvalidNetworkError(f"load_onnx: node {p._label()}: its {what} is NaN; fix the model file.")
     return float(arr.reshape(-1)[0])
 
 
@@ -54,7 +80,7 @@ def _gemm(p, node, k):
     b = p._const(node, 1, "weight B")
     if b is None or np.ndim(b) != 2:
         p._unsupported(f"weight B must be a 2-D constant, found shape {list(np.shape(b))}")
-    b = np.asarray(b, dtype=np.float64)
+    b = p._finite(b, "weight B")
     if attr(node, "transB", 0):
         b = b.T
     weights = float(attr(node, "alpha", 1.0)) * b.T  # (n_out, n_in)
@@ -68,22 +94,43 @@ def _gemm(p, node, k):
             ok = False
         if not ok:
             p._unsupported(f"bias C of shape {list(np.shape(c))} does not broadcast to [1, {n_out}]")
-        bias = float(attr(node, "beta", 1.0)) * np.broadcast_to(np.asarray(c, np.float64), (1, n_out))[0]
+        bias = float(attr(node, "beta", 1.0)) * np.broadcast_to(p._finite(c, "bias C"), (1, n_out))[0]
     p._push_dense(weights, bias)
     p.shape = (BATCH, n_out)
 
 
 def _matmul(p, node, k):
-    """``Y = X B`` with B a constant (n_in, n_out) matrix or (n_in,) vector."""
-    _first_input_only(p, k, "X in X @ B")
-    p._require_matrix()
+    """``Y = X B`` with B a constant (n_in, n_out) matrix or (n_in,) vector.
+
+    X may carry extra axes ``[N, d_1, ..., d_r, n_in]``: B then acts on every
+    row, a block-diagonal dense layer on the flattened features.  For a
+    rank-1 (unbatched) input, ``Y = A x`` with A a constant (n_out, n_in)
+    matrix is read as well.
+    """
+    if k == 1 and p.vector and len(p.shape) == 2:
+        a = p._const(node, 0, "weight A")
+        if np.ndim(a) != 2:
+            p._unsupported(f"weight A in A @ x must be a 2-D constant, found shape {list(np.shape(a))}")
+        weights = p._finite(a, "weight A")
+        p._push_dense(weights, np.zeros(weights.shape[0]))
+        p.shape = (BATCH, weights.shape[0])
+        return
+    _first_input_only(p, k, "X in X @ B; the weight must be the second operand")
+    if len(p.shape) < 2:
+        p._unsupported(f"it needs an [N, ..., features] input, the tensor has layout {list(p.shape)}")
     b = p._const(node, 1, "weight B")
     if np.ndim(b) not in (1, 2):
         p._unsupported(f"weight B must be a 1-D or 2-D constant, found shape {list(np.shape(b))}")
-    b = np.asarray(b, dtype=np.float64)
-    weights = b[None, :] if b.ndim == 1 else b.T
+    b = p._finite(b, "weight B")
+    block = b[None, :] if b.ndim == 1 else b.T
+    rows = int(np.prod(p.shape[1:-1], dtype=np.int64))
+    weights = block if rows == 1 else np.kron(np.eye(rows), block)
+    n_in = p.shape[-1]
+    if block.shape[1] != n_in:
+        p._unsupported(f"weight B of shape {list(b.shape)} does not match the {n_in} features of the last axis "
+                       f"of layout {list(p.shape)}")
     p._push_dense(weights, np.zeros(weights.shape[0]))
-    p.shape = (BATCH,) if b.ndim == 1 else (BATCH, weights.shape[0])
+    p.shape = p.shape[:-1] if b.ndim == 1 else p.shape[:-1] + (block.shape[0],)
 
 
 def _elementwise(p, node, k):
@@ -133,7 +180,11 @@ def _relu(p, node, k):
 
 
 def _clip(p, node, k):
-    """``Clip(x, 0, c)`` is a clipped ReLU; ``Clip(x, 0)`` a ReLU."""
+    """``Clip(x, 0, c)`` is a clipped ReLU and ``Clip(x, 0)`` a ReLU.
+
+    Right after a (clipped) ReLU, ``Clip(x, lo, c)`` with ``lo <= 0`` (or no
+    ``lo``) only caps that activation at ``c``.
+    """
     _first_input_only(p, k, "Clip(x, min, max)")
     if p.opset < 11:
         lo, hi = attr(node, "min", -_FLOAT_MAX), attr(node, "max", _FLOAT_MAX)
@@ -141,6 +192,10 @@ def _clip(p, node, k):
         lo, hi = p._const(node, 1, "min"), p._const(node, 2, "max")
     lo = -np.inf if lo is None else _scalar(p, lo, "min")
     hi = np.inf if hi is None else _scalar(p, hi, "max")
+    if p.act_open and lo <= 0:
+        if hi < _FLOAT_MAX:
+            p._cap_last_layer(np.array([hi]), True)
+        return
     if lo != 0:
         p._unsupported(
             f"Clip with min={lo} is not a ReLU", "Only Clip(min=0) or Clip(min=0, max=c) is read (a (clipped) ReLU). "
@@ -168,7 +223,10 @@ def _min(p, node, k):
     if len(node.input) != 2:
         p._unsupported(f"Min needs exactly 2 inputs, found {len(node.input)}")
     const = p._const(node, 1 - k, "other operand")
-    p._cap_last_layer(p._per_feature(const, "the cap"), np.ndim(const) == 0)
+    caps = np.asarray(const, dtype=np.float64)
+    if np.isnan(caps).any():
+        raise InvalidNetworkError(f"load_onnx: node {p._label()}: the cap contains NaN; fix the model file.")
+    p._cap_last_layer(p._per_feature(np.minimum(caps, _FLOAT_MAX), "the cap"), caps.ndim == 0)
 
 
 # ---------------------------------------------------------- no-op / layout
@@ -208,6 +266,8 @@ def _reshape(p, node, k):
     for i, t in enumerate(target):
         if t == 0 and not allowzero and i < len(p.shape):
             out.append(p.shape[i])  # 0 copies the input dimension
+        elif t == BATCH_MARK or (i == 0 and t in p.batch_values):
+            out.append(BATCH)  # the batch size, read by Shape or fixed at export
         else:
             out.append(t)
     known = int(np.prod([d for d in out if d not in (BATCH, -1)], dtype=np.int64))
@@ -243,6 +303,9 @@ def _unsqueeze(p, node, k):
     axes = _axes(p, node)
     if axes is None:
         p._unsupported("Unsqueeze has no axes")
+    if p.vector and axes == [0]:  # a batch axis of size 1 for the unbatched input
+        p.vector = False
+        return
     rank = len(p.shape) + len(axes)
     axes = sorted(a + rank if a < 0 else a for a in axes)
     if any(not 1 <= a < rank for a in axes):
@@ -253,10 +316,18 @@ def _unsqueeze(p, node, k):
     p.shape = tuple(out)
 
 
+def _scaler(p, node, k):
+    """``Scaler`` of ai.onnx.ml (sklearn's StandardScaler): ``(x - offset) * scale`` per feature."""
+    offset = p._per_feature(np.asarray(attr(node, "offset", [0.0]), dtype=np.float64), "the offset")
+    scale = p._per_feature(np.asarray(attr(node, "scale", [1.0]), dtype=np.float64), "the scale")
+    p._push_diag(scale, -offset * scale)
+
+
 OPS = {
     "Gemm": _gemm, "MatMul": _matmul,
     "Add": _elementwise, "Sub": _elementwise, "Mul": _elementwise, "Div": _elementwise,
     "Relu": _relu, "Clip": _clip, "Max": _max, "Min": _min,
     "BatchNormalization": _batchnorm, "Identity": _identity, "Dropout": _dropout, "Cast": _cast,
     "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
+    "Scaler": _scaler,
 }

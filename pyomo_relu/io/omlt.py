@@ -27,11 +27,29 @@ def _import_omlt():
     return NetworkDefinition, InputLayer, OmltDense
 
 
-def _affine_of(fn, n):
-    """Coefficients (scale, shift) of an elementwise affine map given as OMLT's dict -> dict function."""
-    at0, at1 = fn(dict.fromkeys(range(n), 0.0)), fn(dict.fromkeys(range(n), 1.0))
-    shift = np.array([float(at0[i]) for i in range(n)])
-    return np.array([float(at1[i]) for i in range(n)]) - shift, shift
+def _affine_of(fn, n, what):
+    """Coefficients (scale, shift) of an elementwise affine map given as OMLT's dict -> dict function.
+
+    The map is evaluated at 0, 1 and a third point; a map that is not affine
+    (or not elementwise) there is rejected rather than folded wrongly.
+    """
+    points = (0.0, 1.0, -2.5)
+    try:
+        values = [fn(dict.fromkeys(range(n), t)) for t in points]
+        at = np.array([[float(v[i]) for i in range(n)] for v in values])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ShapeMismatchError(
+            f"from_omlt: the scaling object's {what} cannot be evaluated on {n} values indexed 0..{n - 1} "
+            f"({type(exc).__name__}: {exc}); give it one offset and one factor for each of the {n} values."
+        ) from exc
+    shift, scale = at[0], at[1] - at[0]
+    if not np.allclose(at[2], shift + points[2] * scale, rtol=1e-12, atol=1e-12) or not np.all(np.isfinite(at)):
+        raise UnsupportedOperatorError(
+            f"from_omlt: the scaling object's {what} is not an affine map with finite coefficients "
+            "(x -> scale * x + shift per entry), so it cannot be folded into the weights; use "
+            "omlt.scaling.OffsetScaling."
+        )
+    return scale, shift
 
 
 def from_omlt(network_definition, *, input_names=None, output_names=None) -> ReluNetwork:
@@ -70,6 +88,7 @@ def from_omlt(network_definition, *, input_names=None, output_names=None) -> Rel
         w = np.asarray(layer.weights, dtype=np.float64)
         if w.ndim != 2:
             raise ShapeMismatchError(f"from_omlt: layer {k} weights have shape {w.shape}, expected (n_in, n_out).")
+        _check_flat(layer, w, omlt_layers[k - 1], k)
         b = np.broadcast_to(np.asarray(layer.biases, dtype=np.float64), (w.shape[1],))
         layers.append(DenseLayer(w.T, b, _ACTIVATIONS[layer.activation], name=f"layer {k - 1} (OMLT layer {k})"))
     if not layers:
@@ -79,12 +98,25 @@ def from_omlt(network_definition, *, input_names=None, output_names=None) -> Rel
     return ReluNetwork(layers, input_names=input_names, output_names=output_names)
 
 
+def _check_flat(layer, w, previous, k):
+    """Reject dense layers that act on rows of a multi-axis tensor (not one flat feature vector)."""
+    n_in, n_out = (int(np.prod(size, dtype=np.int64)) for size in (layer.input_size, layer.output_size))
+    n_prev = int(np.prod(previous.output_size, dtype=np.int64))
+    if (n_in, n_out) != w.shape or n_prev != n_in:
+        raise ShapeMismatchError(
+            f"from_omlt: layer {k} has weights {w.shape} for input size {list(layer.input_size)} and output "
+            f"size {list(layer.output_size)} after a layer of output size {list(previous.output_size)}; "
+            "expected flat sizes [n_in] -> [n_out] that chain. Flatten the input to [N, n_inputs] "
+            "before exporting."
+        )
+
+
 def _fold_scaling(layers, scaling):
     """Compose ``x_scaled = s x + t`` into the first layer and ``y = s' y_scaled + t'`` after the last."""
     first, last = layers[0], layers[-1]
-    s, t = _affine_of(scaling.get_scaled_input_expressions, first.n_in)
+    s, t = _affine_of(scaling.get_scaled_input_expressions, first.n_in, "scaled input expressions")
     layers[0] = DenseLayer(first.weights * s, first.weights @ t + first.bias, first.activation, name=first._name)
-    s, t = _affine_of(scaling.get_unscaled_output_expressions, last.n_out)
+    s, t = _affine_of(scaling.get_unscaled_output_expressions, last.n_out, "unscaled output expressions")
     last = layers[-1]
     if last.activation.kind is ActivationKind.LINEAR:
         layers[-1] = DenseLayer(s[:, None] * last.weights, s * last.bias + t, last.activation, name=last._name)

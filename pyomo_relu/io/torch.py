@@ -10,12 +10,12 @@ import functools
 
 import numpy as np
 
-from ..errors import InvalidNetworkError, UnsupportedOperatorError
+from ..errors import InvalidNetworkError, ShapeMismatchError, UnsupportedOperatorError
 from ..network import Activation, ActivationKind, DenseLayer, ReluNetwork
 
 __all__ = ["from_torch", "to_torch"]
 
-_SUPPORTED = "Linear, ReLU, ReLU6, Hardtanh(0, c), PerNeuronClippedReLU, Identity, Dropout, Flatten"
+_SUPPORTED = "Linear, BatchNorm1d, ReLU, ReLU6, Hardtanh(0, c), PerNeuronClippedReLU, Identity, Dropout, Flatten"
 
 
 def _import_torch():
@@ -88,6 +88,8 @@ def _activation_of(mod, torch, where):
                 f"from_torch: {where} is Hardtanh(min_val={mod.min_val}, max_val={mod.max_val}); "
                 "only Hardtanh(0, c) with c > 0 is a clipped ReLU."
             )
+        if not np.isfinite(mod.max_val):
+            return Activation.RELU
         return Activation.CLIPPED_RELU(float(mod.max_val))
     if isinstance(mod, _clipped_relu_class()):
         return Activation.CLIPPED_RELU(tuple(float(c) for c in mod.caps.detach().cpu().reshape(-1)))
@@ -102,7 +104,8 @@ def from_torch(module, *, input_names=None, output_names=None) -> ReluNetwork:
     Parameters
     ----------
     module : torch.nn.Sequential
-        Built of ``Linear``, ``ReLU``, ``ReLU6``, ``Hardtanh(0, c)``,
+        Built of ``Linear``, ``BatchNorm1d`` (read in eval mode from its
+        running statistics), ``ReLU``, ``ReLU6``, ``Hardtanh(0, c)``,
         ``PerNeuronClippedReLU`` (from :func:`to_torch`), ``Identity``,
         ``Dropout`` (read in eval mode: a no-op) and ``Flatten(1, -1)``;
         nested ``Sequential`` containers are flattened.
@@ -112,7 +115,10 @@ def from_torch(module, *, input_names=None, output_names=None) -> ReluNetwork:
     -------
     ReluNetwork
         float64 weights.  Consecutive ``Linear`` modules without an
-        activation between them become separate layers with a linear activation.
+        activation between them become separate layers with a linear
+        activation; a ``BatchNorm1d`` is folded into the adjacent ``Linear``.
+        An activation applied to the output of another activation becomes a
+        layer with identity weights, as in :func:`~pyomo_relu.io.load_onnx`.
     """
     torch = _import_torch()
     if not isinstance(module, torch.nn.Sequential):
@@ -120,36 +126,106 @@ def from_torch(module, *, input_names=None, output_names=None) -> ReluNetwork:
             f"from_torch: expected a torch.nn.Sequential, found {type(module).__name__}; "
             "wrap the layers in nn.Sequential (only sequential networks are supported)."
         )
-    layers, pending = [], None  # pending: (weights, bias, index) of a Linear awaiting its activation
+    state = _Chain()
     for i, mod in enumerate(_flat_modules(module, torch)):
         where = f"module {i} ({type(mod).__name__})"
         if isinstance(mod, torch.nn.Linear):
-            if pending is not None:
-                layers.append(_dense(pending, Activation.LINEAR, len(layers)))
             w = mod.weight.detach().cpu().double().numpy()
             b = np.zeros(w.shape[0]) if mod.bias is None else mod.bias.detach().cpu().double().numpy()
-            pending = (w, b, i)
-            continue
-        act = _activation_of(mod, torch, where)
-        if act is None:
-            continue
-        if pending is None:
-            raise UnsupportedOperatorError(
-                f"from_torch: {where} is an activation without a preceding Linear module; "
-                "each activation must follow a Linear layer."
-            )
-        layers.append(_dense(pending, act, len(layers)))
-        pending = None
-    if pending is not None:
-        layers.append(_dense(pending, Activation.LINEAR, len(layers)))
-    if not layers:
+            state.linear(w, b, i, where)
+        elif isinstance(mod, torch.nn.BatchNorm1d):
+            state.affine(*_batchnorm_map(mod, where), i, where)
+        else:
+            act = _activation_of(mod, torch, where)
+            if act is not None:
+                state.activation(act, i, where)
+    layers = state.finish()
+    if not state.linear_seen:
         raise InvalidNetworkError("from_torch: the module contains no Linear layer.")
     return ReluNetwork(layers, input_names=input_names, output_names=output_names)
 
 
-def _dense(pending, activation, k):
-    w, b, i = pending
-    return DenseLayer(w, b, activation, name=f"layer {k} (torch module {i})")
+class _Chain:
+    """Layers read so far, plus the pending affine map ``W a + b`` awaiting its activation."""
+
+    def __init__(self):
+        self.layers, self.pending, self.linear_seen = [], None, False
+
+    def width(self):
+        if self.pending is not None:
+            return self.pending[0].shape[0]
+        return self.layers[-1].n_out if self.layers else None
+
+    def linear(self, w, b, i, where):
+        self.linear_seen = True
+        if self.pending is not None and self.pending[3]:  # Linear after Linear: a linear layer
+            self._close(Activation.LINEAR)
+        self._check_width(w.shape[1], where)
+        if self.pending is not None:  # fold a preceding elementwise map (BatchNorm1d)
+            pw, pb = self.pending[:2]
+            w, b = w @ pw, w @ pb + b
+        self.pending = (w, b, i, True)
+
+    def affine(self, scale, shift, i, where):
+        n = scale.shape[0]
+        if self.pending is None:
+            self._check_width(n, where)
+            self.pending = (np.eye(n), np.zeros(n), i, False)
+        w, b, j, dense = self.pending
+        if w.shape[0] != n:
+            raise ShapeMismatchError(
+                f"from_torch: {where} normalises {n} features but its input has {w.shape[0]}; "
+                "set num_features to the width of the preceding layer."
+            )
+        self.pending = (scale[:, None] * w, scale * b + shift, j, dense)
+
+    def activation(self, act, i, where):
+        if self.pending is None:
+            n = self.width()
+            if n is None:
+                raise UnsupportedOperatorError(
+                    f"from_torch: {where} is an activation without a preceding Linear module; "
+                    "each activation must follow a Linear layer."
+                )
+            self.pending = (np.eye(n), np.zeros(n), i, False)
+        self._close(act)
+
+    def _check_width(self, n_in, where):
+        n = self.width()
+        if n is not None and n != n_in:
+            raise ShapeMismatchError(
+                f"from_torch: {where} expects {n_in} inputs but the preceding layer produces {n}; "
+                "fix in_features / num_features so the layers chain."
+            )
+
+    def _close(self, activation):
+        w, b, i, _ = self.pending
+        k = len(self.layers)
+        self.layers.append(DenseLayer(w, b, activation, name=f"layer {k} (torch module {i})"))
+        self.pending = None
+
+    def finish(self):
+        if self.pending is not None:
+            self._close(Activation.LINEAR)
+        return self.layers
+
+
+def _batchnorm_map(mod, where):
+    """(scale, shift) of an eval-mode ``BatchNorm1d``: ``y = scale * x + shift`` per feature."""
+    if mod.training or mod.running_mean is None or mod.running_var is None:
+        raise UnsupportedOperatorError(
+            f"from_torch: {where} normalises with batch statistics (training mode or "
+            "track_running_stats=False), which is not a fixed map; call module.eval() on a model "
+            "trained with running statistics."
+        )
+    mean = mod.running_mean.detach().cpu().double().numpy()
+    var = mod.running_var.detach().cpu().double().numpy()
+    gamma = np.ones_like(mean) if mod.weight is None else mod.weight.detach().cpu().double().numpy()
+    beta = np.zeros_like(mean) if mod.bias is None else mod.bias.detach().cpu().double().numpy()
+    if np.any(var + mod.eps <= 0):
+        raise InvalidNetworkError(f"from_torch: {where} has running_var + eps <= 0; the model is broken.")
+    scale = gamma / np.sqrt(var + mod.eps)
+    return scale, beta - mean * scale
 
 
 def to_torch(net: ReluNetwork, *, dtype=None):
