@@ -4,9 +4,11 @@ Importing the package registers the ``relu.*`` Pyomo transformations.
 """
 
 from .errors import (
+    BlockArgumentError,
     InfeasibleBoxError,
     InvalidNetworkError,
     MissingBoundsError,
+    NoValueError,
     NotApplicableError,
     ReluError,
     ShapeMismatchError,
@@ -28,7 +30,7 @@ __all__ = [
     "lp_bounds", "milp_bounds", "TighteningReport",
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError", "NotApplicableError",
-    "SolverUnavailableError", "TimeLimitWarning",
+    "SolverUnavailableError", "TimeLimitWarning", "BlockArgumentError", "NoValueError",
     "load_onnx", "save_onnx", "from_torch", "to_torch", "from_omlt", "to_omlt",
     "rescale", "prune_stable", "ScaledNetwork", "PrunedNetwork", "analysis",
 ]

@@ -16,17 +16,26 @@ only write rows of blocks they recognize).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.config import ConfigDict, ConfigValue, In
+from pyomo.common.config import ConfigDict, ConfigValue, PositiveInt
 from pyomo.core.base.block import BlockData, declare_custom_block
 from pyomo.core.base.indexed_component import IndexedComponent
 from pyomo.core.base.var import IndexedVar, VarData
+from pyomo.core.expr.numvalue import NumericValue
 
 from .bounds import NeuronBounds, check_box, interval_bounds
-from .errors import MissingBoundsError, ShapeMismatchError
+from .errors import (
+    BlockArgumentError,
+    InfeasibleBoxError,
+    MissingBoundsError,
+    NoValueError,
+    ReluError,
+    ShapeMismatchError,
+    UnknownOptionError,
+)
 from .formulations import formulation_names, get_formulation
 from .network import ReluNetwork
 
@@ -38,7 +47,8 @@ BLOCK_CONFIG.declare("network", ConfigValue(description="the ReluNetwork to embe
 BLOCK_CONFIG.declare("inputs", ConfigValue(
     default=None,
     description="the user's input variables (an indexed Var with n_inputs entries, a list of "
-    "VarData, or a callable taking the block index); None creates the block's own",
+    "VarData, a dict keyed by input position or input name, or a callable taking the block "
+    "index); None creates the block's own",
 ))
 BLOCK_CONFIG.declare("input_bounds", ConfigValue(
     default=None,
@@ -52,36 +62,153 @@ BLOCK_CONFIG.declare("formulation", ConfigValue(
     description="name of a registered formulation: " + ", ".join(formulation_names()),
 ))
 BLOCK_CONFIG.declare("workers", ConfigValue(
-    default=1, domain=int, description="worker processes for formulations that tighten bounds",
+    default=1, domain=PositiveInt, description="worker processes for formulations that tighten bounds (>= 1)",
 ))
 BLOCK_CONFIG.declare("progress", ConfigValue(
     default=False, domain=bool, description="show progress bars while tightening",
 ))
 
 
-def _resolve_inputs(spec, index, n: int, name: str):
+def _describe(item) -> str:
+    """Short description of a non-variable found among the inputs, for error messages."""
+    if isinstance(item, (int, float, np.number)):
+        return f"the number {item!r}"
+    name = getattr(item, "name", None) or repr(item)
+    if getattr(item, "is_expression_type", lambda: False)():
+        return f"the expression {item}"
+    return f"{name} ({type(item).__name__})"
+
+
+def _check_variables(items: list, n: int, name: str) -> list:
+    """``items`` if they are ``n`` Pyomo variables; a ShapeMismatchError saying what is wrong otherwise."""
+    if len(items) != n:
+        raise ShapeMismatchError(
+            f"{name}: inputs must be {n} Pyomo variables (one per network input), found {len(items)} "
+            f"item(s); pass an indexed Var with {n} entries or a list of {n} variables."
+        )
+    for i, v in enumerate(items):
+        if not isinstance(v, VarData):
+            raise ShapeMismatchError(
+                f"{name}: input {i} must be a Pyomo variable, found {_describe(v)}; inputs are used "
+                "directly (no linking rows), so declare a variable for it, e.g. m.u = Var(bounds=...) "
+                "with a constraint m.u == <expression>, and pass m.u."
+            )
+    return items
+
+
+def _from_mapping(spec: Mapping, n: int, input_names, name: str) -> list:
+    """Variables of a dict keyed by input position (0..n-1) or by the network's input names."""
+    keys = list(spec)
+    if set(keys) == set(range(n)):
+        return [spec[i] for i in range(n)]
+    if set(keys) == set(input_names):
+        return [spec[s] for s in input_names]
+    raise ShapeMismatchError(
+        f"{name}: a dict of inputs must be keyed by input position 0..{n - 1} or by the network's "
+        f"input names {list(input_names)}, found keys {keys[:8]}{' ...' if len(keys) > 8 else ''}; "
+        "for an indexed block, key it by the block index instead."
+    )
+
+
+def _from_indexed_var(spec, index, n: int, name: str) -> list:
+    """Entries of an indexed Var: ``x[t, i]`` for block index ``t`` if present, else all of ``x``."""
+    if index is not None:
+        prefix = index if isinstance(index, tuple) else (index,)
+        keyed = [(key if isinstance(key, tuple) else (key,), v) for key, v in spec.items()]
+        # x[t, i] for this block, or x[t] itself when the network has one input
+        own = [v for key, v in keyed if key[: len(prefix)] == prefix and (len(key) > len(prefix) or n == 1)]
+        if own:
+            if len(own) != n:
+                raise ShapeMismatchError(
+                    f"{name}: {spec.name} has {len(own)} entries whose index starts with {index!r}, "
+                    f"but the network has {n} inputs; index the Var as {spec.name}[t, i] with i in "
+                    f"range({n}) for every block index t."
+                )
+            return own
+        if len(spec) != n:
+            raise ShapeMismatchError(
+                f"{name}: {spec.name} has no entries indexed by the block index {index!r} and "
+                f"{len(spec)} entries in all, but the network has {n} inputs; index the Var as "
+                f"{spec.name}[t, i] (block index first) or pass inputs=lambda t: [...]."
+            )
+    return list(spec.values())
+
+
+def _resolve_inputs(spec, index, net: ReluNetwork, name: str):
     """The block's input VarData list from the user's ``inputs`` argument, or None."""
     if spec is None:
         return None
-    if isinstance(spec, Callable) and not isinstance(spec, (IndexedVar, VarData)):
+    n = net.n_inputs
+    if isinstance(spec, Callable) and not isinstance(spec, (IndexedComponent, NumericValue)):
         spec = spec(index) if index is not None else spec()
-    if isinstance(spec, Mapping) and not isinstance(spec, IndexedVar):
-        spec = spec[index]
-    if isinstance(spec, IndexedVar):
-        if index is not None and len(spec) != n:
-            prefix = index if isinstance(index, tuple) else (index,)
-            spec = [v for key, v in spec.items() if isinstance(key, tuple) and key[: len(prefix)] == prefix]
-        else:
-            spec = list(spec.values())
-    elif isinstance(spec, VarData):
-        spec = [spec]
-    spec = list(spec)
-    if len(spec) != n or not all(isinstance(v, VarData) for v in spec):
+        return _resolve_inputs(spec, None, net, name) if spec is not None else _check_variables([], n, name)
+    if isinstance(spec, Mapping) and not isinstance(spec, IndexedComponent):
+        if index is not None and index in spec:
+            return _resolve_inputs(spec[index], None, net, name)
+        if index is not None and not (set(spec) <= set(range(n)) | set(net.input_names)):
+            raise ShapeMismatchError(
+                f"{name}: the dict of inputs has no entry for block index {index!r}; give one list of "
+                f"{n} variables per block index."
+            )
+        return _check_variables(_from_mapping(spec, n, net.input_names, name), n, name)
+    if isinstance(spec, IndexedVar) or (isinstance(spec, IndexedComponent) and spec.is_reference()):
+        return _check_variables(_from_indexed_var(spec, index, n, name), n, name)
+    if isinstance(spec, VarData):
+        return _check_variables([spec], n, name)
+    if isinstance(spec, IndexedComponent) or not isinstance(spec, Iterable) or isinstance(spec, str):
         raise ShapeMismatchError(
-            f"{name}: inputs must be {n} Pyomo variables (one per network input), found "
-            f"{len(spec)} items; pass an indexed Var with {n} entries or a list of variables."
+            f"{name}: inputs must be Pyomo variables (an indexed Var, a list of variables, a dict or a "
+            f"callable), found {_describe(spec)}; pass e.g. inputs=m.x with m.x = Var(range({n}), bounds=...)."
         )
-    return spec
+    return _check_variables(list(spec), n, name)
+
+
+def _named(exc: ReluError, where: str) -> ReluError:
+    """``exc`` with ``where`` (the block and formulation) in front of its message, same type."""
+    message = str(exc)
+    if message.startswith(where.split(" ")[0]):
+        return exc
+    own = where[where.find("(") + 1:-1] + ": "  # "formulation 'regions': " says the same as ``where``
+    message = message[len(own):] if message.startswith(own) else message
+    try:
+        return type(exc)(f"{where}: {message}")
+    except Exception:  # an exception type with another signature: keep it as is
+        return exc
+
+
+def _read_config(kwargs: dict, name: str):
+    """``BLOCK_CONFIG`` filled from the keyword arguments; UnknownOptionError names a bad one."""
+    unknown = sorted(set(kwargs) - set(BLOCK_CONFIG.keys()))
+    if unknown:
+        raise UnknownOptionError(
+            f"{name}: unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"ReluNetworkBlock takes {', '.join(BLOCK_CONFIG.keys())}."
+        )
+    try:
+        return BLOCK_CONFIG(kwargs)
+    except ValueError as exc:
+        raise UnknownOptionError(f"{name}: {exc}".strip()) from None
+
+
+def _merge_box(bounds: NeuronBounds, net: ReluNetwork, lb, ub, name: str) -> NeuronBounds:
+    """``bounds`` restricted to the box ``[lb, ub]``: the boxes intersect, the neuron bounds too.
+
+    Both sets of neuron bounds are sound on the common box, so their
+    intersection is; the result's input box is that common box (which the
+    block then enforces), so bounds and box never disagree.
+    """
+    lo, up = np.maximum(bounds.input_lb, lb), np.minimum(bounds.input_ub, ub)
+    if np.array_equal(lo, bounds.input_lb) and np.array_equal(up, bounds.input_ub):
+        return bounds
+    bad = np.flatnonzero(lo > up)
+    if bad.size:
+        i = int(bad[0])
+        raise InfeasibleBoxError(
+            f"{name}: the neuron bounds were computed for inputs in [{bounds.input_lb[i]}, {bounds.input_ub[i]}] "
+            f"at input {i} ({net.input_names[i]!r}), which misses the block's box [{lb[i]}, {ub[i]}]; "
+            "compute the bounds over the block's input box."
+        )
+    return interval_bounds(net, lo, up).intersect(bounds)
 
 
 @declare_custom_block(name="ReluNetworkBlock", rule="_build")
@@ -91,15 +218,24 @@ class ReluNetworkBlockData(BlockData):
     Keyword arguments: see ``BLOCK_CONFIG`` (``network`` is required).
     """
 
-    def _build(self, index=None, **kwargs):
-        cfg = BLOCK_CONFIG(kwargs)
+    def _build(self, *index, **kwargs):
+        index = None if not index else index[0] if len(index) == 1 else index
+        cfg = _read_config(kwargs, self.name)
         net = cfg.network
         if not isinstance(net, ReluNetwork):
-            raise TypeError(f"{self.name}: network must be a pyomo_relu.ReluNetwork, found {type(net).__name__}; "
-                            "load one with pyomo_relu.load_onnx(path).")
+            raise BlockArgumentError(
+                f"{self.name}: network must be a pyomo_relu.ReluNetwork, found {type(net).__name__}; "
+                "load one with pyomo_relu.load_onnx(path) or build one with ReluNetwork.from_arrays(...)."
+            )
+        if cfg.bounds is not None and not isinstance(cfg.bounds, NeuronBounds):
+            raise BlockArgumentError(
+                f"{self.name}: bounds must be pyomo_relu.NeuronBounds, found {type(cfg.bounds).__name__}; "
+                "compute them with interval_bounds / lp_bounds / milp_bounds, or leave bounds out."
+            )
+        formulation = get_formulation(cfg.formulation)  # fail before building anything
         self._network = net
         n = net.n_inputs
-        user = _resolve_inputs(cfg.inputs, index, n, self.name)
+        user = _resolve_inputs(cfg.inputs, index, net, self.name)
         if user is None:
             self.inputs = pyo.Var(range(n), domain=pyo.Reals)
         else:
@@ -113,8 +249,9 @@ class ReluNetworkBlockData(BlockData):
             bounds = interval_bounds(net, lb, ub)
         else:
             bounds.check_network(net)
+            bounds = _merge_box(bounds, net, lb, ub, self.name)
         self._workers, self._progress = cfg.workers, cfg.progress
-        self.rebuild(bounds=bounds, formulation=cfg.formulation)
+        self.rebuild(bounds=bounds, formulation=formulation)
 
     # -- input box -----------------------------------------------------------
     def _input_box(self, input_bounds, *, own: bool):
@@ -151,27 +288,57 @@ class ReluNetworkBlockData(BlockData):
         """Rewrite the child block ``mip`` with new bounds and/or another formulation.
 
         Bounds are only ever tightened: new bounds are intersected with the
-        current ones.  ``inputs`` and ``outputs`` keep their identity.
+        current ones, and bounds computed for a smaller input box restrict the
+        block's box to it (the box is then enforced by rows on ``mip``).
+        ``inputs`` and ``outputs`` keep their identity.  If the formulation
+        cannot be built (e.g. ``regions`` on too many inputs), the error is
+        raised and the block is left exactly as it was.
+
+        Parameters
+        ----------
+        bounds : NeuronBounds, optional
+            Sound bounds of this block's network (e.g. from ``lp_bounds``).
+        formulation : str or Formulation, optional
+            A registered name (``pyomo_relu.formulation_names()``) or a
+            formulation object; default: keep the current one.
         """
+        new_bounds = getattr(self, "_bounds", None)
         if bounds is not None:
+            if not isinstance(bounds, NeuronBounds):
+                raise BlockArgumentError(
+                    f"{self.name}.rebuild: bounds must be pyomo_relu.NeuronBounds, found {type(bounds).__name__}; "
+                    "compute them with interval_bounds / lp_bounds / milp_bounds."
+                )
             bounds.check_network(self._network)
-            old = getattr(self, "_bounds", None)
-            self._bounds = bounds if old is None else old.intersect(bounds)
-        if formulation is not None:
-            self._formulation = get_formulation(formulation)
+            if new_bounds is None:
+                new_bounds = bounds
+            else:
+                # both sets restricted to their common box, then intersected (never looser)
+                bounds = _merge_box(bounds, self._network, new_bounds.input_lb, new_bounds.input_ub, self.name)
+                new_bounds = _merge_box(new_bounds, self._network, bounds.input_lb, bounds.input_ub, self.name)
+                new_bounds = new_bounds.intersect(bounds)
+        new_formulation = getattr(self, "_formulation", None)
+        if formulation is not None or new_formulation is None:
+            new_formulation = get_formulation(formulation)
         start = time.perf_counter()
-        prepared = self._formulation.prepare(
-            self._network, self._bounds, workers=self._workers, progress=self._progress
-        )
-        self._prepared = prepared
-        if prepared.original_bounds is not self._bounds:  # the formulation tightened them
-            self._bounds = self._bounds.intersect(prepared.original_bounds)
-        if self.component("mip") is not None:
-            self.del_component("mip")
+        try:
+            prepared = new_formulation.prepare(self._network, new_bounds, workers=self._workers,
+                                               progress=self._progress)
+        except ReluError as exc:
+            named = _named(exc, f"{self.name} (formulation {new_formulation.name!r})")
+            if named is exc:
+                raise
+            raise named from None
+        if prepared.original_bounds is not new_bounds:  # the formulation tightened them
+            new_bounds = new_bounds.intersect(prepared.original_bounds)
+        old_mip = self.component("mip")
+        if old_mip is not None:
+            self.del_component(old_mip)
+        self._bounds, self._formulation, self._prepared = new_bounds, new_formulation, prepared
         self.mip = pyo.Block()
         self._box_rows()
         self._set_output_bounds()
-        self._counts = self._formulation.build(self.mip, prepared, list(self.inputs.values()), self.outputs)
+        self._counts = new_formulation.build(self.mip, prepared, list(self.inputs.values()), self.outputs)
         self._build_time = time.perf_counter() - start
 
     def _box_rows(self):
@@ -184,7 +351,8 @@ class ReluNetworkBlockData(BlockData):
             if lo is not None or hi is not None:
                 rows[i] = (lo, v, hi)
         if rows:
-            self.mip.input_box = pyo.Constraint(list(rows), rule=lambda _b, i: rows[i])
+            # a dict (not a lambda) as the rule keeps the model picklable
+            self.mip.input_box = pyo.Constraint(list(rows), rule=rows)
 
     def _set_output_bounds(self):
         k = self._bounds.n_layers - 1
@@ -211,14 +379,33 @@ class ReluNetworkBlockData(BlockData):
     def prepared(self):
         return self._prepared
 
+    def _values(self, variables, what: str) -> np.ndarray:
+        values = [v.value for v in variables]
+        missing = [i for i, x in enumerate(values) if x is None]
+        if missing:
+            var = variables[missing[0]]
+            raise NoValueError(
+                f"{self.name}: {what} {missing[0]} (variable {var.name}) has no value; {what}s have values "
+                "after a solve that found a solution (check the solver status), or after you set them."
+            )
+        return np.array(values, dtype=float)
+
     def input_values(self) -> np.ndarray:
-        return np.array([pyo.value(v) for v in self.inputs.values()], dtype=float)
+        """Values of the input variables, shape (n_inputs,); NoValueError if one has none."""
+        return self._values(list(self.inputs.values()), "input")
 
     def output_values(self) -> np.ndarray:
-        return np.array([pyo.value(v) for v in self.outputs.values()], dtype=float)
+        """Values of the output variables, shape (n_outputs,); NoValueError if one has none."""
+        return self._values(list(self.outputs.values()), "output")
 
     def prediction_error(self) -> float:
-        """max |forward(inputs) - outputs| at the current variable values (after a solve)."""
+        """``max |forward(inputs) - outputs|`` at the current variable values (after a solve).
+
+        Raises
+        ------
+        NoValueError
+            If an input or output variable has no value (no solve yet, or no solution found).
+        """
         return float(np.max(np.abs(self._network.forward(self.input_values()) - self.output_values())))
 
     def summary(self) -> dict:

@@ -40,6 +40,14 @@ class NotApplicableError(ReluError, ValueError):
     """A method or formulation does not apply to this network or box (e.g. too many inputs)."""
 
 
+class BlockArgumentError(InvalidNetworkError, TypeError):
+    """An argument of ``ReluNetworkBlock`` has the wrong type (e.g. ``network`` is not a ReluNetwork)."""
+
+
+class NoValueError(ReluError, ValueError):
+    """A block's input or output variable has no value yet (read the solution after a solve)."""
+
+
 class SolverUnavailableError(ReluError, RuntimeError):
     """A required solver (SCIP, HiGHS) is not installed or not usable."""
 

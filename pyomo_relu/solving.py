@@ -59,7 +59,20 @@ def relative_gap(primal, dual) -> float | None:
 
 
 def get_solver(name: str):
-    """A ready solver object for ``name`` (see ``SOLVERS``); SolverUnavailableError with the fix if missing."""
+    """A ready solver object for ``name`` (see ``SOLVERS``).
+
+    Raises
+    ------
+    UnknownOptionError
+        If ``name`` is not one of :data:`SOLVERS` (the message lists them).
+    SolverUnavailableError
+        If the solver is not installed (the message names the pip package).
+    """
+    if name not in SOLVERS:
+        raise UnknownOptionError(
+            f"unknown solver {name!r}; valid: {', '.join(SOLVERS)} (other Pyomo solvers: call "
+            "pyomo.environ.SolverFactory(name).solve(m) directly)."
+        )
     kind, package = SOLVERS[name]
     if kind == "contrib":
         from pyomo.contrib.solver.common.factory import SolverFactory
@@ -105,14 +118,21 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
 
     Raises
     ------
+    UnknownOptionError
+        For an unknown solver or settings name, a negative time limit, or a
+        solver parameter the solver does not know (or a value of the wrong type).
     SolverUnavailableError
         If the solver is not installed (the message names the pip package).
     """
     if settings not in SCIP_SETTINGS:
         raise UnknownOptionError(f"unknown SCIP settings {settings!r}; valid: {', '.join(SCIP_SETTINGS)}.")
+    _check_time_limit(time_limit)
     opt = get_solver(solver)
     if SOLVERS[solver][0] == "contrib":
         options = {**SCIP_SETTINGS[settings], **(options or {})}
+        _check_scip_options(options)
+    else:
+        _check_highs_options(options or {})
     start = time.perf_counter()
     run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
     termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee,
@@ -127,6 +147,63 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         seconds=float(wall if seconds is None else seconds),
         nodes=None if nodes is None else int(nodes),
     )
+
+
+def _check_time_limit(time_limit) -> None:
+    if time_limit is None:
+        return
+    try:
+        ok = float(time_limit) >= 0.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UnknownOptionError(
+            f"solve_model: time_limit must be a number of seconds >= 0 or None (no limit), found {time_limit!r}."
+        )
+
+
+def _check_scip_options(options: dict) -> None:
+    """Reject SCIP parameters that SCIP does not know, or values it cannot take, before solving."""
+    import pyscipopt
+
+    scratch = pyscipopt.Model()
+    scratch.hideOutput()
+    for name, value in options.items():
+        try:
+            scratch.getParam(name)
+        except KeyError:
+            raise UnknownOptionError(
+                f"solve_model: SCIP has no parameter {name!r}; see SCIP's parameter list "
+                "(e.g. 'limits/gap', 'limits/nodes', 'display/verblevel')."
+            ) from None
+        try:
+            scratch.setParam(name, value)
+        except (TypeError, ValueError, LookupError) as exc:
+            raise UnknownOptionError(
+                f"solve_model: SCIP parameter {name!r} cannot take the value {value!r} ({exc})."
+            ) from None
+
+
+def _check_highs_options(options: dict) -> None:
+    """Reject HiGHS options that HiGHS does not know, or values it cannot take, before solving."""
+    if not options:
+        return
+    import highspy
+    from pyomo.common.tee import capture_output
+
+    with capture_output(capture_fd=True):  # HiGHS greets on stdout when created
+        scratch = highspy.Highs()
+    scratch.setOptionValue("output_flag", False)  # HiGHS prints its own complaint otherwise
+    for name, value in options.items():
+        try:
+            status = scratch.setOptionValue(name, value)
+        except (TypeError, ValueError) as exc:
+            status = exc
+        if status != highspy.HighsStatus.kOk:
+            raise UnknownOptionError(
+                f"solve_model: HiGHS rejects the option {name}={value!r} (unknown name or wrong type); "
+                "see the HiGHS option list (e.g. 'mip_rel_gap', 'threads')."
+            )
 
 
 @contextmanager

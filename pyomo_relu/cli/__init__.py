@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module ``pyomo_relu.cli.<name>`` that defines
 ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Errors of the package (``ReluError``) and missing files are printed as one
+Errors of the package (``ReluError``) and missing or unreadable files are printed as one
 line on stderr with exit code 2; nothing else is swallowed.
 """
 
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ReluError, FileNotFoundError, IsADirectoryError) as exc:
+    except (ReluError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"pyomo-relu {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `pyomo-relu solve ... | head`: the reader went away

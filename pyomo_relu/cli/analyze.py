@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .solve import _numbers, _positive
+from .solve import _numbers, _positive, check_network_file, check_output_path
 
 HELP = "report stable neurons, big-M values and linear regions of an ONNX ReLU network"
 TIGHTEN = ("none", "lp", "milp")
@@ -54,12 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw the linear regions (networks with one or two free inputs)")
 
 
-def _check_output(path: Path | None, what: str) -> None:
-    if path is not None and not path.parent.is_dir():
-        raise FileNotFoundError(f"{what} {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
-                                "or choose another path.")
-
-
 def _tightened(method: str, net, lb, ub, prior, args):
     """LP or MILP bounds, starting from ``prior`` (never looser)."""
     if method == "lp":
@@ -80,11 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from ..bounds import check_box, interval_bounds
     from ..io import load_onnx
 
-    if not args.network.is_file():
-        what = "is a directory" if args.network.is_dir() else "not found"
-        raise FileNotFoundError(f"network file {str(args.network)!r} {what}; pass the path of an ONNX file.")
+    check_network_file(args.network)
     for path, what in ((args.json, "--json"), (args.plot, "--plot"), (args.regions_plot, "--regions-plot")):
-        _check_output(path, what)
+        check_output_path(path, what)
     net = load_onnx(args.network)
     lb, ub = check_box(net, _box(args.lb), _box(args.ub), what="input box (--lb/--ub)")
     if args.regions_plot is not None and int(np.sum(ub > lb)) not in (1, 2):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UnknownOptionError
+from ..errors import InvalidNetworkError, UnknownOptionError
 from ..solving import SCIP_SETTINGS, SOLVERS, Outcome, get_solver, solve_model
 
 HELP = "minimize or maximize one output of an ONNX ReLU network over an input box (SCIP)"
@@ -170,12 +170,28 @@ def tighten(m, method: str, *, workers: int = 1, progress: bool = False) -> floa
 
 
 # -- the command -----------------------------------------------------------------
+def check_network_file(path: Path) -> None:
+    """FileNotFoundError / InvalidNetworkError with the fix if ``path`` cannot be an ONNX network."""
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"network file {str(path)!r} {what}; pass the path of an ONNX file.")
+    if path.stat().st_size == 0:
+        raise InvalidNetworkError(f"network file {str(path)!r} is empty (0 bytes); expected an ONNX model - "
+                                  "export the network again (e.g. torch.onnx.export or pyomo_relu.save_onnx).")
+
+
+def check_output_path(path: Path | None, what: str) -> None:
+    """FileNotFoundError before any work if the folder of an output file does not exist."""
+    if path is not None and not path.parent.is_dir():
+        raise FileNotFoundError(f"{what} {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
+                                "or choose another path.")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..io import load_onnx
 
-    if not args.network.is_file():
-        what = "is a directory" if args.network.is_dir() else "not found"
-        raise FileNotFoundError(f"network file {str(args.network)!r} {what}; pass the path of an ONNX file.")
+    check_network_file(args.network)
+    check_output_path(args.json, "--json")
     net = load_onnx(args.network)
     sense, spec = ("min", args.minimize) if args.minimize is not None else ("max", args.maximize)
     j = output_index(net, spec)
@@ -221,7 +237,9 @@ def _fmt(v) -> str:
 
 def _print(r: dict) -> None:
     word = "minimum" if r["sense"] == "min" else "maximum"
-    status = {"optimal": "optimal", "time_limit": "TIME LIMIT REACHED (best solution found, not proven optimal)"}
+    status = {"optimal": "optimal",
+              "time_limit": "TIME LIMIT REACHED (best solution found, not proven optimal)" if r["has_solution"]
+              else "TIME LIMIT REACHED (no feasible solution found yet)"}
     print(f"\nstatus:        {status.get(r['status'], r['status'].upper())}")
     if r["has_solution"]:
         print(f"{word} of {r['output']!r}: {r['objective']:.10g}")

@@ -75,6 +75,7 @@ class _Writer:
         self.bnds = {"z": {}, "y": {}}
         self.rows = {}  # constraint name -> {key: (lo, body, hi)}
         self.counts = {"binaries": 0, "stable": 0, "unstable": 0, "dropped": 0}
+        self.input_used = np.zeros(net.n_inputs, dtype=bool)  # inputs that some row of layer 0 uses
 
     def _row(self, name, key, lo, body, hi):
         """Store ``lo <= const + expr <= hi`` as ``lo - const <= expr <= hi - const``."""
@@ -85,8 +86,9 @@ class _Writer:
 
     def _declare_vars(self):
         b = self.block
-        b.z = Var(self.keys["z"], domain=Reals, bounds=lambda _b, k, j: self.bnds["z"][k, j], dense=False)
-        b.y = Var(self.keys["y"], domain=Reals, bounds=lambda _b, k, j: self.bnds["y"][k, j], dense=False)
+        # dicts (not lambdas) as initializers keep the model picklable
+        b.z = Var(self.keys["z"], domain=Reals, bounds=self.bnds["z"], dense=False)
+        b.y = Var(self.keys["y"], domain=Reals, bounds=self.bnds["y"], dense=False)
         b.d = Var(self.keys["d"], domain=Binary, dense=False)
         b.d2 = Var(self.keys["d2"], domain=Binary, dense=False)
 
@@ -126,10 +128,22 @@ class _Writer:
         a = _LayerInput(list(inputs), np.arange(len(inputs)), np.zeros(len(inputs)))
         for k, layer in enumerate(self.net.layers):
             a = self._layer(k, layer, a, outputs)
+        self._unused_inputs(list(inputs))
         for name, rows in self.rows.items():
-            setattr(b, name, Constraint(list(rows), rule=lambda _b, k, j, rows=rows: rows[k, j]))
+            setattr(b, name, Constraint(list(rows), rule=rows))
         self.counts["binaries"] = len(self.keys["d"]) + len(self.keys["d2"])
         return dict(self.counts)
+
+    def _unused_inputs(self, inputs: list) -> None:
+        """A box row for every input that no row uses (zero weights, or only stable neurons).
+
+        Solvers assign values only to the variables of the rows they are
+        given; the row ``lb <= x_i <= ub`` (the box the block enforces anyway)
+        keeps every input in the model, so its value is part of the solution.
+        """
+        for i in np.flatnonzero(~self.input_used):
+            lo, up = float(self.bounds.input_lb[i]), float(self.bounds.input_ub[i])
+            self._row("free_input", (0, int(i)), lo, _linear(0.0, np.array([1.0]), [inputs[i]]), up)
 
     def _layer(self, k, layer, a: _LayerInput, outputs) -> _LayerInput:
         b, kinds = self.block, self.plans[k]
@@ -138,6 +152,8 @@ class _Writer:
         nxt_vars, nxt_idx, nxt_const = [], [], np.zeros(layer.n_out)
         for j, (const, coefs) in enumerate(a.rows(layer.weights, layer.bias)):
             kind = kinds[j]
+            if k == 0 and kind not in ("off", "sat"):  # this row uses the inputs with nonzero weight
+                self.input_used |= coefs != 0.0
             if kind == "out":
                 self._row("output", (k, j), 0.0, _linear(const, np.append(coefs, -1.0), a.variables + [outputs[j]]), 0.0)
                 continue

@@ -78,8 +78,12 @@ class Regions(Formulation):
     description = "exact formulation over the linear regions (<= 2 free inputs; log2(regions) binaries, no big-M)"
 
     def __init__(self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"):
-        if int(max_regions) < 1:
+        if not isinstance(max_regions, (int, np.integer)) or isinstance(max_regions, bool) or max_regions < 1:
             raise UnknownOptionError(f"Regions: max_regions must be a positive integer, found {max_regions!r}.")
+        if time_limit is not None and not (isinstance(time_limit, (int, float, np.number)) and time_limit > 0):
+            raise UnknownOptionError(
+                f"Regions: time_limit must be a positive number of seconds or None, found {time_limit!r}."
+            )
         if encoding not in ("log", "unary"):
             raise UnknownOptionError(f"Regions: encoding={encoding!r} is not one of ['log', 'unary'].")
         self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding
@@ -103,10 +107,13 @@ class Regions(Formulation):
                 while len(_CACHE) > _CACHE_SIZE:
                     _CACHE.pop(next(iter(_CACHE)))
         if not part.complete:
+            why = (f"the network has more than {self.max_regions} linear regions on its box"
+                   if part.n_regions >= self.max_regions else
+                   f"enumerating the linear regions exceeded the time limit of {self.time_limit} s "
+                   f"({part.n_regions} regions found so far)")
             raise NotApplicableError(
-                f"formulation 'regions': the network has more than {self.max_regions} linear regions on its box "
-                f"(or their enumeration exceeded {self.time_limit} s); use 'tightened_bigm', or "
-                f"Regions(max_regions=...) / a smaller box."
+                f"formulation 'regions': {why}; use 'tightened_bigm' (or 'auto', which falls back to it), "
+                f"or Regions(max_regions=..., time_limit=...) / a smaller box."
             )
         return part
 
@@ -129,8 +136,8 @@ class Regions(Formulation):
             block.bit = Var(range(n_bits), domain=Binary)
             codes = (np.arange(n_reg)[:, None] >> np.arange(n_bits)[None, :]) & 1
             member = codes[owner].astype(np.float64)  # (n_lam, n_bits)
-            block.code = Constraint(range(n_bits), rule=lambda _b, b: _row(
-                member[:, b], lam, [(-1.0, block.bit[b])]) == 0.0)
+            block.code = Constraint(range(n_bits), rule={
+                b: _row(member[:, b], lam, [(-1.0, block.bit[b])]) == 0.0 for b in range(n_bits)})
             # an unused code selects no region
             if (1 << n_bits) > n_reg:
                 block.valid_code = Constraint(expr=_row(
@@ -139,14 +146,16 @@ class Regions(Formulation):
         elif n_reg > 1:
             block.delta = Var(range(n_reg), domain=Binary)
             starts = np.r_[0, np.cumsum(sizes)]
-            block.choose = Constraint(range(n_reg), rule=lambda _b, r: _row(
-                np.ones(sizes[r]), lam[starts[r]:starts[r + 1]], [(-1.0, block.delta[r])]) == 0.0)
+            block.choose = Constraint(range(n_reg), rule={
+                r: _row(np.ones(sizes[r]), lam[starts[r]:starts[r + 1]], [(-1.0, block.delta[r])]) == 0.0
+                for r in range(n_reg)})
             n_bin = n_reg
         inputs, outs = list(inputs), [outputs[j] for j in range(vals.shape[1])]
-        block.input = Constraint(range(len(inputs)), rule=lambda _b, j: _row(
-            -verts[:, j], lam, [(1.0, inputs[j])]) == 0.0)
-        block.output = Constraint(range(len(outs)), rule=lambda _b, j: _row(
-            -vals[:, j], lam, [(1.0, outs[j])]) == 0.0)
+        # dicts (not lambdas) as rules keep the model picklable
+        block.input = Constraint(range(len(inputs)), rule={
+            j: _row(-verts[:, j], lam, [(1.0, inputs[j])]) == 0.0 for j in range(len(inputs))})
+        block.output = Constraint(range(len(outs)), rule={
+            j: _row(-vals[:, j], lam, [(1.0, outs[j])]) == 0.0 for j in range(len(outs))})
         return {"binaries": n_bin, "regions": n_reg, "corners": n_lam}
 
 

@@ -103,10 +103,15 @@ def _read_model(model):
     path = os.fspath(model)
     if not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, f"load_onnx: no ONNX file at {path!r}", path)
+    if os.path.getsize(path) == 0:  # protobuf parses an empty file as an empty model
+        raise InvalidNetworkError(f"load_onnx: {path!r} is empty; export the network to it again.")
     try:
-        return onnx.load(path)
+        proto = onnx.load(path)
     except Exception as exc:  # protobuf raises DecodeError, external data OSError
         raise InvalidNetworkError(f"load_onnx: {path!r} is not a readable ONNX model ({exc}).") from exc
+    if not proto.graph.node:
+        raise InvalidNetworkError(f"load_onnx: {path!r} holds no graph nodes; is it an ONNX model file?")
+    return proto
 
 
 def _stored_names(raw, n):

@@ -608,6 +608,14 @@ def test_garbage_bytes_and_files(tmp_path):
     path.write_text("hello")
     with pytest.raises(InvalidNetworkError, match="not a readable ONNX model"):
         load_onnx(path)
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(InvalidNetworkError, match="empty.onnx' is empty"):
+        load_onnx(empty)
+    nodeless = tmp_path / "nodeless.onnx"
+    onnx.save_model(onnx.helper.make_model(onnx.helper.make_graph([], "g", [], [])), str(nodeless))
+    with pytest.raises(InvalidNetworkError, match="no graph nodes"):
+        load_onnx(nodeless)
 
 
 @pytest.mark.parametrize("case, match", [
