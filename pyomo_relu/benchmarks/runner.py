@@ -48,6 +48,7 @@ import pyomo.environ as pyo
 from ..analysis import count_linear_regions, stable_fraction
 from ..bounds import interval_bounds
 from ..errors import UnknownOptionError
+from ..formulations import get_formulation
 from ..solving import solve_model
 from .problems import OMLT_FORMULATION, PROBLEMS, block_network, default_cache_dir, get_problem, select_variants
 
@@ -132,10 +133,18 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
         bounds = _block_bounds(problem, nets, "milp" if config == "milp_bigm" else "lp",
                                time_limit=time_limit, quick=quick)
         tighten = time.process_time() - start
-    if config.startswith("regions"):  # LP bounds only where the region formulation does not apply
-        boxes = problem.input_boxes(nets)
-        wide = {name for name, (lb, ub) in boxes.items() if int(np.sum(np.asarray(ub) > np.asarray(lb))) > 2}
+    enumerated = set()
+    if config.startswith("regions"):
+        # preprocessing, like tightening: the regions 'auto' will use (remembered for the build),
+        # and LP bounds only where it falls back to big-M
         start = time.process_time()
+        boxes, auto, wide = problem.input_boxes(nets), get_formulation("auto"), set()
+        for name, net in problem.block_networks(nets).items():
+            part = auto.partition(net, interval_bounds(net, *boxes[name]))
+            if part is None:
+                wide.add(name)
+            else:
+                enumerated.add(id(part))
         bounds = _block_bounds(problem, nets, "lp", time_limit=time_limit, quick=quick, only=wide)
         tighten = time.process_time() - start
     formulation = {"omlt_bigm": OMLT_FORMULATION, "omlt_bigm_nocuts": OMLT_FORMULATION,
@@ -143,9 +152,9 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
     start = time.process_time()
     m, blocks = problem.build(nets, formulation=formulation, bounds=bounds)
     build = time.process_time() - start
-    if config.startswith("regions"):  # enumerating the regions is preprocessing, like tightening
+    if config.startswith("regions"):  # a partition enumerated during the build (not remembered) is preprocessing too
         enum = sum(blk.prepared.info["partition"].cpu_time for blk in blocks.values()
-                   if "partition" in blk.prepared.info)
+                   if "partition" in blk.prepared.info and id(blk.prepared.info["partition"]) not in enumerated)
         build, tighten = build - enum, tighten + enum
     if config == "best":
         start = time.process_time()

@@ -169,14 +169,27 @@ class Auto(Formulation):
         self._regions = Regions(max_regions=max_regions, time_limit=time_limit)
         self._bigm = TightenedBigM()
 
+    def partition(self, net, bounds):
+        """The region partition ``auto`` would use for ``net`` on its bounds' box, or None.
+
+        None means ``auto`` falls back to ``tightened_bigm`` (more than 2 free
+        inputs, too many regions, or the enumeration's time limit).  The
+        partition is remembered, so a block built next on the same box does not
+        enumerate again.
+        """
+        if int(np.sum(bounds.input_ub > bounds.input_lb)) > 2:
+            return None
+        try:
+            return self._regions.partition(net, bounds)
+        except NotApplicableError:
+            return None
+
     def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
-        if int(np.sum(bounds.input_ub > bounds.input_lb)) <= 2:
-            try:
-                prepared = self._regions.prepare(net, bounds)
-                prepared.info["used"] = self._regions
-                return prepared
-            except NotApplicableError:
-                pass
+        part = self.partition(net, bounds)
+        if part is not None:
+            prepared = Prepared(net, bounds, bounds, info={"partition": part})
+            prepared.info["used"] = self._regions
+            return prepared
         prepared = self._bigm.prepare(net, bounds, workers=workers, progress=progress)
         prepared.info["used"] = self._bigm
         return prepared
