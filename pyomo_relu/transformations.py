@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.config import ConfigDict, ConfigValue, In
+from pyomo.common.config import Bool, ConfigDict, ConfigValue, PositiveInt
 from pyomo.core.base.transformation import Transformation, TransformationFactory
 from pyomo.repn import generate_standard_repn
 
@@ -47,16 +47,57 @@ def _positive_or_none(value):
     if value is None:
         return None
     value = float(value)
-    if not value > 0:
-        raise ValueError(f"expected a positive number of seconds, found {value}")
+    if not value > 0:  # also rejects NaN
+        raise ValueError(f"expected a positive number of seconds or None, found {value}")
     return value
+
+
+def _solver_name(value):
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected the name of a Pyomo solver (e.g. 'appsi_highs'), found {value!r}")
+    return value
+
+
+class _OneOf:
+    """Config domain: one of the given names (unlike ``In``, None is rejected too)."""
+
+    def __init__(self, *names):
+        self.names = names
+
+    def __call__(self, value):
+        if value not in self.names:
+            raise ValueError(f"expected one of {list(self.names)}, found {value!r}")
+        return value
+
+    def domain_name(self):
+        return f"one of {list(self.names)}"
+
+
+def _target_roots(model, targets) -> list:
+    """The components to search for network blocks: ``model``, or each of ``targets``."""
+    if targets is None:
+        return [model]
+    if hasattr(targets, "is_indexed"):  # one component (or component data) rather than a list
+        return [targets]
+    if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
+        raise UnknownOptionError(
+            f"relu.tighten_bounds: targets={targets!r} is not a block; pass a ReluNetworkBlock, a "
+            "block containing them, or a list of those (the components themselves, not their names)."
+        )
+    roots = list(targets)
+    for root in roots:
+        if not hasattr(root, "is_indexed"):
+            raise UnknownOptionError(
+                f"relu.tighten_bounds: target {root!r} is a {type(root).__name__}, not a block; pass "
+                "ReluNetworkBlocks or blocks containing them (the components themselves, not their names)."
+            )
+    return roots
 
 
 def find_network_blocks(model, targets=None) -> list:
     """The active ReluNetworkBlock data objects in ``model`` (or in / equal to ``targets``)."""
-    roots = [model] if targets is None else list(targets)
     found = []
-    for root in roots:
+    for root in _target_roots(model, targets):
         datas = root.values() if root.is_indexed() else [root]
         for data in datas:
             if isinstance(data, ReluNetworkBlockData):
@@ -120,31 +161,35 @@ def input_constraints(model, block: ReluNetworkBlockData, *, rows=None):
     return np.array(matrix), np.array(lows), np.array(highs)
 
 
+_NOT_NONE = {"method": "one of 'interval', 'lp', 'milp'", "context": "'network' or 'model'",
+             "solver": "a Pyomo solver name", "workers": "an integer >= 1", "progress": "True or False"}
+
+
 @TransformationFactory.register("relu.tighten_bounds", doc="Tighten the neuron bounds of ReluNetworkBlocks (OBBT)")
 class TightenBounds(Transformation):
     """Recompute neuron bounds (interval, LP or MILP OBBT) and rebuild the blocks.
 
     Options (see ``TightenBounds.CONFIG``): ``method`` (interval | lp | milp),
-    ``targets``, ``workers``, ``time_limit`` (per block, LP), ``time_limit_per_neuron``
+    ``targets``, ``workers``, ``time_limit`` (per block, LP / MILP), ``time_limit_per_neuron``
     (MILP), ``context`` (network | model), ``solver`` (LP solver for the model
     context), ``progress``.  After the call, each block's ``tightening_report``
     holds the report of the last method run on it.
     """
 
     CONFIG = ConfigDict("relu.tighten_bounds")
-    CONFIG.declare("method", ConfigValue(default="lp", domain=In(["interval", "lp", "milp"]),
+    CONFIG.declare("method", ConfigValue(default="lp", domain=_OneOf("interval", "lp", "milp"),
                                          description="how to bound each neuron"))
     CONFIG.declare("targets", ConfigValue(default=None, description="blocks to tighten (default: all)"))
-    CONFIG.declare("workers", ConfigValue(default=1, domain=int, description="worker processes"))
+    CONFIG.declare("workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes"))
     CONFIG.declare("time_limit", ConfigValue(default=None, domain=_positive_or_none,
-                                             description="seconds per block for LP tightening"))
+                                             description="seconds per block for LP / MILP tightening"))
     CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_positive_or_none,
                                                         description="seconds per MILP bound"))
-    CONFIG.declare("context", ConfigValue(default="network", domain=In(["network", "model"]),
+    CONFIG.declare("context", ConfigValue(default="network", domain=_OneOf("network", "model"),
                                           description="network: box + constraints on inputs; model: whole-model LP"))
-    CONFIG.declare("solver", ConfigValue(default="appsi_highs", domain=str,
+    CONFIG.declare("solver", ConfigValue(default="appsi_highs", domain=_solver_name,
                                          description="Pyomo LP solver for context='model'"))
-    CONFIG.declare("progress", ConfigValue(default=False, domain=bool, description="show progress bars"))
+    CONFIG.declare("progress", ConfigValue(default=False, domain=Bool, description="show progress bars"))
 
     def _apply_to(self, model, **kwds):
         try:
@@ -153,10 +198,18 @@ class TightenBounds(Transformation):
             raise UnknownOptionError(
                 f"relu.tighten_bounds: {exc}".strip() + f" Valid options: {', '.join(self.CONFIG.keys())}."
             ) from None
+        for name, expected in _NOT_NONE.items():
+            if cfg[name] is None:  # Pyomo's config skips the domain check for None
+                raise UnknownOptionError(
+                    f"relu.tighten_bounds: option {name}=None is not allowed; expected {expected} "
+                    "(or leave the option out for its default)."
+                )
         blocks = find_network_blocks(model, cfg.targets)
         omlt_blocks = find_omlt_blocks(model, cfg.targets)
         if cfg.targets is not None and not blocks and not omlt_blocks:
             raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock.")
+        # check the model context's solver before changing anything
+        whole_model = _ModelContext(model, blocks, cfg) if cfg.context == "model" and blocks else None
         for blk in omlt_blocks:
             _tighten_omlt(blk, cfg)
         user_rows = linear_user_rows(model) if blocks else []
@@ -165,8 +218,8 @@ class TightenBounds(Transformation):
             new = _compute_bounds(blk.network, blk.bounds, cfg, extra)
             blk.rebuild(bounds=new)
             blk.tightening_report = getattr(new, "report", None)
-        if cfg.context == "model" and blocks:
-            _ModelContext(model, blocks, cfg).run()
+        if whole_model is not None:
+            whole_model.run()
 
 
 def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
@@ -182,7 +235,8 @@ def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
     from .bounds.milp import milp_bounds
 
     return milp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, progress=cfg.progress,
-                       time_limit_per_neuron=cfg.time_limit_per_neuron, extra_constraints=extra)
+                       time_limit=cfg.time_limit, time_limit_per_neuron=cfg.time_limit_per_neuron,
+                       extra_constraints=extra)
 
 
 class _ModelContext:
@@ -206,8 +260,12 @@ class _ModelContext:
             if con.body.polynomial_degree() not in (0, 1):
                 con.deactivate()  # dropping a constraint relaxes the model: still sound
         clone.relu_tighten_obj = pyo.Objective(expr=0.0)
-        for blk in self.blocks:
-            twin = clone.find_component(blk)
+        twins = [clone.find_component(blk) for blk in self.blocks]
+        for twin in twins:
+            # the plain big-M formulation has a variable z[k, j] for each unstable neuron in the
+            # original network's units (scaled or region-based formulations do not)
+            twin.rebuild(formulation="bigm")
+        for blk, twin in zip(self.blocks, twins):
             new = self._tighten_block(clone, twin)
             blk.rebuild(bounds=new)
 
@@ -215,10 +273,11 @@ class _ModelContext:
         bounds = twin.bounds.copy()
         for k in range(bounds.n_layers):
             _relax(clone)
-            last = k == bounds.n_layers - 1
-            todo = range(len(bounds.lower[k])) if last else np.flatnonzero(bounds.unstable(k))
+            # the outputs are the pre-activations of a linear last layer, not of a piecewise one
+            linear_out = k == bounds.n_layers - 1 and not bounds.is_piecewise(k)
+            todo = range(len(bounds.lower[k])) if linear_out else np.flatnonzero(bounds.unstable(k))
             for j in todo:
-                target = twin.outputs[j] if last else twin.mip.z[k, j]
+                target = twin.outputs[j] if linear_out else twin.mip.z[k, j]
                 bounds.lower[k][j] = max(bounds.lower[k][j], self._bound(clone, target, pyo.minimize))
                 bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
             bounds.methods[k] = "lp-model"
@@ -238,6 +297,8 @@ class _ModelContext:
         if term.lower() != "optimal":
             return -math.inf if sense == pyo.minimize else math.inf  # keep the current bound
         value = res.problem.lower_bound if sense == pyo.minimize else res.problem.upper_bound
+        if value is None or not math.isfinite(value):
+            return -math.inf if sense == pyo.minimize else math.inf
         pad = _MODEL_LP_PAD * max(1.0, abs(value))
         return value - pad if sense == pyo.minimize else value + pad
 
@@ -276,9 +337,8 @@ def _omlt_network(blk):
 
 def find_omlt_blocks(model, targets=None) -> list:
     """Active OMLT blocks of ``model`` (or in / equal to ``targets``) with a neural-network formulation."""
-    roots = [model] if targets is None else list(targets)
     found = {}
-    for root in roots:
+    for root in _target_roots(model, targets):
         for data in (root.values() if root.is_indexed() else [root]):
             cands = [data] if _is_omlt_block(data) else []
             if hasattr(data, "component_data_objects"):

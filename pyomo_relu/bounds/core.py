@@ -45,11 +45,18 @@ def check_box(net: ReluNetwork, lb, ub, *, what: str = "input box") -> tuple[np.
         )
     arrays = []
     for name, val in (("lb", lb), ("ub", ub)):
-        arr = np.array([np.nan if v is None else v for v in np.ravel(np.asarray(val, dtype=object))]
-                       if np.ndim(val) else [val] * net.n_inputs, dtype=np.float64)
+        try:
+            arr = np.array([np.nan if v is None else v for v in np.ravel(np.asarray(val, dtype=object))]
+                           if np.ndim(val) else [val] * net.n_inputs, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise MissingBoundsError(
+                f"{what}: {name} = {val!r} cannot be read as numbers ({exc}); pass one finite float per "
+                f"network input (an array of length {net.n_inputs}) or a scalar for all of them."
+            ) from None
         if arr.shape != (net.n_inputs,):
             raise ShapeMismatchError(
-                f"{what}: {name} has {arr.size} entries but the network has {net.n_inputs} inputs."
+                f"{what}: {name} has {arr.size} entries but the network has {net.n_inputs} inputs; "
+                f"pass one bound per input (length {net.n_inputs}) or a scalar for all of them."
             )
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
@@ -106,12 +113,47 @@ class NeuronBounds:
 
     def check_network(self, net: ReluNetwork) -> None:
         """Raise ShapeMismatchError unless these bounds belong to a network of ``net``'s shape."""
-        sizes = [len(l) for l in self.lower]
-        if len(self.input_lb) != net.n_inputs or sizes != [layer.n_out for layer in net.layers]:
+        shape = lambda a: np.shape(a)[0] if np.ndim(a) == 1 else np.shape(a)  # noqa: E731
+        sizes = [shape(l) for l in self.lower]
+        up_sizes = [shape(u) for u in self.upper]
+        expected = [layer.n_out for layer in net.layers]
+        if (shape(self.input_lb) != net.n_inputs or shape(self.input_ub) != net.n_inputs
+                or sizes != expected or up_sizes != expected):
+            found = sizes if sizes != expected else up_sizes
             raise ShapeMismatchError(
-                f"NeuronBounds for layer sizes {[len(self.input_lb)] + sizes} do not match the "
+                f"NeuronBounds for layer sizes {[shape(self.input_lb)] + found} do not match the "
                 f"network {list(net.layer_sizes)}; compute the bounds for this network."
             )
+
+    def check_consistent(self, what: str = "NeuronBounds") -> None:
+        """Raise unless every bound is a number and ``lower <= upper`` everywhere.
+
+        Raises
+        ------
+        MissingBoundsError
+            If a bound is NaN (or an input bound is infinite).
+        InfeasibleBoxError
+            If some lower bound exceeds its upper bound.
+        """
+        pairs = [("input", self.input_lb, self.input_ub)]
+        pairs += [(f"layer {k}", lo, up) for k, (lo, up) in enumerate(zip(self.lower, self.upper))]
+        for name, lo, up in pairs:
+            lo, up = np.asarray(lo, dtype=np.float64), np.asarray(up, dtype=np.float64)
+            bad = np.flatnonzero(np.isnan(lo) | np.isnan(up) | ((~np.isfinite(lo) | ~np.isfinite(up))
+                                                                & (name == "input")))
+            if bad.size:
+                j = int(bad[0])
+                raise MissingBoundsError(
+                    f"{what}: {name} entry {j} has bounds [{lo[j]}, {up[j]}]; expected finite "
+                    "numbers (no NaN) - recompute the bounds, e.g. with interval_bounds(net, lb, ub)."
+                )
+            bad = np.flatnonzero(lo > up)
+            if bad.size:
+                j = int(bad[0])
+                raise InfeasibleBoxError(
+                    f"{what}: {name} entry {j} has lower bound {lo[j]} > upper bound {up[j]}; "
+                    "sound bounds of a non-empty box never cross - recompute them for this network and box."
+                )
 
     def copy(self) -> "NeuronBounds":
         return NeuronBounds(

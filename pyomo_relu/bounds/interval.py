@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import NotApplicableError
 from ..network import ReluNetwork
 from .core import NeuronBounds, check_box, pad_outward
 
@@ -25,10 +26,11 @@ def affine_interval(weights: np.ndarray, bias: np.ndarray, lo: np.ndarray, up: n
     """Sound bounds of ``weights @ a + bias`` for ``lo <= a <= up``."""
     w_pos = np.maximum(weights, 0.0)
     w_neg = np.minimum(weights, 0.0)
-    z_up = w_pos @ up + w_neg @ lo + bias
-    z_lo = w_pos @ lo + w_neg @ up + bias
-    mag = np.abs(weights) @ np.maximum(np.abs(lo), np.abs(up)) + np.abs(bias)
-    slack = (weights.shape[1] + 2) * _EPS * mag + np.finfo(np.float64).tiny
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by interval_bounds
+        z_up = w_pos @ up + w_neg @ lo + bias
+        z_lo = w_pos @ lo + w_neg @ up + bias
+        mag = np.abs(weights) @ np.maximum(np.abs(lo), np.abs(up)) + np.abs(bias)
+        slack = (weights.shape[1] + 2) * _EPS * mag + np.finfo(np.float64).tiny
     return pad_outward(z_lo, z_up, slack)
 
 
@@ -50,6 +52,8 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
     ------
     MissingBoundsError, InfeasibleBoxError, ShapeMismatchError
         For a missing/infinite, empty or wrongly sized box.
+    NotApplicableError
+        If a bound overflows float64 (an absurdly wide box).
     """
     lb, ub = check_box(net, lb, ub)
     lower, upper = [], []
@@ -57,6 +61,12 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
     bounds = NeuronBounds(lb, ub, lower, upper, [], NeuronBounds.caps_of(net))
     for k, layer in enumerate(net.layers):
         z_lo, z_up = affine_interval(layer.weights, layer.bias, a_lo, a_up)
+        if not (np.all(np.isfinite(z_lo)) and np.all(np.isfinite(z_up))):
+            raise NotApplicableError(
+                f"interval_bounds: the pre-activation bounds of layer {k} overflow float64 (found "
+                f"{np.max(np.maximum(np.abs(z_lo), np.abs(z_up)))}) for the input box "
+                f"[{np.min(lb)}, {np.max(ub)}]; expected finite bounds - shrink the box or rescale the inputs."
+            )
         lower.append(z_lo)
         upper.append(z_up)
         bounds.methods.append("interval")

@@ -82,7 +82,7 @@ from ..network import ReluNetwork
 from .core import NeuronBounds
 
 __all__ = ["LayerLP", "HighsLP", "build_layer_lp", "dual_certificate", "solve_lp_chunk", "lp_bounds",
-           "normalize_extra_constraints"]
+           "normalize_extra_constraints", "check_inputs_feasible"]
 
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
@@ -103,20 +103,40 @@ def normalize_extra_constraints(extra, n_inputs: int):
         raise ShapeMismatchError(
             f"extra_constraints: expected a tuple (A, lo, hi) meaning lo <= A @ x <= hi, found {type(extra).__name__}."
         ) from exc
-    a_mat = np.atleast_2d(np.asarray(a_mat, dtype=np.float64))
-    m = a_mat.shape[0]
+    try:
+        a_mat = np.atleast_2d(np.asarray(a_mat, dtype=np.float64))
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ShapeMismatchError(
+            f"extra_constraints: A, lo and hi must be numeric arrays ({exc}); pass (A, lo, hi) with A of "
+            f"shape (m, {n_inputs}) and lo, hi of shape (m,) or scalars."
+        ) from None
     if a_mat.ndim != 2 or a_mat.shape[1] != n_inputs:
         raise ShapeMismatchError(
             f"extra_constraints: A has shape {a_mat.shape}, expected (m, {n_inputs}) (one column per network input)."
         )
-    lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), (m,)).copy()
-    hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), (m,)).copy()
+    m = a_mat.shape[0]
+    try:
+        lo = np.broadcast_to(lo, (m,)).copy()
+        hi = np.broadcast_to(hi, (m,)).copy()
+    except ValueError:
+        raise ShapeMismatchError(
+            f"extra_constraints: lo has shape {lo.shape} and hi {hi.shape} for {m} rows of A; "
+            f"expected shape ({m},) or scalars."
+        ) from None
     if not np.all(np.isfinite(a_mat)) or np.any(np.isnan(lo)) or np.any(np.isnan(hi)):
-        raise ShapeMismatchError("extra_constraints: A must be finite and lo/hi must not be NaN.")
-    bad = np.flatnonzero(lo > hi)
+        raise ShapeMismatchError(
+            "extra_constraints: A must be finite and lo/hi must not be NaN; use -inf / inf for a missing side."
+        )
+    bad = np.flatnonzero((lo > hi) | (lo == np.inf) | (hi == -np.inf))
     if bad.size:
         i = int(bad[0])
-        raise InfeasibleBoxError(f"extra_constraints: row {i} has lo = {lo[i]} > hi = {hi[i]}; no input satisfies it.")
+        raise InfeasibleBoxError(
+            f"extra_constraints: row {i} asks {lo[i]} <= A x <= {hi[i]}; no input satisfies it - "
+            "fix the row (lo must be <= hi, lo < inf and hi > -inf)."
+        )
+    if m == 0:
+        return None
     return a_mat, lo, hi
 
 
@@ -357,6 +377,36 @@ def dual_certificate(lp: LayerLP, cost: np.ndarray, y: np.ndarray) -> float:
     return float(np.nextafter(value - slack, -np.inf))
 
 
+def check_inputs_feasible(lb: np.ndarray, ub: np.ndarray, extra) -> None:
+    """Raise InfeasibleBoxError unless some ``x`` in ``[lb, ub]`` satisfies ``extra`` (one small HiGHS LP).
+
+    Every such ``x`` extends (by the forward pass) to a point of every LP and
+    MILP of the tightening, so after this check an infeasible solver status
+    can only be numerical trouble, never an empty input set.
+    """
+    if extra is None:
+        return
+    import highspy
+
+    a_mat, lo, hi = extra
+    h = new_highs()
+    h.setOptionValue("threads", 1)
+    inf = highspy.kHighsInf
+    h.addVars(len(lb), np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64))
+    for row, r_lo, r_hi in zip(a_mat, lo, hi):
+        idx = np.flatnonzero(row).astype(np.int32)
+        h.addRow(r_lo if np.isfinite(r_lo) else -inf, r_hi if np.isfinite(r_hi) else inf,
+                 len(idx), idx, row[idx])
+    h.run()
+    if h.getModelStatus() in (highspy.HighsModelStatus.kInfeasible,
+                              highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        raise InfeasibleBoxError(
+            f"extra_constraints: no input in the box [{np.asarray(lb).tolist()}, {np.asarray(ub).tolist()}] "
+            f"satisfies the {len(lo)} linear constraints lo <= A x <= hi (HiGHS proved the set empty); "
+            "check the constraints and the box."
+        )
+
+
 from .parallel import ChunkResult, ChunkTask, tighten  # noqa: E402  (parallel imports lp lazily)
 
 
@@ -391,8 +441,10 @@ class HighsLP:
     def bound(self, w: np.ndarray, sense: str, deadline: float | None):
         """Certified bound of ``w @ a_{k-1}``: lower for ``"min"``, upper for ``"max"``.
 
-        Returns ``(value or None, time_limited)``.  Raises InfeasibleBoxError
-        when HiGHS proves the relaxation (hence the box) empty.
+        Returns ``(value or None, time_limited)``.  An infeasible status gives
+        None: the inputs were checked to admit a point (:func:`check_inputs_feasible`)
+        and every such point extends to the relaxation, so it can only come from
+        numerical trouble or from a prior that is not sound.
         """
         sign = 1.0 if sense == "min" else -1.0
         cost, offset = self.lp.objective(sign * np.asarray(w, dtype=np.float64))
@@ -403,10 +455,7 @@ class HighsLP:
         h.run()
         status = h.getModelStatus()
         if status in (self._status.kInfeasible, self._status.kUnboundedOrInfeasible):
-            raise InfeasibleBoxError(
-                "lp_bounds: the LP relaxation is infeasible, so the input box together with "
-                "extra_constraints admits no point; check the constraints and the box."
-            )
+            return None, False
         limited = status != self._status.kOptimal
         y = np.asarray(h.getSolution().row_dual, dtype=np.float64)
         if y.shape != (self.lp.n_rows,) or not np.all(np.isfinite(y)):

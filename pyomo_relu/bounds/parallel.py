@@ -34,14 +34,17 @@ executor (bit-identical: HiGHS is deterministic with one thread).
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import numbers
 import time
+import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InfeasibleBoxError, ShapeMismatchError, UnknownOptionError
+from ..errors import InfeasibleBoxError, ShapeMismatchError, TimeLimitWarning, UnknownOptionError
 from ..network import DenseLayer, ReluNetwork
 from .core import NeuronBounds, check_box
 from .interval import interval_bounds
@@ -182,14 +185,26 @@ def _start_bounds(net, lb, ub, prior) -> NeuronBounds:
     bounds = interval_bounds(net, lb, ub)
     if prior is None:
         return bounds
+    if not isinstance(prior, NeuronBounds):
+        raise UnknownOptionError(
+            f"prior: expected NeuronBounds (e.g. from interval_bounds or lp_bounds) or None, "
+            f"found {type(prior).__name__}; pass the bounds object itself."
+        )
     prior.check_network(net)
+    prior.check_consistent("prior")
     if np.any(prior.input_lb > bounds.input_lb) or np.any(prior.input_ub < bounds.input_ub):
         raise ShapeMismatchError(
             "prior: these bounds were computed for an input box that does not contain "
             f"[{bounds.input_lb.tolist()}, {bounds.input_ub.tolist()}] (prior box "
             f"[{prior.input_lb.tolist()}, {prior.input_ub.tolist()}]); compute them for this box or a larger one."
         )
-    return bounds.intersect(prior)
+    try:
+        return bounds.intersect(prior)
+    except InfeasibleBoxError as exc:
+        raise InfeasibleBoxError(
+            f"prior: disagrees with the interval bounds of this box ({exc}); a sound prior for this "
+            "box cannot exclude every point - recompute it for this network and box."
+        ) from None
 
 
 def _apply(bounds: NeuronBounds, res: ChunkResult, method: str) -> None:
@@ -200,9 +215,11 @@ def _apply(bounds: NeuronBounds, res: ChunkResult, method: str) -> None:
     crossed = np.flatnonzero(new_lo > new_up)
     if crossed.size:
         j = int(res.neurons[crossed[0]])
+        i = int(crossed[0])
         raise InfeasibleBoxError(
-            f"{method} tightening: layer {k} neuron {j} got lower bound {lo[j]} > upper bound {up[j]}; "
-            "the input box with the extra constraints admits no point."
+            f"{method} tightening: layer {k} neuron {j} got lower bound {new_lo[i]} > upper bound "
+            f"{new_up[i]}; expected crossing-free bounds - the prior bounds are not sound for this box "
+            "(recompute them with interval_bounds) or the constraints leave (almost) no point."
         )
     if np.any(new_lo > lo[res.neurons]) or np.any(new_up < up[res.neurons]):
         bounds.methods[k] = method
@@ -212,12 +229,61 @@ def _apply(bounds: NeuronBounds, res: ChunkResult, method: str) -> None:
 def _target_layers(net, layers, tighten_outputs, extra) -> list:
     if layers is None:
         layers = range(net.n_layers if tighten_outputs else net.n_layers - 1)
-    out = sorted(set(int(k) for k in layers))
+    elif isinstance(layers, numbers.Integral):
+        layers = [layers]
+    try:
+        out = sorted(set(_integer(k) for k in layers))
+    except (TypeError, ValueError):
+        raise UnknownOptionError(
+            f"layers: expected layer indices (an int or an iterable of ints in 0..{net.n_layers - 1}), "
+            f"found {layers!r}."
+        ) from None
     for k in out:
         if not 0 <= k < net.n_layers:
             raise ShapeMismatchError(f"layers: layer {k} does not exist; the network has layers 0..{net.n_layers - 1}.")
     # layer 0 over a box alone is exact with interval arithmetic: no LP needed
     return [k for k in out if k > 0 or extra is not None]
+
+
+def _integer(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(value)
+    return int(value)
+
+
+def _seconds(value, name: str, *, allow_zero: bool) -> float | None:
+    """A validated time limit in seconds (None: no limit)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, (bool, np.bool_)) or math.isnan(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise UnknownOptionError(
+            f"{name}: expected a number of seconds {bound} or None (no limit), found {value!r}."
+        )
+    return None if math.isinf(seconds) else seconds
+
+
+def _check_options(workers, executor, time_limit, time_limit_per_neuron):
+    """Validate the run options of :func:`tighten`; return ``(workers, time_limit, time_limit_per_neuron)``."""
+    try:
+        count = _integer(workers)
+    except TypeError:
+        count = 0
+    if count < 1:
+        raise UnknownOptionError(
+            f"workers: expected an integer >= 1 (1 solves in this process), found {workers!r}."
+        )
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise UnknownOptionError(
+            f"executor: expected a concurrent.futures.Executor (an object with submit()), found "
+            f"{type(executor).__name__}; pass e.g. ThreadPoolExecutor(2) or None."
+        )
+    return (count, _seconds(time_limit, "time_limit", allow_zero=True),
+            _seconds(time_limit_per_neuron, "time_limit_per_neuron", allow_zero=False))
 
 
 def _solver_for(method: str):
@@ -299,22 +365,23 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     """
     from tqdm.auto import tqdm
 
-    from .lp import normalize_extra_constraints
+    from .lp import check_inputs_feasible, normalize_extra_constraints
 
     if method not in _METHODS:
         raise UnknownOptionError(f"tighten: method={method!r} is not one of {list(_METHODS)}.")
-    if int(workers) < 1:
-        raise ValueError(f"tighten: workers must be >= 1, found {workers}.")
+    workers, time_limit, time_limit_per_neuron = _check_options(workers, executor, time_limit,
+                                                                time_limit_per_neuron)
     start = time.perf_counter()
     lb, ub = check_box(net, lb, ub)
     extra = normalize_extra_constraints(extra_constraints, net.n_inputs)
+    check_inputs_feasible(lb, ub, extra)
     bounds = _start_bounds(net, lb, ub, prior)
     targets = _target_layers(net, layers, tighten_outputs, extra)
-    deadline = None if time_limit is None else time.time() + float(time_limit)
-    report = TighteningReport(method, workers=int(workers))
+    deadline = None if time_limit is None else time.time() + time_limit
+    report = TighteningReport(method, workers=workers)
     solve = _solver_for(method)
     estimate = {k: len(_candidates(bounds, k)) for k in targets}
-    runner = _Runner(int(workers), executor)
+    runner = _Runner(workers, executor)
     try:
         with tqdm(total=sum(estimate.values()), disable=not progress, desc=f"{method} bounds",
                   unit="neuron") as bar:
@@ -323,6 +390,13 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     finally:
         runner.close()
     report.total_time = time.perf_counter() - start
+    if report.n_time_limited:
+        warnings.warn(TimeLimitWarning(
+            f"{method} bounds: a time limit cut {report.n_time_limited} bound computations short "
+            f"({report.n_solves} solves run); the bounds are sound but may be looser than without the "
+            "limit (skipped neurons keep their prior bounds) - raise time_limit / time_limit_per_neuron "
+            "for tighter bounds."
+        ), stacklevel=3)
     return bounds, report
 
 
