@@ -33,7 +33,13 @@ class UnsupportedOperatorError(ReluError, ValueError):
 
 
 class UnknownOptionError(ReluError, ValueError):
-    """An option value (formulation, method, ...) is not one of the valid names."""
+    """An option is unknown, or its value is not valid.
+
+    For example a formulation or method name that is not registered, a
+    solver parameter the solver does not know, ``workers=0`` or a negative
+    time limit.  The message lists the valid names or says which values are
+    accepted.
+    """
 
 
 class NotApplicableError(ReluError, ValueError):
