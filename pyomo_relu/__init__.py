@@ -5,6 +5,7 @@ Importing the package registers the ``relu.*`` Pyomo transformations.
 
 from .errors import (
     BlockArgumentError,
+    DataError,
     InfeasibleBoxError,
     InvalidNetworkError,
     MissingBoundsError,
@@ -30,7 +31,7 @@ __all__ = [
     "lp_bounds", "milp_bounds", "TighteningReport",
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError", "NotApplicableError",
-    "SolverUnavailableError", "TimeLimitWarning", "BlockArgumentError", "NoValueError",
+    "SolverUnavailableError", "TimeLimitWarning", "BlockArgumentError", "NoValueError", "DataError",
     "load_onnx", "save_onnx", "from_torch", "to_torch", "from_omlt", "to_omlt",
     "rescale", "prune_stable", "ScaledNetwork", "PrunedNetwork", "analysis",
 ]

@@ -54,6 +54,10 @@ class NoValueError(ReluError, ValueError):
     """A block's input or output variable has no value yet (read the solution after a solve)."""
 
 
+class DataError(ReluError, ValueError):
+    """Data handed to the package are not usable: training arrays, CSV files, benchmark result files."""
+
+
 class SolverUnavailableError(ReluError, RuntimeError):
     """A required solver (SCIP, HiGHS) is not installed or not usable."""
 

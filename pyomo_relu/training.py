@@ -43,14 +43,25 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "install the training extra with `pip install pyomo_relu[train]`."
     ) from exc
 
-from .errors import UnknownOptionError
+from .errors import DataError, InfeasibleBoxError, MissingBoundsError, ShapeMismatchError, UnknownOptionError
 from .io.torch import from_torch
 from .network import DenseLayer, ReluNetwork
 
-__all__ = ["TrainResult", "train_mlp", "fold_normalization", "ACTIVATIONS"]
+__all__ = ["TrainResult", "TrainingDataError", "train_mlp", "fold_normalization", "ACTIVATIONS"]
 
 #: valid values of ``activation``
 ACTIVATIONS = ("relu", "clipped_relu")
+#: a column whose standard deviation is below this share of its largest magnitude is constant
+#: (the rounding noise of ``std`` of a constant column is a few ulps; dividing by it would put
+#: weights of ~1e16 into the exported first layer)
+CONSTANT_RTOL = 1e-12
+#: samples may lie this far (relative to the box's scale) outside ``input_bounds``: data rounded
+#: when it was written (``1.6532900000000001`` for a bound ``1.65329``) still counts as inside
+BOX_RTOL = 1e-9
+
+
+class TrainingDataError(DataError):
+    """Training data are not usable: not numeric, NaN/Inf, too large to standardize, outside the box."""
 
 
 @dataclass
@@ -88,56 +99,109 @@ class TrainResult:
 
 
 # -- validation --------------------------------------------------------------
+def _as_array(name: str, a) -> np.ndarray:
+    try:
+        arr = np.asarray(a)
+        if arr.dtype.kind == "c":
+            raise TypeError("complex values")
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TrainingDataError(
+            f"train_mlp: {name} must be an array of real numbers, found a {type(a).__name__} that cannot be "
+            f"converted ({exc}); pass a numeric array (parse or drop text cells, split ragged rows)."
+        ) from None
+
+
 def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if X.ndim == 1:
+    X, y = _as_array("X", X), _as_array("y", y)
+    if X.ndim == 1:  # one input: paired row by row with y, so (n,) can only mean (n, 1)
         X = X[:, None]
     if y.ndim == 1:
         y = y[:, None]
-    if X.ndim != 2 or y.ndim != 2:
-        raise ValueError(
-            f"train_mlp: X must be (n_samples, n_inputs) and y (n_samples,) or (n_samples, n_outputs); "
-            f"found X {X.shape} and y {y.shape}."
+    if X.ndim != 2 or y.ndim != 2 or X.shape[1] == 0 or y.shape[1] == 0:
+        raise ShapeMismatchError(
+            f"train_mlp: X must be (n_samples, n_inputs) and y (n_samples,) or (n_samples, n_outputs) with at "
+            f"least one column each; found X {X.shape} and y {y.shape}."
         )
     if X.shape[0] != y.shape[0]:
-        raise ValueError(
+        raise ShapeMismatchError(
             f"train_mlp: X has {X.shape[0]} samples but y has {y.shape[0]}; pass one target row per input row."
         )
     if X.shape[0] < 2:
-        raise ValueError(f"train_mlp: need at least 2 samples, found {X.shape[0]}.")
+        raise ShapeMismatchError(
+            f"train_mlp: need at least 2 samples to fit and standardize, found {X.shape[0]}; pass more data."
+        )
     for name, arr in (("X", X), ("y", y)):
         bad = np.argwhere(~np.isfinite(arr))
         if bad.size:
-            raise ValueError(
+            raise TrainingDataError(
                 f"train_mlp: {name} contains NaN or Inf (first at row {bad[0][0]}, column {bad[0][1]}); "
                 "drop or impute those rows before training."
             )
     return X, y
 
 
-def _check_options(opts: dict) -> None:
-    if opts["activation"] not in ACTIVATIONS:
+def _check_int(name: str, value, *, low: int, high: int | None = None, high_text: str = "") -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        ok = False
+    elif isinstance(value, (float, np.floating)):
+        ok = bool(np.isfinite(value)) and float(value).is_integer()
+    else:
+        ok = True
+    ok = ok and value >= low and (high is None or value < high)
+    if not ok:
+        limit = f">= {low}" + ("" if high is None else f" and < {high_text or high}")
+        raise UnknownOptionError(f"train_mlp: {name} must be an integer {limit}, found {value!r}.")
+    return int(value)
+
+
+def _check_float(name: str, value, *, positive: bool) -> float:
+    try:
+        ok = not isinstance(value, (bool, np.bool_, str)) and np.isfinite(float(value))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or float(value) < 0 or (positive and float(value) == 0):
+        raise UnknownOptionError(
+            f"train_mlp: {name} must be a finite number {'> 0' if positive else '>= 0'}, found {value!r}."
+        )
+    return float(value)
+
+
+def _check_hidden(hidden) -> tuple[int, ...]:
+    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    try:
+        hidden = tuple(hidden)
+    except TypeError:
+        hidden = None
+    if not hidden or not all(isinstance(h, (int, np.integer)) and not isinstance(h, (bool, np.bool_)) and h > 0
+                             for h in hidden):
+        raise UnknownOptionError(
+            f"train_mlp: hidden must be a non-empty sequence of positive integers (the hidden layer widths, "
+            f"such as (25, 25)), found {hidden!r}."
+        )
+    return tuple(int(h) for h in hidden)
+
+
+def _check_options(opts: dict) -> dict:
+    """The validated options (numbers converted); raises UnknownOptionError for a bad value."""
+    if not isinstance(opts["activation"], str) or opts["activation"] not in ACTIVATIONS:
         raise UnknownOptionError(
             f"train_mlp: activation={opts['activation']!r} is not known; valid: {', '.join(ACTIVATIONS)}."
         )
-    hidden = opts["hidden"]
-    if not all(isinstance(h, (int, np.integer)) and h > 0 for h in hidden):
-        raise ValueError(f"train_mlp: hidden must be a sequence of positive integers, found {hidden!r}.")
-    positive = ("cap", "lr")
-    nonneg = ("l1", "l2", "stability")
-    for name in positive:
-        if not np.isfinite(opts[name]) or opts[name] <= 0:
-            raise ValueError(f"train_mlp: {name} must be finite and > 0, found {opts[name]!r}.")
-    for name in nonneg:
-        if not np.isfinite(opts[name]) or opts[name] < 0:
-            raise ValueError(f"train_mlp: {name} must be finite and >= 0, found {opts[name]!r}.")
+    out = dict(opts, hidden=_check_hidden(opts["hidden"]))
+    for name in ("cap", "lr"):
+        out[name] = _check_float(name, opts[name], positive=True)
+    for name in ("l1", "l2", "stability", "dropout", "validation"):
+        out[name] = _check_float(name, opts[name], positive=False)
     for name in ("dropout", "validation"):
-        if not 0.0 <= opts[name] < 1.0:
-            raise ValueError(f"train_mlp: {name} must be in [0, 1), found {opts[name]!r}.")
+        if not out[name] < 1.0:
+            raise UnknownOptionError(f"train_mlp: {name} must be in [0, 1), found {opts[name]!r}.")
     for name in ("epochs", "batch_size"):
-        if not isinstance(opts[name], (int, float, np.integer)) or int(opts[name]) != opts[name] or opts[name] < 1:
-            raise ValueError(f"train_mlp: {name} must be a positive integer, found {opts[name]!r}.")
+        out[name] = _check_int(name, opts[name], low=1)
+    out["seed"] = _check_int("seed", opts["seed"], low=0, high=2**63, high_text="2**63")
+    out["normalize"], out["verbose"] = bool(opts["normalize"]), bool(opts["verbose"])
+    return out
 
 
 def _input_box(input_bounds, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,12 +209,34 @@ def _input_box(input_bounds, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return X.min(axis=0), X.max(axis=0)
     try:
         lb, ub = input_bounds
-    except (TypeError, ValueError) as exc:
-        raise ValueError("train_mlp: input_bounds must be a pair (lb, ub) of arrays.") from exc
-    lb = np.broadcast_to(np.asarray(lb, dtype=np.float64), (X.shape[1],)).copy()
-    ub = np.broadcast_to(np.asarray(ub, dtype=np.float64), (X.shape[1],)).copy()
-    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub)) and np.all(lb <= ub)):
-        raise ValueError(f"train_mlp: input_bounds must be finite with lb <= ub, found lb={lb}, ub={ub}.")
+        lb, ub = np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ShapeMismatchError(
+            f"train_mlp: input_bounds must be a pair (lb, ub) of numbers or arrays of length {X.shape[1]}, "
+            f"found {input_bounds!r}."
+        ) from None
+    try:
+        lb = np.broadcast_to(lb, (X.shape[1],)).copy()
+        ub = np.broadcast_to(ub, (X.shape[1],)).copy()
+    except ValueError:
+        raise ShapeMismatchError(
+            f"train_mlp: input_bounds must have one entry per input ({X.shape[1]}), found lb of shape "
+            f"{lb.shape} and ub of shape {ub.shape}."
+        ) from None
+    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
+        raise MissingBoundsError(f"train_mlp: input_bounds must be finite, found lb={lb}, ub={ub}.")
+    if not np.all(lb <= ub):
+        raise InfeasibleBoxError(f"train_mlp: input_bounds need lb <= ub, found lb={lb}, ub={ub}; swap them.")
+    tol = BOX_RTOL * np.maximum(1.0, np.maximum(np.abs(lb), np.abs(ub)))
+    outside = (X < lb - tol) | (X > ub + tol)
+    if outside.any():
+        row, col = np.argwhere(outside)[0]
+        raise TrainingDataError(
+            f"train_mlp: input_bounds do not cover the data: {int(outside.any(axis=1).sum())} of {X.shape[0]} "
+            f"samples lie outside (first: row {row}, column {col}, value {X[row, col]:.6g} not in "
+            f"[{lb[col]:.6g}, {ub[col]:.6g}]); the data's range is lb={X.min(axis=0)}, ub={X.max(axis=0)}. "
+            "Widen input_bounds to cover the data or drop the samples outside the box."
+        )
     return lb, ub
 
 
@@ -261,9 +347,18 @@ def _standardize(X, y, normalize: bool) -> dict:
     if not normalize:
         return {"x_mean": np.zeros(X.shape[1]), "x_std": np.ones(X.shape[1]),
                 "y_mean": np.zeros(y.shape[1]), "y_std": np.ones(y.shape[1])}
-    x_std, y_std = X.std(axis=0), y.std(axis=0)
-    return {"x_mean": X.mean(axis=0), "x_std": np.where(x_std > 0, x_std, 1.0),
-            "y_mean": y.mean(axis=0), "y_std": np.where(y_std > 0, y_std, 1.0)}
+    out = {}
+    for name, arr in (("x", X), ("y", y)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = arr.mean(axis=0), arr.std(axis=0)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise TrainingDataError(
+                f"train_mlp: {'X' if name == 'x' else 'y'} has values too large to standardize in float64 "
+                f"(largest magnitude {np.abs(arr).max():.3g}); rescale the data, e.g. to the order of 1."
+            )
+        constant = std <= CONSTANT_RTOL * np.abs(arr).max(axis=0)
+        out[f"{name}_mean"], out[f"{name}_std"] = mean, np.where(constant, 1.0, std)
+    return out
 
 
 def _mse(model, x, y, y_var) -> float:
@@ -310,10 +405,11 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
 
     Parameters
     ----------
-    X : array_like (n_samples, n_inputs)
+    X : array_like (n_samples, n_inputs) or (n_samples,)
+        A 1-D ``X`` is one input (it is paired row by row with ``y``). At least 2 samples.
     y : array_like (n_samples,) or (n_samples, n_outputs)
-    hidden : sequence of int
-        Widths of the hidden layers.
+    hidden : int or sequence of int
+        Widths of the hidden layers (at least one layer).
     activation : {"relu", "clipped_relu"}
         Hidden activation; clipped ReLU is ``min(max(0, z), cap)`` in normalized units.
     cap : float
@@ -329,7 +425,9 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     seed : int
         Seed of initialization, split and shuffling; equal seeds give equal weights.
     input_bounds : (lb, ub), optional
-        Box for the stability loss; default the range of ``X``.
+        Box for the stability loss; default the range of ``X``.  It must contain every
+        sample (up to rounding): a box that misses the data is almost always a unit or
+        column mix-up.
     validation : float
         Fraction of samples held out (seeded) for the validation error.
     normalize : bool
@@ -344,17 +442,24 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     Raises
     ------
     UnknownOptionError
-        For an unknown ``activation``.
-    ValueError
-        For data of the wrong shape or with NaN/Inf, or out-of-range options.
+        For an unknown ``activation`` or an out-of-range option (``hidden`` empty or with a
+        width < 1, negative penalties, ``cap <= 0``, ``epochs < 1``, ...).
+    ShapeMismatchError
+        For ``X`` and ``y`` of the wrong shapes, of different lengths or with fewer than
+        2 samples, or ``input_bounds`` of the wrong length.
+    TrainingDataError
+        For data that are not numbers, contain NaN/Inf, are too large to standardize, or
+        lie outside ``input_bounds``.
+    MissingBoundsError, InfeasibleBoxError
+        For ``input_bounds`` that are not finite or have ``lb > ub``.
+
+    All of them derive from :class:`~pyomo_relu.errors.ReluError` and ``ValueError``.
+    Constant columns (zero standard deviation) are centred but not scaled.
     """
-    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
-    opts = {"hidden": hidden, "activation": activation, "cap": float(cap), "l1": float(l1),
-            "l2": float(l2), "stability": float(stability), "dropout": float(dropout), "epochs": epochs,
-            "batch_size": batch_size, "lr": float(lr), "seed": int(seed), "validation": float(validation),
-            "normalize": bool(normalize), "verbose": bool(verbose)}
-    _check_options(opts)
-    opts["epochs"], opts["batch_size"] = int(epochs), int(batch_size)
+    opts = _check_options({"hidden": hidden, "activation": activation, "cap": cap, "l1": l1, "l2": l2,
+                           "stability": stability, "dropout": dropout, "epochs": epochs, "batch_size": batch_size,
+                           "lr": lr, "seed": seed, "validation": validation, "normalize": normalize,
+                           "verbose": verbose})
     X, y = _check_data(X, y)
     lb, ub = _input_box(input_bounds, X)
     scale = _standardize(X, y, normalize)
@@ -363,7 +468,10 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     order = np.random.default_rng(opts["seed"]).permutation(X.shape[0])
     n_val = int(round(opts["validation"] * X.shape[0]))
     if X.shape[0] - n_val < 1:
-        raise ValueError(f"train_mlp: validation={validation} leaves no training samples out of {X.shape[0]}.")
+        raise UnknownOptionError(
+            f"train_mlp: validation={validation} leaves no training samples out of {X.shape[0]}; "
+            "lower validation or pass more data."
+        )
     val, tr = order[:n_val], order[n_val:]
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
     data = ((t(Xn[tr]), t(yn[tr])), (t(Xn[val]), t(yn[val])))

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_rows", "compare", "write_report"]
+from ..errors import DataError
+
+__all__ = ["SuiteFileError", "read_rows", "compare", "write_report", "REQUIRED"]
 
 OURS = ("bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best", "tightened_bigm_nocuts", "regions",
         "regions_nocuts")
@@ -23,22 +25,49 @@ OURS = ("bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best", "tightened
 SAME_SETTINGS = (("tightened_bigm_nocuts", "omlt_bigm_nocuts"), ("regions_nocuts", "omlt_bigm_nocuts"))
 BASELINE = "omlt_bigm"
 GOAL_SPEEDUP = 5.0
+#: columns the report needs in ``suite.csv``
+REQUIRED = ("problem", "variant", "config", "status", "solved", "total_s", "time_limit")
+NUMERIC = ("train_mse", "val_mse", "regions", "stable_interval", "objective", "bound", "gap", "nodes", "build_s",
+           "tighten_s", "solve_s", "total_s", "fwd_err", "binaries", "stable", "max_M", "mean_M", "time_limit")
+
+
+class SuiteFileError(DataError):
+    """``suite.csv`` (or the folder it goes to) cannot be read, resumed or written."""
+
+
+def _is_error(r: dict) -> bool:
+    return str(r.get("status", "")).startswith("error")
 
 
 def read_rows(csv_path) -> list[dict]:
-    """Rows of ``suite.csv`` with numbers parsed (empty fields become NaN)."""
+    """Rows of ``suite.csv`` with numbers parsed (empty or unreadable fields become NaN).
+
+    An empty file has no rows.  Raises :class:`SuiteFileError` for a file that is not
+    UTF-8 CSV or lacks the columns the report needs (:data:`REQUIRED`).
+    """
+    path = Path(csv_path)
     rows = []
-    with open(csv_path, newline="") as fh:
-        for r in csv.DictReader(fh):
-            for key in ("train_mse", "val_mse", "regions", "stable_interval", "objective", "bound", "gap", "nodes",
-                        "build_s", "tighten_s", "solve_s", "total_s", "fwd_err", "binaries", "stable", "max_M",
-                        "mean_M", "time_limit"):
-                try:
-                    r[key] = float(r[key])
-                except (KeyError, TypeError, ValueError):
-                    r[key] = math.nan
-            r["solved"] = r.get("solved") == "True"
-            rows.append(r)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in REQUIRED if c not in (reader.fieldnames or REQUIRED)]
+            if missing:
+                raise SuiteFileError(
+                    f"{path}: not a benchmark suite file: column(s) {', '.join(missing)} missing (header: "
+                    f"{', '.join(reader.fieldnames)}); pass the suite.csv written by the benchmark runner."
+                )
+            for r in reader:
+                r.pop(None, None)  # cells beyond the header
+                for key in NUMERIC:
+                    try:
+                        r[key] = float(r[key])
+                    except (KeyError, TypeError, ValueError):
+                        r[key] = math.nan
+                r["status"] = " ".join(str(r.get("status") or "").split())  # one line, for the tables
+                r["solved"] = r.get("solved") == "True" and not _is_error(r)
+                rows.append(r)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SuiteFileError(f"{path}: not a readable CSV file ({exc}); pass the suite.csv of a benchmark run.") from None
     return rows
 
 
@@ -51,7 +80,9 @@ def _time(r: dict) -> float:
 
 def compare(rows: list[dict], problem: str | None, config: str, baseline: str = BASELINE) -> dict:
     """One of our configurations against an OMLT baseline on one problem (None: every problem)."""
-    by = {((r["problem"], r["variant"]), r["config"]): r for r in rows if problem is None or r["problem"] == problem}
+    # a row that ended with an error has no time: its variant is left out rather than counted as a time limit
+    by = {((r["problem"], r["variant"]), r["config"]): r for r in rows
+          if (problem is None or r["problem"] == problem) and not _is_error(r)}
     variants = sorted({v for v, c in by if c == config and (v, baseline) in by})
     if not variants:
         return {}
@@ -84,12 +115,17 @@ def _headline(rows, problems) -> list[str]:
     for p in scopes:
         stats = {c: compare(rows, p, c) for c in OURS}
         stats = {c: s for c, s in stats.items() if s}
-        best = max(stats, key=lambda c: stats[c]["speedup"]) if stats else None
+        if not stats:
+            continue
+        best = max(stats, key=lambda c: stats[c]["speedup"])
         for c, s in stats.items():
             goal = "met" if s["speedup"] >= GOAL_SPEEDUP and s["omlt_solved_kept"] else "not met"
             name = f"**{c}**" if c == best else c
             out.append(f"| {p or 'whole suite'} | {name} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
                        f"{'yes' if s['omlt_solved_kept'] else 'no'} | {s['speedup']:.2f}x | {goal} |")
+    if out[-1].startswith("|---"):  # no comparison at all
+        out[-2:] = [f"No instance has both `{BASELINE}` and one of our configurations without an error; "
+                    "run the suite with `omlt_bigm` to compare."]
     out += ["", "Bold: the configuration with the best speed-up on that problem (chosen after the fact). "
             "`regions` and every configuration without `_nocuts` run SCIP with its defaults, as `omlt_bigm` does.", ""]
     same = [(p, ours, base, compare(rows, p, ours, base)) for ours, base in SAME_SETTINGS for p in scopes]
@@ -107,7 +143,7 @@ def _headline(rows, problems) -> list[str]:
 def _cell(r: dict | None) -> str:
     if r is None:
         return ""
-    if str(r.get("status", "")).startswith("error"):
+    if _is_error(r):
         return "error"
     t = f"{r['total_s']:.1f}s" if r["solved"] else f"TL gap {_fmt(r['gap'], 2)}"
     return f"{t} / {int(r['nodes']) if math.isfinite(r['nodes']) else '-'}"
@@ -143,7 +179,7 @@ def _detail(rows, problem, configs) -> list[str]:
 def _checks(rows) -> list[str]:
     with_sol = [r for r in rows if math.isfinite(r["fwd_err"])]
     bad = [r for r in with_sol if r.get("check_ok") != "True"]
-    errors = [r for r in rows if str(r.get("status", "")).startswith("error")]
+    errors = [r for r in rows if _is_error(r)]
     out = ["## Checks", "",
            f"- {len(with_sol)} rows have a solution; max forward-pass error (relative) "
            f"{max((r['fwd_err'] for r in with_sol), default=math.nan):.2e}; "
@@ -177,7 +213,7 @@ def _plot(rows, problems, configs, path: Path) -> None:
         for i, c in enumerate(configs):
             xs, ts, hatch = [], [], []
             for j, v in enumerate(variants):
-                if (v, c) in by:
+                if (v, c) in by and not _is_error(by[v, c]):
                     xs.append(j + i * width)
                     ts.append(_time(by[v, c]))
                     hatch.append(not by[v, c]["solved"])
@@ -201,11 +237,16 @@ def write_report(csv_path, out_dir) -> Path:
     rows = read_rows(csv_path)
     out = Path(out_dir)
     problems = list(dict.fromkeys(r["problem"] for r in rows))
-    configs = [c for c in (BASELINE, "omlt_bigm_nocuts") + OURS if any(r["config"] == c for r in rows)]
-    limits = sorted({r["time_limit"] for r in rows})
-    lines = ["# Benchmark suite results", "",
-             f"{len(rows)} runs; SCIP time limit {', '.join(f'{t:g}' for t in limits)} s per solve; times are "
-             "tightening + SCIP CPU seconds (single-threaded SCIP, CPU clock).", ""]
+    known = (BASELINE, "omlt_bigm_nocuts") + OURS
+    configs = [c for c in known if any(r["config"] == c for r in rows)]
+    configs += list(dict.fromkeys(r["config"] for r in rows if r["config"] not in known))
+    limits = sorted({r["time_limit"] for r in rows if math.isfinite(r["time_limit"])})
+    if rows:
+        summary = (f"{len(rows)} runs; SCIP time limit {', '.join(f'{t:g}' for t in limits) or '-'} s per solve; "
+                   "times are tightening + SCIP CPU seconds (single-threaded SCIP, CPU clock).")
+    else:
+        summary = f"No runs in {Path(csv_path).name} yet."
+    lines = ["# Benchmark suite results", "", summary, ""]
     lines += _headline(rows, problems)
     lines += ["## Per problem", ""]
     for p in problems:

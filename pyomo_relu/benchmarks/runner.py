@@ -30,16 +30,24 @@ bounds used, linear regions and the networks' training/validation error.
 All times are CPU seconds of this process (SCIP runs with
 ``timing/clocktype = 1``; tightening and building are timed with
 ``time.process_time``), so other load on the machine does not inflate them.
-Rows are appended to ``suite.csv`` as they finish; a rerun skips rows already
-there.  :mod:`.report` turns the CSV into ``suite.md`` and ``suite.png``.
+Rows are appended to ``suite.csv`` as they finish, so an interrupted run keeps
+its finished rows; a rerun skips rows already there (a row that ended with an
+error counts as done: delete it to retry).  A rerun refuses a ``suite.csv``
+with other columns, another time limit or other networks for the same problem
+and variant, rather than mixing incomparable rows; a last row cut off by a
+crash is dropped and rerun.  :mod:`.report` turns the CSV into ``suite.md``
+and ``suite.png``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +58,9 @@ from ..bounds import interval_bounds
 from ..errors import UnknownOptionError
 from ..formulations import get_formulation
 from ..solving import solve_model
-from .problems import OMLT_FORMULATION, PROBLEMS, block_network, default_cache_dir, get_problem, select_variants
+from .problems import (OMLT_FORMULATION, PROBLEMS, VARIANTS, block_network, default_cache_dir, get_problem,
+                       select_variants)
+from .report import SuiteFileError
 
 __all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
 
@@ -226,21 +236,204 @@ def network_facts(problem, trained: dict, *, quick: bool) -> dict:
             "regions_exact": exact, "stable_interval": stable / n if n else 1.0}
 
 
-# -- the suite ---------------------------------------------------------------
-def _done_rows(path: Path) -> set:
+# -- the suite file ----------------------------------------------------------
+def _choose(kind: str, names, valid, default) -> list[str]:
+    """``names`` without repeats, checked against ``valid`` (None: ``default``)."""
+    if names is None:
+        return list(default)
+    names = list(dict.fromkeys([names] if isinstance(names, str) else names))
+    if not names:
+        raise UnknownOptionError(f"the list of {kind}s is empty; pass one or more of: {', '.join(valid)}.")
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise UnknownOptionError(f"unknown {kind}(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}.")
+    return names
+
+
+def _check_time_limit(time_limit, quick: bool) -> float:
+    if time_limit is None:
+        return 10.0 if quick else 60.0
+    try:
+        value = float(time_limit)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(time_limit, bool) or not (math.isfinite(value) and value > 0):
+        raise UnknownOptionError(
+            f"time_limit must be a finite number of SCIP seconds > 0, found {time_limit!r}; "
+            "leave it out for the default (10 quick, 60 full)."
+        )
+    return value
+
+
+def _folder(path: Path, what: str) -> Path:
+    """``path`` created if needed and writable; SuiteFileError otherwise."""
+    if path.exists() and not path.is_dir():
+        raise SuiteFileError(f"the {what} {str(path)!r} is a file, not a folder; pass a folder path.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SuiteFileError(
+            f"cannot create the {what} {str(path)!r} ({exc.strerror or exc}); pass a folder that can be written."
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SuiteFileError(f"the {what} {str(path)!r} is not writable; pass a folder that can be written.")
+    return path
+
+
+def _start_new(path: Path) -> str:
+    """Move an existing, non-empty ``path`` aside (``suite.csv.bak``, ``suite.csv.1.bak``, ...)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return ""
+    backup, k = path.with_name(path.name + ".bak"), 0
+    while backup.exists():
+        k += 1
+        backup = path.with_name(f"{path.name}.{k}.bak")
+    path.rename(backup)
+    return backup.name
+
+
+def _read_suite(path: Path) -> tuple[list[dict], bool]:
+    """The complete rows of an existing ``suite.csv`` (header checked), and whether it needs a repair.
+
+    The runner writes every row whole, ending with a line break; a last row without one
+    was cut off by a crash, so it is left out (and rerun).  A blank file holds no rows.
+    Repair (:func:`_repair`) rewrites the file with just the complete rows.
+    """
     if not path.exists():
-        return set()
-    with open(path, newline="") as fh:
-        return {(r["problem"], r["variant"], r["config"]) for r in csv.DictReader(fh)}
+        return [], False
+    if not path.is_file():
+        raise SuiteFileError(f"{str(path)!r} is not a file; move it away or pass another output folder.")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            text = fh.read()
+        records = list(csv.reader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SuiteFileError(f"{path}: not a readable CSV file ({exc}); {_FIX}") from None
+    if not text.strip():
+        return [], True  # a blank file: removed, so the first row writes the header
+    header, records = records[0], records[1:]
+    if header != list(FIELDS):
+        missing = [f for f in FIELDS if f not in header]
+        extra = [h for h in header if h not in FIELDS]
+        if len(missing) == len(FIELDS):
+            found = f"none of the columns of a suite.csv (header: {', '.join(header)[:200]})"
+        else:
+            found = (f"columns that differ from this version's suite.csv (missing: {', '.join(missing) or '-'}; "
+                     f"unexpected: {', '.join(extra) or '-'}{'; order differs' if not (missing or extra) else ''})")
+        raise SuiteFileError(f"{path}: it has {found}, so rows cannot be added to it; {_FIX}")
+    cut = bool(records) and (not text.endswith("\n") or len(records[-1]) != len(FIELDS))
+    if cut:
+        records = records[:-1]
+    for k, rec in enumerate(records):
+        if len(rec) != len(FIELDS):
+            raise SuiteFileError(
+                f"{path}: data row {k + 1} has {len(rec)} cells, expected {len(FIELDS)}; the file was edited or "
+                f"damaged: {_FIX}"
+            )
+    return [dict(zip(FIELDS, rec)) for rec in records], cut
+
+
+def _repair(path: Path, rows: list[dict]) -> None:
+    """Rewrite ``path`` with the complete ``rows`` only (atomically), or remove a file without rows."""
+    if not rows:
+        path.unlink()
+        return
+    warnings.warn(f"{path}: the last row was cut off (an interrupted run); it is dropped and run again.",
+                  stacklevel=4)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+_FIX = ("move the file away, pass another output folder, or start a new file (resume=False, `--no-resume`), "
+        "which keeps the old one as suite.csv.bak.")
+
+
+def _check_time_limits(path: Path, rows: list[dict], problems, time_limit: float) -> None:
+    """Rows of the same problem must have been solved with the same SCIP time limit."""
+    for r in rows:
+        if r["problem"] not in problems:
+            continue
+        try:
+            same = float(r["time_limit"]) == time_limit
+        except ValueError:
+            same = False
+        if not same:
+            raise SuiteFileError(
+                f"{path} holds {r['problem']} runs with a SCIP time limit of {r['time_limit']!r} s, but this run "
+                f"uses {time_limit:g} s; rows with other limits are not comparable. Pass that time limit to "
+                f"continue the file, or {_FIX}"
+            )
+
+
+def _check_networks(path: Path, rows: list[dict], problem: str, variant: str, layers: str) -> None:
+    """Rows of a problem and variant must come from the same networks (quick and full runs differ)."""
+    old = sorted({r["layers"] for r in rows if (r["problem"], r["variant"]) == (problem, variant)} - {layers})
+    if old:
+        raise SuiteFileError(
+            f"{path} holds {problem}/{variant} runs on networks {', '.join(old)}, but this run trains {layers} "
+            f"(quick and full runs use different networks); run with the same settings (quick or not) to "
+            f"continue the file, or {_FIX}"
+        )
+
+
+def _open_suite(path: Path, *, resume: bool, problems: set, time_limit: float) -> list[dict]:
+    """The rows to keep: those of a resumable ``suite.csv`` (repaired if cut off), or none for a new file."""
+    if path.exists() and not path.is_file():
+        raise SuiteFileError(f"{str(path)!r} is not a file; move it away or pass another output folder.")
+    if not resume:
+        backup = _start_new(path)
+        if backup:
+            warnings.warn(f"started a new {path}; the previous one is kept as {backup}.", stacklevel=3)
+        return []
+    rows, repair = _read_suite(path)
+    _check_time_limits(path, rows, problems, time_limit)
+    if repair:
+        _repair(path, rows)
+    return rows
 
 
 def _append(path: Path, row: dict) -> None:
     new = not path.exists()
-    with open(path, "a", newline="") as fh:
+    with open(path, "a", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _train(problem, variant, cache: Path, quick: bool) -> dict:
+    try:
+        return problem.train_networks(variant, cache_dir=cache, quick=quick)
+    except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as exc:
+        raise SuiteFileError(
+            f"{problem.name}/{variant.name}: a cached network in {cache} is damaged ({type(exc).__name__}: {exc}); "
+            f"delete the files {problem.name}-*{variant.name}-* there and they are trained again."
+        ) from None
+
+
+# -- the suite ---------------------------------------------------------------
+def _run_variant(problem, variant, todo, *, csv_path, rows, cache, quick, time_limit, bar) -> None:
+    """Train (or load) the networks of one variant; append one row per configuration in ``todo``."""
+    bar.set_postfix_str(f"{problem.name}/{variant.name}: training")
+    trained = _train(problem, variant, cache, quick)
+    nets = {k: t.network for k, t in trained.items()}
+    facts = network_facts(problem, trained, quick=quick)
+    _check_networks(csv_path, rows, problem.name, variant.name, facts["layers"])
+    for config in todo:
+        bar.set_postfix_str(f"{problem.name}/{variant.name}/{config}")
+        row = {"problem": problem.name, "variant": variant.name, "config": config, "time_limit": time_limit,
+               **facts}
+        try:
+            row.update(run_instance(problem, nets, config, time_limit=time_limit, quick=quick))
+        except Exception as exc:  # recorded, not hidden: the row says what failed
+            message = " ".join(f"error: {type(exc).__name__}: {exc}".split())  # one line
+            row.update({"status": message[:300], "solved": False})
+        _append(csv_path, row)  # at once: an interrupted run keeps its finished rows
+        bar.update(1)
 
 
 def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=None, time_limit=None,
@@ -254,10 +447,12 @@ def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=N
         Small networks, two variants, short limits (finishes in minutes).
     problems, variants, configs : sequence of str, optional
         Subsets (default: all problems and configurations; variants per ``quick``).
+        Repeated names run once.
     time_limit : float, optional
-        SCIP seconds per solve (default 10 quick, 60 full).
+        SCIP seconds per solve, > 0 (default 10 quick, 60 full).
     resume : bool
-        Keep rows already in ``suite.csv`` and skip them; False starts a new file.
+        Keep rows already in ``suite.csv`` and skip them; False starts a new file and keeps
+        the old one as ``suite.csv.bak`` (``suite.csv.1.bak``, ... when that exists).
     cache_dir : path, optional
         Where trained networks are cached (default ``~/.cache/pyomo_relu/bench``).
     progress : bool
@@ -267,46 +462,43 @@ def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=N
     -------
     Path
         The CSV file.
+
+    Raises
+    ------
+    UnknownOptionError
+        For an unknown or empty list of problems, variants or configurations, or a time
+        limit that is not a positive number (the message lists the valid names).
+    SuiteFileError
+        When ``out_dir`` or ``cache_dir`` cannot be written, or an existing ``suite.csv``
+        cannot be resumed: other columns (another version or program), damaged rows,
+        another time limit or other networks for the same problem and variant.
+        Nothing is written or moved before these checks pass.
     """
     from tqdm.auto import tqdm
 
     from .report import write_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    # every check before the first file is touched: a typo must not cost a finished suite.csv
+    time_limit = _check_time_limit(time_limit, quick)
+    probs = [get_problem(p) for p in _choose("benchmark problem", problems, tuple(PROBLEMS), PROBLEMS)]
+    chosen = select_variants(None if variants is None else
+                             _choose("network variant", variants, [v.name for v in VARIANTS], ()), quick=quick)
+    configs = _choose("configuration", configs, CONFIGS, CONFIGS)
+    out = _folder(Path(out_dir), "output folder")
+    cache = _folder(Path(cache_dir) if cache_dir else default_cache_dir(), "network cache folder")
     csv_path = out / "suite.csv"
-    if not resume and csv_path.exists():
-        csv_path.unlink()
-    time_limit = float(time_limit or (10.0 if quick else 60.0))
-    probs = [get_problem(p) for p in (problems or list(PROBLEMS))]
-    chosen = select_variants(variants, quick=quick)
-    configs = list(configs or CONFIGS)
-    for c in configs:
-        if c not in CONFIGS:
-            raise UnknownOptionError(f"unknown configuration {c!r}; valid: {', '.join(CONFIGS)}.")
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    done = _done_rows(csv_path)
+    rows = _open_suite(csv_path, resume=resume, problems={p.name for p in probs}, time_limit=time_limit)
+    done = {(r["problem"], r["variant"], r["config"]) for r in rows}
     bar = tqdm(total=len(probs) * len(chosen) * len(configs), desc="bench", disable=not progress)
-    for problem in probs:
-        for variant in chosen:
-            todo = [c for c in configs if (problem.name, variant.name, c) not in done]
-            bar.update(len(configs) - len(todo))
-            if not todo:
-                continue
-            bar.set_postfix_str(f"{problem.name}/{variant.name}: training")
-            trained = problem.train_networks(variant, cache_dir=cache, quick=quick)
-            nets = {k: t.network for k, t in trained.items()}
-            facts = network_facts(problem, trained, quick=quick)
-            for config in todo:
-                bar.set_postfix_str(f"{problem.name}/{variant.name}/{config}")
-                row = {"problem": problem.name, "variant": variant.name, "config": config,
-                       "time_limit": time_limit, **facts}
-                try:
-                    row.update(run_instance(problem, nets, config, time_limit=time_limit, quick=quick))
-                except Exception as exc:  # recorded, not hidden: the row says what failed
-                    row.update({"status": f"error: {type(exc).__name__}: {exc}"[:300], "solved": False})
-                _append(csv_path, row)
-                bar.update(1)
-    bar.close()
+    try:  # the bar is closed before an error is printed
+        for problem in probs:
+            for variant in chosen:
+                todo = [c for c in configs if (problem.name, variant.name, c) not in done]
+                bar.update(len(configs) - len(todo))
+                if todo:
+                    _run_variant(problem, variant, todo, csv_path=csv_path, rows=rows, cache=cache, quick=quick,
+                                 time_limit=time_limit, bar=bar)
+    finally:
+        bar.close()
     write_report(csv_path, out)
     return csv_path

@@ -39,12 +39,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ReluError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"pyomo-relu {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. `pyomo-relu solve ... | head`: the reader went away
         sys.stderr.close()
         return 0
+    except (ReluError, OSError) as exc:  # missing files, full disks, permissions: one line, no traceback
+        print(f"pyomo-relu {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"pyomo-relu {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -21,12 +21,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--configs", type=_names, default=None, metavar="LIST",
                         help="comma-separated configurations (default: all)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
-                        help="SCIP seconds per solve (default 10 with --quick, else 60)")
+                        help="SCIP seconds per solve, > 0 (default 10 with --quick, else 60); resuming needs "
+                             "the limit the CSV was made with")
     parser.add_argument("--out", type=Path, default=Path("bench_results"), metavar="DIR",
                         help="output directory for suite.csv, suite.md, suite.png (default ./bench_results)")
     parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
                         help="cache of trained networks (default ~/.cache/pyomo_relu/bench)")
-    parser.add_argument("--no-resume", action="store_true", help="start a new CSV instead of skipping done rows")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="start a new CSV instead of skipping done rows (the old one is kept as suite.csv.bak)")
 
 
 def run(args) -> int:

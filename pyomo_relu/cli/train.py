@@ -19,9 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UnknownOptionError
+from ..errors import DataError, UnknownOptionError
 
 HELP = "train a ReLU network on CSV data (needs the train extra) and save it as ONNX"
+
+
+class DataFileError(DataError):
+    """A CSV data file cannot be used: not UTF-8 text, no data rows, a cell missing or not a finite number."""
 
 
 def _names(text: str) -> list[str]:
@@ -36,6 +40,8 @@ def _widths(text: str) -> tuple[int, ...]:
         widths = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 25,25, found {text!r}") from None
+    if not widths:
+        raise argparse.ArgumentTypeError(f"expected at least one hidden layer width such as 25,25, found {text!r}")
     if any(w <= 0 for w in widths):
         raise argparse.ArgumentTypeError(f"hidden layer widths must be positive, found {text!r}")
     return widths
@@ -67,45 +73,104 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_columns(path: Path, columns: list[str]) -> np.ndarray:
     """The named columns of a CSV file with a header row, as float64 (n_rows, len(columns)).
 
+    The file is read as UTF-8 (a byte-order mark is ignored); blank lines are skipped.
+
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` does not exist or is not a file.
     UnknownOptionError
-        If a column is not in the header (the message lists the available ones).
-    ValueError
-        If a cell of a requested column is not a number, or there are no data rows.
+        If a column is not in the header (the message lists the available ones), or a
+        requested column name appears more than once in the header.
+    DataFileError
+        If the file is not UTF-8 text or not valid CSV, a cell of a requested column is
+        missing, not a number, NaN or infinite, or there are no data rows.
     """
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} not found; pass the path of a CSV file with a header row")
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise UnknownOptionError(
-                f"{path.name}: column(s) {', '.join(map(repr, missing))} not found; "
-                f"available columns: {', '.join(header) or '(no header row)'}"
-            )
-        index = [header.index(c) for c in columns]
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return _parse(path, csv.reader(fh), columns)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            f"{path.name}: not UTF-8 text (byte {exc.start} cannot be decoded); save the file as UTF-8 CSV"
+        ) from None
+    except csv.Error as exc:
+        raise DataFileError(f"{path.name}: not a readable CSV file ({exc}); save it as comma-separated text") from None
+
+
+def _parse(path: Path, reader, columns: list[str]) -> np.ndarray:
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        hint = "; the file must be comma-separated" if len(header) == 1 and any(d in header[0] for d in ";\t") else ""
+        raise UnknownOptionError(
+            f"{path.name}: column(s) {', '.join(map(repr, missing))} not found; "
+            f"available columns: {', '.join(header) or '(no header row)'}{hint}"
+        )
+    twice = [c for c in dict.fromkeys(columns) if header.count(c) > 1]
+    if twice:
+        raise UnknownOptionError(
+            f"{path.name}: column(s) {', '.join(map(repr, twice))} appear more than once in the header; "
+            "give every column a unique name"
+        )
+    index = [header.index(c) for c in columns]
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        values = []
+        for name, i in zip(columns, index):
+            cell = row[i].strip() if i < len(row) else ""
             try:
-                rows.append([float(row[i]) for i in index])
-            except (ValueError, IndexError):
-                raise ValueError(f"{path.name} line {line}: a value of columns {columns} is missing or not a number") from None
+                value = float(cell)
+            except ValueError:
+                value = None
+            if value is None or not np.isfinite(value):
+                found = "missing" if not cell else f"{cell!r}"
+                raise DataFileError(
+                    f"{path.name} line {line}, column {name!r}: expected a finite number, found {found}; "
+                    "fix or remove that row"
+                )
+            values.append(value)
+        rows.append(values)
     if not rows:
-        raise ValueError(f"{path.name}: no data rows below the header")
+        raise DataFileError(f"{path.name}: no data rows below the header; add at least 2 rows of numbers")
     return np.array(rows, dtype=np.float64)
+
+
+def _check_columns(inputs: list[str], outputs: list[str]) -> None:
+    for what, names in (("--inputs", inputs), ("--outputs", outputs)):
+        twice = sorted({c for c in names if names.count(c) > 1})
+        if twice:
+            raise UnknownOptionError(f"{what} names column(s) {', '.join(map(repr, twice))} twice; list each once")
+    both = [c for c in inputs if c in outputs]
+    if both:
+        raise UnknownOptionError(
+            f"column(s) {', '.join(map(repr, both))} are both an input and an output; "
+            "a network that predicts its own input is a mistake: choose different --inputs or --outputs"
+        )
+
+
+def _check_output(path: Path) -> None:
+    """Fail before training when the ONNX file cannot be written there."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise IsADirectoryError(f"output {str(path)!r} is a folder; pass a file name such as {str(path / 'net.onnx')!r}")
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"output folder {str(folder)!r} does not exist (or is not a folder); create it or pass another -o path"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..network import ReluNetwork
 
     try:
-        # read the data first: a wrong path or column fails fast, before torch is imported
+        # check the columns, the output path and the data first: a mistake fails fast, before torch is
+        # imported and before minutes of training
+        _check_columns(list(args.inputs), list(args.outputs))
+        _check_output(args.output)
         data = read_columns(args.data, list(args.inputs) + list(args.outputs))
         from ..io.onnx import save_onnx
         from ..training import train_mlp
@@ -121,7 +186,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pyomo-relu train: error: {exc}", file=sys.stderr)
         return 2
     net = ReluNetwork(result.network.layers, input_names=args.inputs, output_names=args.outputs)
-    save_onnx(net, args.output)
+    try:
+        save_onnx(net, args.output)
+    except OSError as exc:  # e.g. the folder was removed or became read-only while training
+        print(f"pyomo-relu train: error: cannot write {str(args.output)!r} ({exc.strerror or exc}); "
+              "pass a writable -o path", file=sys.stderr)
+        return 2
     print(f"trained {net} on {data.shape[0]} rows of {args.data.name}")
     print(f"train MSE {result.train_mse:.6g}, validation MSE {result.val_mse:.6g} (physical units, mean over outputs)")
     print(f"wrote {args.output}")
