@@ -5,10 +5,12 @@ Importing the package registers the ``relu.*`` Pyomo transformations.
 
 from .errors import (
     BlockArgumentError,
+    BoundsTypeError,
     DataError,
     InfeasibleBoxError,
     InvalidNetworkError,
     MissingBoundsError,
+    NetworkTypeError,
     NoValueError,
     NotApplicableError,
     ReluError,
@@ -31,7 +33,7 @@ __all__ = [
     "lp_bounds", "milp_bounds", "TighteningReport",
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError", "NotApplicableError",
-    "SolverUnavailableError", "TimeLimitWarning", "BlockArgumentError", "NoValueError", "DataError",
+    "SolverUnavailableError", "TimeLimitWarning", "BlockArgumentError", "NoValueError", "DataError", "NetworkTypeError", "BoundsTypeError",
     "load_onnx", "save_onnx", "from_torch", "to_torch", "from_omlt", "to_omlt",
     "rescale", "prune_stable", "ScaledNetwork", "PrunedNetwork", "analysis",
 ]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bounds.core import NeuronBounds
-
+from .reductions import validated_bounds
 from .regions import RegionCount, count_linear_regions
 
 __all__ = ["stable_fraction", "big_m_report", "count_linear_regions",
@@ -128,7 +128,17 @@ def stable_fraction(bounds: NeuronBounds) -> StableReport:
         Per layer ``n``, ``active``, ``inactive``, ``saturated``, ``stable``,
         ``fraction``, the bounds' method; overall ``n``, ``n_stable``,
         ``fraction`` and ``methods``.
+
+    Raises
+    ------
+    BoundsTypeError
+        If ``bounds`` is not a NeuronBounds.
+    ShapeMismatchError
+        If its per-layer lists do not fit together.
+    MissingBoundsError, InfeasibleBoxError
+        If a bound is NaN or a lower bound exceeds its upper bound.
     """
+    bounds = validated_bounds(bounds, "stable_fraction")
     layers = []
     for k in _piecewise_layers(bounds):
         inactive = bounds.stable_inactive(k)
@@ -161,7 +171,9 @@ class BigMStats:
 
     @property
     def ratio(self) -> float | None:
-        return None if self.m_max is None else self.m_max / self.m_min
+        if self.m_max is None:
+            return None
+        return float("inf") if np.isinf(self.m_max) else self.m_max / self.m_min
 
     @staticmethod
     def of(layer, lower: np.ndarray, upper: np.ndarray, unstable: np.ndarray, n_binaries: int) -> "BigMStats":
@@ -228,8 +240,15 @@ def big_m_report(bounds: NeuronBounds) -> BigMReport:
     -------
     BigMReport
         ``layers`` (one :class:`BigMStats` per piecewise layer), ``total``
-        (over all of them) and the bounds' ``methods``.
+        (over all of them) and the bounds' ``methods``.  Infinite bounds give
+        infinite statistics (and ``ratio = inf``).
+
+    Raises
+    ------
+    BoundsTypeError, ShapeMismatchError, MissingBoundsError, InfeasibleBoxError
+        As :func:`stable_fraction`.
     """
+    bounds = validated_bounds(bounds, "big_m_report")
     stats, lows, ups, masks, n_bin = [], [], [], [], 0
     for k in _piecewise_layers(bounds):
         unstable = bounds.unstable(k)

@@ -54,6 +54,14 @@ class NoValueError(ReluError, ValueError):
     """A block's input or output variable has no value yet (read the solution after a solve)."""
 
 
+class NetworkTypeError(InvalidNetworkError, TypeError):
+    """A function expected a ``ReluNetwork`` and got something else (also a TypeError)."""
+
+
+class BoundsTypeError(MissingBoundsError, TypeError):
+    """``bounds`` is not a ``NeuronBounds`` (also a TypeError)."""
+
+
 class DataError(ReluError, ValueError):
     """Data handed to the package are not usable: training arrays, CSV files, benchmark result files."""
 

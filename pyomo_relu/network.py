@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import InvalidNetworkError, ShapeMismatchError
+from .errors import InvalidNetworkError, NotApplicableError, ShapeMismatchError
 
 __all__ = ["ActivationKind", "Activation", "DenseLayer", "ReluNetwork"]
 
@@ -43,7 +43,13 @@ class Activation:
     cap: float | tuple[float, ...] | None = None
 
     def __post_init__(self):
-        kind = ActivationKind(self.kind)
+        try:
+            kind = ActivationKind(self.kind)
+        except (TypeError, ValueError):
+            raise InvalidNetworkError(
+                f"Activation: unknown kind {self.kind!r}; expected one of "
+                f"{[k.value for k in ActivationKind]} (e.g. Activation.RELU or Activation.CLIPPED_RELU(6.0))."
+            ) from None
         object.__setattr__(self, "kind", kind)
         if kind is ActivationKind.CLIPPED_RELU:
             if self.cap is None:
@@ -51,8 +57,14 @@ class Activation:
                     "Activation.CLIPPED_RELU needs a cap: found cap=None; "
                     "pass a positive number, e.g. Activation.CLIPPED_RELU(6.0)."
                 )
-            caps = np.atleast_1d(np.asarray(self.cap, dtype=np.float64))
-            if caps.ndim != 1 or not np.all(np.isfinite(caps)) or np.any(caps <= 0):
+            try:
+                caps = np.atleast_1d(np.asarray(self.cap, dtype=np.float64))
+            except (TypeError, ValueError):
+                raise InvalidNetworkError(
+                    f"Activation.CLIPPED_RELU: cap must be a positive number or one per neuron, found "
+                    f"{self.cap!r}; pass e.g. Activation.CLIPPED_RELU(6.0)."
+                ) from None
+            if caps.ndim != 1 or caps.size == 0 or not np.all(np.isfinite(caps)) or np.any(caps <= 0):
                 raise InvalidNetworkError(
                     f"Activation.CLIPPED_RELU: cap must be finite and > 0, found {self.cap!r}."
                 )
@@ -77,8 +89,9 @@ class Activation:
         """Per-neuron caps as an array of length ``n`` (``inf`` for plain ReLU)."""
         if self.kind is not ActivationKind.CLIPPED_RELU:
             return np.full(n, np.inf)
-        caps = np.broadcast_to(np.asarray(self.cap, dtype=np.float64), (n,)).copy()
-        return caps
+        if isinstance(self.cap, tuple) and len(self.cap) != n:
+            raise ShapeMismatchError(f"Activation {self!r}: {len(self.cap)} caps for a layer of {n} neurons.")
+        return np.broadcast_to(np.asarray(self.cap, dtype=np.float64), (n,)).copy()
 
     def apply(self, z: np.ndarray) -> np.ndarray:
         """Apply the activation to pre-activations ``z`` (last axis = neurons)."""
@@ -144,10 +157,11 @@ class DenseLayer:
             raise InvalidNetworkError(f"{name}: a layer needs at least one input and one output, found {self.weights.shape}.")
         if not isinstance(activation, Activation):
             raise InvalidNetworkError(f"{name}: activation must be an Activation, found {activation!r}.")
-        caps = activation.caps(n_out)
         if activation.kind is ActivationKind.CLIPPED_RELU and isinstance(activation.cap, tuple) and len(activation.cap) != n_out:
-            raise ShapeMismatchError(f"{name}: {len(activation.cap)} caps given for {n_out} neurons.")
-        del caps
+            raise ShapeMismatchError(
+                f"{name}: {len(activation.cap)} caps given for {n_out} neurons; pass one cap per neuron "
+                "or a single number for all of them."
+            )
         self.activation = activation
 
     @property
@@ -182,6 +196,11 @@ class ReluNetwork:
     """
 
     def __init__(self, layers: Sequence[DenseLayer], *, input_names=None, output_names=None):
+        if isinstance(layers, DenseLayer) or not isinstance(layers, Iterable) or isinstance(layers, (str, bytes)):
+            raise InvalidNetworkError(
+                f"ReluNetwork: layers must be a sequence of DenseLayer, found {type(layers).__name__}; "
+                "wrap a single layer in a list: ReluNetwork([layer])."
+            )
         layers = tuple(layers)
         if not layers:
             raise InvalidNetworkError(
@@ -204,9 +223,24 @@ class ReluNetwork:
     def _names(names, prefix, n, what):
         if names is None:
             return tuple(f"{prefix}{i}" for i in range(n))
-        names = tuple(str(s) for s in names)
+        if isinstance(names, str):  # one name, not its characters
+            names = (names,)
+        try:
+            names = tuple(str(s) for s in names)
+        except TypeError:
+            raise ShapeMismatchError(
+                f"ReluNetwork: {what} must be a sequence of {n} names, found {names!r}."
+            ) from None
         if len(names) != n:
-            raise ShapeMismatchError(f"ReluNetwork: {what} has {len(names)} names for {n} values.")
+            raise ShapeMismatchError(
+                f"ReluNetwork: {what} has {len(names)} names for {n} values; pass one name per value."
+            )
+        if len(set(names)) != n:
+            dup = next(s for s in names if names.count(s) > 1)
+            raise InvalidNetworkError(
+                f"ReluNetwork: {what} contains {dup!r} more than once; names must be unique "
+                "(they key the inputs and outputs)."
+            )
         return names
 
     # -- sizes -----------------------------------------------------------
@@ -234,34 +268,65 @@ class ReluNetwork:
 
     # -- evaluation ------------------------------------------------------
     def _batch(self, x) -> tuple[np.ndarray, bool]:
-        x = np.asarray(x, dtype=np.float64)
-        single = x.ndim == 1
-        x = np.atleast_2d(x)
-        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+        expected = f"expected finite numbers of shape (N, {self.n_inputs}) or ({self.n_inputs},)"
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
             raise ShapeMismatchError(
-                f"ReluNetwork.forward: expected inputs of shape (N, {self.n_inputs}) or "
-                f"({self.n_inputs},), found {np.shape(x)}."
+                f"ReluNetwork.forward: cannot read the inputs {x!r:.80} as numbers; {expected}."
+            ) from None
+        if x is None or (arr.ndim == 0 and self.n_inputs != 1):
+            raise ShapeMismatchError(f"ReluNetwork.forward: found inputs {x!r:.80}; {expected}.")
+        single = arr.ndim <= 1
+        arr = arr.reshape(1, -1) if arr.ndim == 0 else np.atleast_2d(arr)
+        if arr.ndim != 2 or arr.shape[1] != self.n_inputs:
+            raise ShapeMismatchError(f"ReluNetwork.forward: {expected}, found {np.shape(x)}.")
+        if not np.all(np.isfinite(arr)):
+            i = np.argwhere(~np.isfinite(arr))[0].tolist()
+            raise ShapeMismatchError(
+                f"ReluNetwork.forward: input {arr[i[0], i[1]]} at index {i} (input "
+                f"{self.input_names[i[1]]!r}); {expected} - drop or impute missing values first."
             )
-        return x, single
+        return arr, single
+
+    def _check_finite(self, k: int, z: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(z)):
+            raise NotApplicableError(
+                f"ReluNetwork.forward: the pre-activations of layer {k} overflow float64 (found "
+                f"{z[~np.isfinite(z)][0]}) for finite inputs; expected finite values - scale the inputs or "
+                "the weights down (pyomo_relu.rescale keeps the function)."
+            )
+        return z
 
     def forward(self, x) -> np.ndarray:
-        """Network output for one input ``(n_inputs,)`` or a batch ``(N, n_inputs)``."""
+        """Network output for one input ``(n_inputs,)`` or a batch ``(N, n_inputs)``.
+
+        Raises
+        ------
+        ShapeMismatchError
+            If ``x`` is not a finite numeric array of one of those shapes.
+        NotApplicableError
+            If a pre-activation overflows float64.
+        """
         a, single = self._batch(x)
-        for layer in self.layers:
-            a = layer(a)
+        for z in self._preactivations(a):
+            a = z[1]
         return a[0] if single else a
+
+    def _preactivations(self, a: np.ndarray):
+        """Yield ``(z_k, a_k)`` layer by layer for a validated batch ``a``."""
+        for k, layer in enumerate(self.layers):
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = layer.preactivation(a)
+            a = layer.activation.apply(self._check_finite(k, z))
+            yield z, a
 
     __call__ = forward
 
     def preactivations(self, x) -> list[np.ndarray]:
         """Pre-activations ``z_k`` of every layer for a batch, each (N, n_k)."""
         a, _ = self._batch(x)
-        out = []
-        for layer in self.layers:
-            z = layer.preactivation(a)
-            out.append(z)
-            a = layer.activation.apply(z)
-        return out
+        return [z for z, _ in self._preactivations(a)]
 
     def activation_patterns(self, x) -> np.ndarray:
         """Activation pattern of every piecewise neuron for a batch, as int8 (N, n_piecewise).
@@ -276,7 +341,7 @@ class ReluNetwork:
             pat = (z >= 0).astype(np.int8)
             pat += (z >= layer.activation.caps(layer.n_out)).astype(np.int8)
             cols.append(pat)
-        n = np.atleast_2d(np.asarray(x)).shape[0]
+        n = self._batch(x)[0].shape[0]
         return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0), dtype=np.int8)
 
     # -- misc ------------------------------------------------------------
@@ -285,20 +350,33 @@ class ReluNetwork:
         return ReluNetwork(layers, input_names=self.input_names, output_names=self.output_names)
 
     @classmethod
-    def from_arrays(cls, weights, biases, *, activation="relu", cap=None, output_activation="linear", **names):
+    def from_arrays(cls, weights, biases, *, activation="relu", cap=None, output_activation="linear",
+                    input_names=None, output_names=None):
         """Build a network from lists of weight matrices (n_out, n_in) and bias vectors.
 
-        All layers but the last get ``activation``; the last gets ``output_activation``.
+        All layers but the last get ``activation``; the last gets ``output_activation``
+        (``"relu"``, ``"clipped_relu"`` with ``cap``, or ``"linear"``).
         """
-        if len(weights) != len(biases):
-            raise ShapeMismatchError(f"from_arrays: {len(weights)} weight matrices but {len(biases)} bias vectors.")
-        hidden = Activation.CLIPPED_RELU(cap) if activation == "clipped_relu" else Activation(activation)
-        out_act = Activation(output_activation)
+        try:
+            n_w, n_b = len(weights), len(biases)
+        except TypeError:
+            raise ShapeMismatchError(
+                f"from_arrays: weights and biases must be lists of arrays (one per layer), found "
+                f"{type(weights).__name__} and {type(biases).__name__}."
+            ) from None
+        if n_w != n_b:
+            raise ShapeMismatchError(f"from_arrays: {n_w} weight matrices but {n_b} bias vectors; "
+                                     "pass one bias vector per layer.")
+
+        def act(kind):
+            return Activation.CLIPPED_RELU(cap) if kind == "clipped_relu" else Activation(kind)
+
+        hidden, out_act = act(activation), act(output_activation)
         layers = [
             DenseLayer(w, b, hidden if k < len(weights) - 1 else out_act, name=f"layer {k}")
             for k, (w, b) in enumerate(zip(weights, biases))
         ]
-        return cls(layers, **names)
+        return cls(layers, input_names=input_names, output_names=output_names)
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)

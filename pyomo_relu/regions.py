@@ -18,6 +18,7 @@ from .bounds.interval import interval_bounds
 from .errors import MissingBoundsError, NotApplicableError, UnknownOptionError
 from ._highs import new_highs
 from .network import ReluNetwork
+from .reductions import check_network_arg, check_sound_at_samples, validated_bounds
 
 __all__ = ["count_linear_regions", "RegionCount", "linear_partition", "RegionPartition"]
 
@@ -349,7 +350,8 @@ def _unit_cube_start(net: ReluNetwork, lb, ub, engine: str):
     return free, c0, e0, root
 
 
-def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float, *, engine: str = "auto"):
+def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float, *, engine: str = "auto",
+                 max_count: float = np.inf):
     """Exact enumeration; returns ``(count, points (count, n_inputs), complete, engine)``.
 
     ``engine``: ``"polygon"`` (inputs of dimension <= 2: cells are polygons,
@@ -363,16 +365,19 @@ def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float
     if engine == "polygon" and d > 2:
         raise UnknownOptionError(f"count_linear_regions: the polygon engine needs <= 2 free inputs, found {d}.")
     free, c0, e0, root = _unit_cube_start(net, lb, ub, engine)
-    count, ys, complete = _enumerate(net, bounds, root, c0, e0, deadline)
+    count, ys, complete = _enumerate(net, bounds, root, c0, e0, deadline, max_count=max_count)
     points = np.repeat(lb[None, :], len(ys), axis=0)
     if ys:
         points[:, free] = lb[free] + (ub - lb)[free] * np.asarray(ys)[:, :d]
     return count, points, complete, engine
 
 
-def _distinct_patterns(net: ReluNetwork, chunks):
-    """Number of distinct activation patterns over batches of points, and one point per pattern."""
-    seen = {}
+def _distinct_patterns(net: ReluNetwork, chunks, deadline: float = np.inf):
+    """Distinct activation patterns over batches of points: ``(count, one point per pattern, points used)``.
+
+    Stops after the first batch that ends past ``deadline``.
+    """
+    seen, used = {}, 0
     for x in chunks:
         pats = np.ascontiguousarray(net.activation_patterns(x))
         rows = pats.view(np.dtype((np.void, max(pats.shape[1], 1)))).ravel() if pats.shape[1] else \
@@ -380,7 +385,10 @@ def _distinct_patterns(net: ReluNetwork, chunks):
         _, first = np.unique(rows, return_index=True)  # one memcmp sort, not a column lexsort
         for i in first:
             seen.setdefault(rows[i].tobytes(), x[i])
-    return len(seen), np.array(list(seen.values()))
+        used += len(x)
+        if time.perf_counter() > deadline:
+            break
+    return len(seen), np.array(list(seen.values())), used
 
 
 def _sample_chunks(lb, ub, n: int, rng):
@@ -392,34 +400,80 @@ def _grid_chunks(lb, ub, n: int, rng):
     """Cell centres of a regular grid of about ``n`` points, each jittered within its cell.
 
     The jitter keeps points off kinks that sit exactly on a grid line (hand-built
-    networks), where a point would realize a pattern of zero volume.
+    networks), where a point would realize a pattern of zero volume.  Cells are
+    generated chunk by chunk, so a large ``n`` does not hold the whole grid.
     """
     free = np.flatnonzero(ub > lb)
-    res = max(2, int(round(n ** (1.0 / max(free.size, 1)))))
-    cells = np.stack(np.meshgrid(*[np.arange(res)] * free.size, indexing="ij"), -1).reshape(-1, free.size)
-    for start in range(0, len(cells), _CHUNK):
-        part = cells[start:start + _CHUNK]
+    if free.size == 0:  # a point box: one point
+        yield lb[None, :].copy()
+        return
+    res = max(2, int(round(n ** (1.0 / free.size))))
+    total = res ** free.size
+    for start in range(0, total, _CHUNK):
+        part = np.stack(np.unravel_index(np.arange(start, min(start + _CHUNK, total)), (res,) * free.size), -1)
         y = (part + 0.5 + rng.uniform(-0.25, 0.25, part.shape)) / res
         x = np.repeat(lb[None, :], len(part), axis=0)
         x[:, free] = lb[free] + (ub - lb)[free] * y
         yield x
 
 
-def _check_bounds(net, lb, ub, bounds):
+def _check_args(net, lb, ub, what: str):
+    """Validated float64 box of ``net`` whose widths ``ub - lb`` are finite."""
+    check_network_arg(net, what)
+    lb, ub = check_box(net, lb, ub)
+    with np.errstate(over="ignore"):
+        width = ub - lb
+    if not np.all(np.isfinite(width)):
+        i = int(np.flatnonzero(~np.isfinite(width))[0])
+        raise NotApplicableError(
+            f"{what}: input {i} ({net.input_names[i]!r}) spans [{lb[i]}, {ub[i]}], whose width overflows "
+            "float64; expected a box of finite width - shrink the box or rescale the inputs."
+        )
+    return lb, ub
+
+
+def _check_bounds(net, lb, ub, bounds, what: str, *, spot_check: bool):
     if bounds is None:
         return interval_bounds(net, lb, ub)
-    bounds.check_network(net)
+    bounds = validated_bounds(bounds, what, net)
     if np.any(bounds.input_lb > lb) or np.any(bounds.input_ub < ub):
         raise MissingBoundsError(
-            f"count_linear_regions: the bounds were computed for the box [{bounds.input_lb}, {bounds.input_ub}] "
+            f"{what}: the bounds were computed for the box [{bounds.input_lb}, {bounds.input_ub}] "
             f"which does not contain [{lb}, {ub}]; compute bounds for this box or pass bounds=None."
         )
+    if spot_check:
+        check_sound_at_samples(net, bounds, lb, ub, what)
     return bounds
+
+
+def _time_limit(value, what: str) -> float:
+    """``time_limit`` as seconds (``inf`` for None)."""
+    if value is None:
+        return np.inf
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or np.isnan(value) or value < 0:
+        raise UnknownOptionError(
+            f"{what}: time_limit must be a number of seconds >= 0 or None (no limit), found {value!r}."
+        )
+    return float(value)
+
+
+def _count_option(value, name: str, what: str, *, allow_none: bool = False, minimum: int = 1):
+    """An integer option ``>= minimum`` (integral floats such as ``1e5`` accepted), or None if allowed."""
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        ok, value = True, int(value)
+    if not ok or value < minimum:
+        none = " or None" if allow_none else ""
+        raise UnknownOptionError(f"{what}: {name} must be an integer >= {minimum}{none}, found {value!r}.")
+    return int(value)
 
 
 def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_samples: int = 100_000,
                          time_limit: float | None = 60.0, seed: int = 0,
-                         bounds: NeuronBounds | None = None) -> RegionCount:
+                         bounds: NeuronBounds | None = None, max_regions: int | None = None) -> RegionCount:
     """Number of linear regions of ``net`` on the input box ``[lb, ub]``.
 
     Definition: a linear region is an activation pattern of all piecewise
@@ -430,7 +484,8 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
     polytope, on which the network is affine.  Numerically, "positive volume"
     means the region holds a ball of radius ``1e-7`` in coordinates where the
     box is the unit cube; inputs with ``lb == ub`` are fixed and the volume is
-    taken in the remaining ones.
+    taken in the remaining ones.  Duplicate or parallel neurons share a kink
+    and add no region.
 
     Methods
     -------
@@ -452,8 +507,9 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
         (jittered cell centres): a lower bound, good for 1-D / 2-D pictures.
     ``"auto"``
         ``"exact"`` for <= 2 free inputs, or <= 4 with at most 64 piecewise
-        neurons; ``"sample"`` otherwise.  If the exact search hits the time
-        limit, the larger of its partial count and a sampled count is returned.
+        neurons; ``"sample"`` otherwise.  If the exact search stops early
+        (time limit or ``max_regions``), the larger of its partial count and a
+        sampled count is returned.
 
     Parameters
     ----------
@@ -462,52 +518,87 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
         Finite input box.
     method : {"auto", "exact", "sample", "grid"}
     n_samples : int
-        Points for the sampled methods.
+        Points for the sampled methods (>= 1).
     time_limit : float or None
-        Seconds for the exact search; when reached, the count so far is
-        returned with ``exact=False`` (a lower bound).
+        Seconds (>= 0) for the exact search, and again for a sampled count.
+        When reached, the count so far is returned with ``exact=False`` (a
+        lower bound) and the note says so; a sampled count then uses the
+        points evaluated so far (at least one batch).  None: no limit.
     seed : int
-        Seed of the sampled methods.
+        Seed (>= 0) of the sampled methods; equal seeds give equal results.
     bounds : NeuronBounds, optional
-        Sound bounds over a box containing ``[lb, ub]`` (default: interval
-        bounds); tighter bounds let more neurons skip branching.
+        Sound bounds of ``net`` over a box containing ``[lb, ub]`` (default:
+        interval bounds); tighter bounds let more neurons skip branching.
+        They are spot-checked at a few points of the box.
+    max_regions : int, optional
+        Stop the exact search once more than this many regions were found;
+        the result then has ``exact=False`` and ``count == max_regions``.
 
     Returns
     -------
     RegionCount
+
+    Raises
+    ------
+    UnknownOptionError
+        For an unknown ``method`` or a bad ``n_samples``, ``time_limit``,
+        ``seed`` or ``max_regions``.
+    NetworkTypeError, BoundsTypeError
+        If ``net`` or ``bounds`` has the wrong type.
+    MissingBoundsError, InfeasibleBoxError, ShapeMismatchError
+        For a missing, infinite, empty or wrongly sized box; bounds of another
+        box or network.
+    NotApplicableError
+        If the box is too wide for float64.
     """
     t0 = time.perf_counter()
+    what = "count_linear_regions"
     if method not in _REGION_METHODS:
-        raise UnknownOptionError(f"count_linear_regions: method={method!r} is not one of {list(_REGION_METHODS)}.")
-    if int(n_samples) < 1:
-        raise UnknownOptionError(f"count_linear_regions: n_samples must be a positive integer, found {n_samples!r}.")
-    lb, ub = check_box(net, lb, ub)
-    bounds = _check_bounds(net, lb, ub, bounds)
+        raise UnknownOptionError(f"{what}: method={method!r} is not one of {list(_REGION_METHODS)}.")
+    n_samples = _count_option(n_samples, "n_samples", what)
+    max_regions = _count_option(max_regions, "max_regions", what, allow_none=True)
+    limit = _time_limit(time_limit, what)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UnknownOptionError(f"{what}: seed must be an integer >= 0, found {seed!r}.")
+    lb, ub = _check_args(net, lb, ub, what)
+    bounds = _check_bounds(net, lb, ub, bounds, what, spot_check=True)
     d = int(np.sum(ub > lb))
     chosen = method
     if method == "auto":
         small = d <= _AUTO_MAX_DIM and net.n_piecewise_neurons <= _AUTO_MAX_NEURONS
         chosen = "exact" if d <= _AUTO_POLYGON_DIM or small else "sample"
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(int(seed))
     if chosen in ("sample", "grid"):
-        chunks = (_sample_chunks if chosen == "sample" else _grid_chunks)(lb, ub, int(n_samples), rng)
-        count, points = _distinct_patterns(net, chunks)
-        where = "uniform random points" if chosen == "sample" else "points of a regular grid"
-        note = f"distinct activation patterns at {int(n_samples)} {where}; a lower bound"
-        return RegionCount(count, False, chosen, time.perf_counter() - t0, note, points)
-    deadline = t0 + time_limit if time_limit is not None else np.inf
-    count, points, complete, engine = _count_exact(net, lb, ub, bounds, deadline)
+        return _sampled(net, lb, ub, chosen, n_samples, rng, limit, t0)
+    cap = np.inf if max_regions is None else max_regions + 1
+    count, points, complete, engine = _count_exact(net, lb, ub, bounds, t0 + limit, max_count=cap)
     bnd = "/".join(dict.fromkeys(bounds.methods))
-    if complete:
+    if complete and count <= cap - 1:
         note = f"all patterns on full-dimensional regions enumerated ({engine} engine, {bnd} bounds)"
         return RegionCount(count, True, "exact", time.perf_counter() - t0, note, points)
-    note = f"time limit of {time_limit:g} s reached after {count} regions ({engine} engine); a lower bound"
+    if count > cap - 1:
+        count, points = max_regions, points[:max_regions]
+        note = f"stopped at max_regions={max_regions} ({engine} engine); a lower bound"
+    else:
+        note = f"time limit of {time_limit:g} s reached after {count} regions ({engine} engine); a lower bound"
     if method == "auto":
-        n_sampled, sampled = _distinct_patterns(net, _sample_chunks(lb, ub, int(n_samples), rng))
-        note += f"; {n_samples} random samples found {n_sampled}"
-        if n_sampled > count:
-            return RegionCount(n_sampled, False, "sample", time.perf_counter() - t0, note, sampled)
+        sampled = _sampled(net, lb, ub, "sample", n_samples, rng, limit, time.perf_counter())
+        note += f"; {sampled.note} found {sampled.count}"
+        if sampled.count > count:
+            return RegionCount(sampled.count, False, "sample", time.perf_counter() - t0, note, sampled.points)
     return RegionCount(count, False, "exact", time.perf_counter() - t0, note, points)
+
+
+def _sampled(net, lb, ub, method: str, n_samples: int, rng, limit: float, t0: float) -> RegionCount:
+    """Distinct patterns at random (``"sample"``) or grid (``"grid"``) points; always a lower bound."""
+    chunks = (_sample_chunks if method == "sample" else _grid_chunks)(lb, ub, n_samples, rng)
+    count, points, used = _distinct_patterns(net, chunks, t0 + limit)
+    where = "uniform random points" if method == "sample" else "points of a regular grid"
+    note = f"distinct activation patterns at {used} {where}; a lower bound"
+    planned = n_samples if method == "sample" else None
+    if planned is not None and used < planned:
+        note += f" (time limit of {limit:g} s reached before all {planned} points)"
+    return RegionCount(count, False, method, time.perf_counter() - t0, note, points)
 
 
 # -- the partition into linear regions (for the "regions" formulation) --------
@@ -559,14 +650,36 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
     and stays in its neighbour, so interpolating ``values`` there differs from
     the network by at most the slope change times that width.
 
+    Parameters
+    ----------
+    net : ReluNetwork
+    lb, ub : array_like (n_inputs,) or scalar
+        Finite input box.
+    bounds : NeuronBounds, optional
+        Bounds of ``net`` over a box containing ``[lb, ub]`` (default: interval bounds).
+    time_limit : float or None
+        Seconds (>= 0); when reached, ``complete`` is False.
+    max_regions : int, optional
+        At most this many regions (>= 1) are returned; ``complete`` is False when
+        the network has more.
+
     Raises
     ------
     NotApplicableError
-        When more than 2 inputs are free (``lb < ub``).
+        When more than 2 inputs are free (``lb < ub``), or the box is too wide for float64.
+    UnknownOptionError
+        For a bad ``time_limit`` or ``max_regions``.
+    NetworkTypeError, BoundsTypeError, MissingBoundsError, InfeasibleBoxError, ShapeMismatchError
+        As :func:`count_linear_regions`.
     """
     t0, c0_cpu = time.perf_counter(), time.process_time()
-    lb, ub = check_box(net, lb, ub)
-    bounds = _check_bounds(net, lb, ub, bounds)
+    what = "linear_partition"
+    limit = _time_limit(time_limit, what)
+    max_regions = _count_option(max_regions, "max_regions", what, allow_none=True)
+    lb, ub = _check_args(net, lb, ub, what)
+    # no spot check: the regions formulation passes bounds tightened with the
+    # model's input constraints, which hold only on part of the box
+    bounds = _check_bounds(net, lb, ub, bounds, what, spot_check=False)
     free = np.flatnonzero(ub > lb)
     d = free.size
     if d > _AUTO_POLYGON_DIM:
@@ -580,7 +693,7 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
                                time.process_time() - c0_cpu)
     free, c0, e0, root = _unit_cube_start(net, lb, ub, "polygon")
     cells: list = []
-    deadline = t0 + time_limit if time_limit is not None else np.inf
+    deadline = t0 + limit
     _, _, complete = _enumerate(net, bounds, root, c0, e0, deadline, cells,
                                 np.inf if max_regions is None else int(max_regions) + 1)
     if max_regions is not None and len(cells) > max_regions:
