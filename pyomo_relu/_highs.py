@@ -35,3 +35,21 @@ def new_highs():
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     return h
+
+
+def run_highs(h):
+    """``h.run()``, also after another HiGHS user in this process changed the thread scheduler.
+
+    HiGHS keeps one global thread scheduler per process.  When another
+    solver object (e.g. Pyomo's ``appsi_highs``) started it with another
+    thread count, HiGHS refuses to run an instance with ``threads=1`` and
+    returns an error before doing any work; the scheduler is then reset
+    and the run repeated.  Returns the run's ``HighsStatus``.
+    """
+    import highspy
+
+    status = h.run()
+    if status == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        highspy.Highs.resetGlobalScheduler(True)
+        status = h.run()
+    return status

@@ -16,6 +16,7 @@ only write rows of blocks they recognize).
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
@@ -110,13 +111,36 @@ def _from_mapping(spec: Mapping, n: int, input_names, name: str) -> list:
     )
 
 
-def _from_indexed_var(spec, index, n: int, name: str) -> list:
+#: the last indexed Var grouped by index prefix, for the block under construction (see :func:`_entries_by_prefix`)
+_GROUPED: dict = {}
+
+
+def _entries_by_prefix(spec, length: int, owner) -> dict:
+    """``{prefix: [(longer, var), ...]}``: the entries of ``spec`` grouped by the first ``length`` index parts.
+
+    ``longer`` says whether the entry's index has more parts than the prefix.
+    An indexed block (``owner``) calls this once per block index with the same
+    Var, so the grouping is kept for the rest of that block's construction
+    (through weak references): building ``T`` copies reads the Var once
+    instead of ``T`` times, which made the build quadratic in ``T``.
+    """
+    hit = _GROUPED.get("entry")
+    if hit is not None and hit[0]() is owner and hit[1]() is spec and hit[2] == length:
+        return hit[3]
+    groups: dict = {}
+    for key, v in spec.items():
+        key = key if isinstance(key, tuple) else (key,)
+        groups.setdefault(key[:length], []).append((len(key) > length, v))
+    _GROUPED["entry"] = (weakref.ref(owner), weakref.ref(spec), length, groups)
+    return groups
+
+
+def _from_indexed_var(spec, index, n: int, name: str, owner=None) -> list:
     """Entries of an indexed Var: ``x[t, i]`` for block index ``t`` if present, else all of ``x``."""
     if index is not None:
         prefix = index if isinstance(index, tuple) else (index,)
-        keyed = [(key if isinstance(key, tuple) else (key,), v) for key, v in spec.items()]
         # x[t, i] for this block, or x[t] itself when the network has one input
-        own = [v for key, v in keyed if key[: len(prefix)] == prefix and (len(key) > len(prefix) or n == 1)]
+        own = [v for longer, v in _entries_by_prefix(spec, len(prefix), owner).get(prefix, ()) if longer or n == 1]
         if own:
             if len(own) != n:
                 raise ShapeMismatchError(
@@ -134,8 +158,11 @@ def _from_indexed_var(spec, index, n: int, name: str) -> list:
     return list(spec.values())
 
 
-def _resolve_inputs(spec, index, net: ReluNetwork, name: str):
-    """The block's input VarData list from the user's ``inputs`` argument, or None."""
+def _resolve_inputs(spec, index, net: ReluNetwork, name: str, owner=None):
+    """The block's input VarData list from the user's ``inputs`` argument, or None.
+
+    ``owner`` is the (indexed) block component being built; see :func:`_entries_by_prefix`.
+    """
     if spec is None:
         return None
     n = net.n_inputs
@@ -152,7 +179,7 @@ def _resolve_inputs(spec, index, net: ReluNetwork, name: str):
             )
         return _check_variables(_from_mapping(spec, n, net.input_names, name), n, name)
     if isinstance(spec, IndexedVar) or (isinstance(spec, IndexedComponent) and spec.is_reference()):
-        return _check_variables(_from_indexed_var(spec, index, n, name), n, name)
+        return _check_variables(_from_indexed_var(spec, index, n, name, owner), n, name)
     if isinstance(spec, VarData):
         return _check_variables([spec], n, name)
     if isinstance(spec, IndexedComponent) or not isinstance(spec, Iterable) or isinstance(spec, str):
@@ -235,7 +262,10 @@ class ReluNetworkBlockData(BlockData):
         formulation = get_formulation(cfg.formulation)  # fail before building anything
         self._network = net
         n = net.n_inputs
-        user = _resolve_inputs(cfg.inputs, index, net, self.name)
+        owner = self.parent_component()
+        user = _resolve_inputs(cfg.inputs, index, net, self.name, owner=owner)
+        if owner.is_indexed() and owner.index_set().isfinite() and len(owner) >= len(owner.index_set()):
+            _GROUPED.clear()  # the last copy: the grouping is not needed any more
         if user is None:
             self.inputs = pyo.Var(range(n), domain=pyo.Reals)
         else:

@@ -16,7 +16,7 @@ import numpy as np
 from .bounds.core import NeuronBounds, check_box
 from .bounds.interval import interval_bounds
 from .errors import MissingBoundsError, NotApplicableError, UnknownOptionError
-from ._highs import new_highs
+from ._highs import new_highs, run_highs
 from .network import ReluNetwork
 from .reductions import check_network_arg, check_sound_at_samples, validated_bounds
 
@@ -260,7 +260,7 @@ class _Chebyshev:
         lp.a_matrix_.value_ = mat.ravel()
         self.h.clearModel()
         self.h.passModel(lp)
-        self.h.run()
+        run_highs(self.h)
         if self.h.getModelStatus() != hs.HighsModelStatus.kOptimal:
             return None, 0.0
         sol = np.array(self.h.getSolution().col_value)

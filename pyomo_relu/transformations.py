@@ -117,6 +117,26 @@ def find_network_blocks(model, targets=None) -> list:
     return list(unique.values())
 
 
+class _UserRows(list):
+    """The list of :func:`linear_user_rows`, with the rows of each variable found by lookup.
+
+    ``rows_of(variables)`` gives the positions of the rows that use one of
+    ``variables``, so finding the rows of each of ``B`` blocks costs the rows
+    that touch its inputs, not ``B`` passes over every row of the model.
+    """
+
+    _by_var = None
+
+    def rows_of(self, variables) -> list:
+        if self._by_var is None:
+            self._by_var = {}
+            for r, (row_vars, _, _, _) in enumerate(self):
+                for v in row_vars:
+                    self._by_var.setdefault(id(v), []).append(r)
+        found = {r for v in variables for r in self._by_var.get(id(v), ())}
+        return sorted(found)  # model order, as a pass over every row would give
+
+
 def linear_user_rows(model) -> list:
     """The model's active linear constraints outside network blocks, as ``(vars, coefs, lo, hi)``.
 
@@ -124,7 +144,7 @@ def linear_user_rows(model) -> list:
     Computed once per transformation and shared by all blocks.
     """
     own = {id(c) for nb in find_network_blocks(model) for c in nb.component_data_objects(pyo.Constraint)}
-    out = []
+    out = _UserRows()
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
         if id(con) in own:
             continue
@@ -146,8 +166,11 @@ def input_constraints(model, block: ReluNetworkBlockData, *, rows=None):
     is already computed.  Returns None when there are none.
     """
     position = {id(v): i for i, v in enumerate(block.inputs.values())}
+    rows = linear_user_rows(model) if rows is None else rows
+    if isinstance(rows, _UserRows):  # only rows that use an input can qualify (every row has a variable)
+        rows = [rows[r] for r in rows.rows_of(block.inputs.values())]
     matrix, lows, highs = [], [], []
-    for variables, coefs, lo, hi in (linear_user_rows(model) if rows is None else rows):
+    for variables, coefs, lo, hi in rows:
         if not all(id(v) in position for v in variables):
             continue
         row = np.zeros(len(position))
@@ -213,9 +236,14 @@ class TightenBounds(Transformation):
         for blk in omlt_blocks:
             _tighten_omlt(blk, cfg)
         user_rows = linear_user_rows(model) if blocks else []
+        done = {}  # copies of one network with equal bounds and input rows get the same bounds
         for blk in blocks:
             extra = input_constraints(model, blk, rows=user_rows)
-            new = _compute_bounds(blk.network, blk.bounds, cfg, extra)
+            key = (id(blk.network), blk.bounds.content_key(),
+                   None if extra is None else tuple(np.asarray(a).tobytes() for a in extra) + (extra[0].shape,))
+            if key not in done:
+                done[key] = _compute_bounds(blk.network, blk.bounds, cfg, extra)
+            new = done[key]
             blk.rebuild(bounds=new)
             blk.tightening_report = getattr(new, "report", None)
         if whole_model is not None:
@@ -239,8 +267,39 @@ def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
                        extra_constraints=extra)
 
 
+#: the parts of an APPSI solver's per-solve model scan that find structural changes
+_STRUCTURE_CHECKS = ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                     "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
+                     "update_vars", "update_params", "update_named_expressions")
+
+
+def _persistent_appsi(name: str):
+    """The APPSI persistent solver behind the Pyomo name ``appsi_<solver>``, or None.
+
+    Pyomo's ``SolverFactory("appsi_highs")`` wraps it in a legacy interface
+    that, after every solve, labels every variable of the model for a results
+    object: on the model context's many small LPs that per-solve pass over the
+    whole model cost far more than the LP itself.
+    """
+    if not name.startswith("appsi_"):
+        return None
+    from pyomo.contrib.appsi.base import SolverFactory as AppsiFactory
+
+    opt = AppsiFactory(name[len("appsi_"):])
+    if opt is None or not opt.available():
+        return None
+    opt.config.load_solution = False
+    return opt
+
+
 class _ModelContext:
-    """Layer-by-layer bounds over the LP relaxation of a clone of the whole model."""
+    """Layer-by-layer bounds over the LP relaxation of a clone of the whole model.
+
+    The model changes between two bounds only in its objective, and between two
+    layers in one block's rows: with an APPSI solver, the scan of the model for
+    changed rows and variables runs once after each such change instead of
+    before every solve, so a bound costs the LP solve, not a pass over the model.
+    """
 
     def __init__(self, model, blocks, cfg):
         self.model, self.blocks, self.cfg = model, blocks, cfg
@@ -251,6 +310,8 @@ class _ModelContext:
                 "install highspy (pip install highspy) or pass solver='scip_direct'."
             )
         self.solver = solver
+        self.persistent = _persistent_appsi(cfg.solver)
+        self.changed = True  # the model changed since the last solve (beyond the objective)
 
     def run(self):
         clone = self.model.clone()
@@ -265,6 +326,7 @@ class _ModelContext:
             # the plain big-M formulation has a variable z[k, j] for each unstable neuron in the
             # original network's units (scaled or region-based formulations do not)
             twin.rebuild(formulation="bigm")
+        _relax(clone)
         for blk, twin in zip(self.blocks, twins):
             new = self._tighten_block(clone, twin)
             blk.rebuild(bounds=new)
@@ -272,7 +334,6 @@ class _ModelContext:
     def _tighten_block(self, clone, twin) -> NeuronBounds:
         bounds = twin.bounds.copy()
         for k in range(bounds.n_layers):
-            _relax(clone)
             # the outputs are the pre-activations of a linear last layer, not of a piecewise one
             linear_out = k == bounds.n_layers - 1 and not bounds.is_piecewise(k)
             todo = range(len(bounds.lower[k])) if linear_out else np.flatnonzero(bounds.unstable(k))
@@ -282,13 +343,27 @@ class _ModelContext:
                 bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
             bounds.methods[k] = "lp-model"
             twin.rebuild(bounds=bounds)
+            _relax(twin.mip)  # the rest of the clone is relaxed already
+            self.changed = True
         return twin.bounds
+
+    def _solve(self, clone, sense):
+        """``(termination name, objective bound or None)`` of the LP with the current objective."""
+        opt = self.persistent
+        if opt is None:
+            res = self.solver.solve(clone, load_solutions=False)
+            value = res.problem.lower_bound if sense == pyo.minimize else res.problem.upper_bound
+            return str(res.solver.termination_condition), value
+        for name in _STRUCTURE_CHECKS:
+            setattr(opt.update_config, name, self.changed)
+        res = opt.solve(clone)
+        self.changed = False
+        return res.termination_condition.name, res.best_objective_bound
 
     def _bound(self, clone, var, sense) -> float:
         clone.relu_tighten_obj.set_value(var)
         clone.relu_tighten_obj.sense = sense
-        res = self.solver.solve(clone, load_solutions=False)
-        term = str(res.solver.termination_condition)
+        term, value = self._solve(clone, sense)
         if "infeasible" in term.lower() and "unbounded" not in term.lower():
             raise InfeasibleBoxError(
                 "relu.tighten_bounds(context='model'): the LP relaxation of the model is infeasible; "
@@ -296,7 +371,6 @@ class _ModelContext:
             )
         if term.lower() != "optimal":
             return -math.inf if sense == pyo.minimize else math.inf  # keep the current bound
-        value = res.problem.lower_bound if sense == pyo.minimize else res.problem.upper_bound
         if value is None or not math.isfinite(value):
             return -math.inf if sense == pyo.minimize else math.inf
         pad = _MODEL_LP_PAD * max(1.0, abs(value))
@@ -304,7 +378,7 @@ class _ModelContext:
 
 
 def _relax(model) -> None:
-    """Relax integrality of every variable (the network's binaries included)."""
+    """Relax integrality of every variable of ``model`` (a model or a block; binaries included)."""
     for v in model.component_data_objects(pyo.Var, descend_into=True):
         if v.is_integer() or v.is_binary():
             lb, ub = v.bounds

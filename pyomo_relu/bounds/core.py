@@ -188,6 +188,16 @@ class NeuronBounds:
         return out
 
     # -- queries ---------------------------------------------------------
+    def content_key(self) -> tuple:
+        """A hashable snapshot of every bound, method and cap: equal keys mean equal bounds.
+
+        Lets callers reuse a tightening computed for the same network and
+        bounds (e.g. for every copy of an indexed block) instead of repeating it.
+        """
+        arrays = [self.input_lb, self.input_ub, *self.lower, *self.upper, *self.caps]
+        shapes = tuple(np.shape(a) for a in arrays)
+        return shapes, tuple(self.methods), b"".join(np.asarray(a, dtype=np.float64).tobytes() for a in arrays)
+
     @property
     def n_layers(self) -> int:
         return len(self.lower)

@@ -29,9 +29,14 @@ def affine_interval(weights: np.ndarray, bias: np.ndarray, lo: np.ndarray, up: n
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by interval_bounds
         z_up = w_pos @ up + w_neg @ lo + bias
         z_lo = w_pos @ lo + w_neg @ up + bias
-        mag = np.abs(weights) @ np.maximum(np.abs(lo), np.abs(up)) + np.abs(bias)
+        a_mag = np.maximum(np.abs(lo), np.abs(up))
+        mag = np.abs(weights) @ a_mag + np.abs(bias)
+        # the ``tiny`` term covers products that underflow; a neuron without one nonzero
+        # term (zero row and bias, or only zero activations) is exactly 0 and stays stable
+        some_term = ((weights != 0.0) @ (a_mag != 0.0).astype(np.float64) > 0) | (bias != 0.0)
         slack = (weights.shape[1] + 2) * _EPS * mag + np.finfo(np.float64).tiny
-    return pad_outward(z_lo, z_up, slack)
+    z_lo, z_up = pad_outward(z_lo, z_up, slack)
+    return np.where(some_term, z_lo, 0.0), np.where(some_term, z_up, 0.0)
 
 
 def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:

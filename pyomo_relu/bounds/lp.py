@@ -77,7 +77,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InfeasibleBoxError, ShapeMismatchError, SolverUnavailableError
-from .._highs import new_highs
+from .._highs import new_highs, run_highs
 from ..network import ReluNetwork
 from .core import NeuronBounds
 
@@ -397,7 +397,7 @@ def check_inputs_feasible(lb: np.ndarray, ub: np.ndarray, extra) -> None:
         idx = np.flatnonzero(row).astype(np.int32)
         h.addRow(r_lo if np.isfinite(r_lo) else -inf, r_hi if np.isfinite(r_hi) else inf,
                  len(idx), idx, row[idx])
-    h.run()
+    run_highs(h)
     if h.getModelStatus() in (highspy.HighsModelStatus.kInfeasible,
                               highspy.HighsModelStatus.kUnboundedOrInfeasible):
         raise InfeasibleBoxError(
@@ -452,7 +452,7 @@ class HighsLP:
         h.changeColsCost(len(self._obj_idx), self._obj_idx, cost[self.lp.obj_cols])
         if deadline is not None:
             h.setOptionValue("time_limit", max(deadline - time.time(), 1e-3))
-        h.run()
+        run_highs(h)
         status = h.getModelStatus()
         if status in (self._status.kInfeasible, self._status.kUnboundedOrInfeasible):
             return None, False

@@ -403,6 +403,9 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
 def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -> None:
     """The layer-by-layer loop of :func:`tighten` (bounds and report are updated in place)."""
     method = report.method
+    # bounds that hold only where the caller's input constraints hold say so: checks over the
+    # whole box (e.g. reductions.check_sound_at_samples) must not hold them against other points
+    label = method if options[0] is None else f"{method}-constrained"
     for k in targets:
         t0 = time.perf_counter()
         rep = LayerReport(k, len(bounds.lower[k]), bounds.is_piecewise(k))
@@ -412,7 +415,7 @@ def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -
         bar.total -= estimate[k] - len(neurons)  # earlier layers' tightening made more neurons stable
         tasks = [ChunkTask(net, bounds, k, c, *options) for c in split_chunks(neurons)]
         for res in runner.run(solve, tasks, bar):
-            _apply(bounds, res, method)
+            _apply(bounds, res, label)
             rep.n_solves += res.n_solves
             rep.n_time_limited += res.n_time_limited
         rep.record_after(bounds)

@@ -27,6 +27,8 @@ optimization", Constraints 23 (2018); Plate et al., arXiv 2502.03016 (2025).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
@@ -97,6 +99,7 @@ class _Writer:
         self.plans = []
         for k, layer in enumerate(self.net.layers):
             lo, up = self.bounds.lower[k], self.bounds.upper[k]
+            post_lo, post_up = self.bounds.post_bounds(k)  # once per layer: it builds arrays of the layer's width
             last = k == len(self.net.layers) - 1
             if not layer.activation.is_piecewise:
                 kinds = np.full(layer.n_out, "lin" if not last else "out", dtype=object)
@@ -117,7 +120,6 @@ class _Writer:
                         self.keys["d2"].append((k, j))
                 if kind in ("bin", "lin"):
                     self.keys["y"].append((k, j))
-                    post_lo, post_up = self.bounds.post_bounds(k)
                     self.bnds["y"][k, j] = (float(post_lo[j]), float(post_up[j]))
             self.plans.append(kinds)
 
@@ -214,8 +216,20 @@ class BigM(Formulation):
         return _Writer(block, prepared.network, prepared.bounds).write(inputs, outputs)
 
 
+#: recent LP tightenings: (id(network), bounds.content_key()) -> (weakref to network, bounds, report)
+_TIGHTENED: dict = {}
+_TIGHTENED_SIZE = 8
+
+
 class TightenedBigM(BigM):
-    """Big-M after LP-based bound tightening (OBBT) of every unstable neuron."""
+    """Big-M after LP-based bound tightening (OBBT) of every unstable neuron.
+
+    The tightened bounds of the last :data:`_TIGHTENED_SIZE` (network, bounds)
+    pairs are remembered, so an indexed block that embeds one network many
+    times over the same box (e.g. once per time period) solves its LPs once
+    instead of once per copy; ``lp_bounds`` is deterministic, so the bounds are
+    the same either way (the report is that of the first computation).
+    """
 
     name = "tightened_bigm"
     description = "LP bound tightening (OBBT) when built, then big-M"
@@ -226,8 +240,20 @@ class TightenedBigM(BigM):
         # interval bounds of the first layer are exact, so LP tightening starts at layer 1
         if all(m != "interval" for m in bounds.methods[1:]):
             return Prepared(net, bounds, bounds)  # already tightened (e.g. by relu.tighten_bounds)
-        tight = lp_bounds(net, bounds.input_lb, bounds.input_ub, prior=bounds, workers=workers, progress=progress)
-        return Prepared(net, tight, tight, report=getattr(tight, "report", None))
+        key = (id(net), bounds.content_key())
+        hit = _TIGHTENED.get(key)
+        if hit is not None and hit[0]() is net:
+            tight, report = hit[1].copy(), hit[2]  # a copy: blocks never share mutable bounds
+            tight.report = report
+        else:
+            tight = lp_bounds(net, bounds.input_lb, bounds.input_ub, prior=bounds, workers=workers,
+                              progress=progress)
+            report = getattr(tight, "report", None)
+            # a weak reference: the cache never keeps a network (and its weights) alive
+            _TIGHTENED[key] = (weakref.ref(net), tight.copy(), report)
+            while len(_TIGHTENED) > _TIGHTENED_SIZE:
+                _TIGHTENED.pop(next(iter(_TIGHTENED)))
+        return Prepared(net, tight, tight, report=report)
 
 
 class ScaledBigM(BigM):

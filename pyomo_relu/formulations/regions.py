@@ -35,6 +35,8 @@ most ``max_regions`` regions, and ``tightened_bigm`` otherwise.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
@@ -47,9 +49,22 @@ from .bigm import TightenedBigM
 
 __all__ = ["Regions", "Auto"]
 
-#: recently enumerated partitions: (id(network), box, max_regions) -> (network, RegionPartition)
+#: recently enumerated partitions: (id(network), box, max_regions) -> (weakref to network, RegionPartition)
 _CACHE: dict = {}
 _CACHE_SIZE = 32
+#: regions kept over all cached partitions (a region costs about 0.4 KB), so the cache stays
+#: a few tens of MB even when each partition is near ``max_regions``
+_CACHE_REGIONS = 100_000
+
+
+def _remember(key, net, part) -> None:
+    """Cache ``part``; drop partitions of networks that no longer exist, then the oldest beyond the limits."""
+    for old in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
+        del _CACHE[old]
+    _CACHE[key] = (weakref.ref(net), part)
+    while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_SIZE
+                               or sum(p.n_regions for _, p in _CACHE.values()) > _CACHE_REGIONS):
+        _CACHE.pop(next(iter(_CACHE)))
 
 
 def _row(coefs, variables, extra=None) -> LinearExpression:
@@ -92,20 +107,19 @@ class Regions(Formulation):
         """The region partition of ``net`` over its bounds' input box; raises NotApplicableError.
 
         Partitions are remembered per network object and box (the last
-        :data:`_CACHE_SIZE`), so indexed blocks that embed one network many
+        :data:`_CACHE_SIZE`, at most :data:`_CACHE_REGIONS` regions in all, never
+        keeping a network alive), so indexed blocks that embed one network many
         times (e.g. once per time period) enumerate its regions once.
         """
         key = (id(net), bounds.input_lb.tobytes(), bounds.input_ub.tobytes(), self.max_regions)
         hit = _CACHE.get(key)
-        if hit is not None and hit[0] is net:
+        if hit is not None and hit[0]() is net:
             part = hit[1]
         else:
             part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=bounds,
                                     time_limit=self.time_limit, max_regions=self.max_regions)
             if part.complete:
-                _CACHE[key] = (net, part)
-                while len(_CACHE) > _CACHE_SIZE:
-                    _CACHE.pop(next(iter(_CACHE)))
+                _remember(key, net, part)
         if not part.complete:
             why = (f"the network has more than {self.max_regions} linear regions on its box"
                    if part.n_regions >= self.max_regions else

@@ -552,7 +552,7 @@ def test_create_using_leaves_the_original_alone_and_time_limits_warn():
     opt = _solve(m, m.nn)
     new = _xf().create_using(m, method="lp")
     assert new is not m and set(m.nn.bounds.methods) == {"interval"}
-    assert new.nn.bounds.methods[1] == "lp"
+    assert new.nn.bounds.methods[1] == "lp-constrained"  # the model's budget row on the inputs was used
     assert _solve(new, new.nn) == pytest.approx(opt, abs=1e-6)
     for method in ("lp", "milp"):
         limited = _model(net)

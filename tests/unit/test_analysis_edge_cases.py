@@ -423,8 +423,6 @@ def test_zero_neuron_counted_once_and_relu_output_layer_counted():
     assert analysis.big_m_report(zero).n_binaries == 0
 
 
-@pytest.mark.xfail(strict=True, reason="interval_bounds pads an exactly-zero neuron by float64 tiny, so "
-                                       "l < 0 < u and a neuron with a zero row and zero bias counts as unstable")
 def test_zero_row_neuron_is_stable_under_interval_bounds():
     net = one_layer(np.zeros((1, 2)), [0.0])
     assert analysis.stable_fraction(interval_bounds(net, -1.0, 1.0)).fraction == 1.0
