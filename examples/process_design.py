@@ -17,7 +17,7 @@ inputs, so its linear regions can be enumerated and the network written
 without any big-M); SCIP solves both mixed-integer models, and each solution
 is checked against the forward pass and against the true kinetics.
 
-Run:  python examples/process_design.py     (about 10-30 s; uses torch when installed)
+Run:  python examples/process_design.py     (a few seconds; uses torch when installed)
 """
 
 from __future__ import annotations

@@ -274,6 +274,8 @@ class ReluNetworkBlockData(BlockData):
             self.inputs = pyo.Reference(user, ctype=IndexedComponent)
         self.outputs = pyo.Var(range(net.n_outputs), domain=pyo.Reals)
         lb, ub = self._input_box(cfg.input_bounds, own=user is None)
+        # remembered so that rebuild() notices input-variable bounds changed since
+        self._box_spec, self._var_box = (cfg.input_bounds, user is None), (lb.copy(), ub.copy())
         bounds = cfg.bounds
         if bounds is None:
             bounds = interval_bounds(net, lb, ub)
@@ -314,12 +316,33 @@ class ReluNetworkBlockData(BlockData):
         return lb, ub
 
     # -- (re)building the formulation ----------------------------------------
+    def _follow_variable_bounds(self, current):
+        """``current`` bounds adapted to input-variable bounds changed since the last build.
+
+        A narrower box keeps what was proved for the old one (restricted to the
+        new box); a wider one starts again from interval bounds, since nothing
+        proved for the old box holds outside it.
+        """
+        if current is None or getattr(self, "_var_box", None) is None:
+            return current
+        lb, ub = self._input_box(*self._box_spec[:1], own=self._box_spec[1])
+        old_lb, old_ub = self._var_box
+        if np.array_equal(lb, old_lb) and np.array_equal(ub, old_ub):
+            return current
+        self._var_box = (lb.copy(), ub.copy())
+        if np.all(lb >= old_lb) and np.all(ub <= old_ub):
+            return _merge_box(current, self._network, lb, ub, self.name)
+        return interval_bounds(self._network, lb, ub)
+
     def rebuild(self, *, bounds: NeuronBounds | None = None, formulation=None) -> None:
         """Rewrite the child block ``mip`` with new bounds and/or another formulation.
 
         Bounds are only ever tightened: new bounds are intersected with the
         current ones, and bounds computed for a smaller input box restrict the
-        block's box to it (the box is then enforced by rows on ``mip``).
+        block's box to it (the box is then enforced by rows on ``mip``).  If the
+        bounds of the input variables changed since the block was built, the
+        new box is used: a narrower one keeps the bounds proved so far, a wider
+        one starts again from interval bounds.
         ``inputs`` and ``outputs`` keep their identity.  If the formulation
         cannot be built (e.g. ``regions`` on too many inputs), the error is
         raised and the block is left exactly as it was.
@@ -332,7 +355,7 @@ class ReluNetworkBlockData(BlockData):
             A registered name (``pyomo_relu.formulation_names()``) or a
             formulation object; default: keep the current one.
         """
-        new_bounds = getattr(self, "_bounds", None)
+        new_bounds = self._follow_variable_bounds(getattr(self, "_bounds", None))
         if bounds is not None:
             if not isinstance(bounds, NeuronBounds):
                 raise BlockArgumentError(

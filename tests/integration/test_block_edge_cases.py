@@ -678,3 +678,30 @@ def test_cli_analyze_on_the_peaks_network(capsys):
     assert "== interval bounds" in out and "piecewise neurons" in out
     code, _, err = _main(capsys, "analyze", PEAKS, "--lb=3", "--ub=-3")
     assert code == 2 and "lb[0] = 3.0 > ub[0] = -3.0" in err
+
+
+def test_rebuild_follows_changed_input_variable_bounds():
+    """Widening the variables' box and rebuilding reaches the new optimum; narrowing keeps sound, tighter bounds."""
+    net = random_network((2, 8, 8, 1), seed=11)
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(2), bounds=(-0.2, 0.2))
+    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x)
+    m.obj = pyo.Objective(expr=m.nn.outputs[0])
+    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 401), np.linspace(-1, 1, 401)), -1).reshape(-1, 2)
+    for v in m.x.values():
+        v.setlb(-1.0)
+        v.setub(1.0)
+    m.nn.rebuild()
+    pyo.SolverFactory("scip_direct").solve(m)
+    assert list(m.nn.bounds.input_lb) == [-1.0, -1.0] and m.nn.prediction_error() < 1e-6
+    assert pyo.value(m.obj) <= net.forward(grid).min() + 1e-6
+    wide_m = max(float(np.max(m.nn.bounds.big_m(k))) for k in range(2))
+    for v in m.x.values():
+        v.setlb(-0.5)
+        v.setub(0.5)
+    m.nn.rebuild()
+    assert list(m.nn.bounds.input_ub) == [0.5, 0.5]
+    assert max(float(np.max(m.nn.bounds.big_m(k))) for k in range(2)) <= wide_m
+    pyo.SolverFactory("scip_direct").solve(m)
+    inner = grid[np.all(np.abs(grid) <= 0.5, axis=1)]
+    assert pyo.value(m.obj) == pytest.approx(net.forward(inner).min(), abs=5e-3) and m.nn.prediction_error() < 1e-6
