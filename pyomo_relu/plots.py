@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from .bounds.core import NeuronBounds, check_box
-from .errors import ShapeMismatchError
+from .errors import (
+    BoundsTypeError,
+    MissingBoundsError,
+    ShapeMismatchError,
+    UnknownOptionError,
+)
 from .network import ReluNetwork
+from .reductions import check_network_arg
 
 __all__ = ["plot_bounds", "plot_regions_2d"]
 
@@ -31,8 +37,11 @@ def _figure(width: float, height: float):
 
 def _save(fig, path) -> Path:
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.exists():
         raise FileNotFoundError(f"cannot write the plot {str(path)!r}: the folder {str(path.parent)!r} does not exist.")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write the plot {str(path)!r}: it is a folder; pass a file name such as "
+                                f"{str(path / 'plot.png')!r}.")
     fig.tight_layout()
     fig.savefig(path, format="png")
     return path
@@ -53,13 +62,18 @@ def plot_bounds(bounds: NeuronBounds, path, *, title: str | None = None) -> Path
     -------
     Path
     """
+    if not isinstance(bounds, NeuronBounds):
+        raise BoundsTypeError(
+            f"plot_bounds: bounds must be NeuronBounds, found {type(bounds).__name__}; compute them with "
+            "pyomo_relu.interval_bounds(net, lb, ub) (or a tightening method)."
+        )
     layers = [k for k in range(bounds.n_layers) if bounds.is_piecewise(k)] or list(range(bounds.n_layers))
     fig = _figure(10.0, 4.0)
     ax_w, ax_s = fig.subplots(1, 2)
-    widths = [np.maximum(bounds.upper[k] - bounds.lower[k], 1e-300) for k in layers]
+    widths = [np.maximum(bounds.upper[k] - bounds.lower[k], 0.0) for k in layers]
     ax_w.boxplot(widths, showfliers=True)
     ax_w.set_xticks(range(1, len(layers) + 1), [str(k) for k in layers])
-    if all(np.all(w > 0) for w in widths):
+    if all(np.all(w > 0) for w in widths):  # a zero width (degenerate box) has no place on a log axis
         ax_w.set_yscale("log")
     ax_w.set_xlabel("layer")
     ax_w.set_ylabel("bound width u - l")
@@ -132,14 +146,24 @@ def plot_regions_2d(net: ReluNetwork, lb, ub, path, *, resolution: int = 400, se
     ShapeMismatchError
         When the box does not have one or two free inputs.
     """
+    check_network_arg(net, "plot_regions_2d")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+        raise UnknownOptionError(f"plot_regions_2d: resolution={resolution!r}; expected an integer >= 2.")
     lb, ub = check_box(net, lb, ub)
     free = np.flatnonzero(ub > lb)
     if free.size not in (1, 2):
+        fix = ("widen one or two inputs (lb < ub)" if free.size == 0
+               else "fix the other inputs by giving them lb == ub")
         raise ShapeMismatchError(
-            f"plot_regions_2d: the box has {free.size} free inputs (lb < ub), expected 1 or 2; "
-            "fix the other inputs by giving them lb == ub."
+            f"plot_regions_2d: the box has {free.size} free inputs (lb < ub), expected 1 or 2; {fix}."
         )
-    res = max(int(resolution), 2)
+    with np.errstate(over="ignore"):
+        too_wide = not np.all(np.isfinite(ub - lb))
+    if too_wide:
+        raise MissingBoundsError(
+            "plot_regions_2d: the box is too wide for float64 (ub - lb overflows); pass a smaller box."
+        )
+    res = int(resolution)
     axes = [np.linspace(lb[i], ub[i], res) for i in free]
     mesh = np.meshgrid(*axes, indexing="xy")
     x = np.repeat(lb[None, :], mesh[0].size, axis=0)

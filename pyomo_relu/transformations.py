@@ -7,9 +7,12 @@ with the block's current ones, so they never get looser; the blocks'
 ``inputs`` and ``outputs`` keep their identity.
 
 OMLT models are accepted too: every ``OmltBlock`` built from a chain of dense
-ReLU layers (``FullSpaceNNFormulation`` or ``ReluBigMFormulation``) gets the
-tightened bounds written back into its ``zhat``/``z`` bounds and big-M
-parameters, so OMLT's own formulation becomes tighter in place.
+ReLU/linear layers in a full-space formulation (``FullSpaceNNFormulation``,
+``ReluBigMFormulation``, ``ReluPartitionFormulation``,
+``ReluComplementarityFormulation``) gets the tightened bounds written back into
+its ``zhat``/``z`` bounds and big-M parameters, so OMLT's own formulation
+becomes tighter in place.  OMLT blocks are bounded over their scaled input box
+(both contexts); other OMLT blocks raise an error naming the block.
 
 ``context="network"`` uses the input box and the model's linear constraints
 that involve only the block's inputs.  ``context="model"`` goes further: after
@@ -32,7 +35,15 @@ from pyomo.repn import generate_standard_repn
 
 from .block import ReluNetworkBlockData
 from .bounds import NeuronBounds, interval_bounds
-from .errors import InfeasibleBoxError, SolverUnavailableError, UnknownOptionError
+from .errors import (
+    InfeasibleBoxError,
+    MissingBoundsError,
+    NotApplicableError,
+    ReluError,
+    SolverUnavailableError,
+    UnknownOptionError,
+)
+from .network import ReluNetwork
 
 __all__ = ["TightenBounds", "find_network_blocks", "input_constraints", "linear_user_rows"]
 
@@ -233,8 +244,9 @@ class TightenBounds(Transformation):
             raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock.")
         # check the model context's solver before changing anything
         whole_model = _ModelContext(model, blocks, cfg) if cfg.context == "model" and blocks else None
-        for blk in omlt_blocks:
-            _tighten_omlt(blk, cfg)
+        plans = [_omlt_plan(blk) for blk in omlt_blocks]  # every OMLT block is checked before any changes
+        for blk, plan in zip(omlt_blocks, plans):
+            _tighten_omlt(blk, plan, cfg)
         user_rows = linear_user_rows(model) if blocks else []
         done = {}  # copies of one network with equal bounds and input rows get the same bounds
         for blk in blocks:
@@ -424,36 +436,79 @@ def find_omlt_blocks(model, targets=None) -> list:
     return list(found.values())
 
 
-def _tighten_omlt(blk, cfg) -> None:
-    """Tighten an OMLT network block and write the bounds into its variables and big-M parameters."""
-    from .io.omlt import _affine_of, from_omlt
+def _omlt_key(idx):
+    """OMLT indexes one-axis layers by 1-tuples in its layer objects and by plain ints in Pyomo."""
+    return idx[0] if isinstance(idx, tuple) and len(idx) == 1 else idx
+
+
+def _omlt_plan(blk):
+    """Check an OMLT block before anything is changed: (network in OMLT's scaled units, input box, layers).
+
+    The network is read without folding the scaling object, so its layer ``k``
+    is OMLT's dense layer ``k`` and its pre-activations are OMLT's ``zhat``.
+    """
+    from .io.omlt import _dense_chain
 
     nd = _omlt_network(blk)
-    net = from_omlt(nd)
-    n = net.n_inputs
-    box = nd.scaled_input_bounds
-    keys = sorted(box)
-    lo_s = np.array([box[i][0] for i in keys], dtype=float)
-    hi_s = np.array([box[i][1] for i in keys], dtype=float)
-    if nd.scaling_object is not None:  # the network reads unscaled inputs: map the box back
-        s, t = _affine_of(nd.scaling_object.get_unscaled_input_expressions, n)
-        lo_s, hi_s = np.minimum(s * lo_s + t, s * hi_s + t), np.maximum(s * lo_s + t, s * hi_s + t)
-    new = _compute_bounds(net, interval_bounds(net, lo_s, hi_s), cfg, None)
+    where = f"relu.tighten_bounds: OMLT block {blk.name!r}"
+    skip = "; or pass `targets` without this block to leave it as it is."
+    try:
+        net = ReluNetwork(_dense_chain(nd))
+    except ReluError as exc:
+        raise type(exc)(f"{where}: {exc} Build the block from dense ReLU/linear layers{skip}") from exc
+    dense = list(nd.layers)[1:]
+    for layer in dense:
+        sub = blk.layer[id(layer)]
+        if not isinstance(getattr(sub, "zhat", None), pyo.Var):
+            raise NotApplicableError(
+                f"{where} uses {type(getattr(blk, '_OmltBlockData__formulation', None)).__name__}, whose layers "
+                "have no `zhat` variables to bound (a reduced-space formulation); expected a full-space "
+                "formulation. Build it with FullSpaceNNFormulation, ReluBigMFormulation or "
+                f"ReluPartitionFormulation{skip}"
+            )
+    keys = [_omlt_key(i) for i in next(iter(nd.layers)).output_indexes]
+    lo, hi = np.full(len(keys), -math.inf), np.full(len(keys), math.inf)
+    inputs = [blk.scaled_inputs] + ([blk.inputs] if nd.scaling_object is None else [])  # equal without scaling
+    for var in inputs:
+        lo = np.maximum(lo, [-math.inf if var[k].lb is None else float(var[k].lb) for k in keys])
+        hi = np.minimum(hi, [math.inf if var[k].ub is None else float(var[k].ub) for k in keys])
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        missing = [keys[j] for j in np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi)))]
+        raise MissingBoundsError(
+            f"{where}: scaled inputs {missing} have no finite bounds; expected a finite input box. Give the "
+            f"NetworkDefinition `scaled_input_bounds` (or bound the block's scaled_inputs){skip}"
+        )
+    if np.any(lo > hi):
+        bad = [keys[j] for j in np.flatnonzero(lo > hi)]
+        raise InfeasibleBoxError(
+            f"{where}: scaled inputs {bad} have lower bound > upper bound; expected lb <= ub. Fix the bounds of "
+            f"the block's inputs / scaled_inputs{skip}"
+        )
+    return net, lo, hi, dense
+
+
+def _tighten_omlt(blk, plan, cfg) -> None:
+    """Tighten an OMLT network block and write the bounds into its variables and big-M parameters.
+
+    Bounds only ever get tighter: each is intersected with the variable's current bound.
+    """
+    net, lo_in, hi_in, dense = plan
+    new = _compute_bounds(net, interval_bounds(net, lo_in, hi_in), cfg, None)
     blk.tightening_report = getattr(new, "report", None)
-    dense = [layer for layer in nd.layers][1:]
-    last = len(dense) - 1 if nd.scaling_object is None else len(dense) - 2  # scaled output layer differs
-    for k, layer in enumerate(dense[: last + 1]):
-        lb = blk.layer[id(layer)]
+    for k, layer in enumerate(dense):
+        sub = blk.layer[id(layer)]
         for j, idx in enumerate(layer.output_indexes):
-            key = idx[0] if isinstance(idx, tuple) and len(idx) == 1 else idx
-            zhat = lb.zhat[key]
-            lo = max(float(new.lower[k][j]), -math.inf if zhat.lb is None else zhat.lb)
-            up = min(float(new.upper[k][j]), math.inf if zhat.ub is None else zhat.ub)
+            key = _omlt_key(idx)
+            zhat = sub.zhat[key]
+            lo = max(float(new.lower[k][j]), -math.inf if zhat.lb is None else float(zhat.lb))
+            up = min(float(new.upper[k][j]), math.inf if zhat.ub is None else float(zhat.ub))
             zhat.setlb(lo)
             zhat.setub(up)
-            if layer.activation == "relu":
-                lb.z[key].setlb(max(0.0, lo))
-                lb.z[key].setub(max(0.0, up))
-                if hasattr(lb, "_big_m_lb_relu"):  # OMLT's big-M rows read these parameters
-                    lb._big_m_lb_relu[key] = lo
-                    lb._big_m_ub_relu[key] = up
+            # z = max(0, zhat) for ReLU, z = zhat for a linear layer
+            z_lo, z_up = (max(0.0, lo), max(0.0, up)) if layer.activation == "relu" else (lo, up)
+            z = sub.z[key]
+            z.setlb(max(z_lo, -math.inf if z.lb is None else float(z.lb)))
+            z.setub(min(z_up, math.inf if z.ub is None else float(z.ub)))
+            if layer.activation == "relu" and hasattr(sub, "_big_m_lb_relu"):  # OMLT's big-M rows read these
+                sub._big_m_lb_relu[key] = lo
+                sub._big_m_ub_relu[key] = up

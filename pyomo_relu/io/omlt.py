@@ -68,8 +68,16 @@ def from_omlt(network_definition, *, input_names=None, output_names=None) -> Rel
     -------
     ReluNetwork
     """
-    _, InputLayer, OmltDense = _import_omlt()
     nd = network_definition
+    layers = _dense_chain(nd)
+    if nd.scaling_object is not None:
+        layers = _fold_scaling(layers, nd.scaling_object)
+    return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+
+
+def _dense_chain(nd) -> list:
+    """The dense layers of ``nd`` as DenseLayer objects, in OMLT's (scaled) units; no scaling folded."""
+    _, InputLayer, OmltDense = _import_omlt()
     omlt_layers = list(nd.layers)
     if not omlt_layers or not isinstance(omlt_layers[0], InputLayer) or len(list(nd.input_layers)) != 1:
         raise UnsupportedOperatorError("from_omlt: expected exactly one InputLayer, first in the network.")
@@ -83,7 +91,8 @@ def from_omlt(network_definition, *, input_names=None, output_names=None) -> Rel
             )
         if layer.activation not in _ACTIVATIONS:
             raise UnsupportedOperatorError(
-                f"from_omlt: layer {k} has activation {layer.activation!r}; supported: 'relu', 'linear'."
+                f"from_omlt: layer {k} has activation {layer.activation!r}; supported: 'relu', 'linear' "
+                "(smooth activations such as tanh or sigmoid have no ReLU network equivalent)."
             )
         w = np.asarray(layer.weights, dtype=np.float64)
         if w.ndim != 2:
@@ -93,9 +102,7 @@ def from_omlt(network_definition, *, input_names=None, output_names=None) -> Rel
         layers.append(DenseLayer(w.T, b, _ACTIVATIONS[layer.activation], name=f"layer {k - 1} (OMLT layer {k})"))
     if not layers:
         raise UnsupportedOperatorError("from_omlt: the network has no DenseLayer.")
-    if nd.scaling_object is not None:
-        layers = _fold_scaling(layers, nd.scaling_object)
-    return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+    return layers
 
 
 def _check_flat(layer, w, previous, k):

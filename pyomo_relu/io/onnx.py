@@ -518,7 +518,8 @@ def _layer_nodes(k, layer, current, nodes, const):
     from onnx import helper
 
     w, b = const(f"layer{k}.weight", layer.weights), const(f"layer{k}.bias", layer.bias)
-    nodes.append(helper.make_node("Gemm", [current, w, b], [f"layer{k}.z"], name=f"layer{k}_gemm", transB=1))
+    nodes.append(helper.make_node("Gemm", [current, w, b], [f"layer{k}.z"], name=f"layer{k}_gemm",
+                                  alpha=1.0, beta=1.0, transA=0, transB=1))  # all explicit: some readers need them
     act = layer.activation
     if not act.is_piecewise:
         return f"layer{k}.z"
