@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidNetworkError, UnknownOptionError
+from ..errors import UnknownOptionError
 from ..solving import SCIP_SETTINGS, SOLVERS, Outcome, get_solver, solve_model
 
 HELP = "minimize or maximize one output of an ONNX ReLU network over an input box (SCIP)"
@@ -171,13 +171,13 @@ def tighten(m, method: str, *, workers: int = 1, progress: bool = False) -> floa
 
 # -- the command -----------------------------------------------------------------
 def check_network_file(path: Path) -> None:
-    """FileNotFoundError / InvalidNetworkError with the fix if ``path`` cannot be an ONNX network."""
+    """FileNotFoundError with the fix, before any work, if ``path`` is not a file.
+
+    What the file holds (empty, not ONNX, unsupported ops) is checked by ``load_onnx``.
+    """
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "not found"
         raise FileNotFoundError(f"network file {str(path)!r} {what}; pass the path of an ONNX file.")
-    if path.stat().st_size == 0:
-        raise InvalidNetworkError(f"network file {str(path)!r} is empty (0 bytes); expected an ONNX model - "
-                                  "export the network again (e.g. torch.onnx.export or pyomo_relu.save_onnx).")
 
 
 def check_output_path(path: Path | None, what: str) -> None:

@@ -104,7 +104,8 @@ def _read_model(model):
     if not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, f"load_onnx: no ONNX file at {path!r}", path)
     if os.path.getsize(path) == 0:  # protobuf parses an empty file as an empty model
-        raise InvalidNetworkError(f"load_onnx: {path!r} is empty; export the network to it again.")
+        raise InvalidNetworkError(f"load_onnx: {path!r} is empty (0 bytes); expected an ONNX model - export the "
+                                  "network again (e.g. torch.onnx.export or pyomo_relu.save_onnx).")
     try:
         proto = onnx.load(path)
     except Exception as exc:  # protobuf raises DecodeError, external data OSError
