@@ -17,6 +17,7 @@ from .bounds.core import NeuronBounds, check_box
 from .bounds.interval import interval_bounds
 from .errors import MissingBoundsError, NotApplicableError, UnknownOptionError
 from ._highs import new_highs, run_highs
+from ._options import seconds_option
 from .network import ReluNetwork
 from .reductions import check_network_arg, check_sound_at_samples, validated_bounds
 
@@ -446,18 +447,6 @@ def _check_bounds(net, lb, ub, bounds, what: str, *, spot_check: bool):
     return bounds
 
 
-def _time_limit(value, what: str) -> float:
-    """``time_limit`` as seconds (``inf`` for None)."""
-    if value is None:
-        return np.inf
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or np.isnan(value) or value < 0:
-        raise UnknownOptionError(
-            f"{what}: time_limit must be a number of seconds >= 0 or None (no limit), found {value!r}."
-        )
-    return float(value)
-
-
 def _count_option(value, name: str, what: str, *, allow_none: bool = False, minimum: int = 1):
     """An integer option ``>= minimum`` (integral floats such as ``1e5`` accepted), or None if allowed."""
     if value is None and allow_none:
@@ -557,7 +546,8 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
         raise UnknownOptionError(f"{what}: method={method!r} is not one of {list(_REGION_METHODS)}.")
     n_samples = _count_option(n_samples, "n_samples", what)
     max_regions = _count_option(max_regions, "max_regions", what, allow_none=True)
-    limit = _time_limit(time_limit, what)
+    limit = seconds_option(time_limit, what)
+    limit = np.inf if limit is None else limit
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UnknownOptionError(f"{what}: seed must be an integer >= 0, found {seed!r}.")
     lb, ub = _check_args(net, lb, ub, what)
@@ -674,7 +664,8 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
     """
     t0, c0_cpu = time.perf_counter(), time.process_time()
     what = "linear_partition"
-    limit = _time_limit(time_limit, what)
+    limit = seconds_option(time_limit, what)
+    limit = np.inf if limit is None else limit
     max_regions = _count_option(max_regions, "max_regions", what, allow_none=True)
     lb, ub = _check_args(net, lb, ub, what)
     # no spot check: the regions formulation passes bounds tightened with the

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import time
 from dataclasses import dataclass
 
+from ._options import seconds_option
 from .errors import SolverUnavailableError, UnknownOptionError
 
 __all__ = ["SOLVERS", "SCIP_SETTINGS", "Outcome", "get_solver", "solve_model", "relative_gap"]
@@ -126,7 +127,7 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
     """
     if settings not in SCIP_SETTINGS:
         raise UnknownOptionError(f"unknown SCIP settings {settings!r}; valid: {', '.join(SCIP_SETTINGS)}.")
-    _check_time_limit(time_limit)
+    time_limit = seconds_option(time_limit, "solve_model")
     opt = get_solver(solver)
     if SOLVERS[solver][0] == "contrib":
         options = {**SCIP_SETTINGS[settings], **(options or {})}
@@ -147,19 +148,6 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         seconds=float(wall if seconds is None else seconds),
         nodes=None if nodes is None else int(nodes),
     )
-
-
-def _check_time_limit(time_limit) -> None:
-    if time_limit is None:
-        return
-    try:
-        ok = float(time_limit) >= 0.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise UnknownOptionError(
-            f"solve_model: time_limit must be a number of seconds >= 0 or None (no limit), found {time_limit!r}."
-        )
 
 
 def _check_scip_options(options: dict) -> None:

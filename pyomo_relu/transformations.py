@@ -33,6 +33,7 @@ from pyomo.common.config import Bool, ConfigDict, ConfigValue, PositiveInt
 from pyomo.core.base.transformation import Transformation, TransformationFactory
 from pyomo.repn import generate_standard_repn
 
+from ._options import seconds_option
 from .block import ReluNetworkBlockData
 from .bounds import NeuronBounds, interval_bounds
 from .errors import (
@@ -54,13 +55,17 @@ __all__ = ["TightenBounds", "find_network_blocks", "input_constraints", "linear_
 _MODEL_LP_PAD = 1e-5
 
 
-def _positive_or_none(value):
-    if value is None:
-        return None
-    value = float(value)
-    if not value > 0:  # also rejects NaN
-        raise ValueError(f"expected a positive number of seconds or None, found {value}")
-    return value
+class _Seconds:
+    """Config domain of a time limit: :func:`seconds_option` under the option's name."""
+
+    def __init__(self, name: str, allow_zero: bool):
+        self.name, self.allow_zero = name, allow_zero
+
+    def __call__(self, value):
+        return seconds_option(value, "relu.tighten_bounds", name=self.name, allow_zero=self.allow_zero)
+
+    def domain_name(self):
+        return "seconds >= 0 or None" if self.allow_zero else "seconds > 0 or None"
 
 
 def _solver_name(value):
@@ -215,9 +220,9 @@ class TightenBounds(Transformation):
                                          description="how to bound each neuron"))
     CONFIG.declare("targets", ConfigValue(default=None, description="blocks to tighten (default: all)"))
     CONFIG.declare("workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes"))
-    CONFIG.declare("time_limit", ConfigValue(default=None, domain=_positive_or_none,
+    CONFIG.declare("time_limit", ConfigValue(default=None, domain=_Seconds("time_limit", True),
                                              description="seconds per block for LP / MILP tightening"))
-    CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_positive_or_none,
+    CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_Seconds("time_limit_per_neuron", False),
                                                         description="seconds per MILP bound"))
     CONFIG.declare("context", ConfigValue(default="network", domain=_OneOf("network", "model"),
                                           description="network: box + constraints on inputs; model: whole-model LP"))
@@ -229,6 +234,8 @@ class TightenBounds(Transformation):
         try:
             cfg = self.CONFIG(kwds)
         except ValueError as exc:
+            if isinstance(exc.__context__, UnknownOptionError):  # our own domain's message says it all
+                raise exc.__context__ from None
             raise UnknownOptionError(
                 f"relu.tighten_bounds: {exc}".strip() + f" Valid options: {', '.join(self.CONFIG.keys())}."
             ) from None

@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 
+from .._options import seconds_option
 from ..errors import SolverUnavailableError
 from ..network import ReluNetwork
 from .core import NeuronBounds
@@ -203,6 +204,9 @@ def milp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None,
         When the box with ``extra_constraints`` admits no point.
     """
     start = time.perf_counter()
+    # checked here, before the LP pass, so that the message names milp_bounds
+    time_limit = seconds_option(time_limit, "milp_bounds")
+    seconds_option(time_limit_per_neuron, "milp_bounds", name="time_limit_per_neuron", allow_zero=False)
     if prior is None:
         prior = lp_bounds(net, lb, ub, workers=workers, executor=executor, time_limit=time_limit,
                           extra_constraints=extra_constraints, layers=layers, tighten_outputs=tighten_outputs)

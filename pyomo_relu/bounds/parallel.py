@@ -34,7 +34,6 @@ executor (bit-identical: HiGHS is deterministic with one thread).
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import numbers
 import time
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._options import seconds_option
 from ..errors import InfeasibleBoxError, ShapeMismatchError, TimeLimitWarning, UnknownOptionError
 from ..network import DenseLayer, ReluNetwork
 from .core import NeuronBounds, check_box
@@ -251,23 +251,7 @@ def _integer(value) -> int:
     return int(value)
 
 
-def _seconds(value, name: str, *, allow_zero: bool) -> float | None:
-    """A validated time limit in seconds (None: no limit)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if isinstance(value, (bool, np.bool_)) or math.isnan(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise UnknownOptionError(
-            f"{name}: expected a number of seconds {bound} or None (no limit), found {value!r}."
-        )
-    return None if math.isinf(seconds) else seconds
-
-
-def _check_options(workers, executor, time_limit, time_limit_per_neuron):
+def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: str):
     """Validate the run options of :func:`tighten`; return ``(workers, time_limit, time_limit_per_neuron)``."""
     try:
         count = _integer(workers)
@@ -282,8 +266,8 @@ def _check_options(workers, executor, time_limit, time_limit_per_neuron):
             f"executor: expected a concurrent.futures.Executor (an object with submit()), found "
             f"{type(executor).__name__}; pass e.g. ThreadPoolExecutor(2) or None."
         )
-    return (count, _seconds(time_limit, "time_limit", allow_zero=True),
-            _seconds(time_limit_per_neuron, "time_limit_per_neuron", allow_zero=False))
+    return (count, seconds_option(time_limit, what),
+            seconds_option(time_limit_per_neuron, what, name="time_limit_per_neuron", allow_zero=False))
 
 
 def _solver_for(method: str):
@@ -370,7 +354,7 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     if method not in _METHODS:
         raise UnknownOptionError(f"tighten: method={method!r} is not one of {list(_METHODS)}.")
     workers, time_limit, time_limit_per_neuron = _check_options(workers, executor, time_limit,
-                                                                time_limit_per_neuron)
+                                                                time_limit_per_neuron, f"{method}_bounds")
     start = time.perf_counter()
     lb, ub = check_box(net, lb, ub)
     extra = normalize_extra_constraints(extra_constraints, net.n_inputs)

@@ -42,6 +42,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
 from pyomo.environ import Binary, Constraint, Var
 
+from .._options import seconds_option
 from ..errors import NotApplicableError, UnknownOptionError
 from ..regions import linear_partition
 from .base import Formulation, Prepared
@@ -95,10 +96,7 @@ class Regions(Formulation):
     def __init__(self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"):
         if not isinstance(max_regions, (int, np.integer)) or isinstance(max_regions, bool) or max_regions < 1:
             raise UnknownOptionError(f"Regions: max_regions must be a positive integer, found {max_regions!r}.")
-        if time_limit is not None and not (isinstance(time_limit, (int, float, np.number)) and time_limit > 0):
-            raise UnknownOptionError(
-                f"Regions: time_limit must be a positive number of seconds or None, found {time_limit!r}."
-            )
+        time_limit = seconds_option(time_limit, "Regions", allow_zero=False)
         if encoding not in ("log", "unary"):
             raise UnknownOptionError(f"Regions: encoding={encoding!r} is not one of ['log', 'unary'].")
         self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding

@@ -587,7 +587,7 @@ def test_regions_and_auto_beyond_their_limits():
     (dict(max_regions=0), "max_regions must be a positive integer, found 0"),
     (dict(max_regions="many"), "max_regions must be a positive integer, found 'many'"),
     (dict(max_regions=2.5), "max_regions must be a positive integer"),
-    (dict(time_limit=-1), "time_limit must be a positive number of seconds or None, found -1"),
+    (dict(time_limit=-1), "Regions: time_limit must be a number of seconds > 0 or None \\(no limit\\), found -1"),
     (dict(encoding="gray"), "encoding='gray' is not one of"),
 ])
 def test_regions_options_are_checked(kwargs, pattern):

@@ -276,9 +276,9 @@ def test_prior_validation_and_use():
     ({"workers": 0}, "workers: expected an integer >= 1"),
     ({"workers": "two"}, "workers: expected an integer >= 1"),
     ({"workers": 1.5}, "workers: expected an integer >= 1"),
-    ({"time_limit": -1}, "time_limit: expected a number of seconds >= 0"),
-    ({"time_limit": float("nan")}, "time_limit: expected"),
-    ({"time_limit": "x"}, "time_limit: expected"),
+    ({"time_limit": -1}, "lp_bounds: time_limit must be a number of seconds >= 0"),
+    ({"time_limit": float("nan")}, "lp_bounds: time_limit must be .* found nan"),
+    ({"time_limit": "x"}, "lp_bounds: time_limit must be .* found .x."),
     ({"executor": 3}, "executor: expected a concurrent.futures.Executor"),
     ({"layers": "a"}, "layers: expected layer indices"),
 ])
