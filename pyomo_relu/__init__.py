@@ -15,6 +15,7 @@ from .errors import (
     NotApplicableError,
     ReluError,
     ShapeMismatchError,
+    SolverError,
     SolverUnavailableError,
     TimeLimitWarning,
     UnknownOptionError,
@@ -33,7 +34,7 @@ __all__ = [
     "lp_bounds", "milp_bounds", "TighteningReport",
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError", "NotApplicableError",
-    "SolverUnavailableError", "TimeLimitWarning", "BlockArgumentError", "NoValueError", "DataError", "NetworkTypeError", "BoundsTypeError",
+    "SolverUnavailableError", "SolverError", "TimeLimitWarning", "BlockArgumentError", "NoValueError", "DataError", "NetworkTypeError", "BoundsTypeError",
     "load_onnx", "save_onnx", "from_torch", "to_torch", "from_omlt", "to_omlt",
     "rescale", "prune_stable", "ScaledNetwork", "PrunedNetwork", "analysis",
 ]

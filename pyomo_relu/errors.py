@@ -70,5 +70,9 @@ class SolverUnavailableError(ReluError, RuntimeError):
     """A required solver (SCIP, HiGHS) is not installed or not usable."""
 
 
+class SolverError(ReluError, RuntimeError):
+    """The solver is installed but failed on the model (e.g. SCIP refused its numbers)."""
+
+
 class TimeLimitWarning(UserWarning):
     """A time limit was reached; the partial result is sound but may be loose."""

@@ -14,13 +14,12 @@ than two dimensions use HiGHS (``highspy``).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .solve import _numbers, _positive, check_network_file, check_output_path
+from .solve import _numbers, _positive, check_network_file, check_output_path, write_json
 
 HELP = "report stable neurons, big-M values and linear regions of an ONNX ReLU network"
 TIGHTEN = ("none", "lp", "milp")
@@ -75,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import load_onnx
 
     check_network_file(args.network)
-    for path, what in ((args.json, "--json"), (args.plot, "--plot"), (args.regions_plot, "--regions-plot")):
-        check_output_path(path, what)
+    _check_outputs(args)
     net = load_onnx(args.network)
     lb, ub = check_box(net, _box(args.lb), _box(args.ub), what="input box (--lb/--ub)")
     if args.regions_plot is not None and int(np.sum(ub > lb)) not in (1, 2):
@@ -96,9 +94,28 @@ def run(args: argparse.Namespace) -> int:
         regions = count_linear_regions(net, lb, ub, method=args.regions, n_samples=args.samples,
                                        time_limit=args.regions_time_limit, seed=args.seed, bounds=bounds)
     report = _report(net, args, lb, ub, sections, regions)
+    # files first: a closed pipe (``| head``) while printing must not lose them
+    written = _write_outputs(args, report, net, lb, ub, bounds)
     _print(report, sections, regions)
-    _write_outputs(args, report, net, lb, ub, bounds)
+    if written:
+        print("\n" + "\n".join(written))
     return 0
+
+
+def _check_outputs(args) -> None:
+    """Fail before any work if an output file cannot be written, or two options name the same file."""
+    from ..errors import UnknownOptionError
+
+    seen = {}
+    for path, what, example in ((args.json, "--json", "report.json"), (args.plot, "--plot", "bounds.png"),
+                                (args.regions_plot, "--regions-plot", "regions.png")):
+        check_output_path(path, what, example, source=args.network)
+        if path is None:
+            continue
+        if path.resolve() in seen:
+            raise UnknownOptionError(f"{seen[path.resolve()]} and {what} both write {str(path)!r}, so one would "
+                                     "overwrite the other; give each its own file.")
+        seen[path.resolve()] = what
 
 
 def _box(values: list[float]):
@@ -133,14 +150,18 @@ def _print(report: dict, sections: dict, regions) -> None:
         print(f"\n== linear regions\n{regions}")
 
 
-def _write_outputs(args, report: dict, net, lb, ub, bounds) -> None:
+def _write_outputs(args, report: dict, net, lb, ub, bounds) -> list[str]:
+    """Write the JSON report and the plots that were asked for; return one message per file."""
+    written = []
     if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"\nreport written to {args.json}")
+        write_json(args.json, report)
+        written.append(f"report written to {args.json}")
     if args.plot is not None or args.regions_plot is not None:
         from .. import plots
 
         if args.plot is not None:
-            print(f"bounds plot written to {plots.plot_bounds(bounds, args.plot)}")
+            written.append(f"bounds plot written to {plots.plot_bounds(bounds, args.plot)}")
         if args.regions_plot is not None:
-            print(f"regions plot written to {plots.plot_regions_2d(net, lb, ub, args.regions_plot, seed=args.seed)}")
+            path = plots.plot_regions_2d(net, lb, ub, args.regions_plot, seed=args.seed)
+            written.append(f"regions plot written to {path}")
+    return written

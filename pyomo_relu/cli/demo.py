@@ -35,6 +35,21 @@ BOX = (-3.0, 3.0)
 #: a MIP optimum may undercut the grid minimum, never exceed it by more than this
 GRID_TOL = 1e-6
 FORWARD_TOL = 1e-5
+#: points per axis of the check grid: two are needed for a spacing; 10,001 (1e8 points,
+#: spacing 6e-4) already takes minutes
+GRID_RANGE = (2, 10_001)
+
+
+def _grid_points(text: str) -> int:
+    """Argparse type of ``--grid``: an integer in :data:`GRID_RANGE`."""
+    lo, hi = GRID_RANGE
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n is None or not lo <= n <= hi:
+        raise argparse.ArgumentTypeError(f"expected an integer from {lo} to {hi:,} points per axis, found {text!r}")
+    return n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--formulation", choices=formulation_names(), action="append", default=None,
                         help="formulation to run (repeatable; default: bigm, tightened_bigm, scaled_bigm, regions)")
-    parser.add_argument("--grid", type=_positive(int), default=601, metavar="N",
-                        help="points per axis of the dense check grid (default: 601, spacing 0.01)")
+    parser.add_argument("--grid", type=_grid_points, default=601, metavar="N",
+                        help=f"points per axis of the dense check grid, {GRID_RANGE[0]} to {GRID_RANGE[1]:,} "
+                        "(default: 601, spacing 0.01)")
     parser.add_argument("--solver", choices=sorted(SOLVERS), default="scip_direct",
                         help="MIP solver interface (default: scip_direct)")
     parser.add_argument("--time-limit", type=_positive(float), default=60.0, metavar="S",
@@ -66,13 +82,21 @@ def load_peaks_network():
 
 
 def grid_minimum(net, n: int, lo: float = BOX[0], hi: float = BOX[1]) -> tuple[float, np.ndarray]:
-    """Minimum of output 0 of ``net`` over an ``n x n`` grid of ``[lo, hi]^2`` and its point."""
+    """Minimum of output 0 of ``net`` over an ``n x n`` grid of ``[lo, hi]^2`` and its point.
+
+    The grid is evaluated a block of rows at a time, so memory stays bounded for large ``n``.
+    """
     axis = np.linspace(lo, hi, n)
-    xs, ys = np.meshgrid(axis, axis, indexing="ij")
-    points = np.column_stack([xs.ravel(), ys.ravel()])
-    values = np.concatenate([net.forward(chunk)[:, 0] for chunk in np.array_split(points, max(1, n * n // 100_000))])
-    i = int(np.argmin(values))
-    return float(values[i]), points[i]
+    rows = max(1, 100_000 // n)
+    best, point = np.inf, None
+    for start in range(0, n, rows):
+        xs, ys = np.meshgrid(axis[start:start + rows], axis, indexing="ij")
+        chunk = np.column_stack([xs.ravel(), ys.ravel()])
+        values = net.forward(chunk)[:, 0]
+        i = int(np.argmin(values))
+        if values[i] < best:
+            best, point = float(values[i]), chunk[i]
+    return best, point
 
 
 def solve_one(net, formulation: str, *, solver: str, time_limit: float, tee: bool) -> dict:

@@ -16,19 +16,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import UnknownOptionError
+from ..errors import SolverError, UnknownOptionError
 from ..solving import SCIP_SETTINGS, SOLVERS, Outcome, get_solver, solve_model
 
 HELP = "minimize or maximize one output of an ONNX ReLU network over an input box (SCIP)"
 
 TIGHTEN = ("none", "lp", "milp")
+
+#: SCIP and HiGHS read a bound of this size or more as infinite: users often write 1e20 or
+#: 1e30 for "no bound", which the box cannot hold
+SOLVER_INFINITY = 1e20
+
+#: a MIP output may differ from the forward pass by at most this much (relative to the
+#: output scale) before the reported optimum is called untrustworthy: SCIP meets its rows
+#: to 1e-6, which after a few layers of weights stays far below it
+FORWARD_RTOL = 1e-4
 
 
 def _numbers(text: str) -> list[float]:
@@ -41,6 +53,12 @@ def _numbers(text: str) -> list[float]:
         ) from None
     if not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"bounds must be finite numbers, found {text!r}")
+    huge = [v for v in values if abs(v) >= SOLVER_INFINITY]
+    if huge:
+        raise argparse.ArgumentTypeError(
+            f"found {huge[0]:g} in {text!r}, which solvers read as infinite (|bound| >= {SOLVER_INFINITY:g}); "
+            "every input needs a finite range: give the range the network was trained on"
+        )
     return values
 
 
@@ -90,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tighten the neuron bounds before solving (default: none)")
     add_solver_arguments(parser)
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
-                        help="also write the result as JSON")
+                        help="also write the result as JSON (an infinite bound or gap is written as null)")
 
 
 # -- model -----------------------------------------------------------------------
@@ -152,9 +170,31 @@ def build_model(net, j: int, *, sense: str, lb, ub, formulation: str, workers: i
     lb, ub = check_box(net, lb, ub, what="input box (--lb/--ub)")
     m = pyo.ConcreteModel(name="pyomo_relu_solve")
     m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (float(lb[i]), float(ub[i])))
-    m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation, workers=workers, progress=progress)
+    with _quiet_construction_errors():
+        m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation, workers=workers,
+                                progress=progress)
     m.obj = pyo.Objective(expr=m.nn.outputs[j], sense=pyo.minimize if sense == "min" else pyo.maximize)
     return m
+
+
+@contextmanager
+def _quiet_construction_errors():
+    """Drop Pyomo's log record of a failed component construction.
+
+    Pyomo logs "Constructing component ... failed" over several lines on stdout and
+    then re-raises the error, which the command prints as its one-line message; the
+    log would repeat it, wrapped, on the wrong stream.
+    """
+    logger = logging.getLogger("pyomo.core")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Constructing component")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 def tighten(m, method: str, *, workers: int = 1, progress: bool = False) -> float:
@@ -176,22 +216,89 @@ def check_network_file(path: Path) -> None:
     What the file holds (empty, not ONNX, unsupported ops) is checked by ``load_onnx``.
     """
     if not path.is_file():
-        what = "is a directory" if path.is_dir() else "not found"
+        what = "is a directory" if path.is_dir() else "is not a regular file" if path.exists() else "not found"
         raise FileNotFoundError(f"network file {str(path)!r} {what}; pass the path of an ONNX file.")
+    try:
+        with path.open("rb"):
+            pass
+    except PermissionError:
+        raise PermissionError(f"network file {str(path)!r} cannot be read (permission denied); "
+                              "make it readable (chmod +r) or pass a copy you can read.") from None
 
 
-def check_output_path(path: Path | None, what: str) -> None:
-    """FileNotFoundError before any work if the folder of an output file does not exist."""
-    if path is not None and not path.parent.is_dir():
+def check_output_path(path: Path | None, what: str, example: str = "result.json", *,
+                      source: Path | None = None) -> None:
+    """Fail before any work if an output file cannot be written at ``path``.
+
+    Parameters
+    ----------
+    path : Path or None
+        The output file (None: nothing to check).
+    what : str
+        The option, for the message.
+    example : str
+        A file name to suggest when ``path`` is a folder.
+    source : Path, optional
+        An input file of the command, which the output must not overwrite.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` is the input file ``source``.
+    IsADirectoryError
+        If ``path`` is an existing folder.
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+    """
+    if path is None:
+        return
+    if source is not None and path.is_file() and source.is_file() and path.samefile(source):
+        raise FileExistsError(f"{what} {str(path)!r} is the input file {str(source)!r}, which would be overwritten; "
+                              "pass another output path.")
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {str(path)!r} is a folder; pass a file name such as "
+                                f"{str(path / example)!r}.")
+    if not path.parent.is_dir():
         raise FileNotFoundError(f"{what} {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
                                 "or choose another path.")
+
+
+def _json_safe(value):
+    """``value`` with every NaN or infinite float replaced by None.
+
+    ``json.dumps`` writes them as ``NaN``/``Infinity``, which is not JSON: strict
+    readers (``JSON.parse``, ``jq``, most other languages) reject the whole file.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, report: dict, what: str = "--json") -> None:
+    """Write ``report`` as standard JSON (non-finite numbers as null).
+
+    Raises
+    ------
+    OSError
+        With the option and the fix named, if the file cannot be written.
+    """
+    text = json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n"
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise type(exc)(f"{what} {str(path)!r} cannot be written ({exc.strerror or exc}); "
+                        "pass a writable path.") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from ..io import load_onnx
 
     check_network_file(args.network)
-    check_output_path(args.json, "--json")
+    check_output_path(args.json, "--json", source=args.network)
     net = load_onnx(args.network)
     sense, spec = ("min", args.minimize) if args.minimize is not None else ("max", args.maximize)
     j = output_index(net, spec)
@@ -201,14 +308,46 @@ def run(args: argparse.Namespace) -> int:
     m = build_model(net, j, sense=sense, lb=lb, ub=ub, formulation=args.formulation,
                     workers=args.workers, progress=progress)
     t_tight = tighten(m, args.tighten, workers=args.workers, progress=progress)
-    out = solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress,
-                      settings=args.scip_settings)
+    out = _solve(m, args, progress)
     report = _report(net, m, j, sense, out, args, t_tight)
+    if args.json is not None:  # before printing: a closed pipe (``| head``) must not lose the file
+        write_json(args.json, report)
     _print(report)
     if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"result written to {args.json}")
+    if report.get("forward_check") == "failed":
+        print(f"pyomo-relu solve: warning: the MIP outputs differ from the network's forward pass at the "
+              f"reported point by {report['prediction_error']:.3g}, so the reported {sense}imum is not "
+              f"trustworthy: the solver's tolerances do not hold on this model (neuron bounds up to "
+              f"{_bound_scale(m):.3g}); shrink the box --lb/--ub to the range the network was trained on.",
+              file=sys.stderr)
+        return 1
     return 0 if out.status in ("optimal", "time_limit") else 1
+
+
+def _bound_scale(m) -> float:
+    """The largest magnitude of an input or neuron bound of the block ``m.nn``."""
+    b = m.nn.bounds
+    return float(max(np.max(np.abs(a)) for a in [b.input_lb, b.input_ub, *b.lower, *b.upper]))
+
+
+def _solve(m, args, progress: bool) -> Outcome:
+    """:func:`solve_model`, with SCIP's refusal of a numerically hopeless model as one error line.
+
+    pyscipopt raises a bare ``Exception("SCIP: error in ...")`` when SCIP cannot
+    take the model, e.g. big-M coefficients of 1e15 and more from a huge input box.
+    """
+    try:
+        return solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress,
+                           settings=args.scip_settings)
+    except Exception as exc:
+        if type(exc) is not Exception or not str(exc).startswith("SCIP"):
+            raise
+        raise SolverError(
+            f"{args.solver} failed on the model ({exc}); the input box --lb/--ub gives neuron bounds up to "
+            f"{_bound_scale(m):.3g}, too large for the solver's numerics: shrink the box to the range "
+            "the network was trained on."
+        ) from None
 
 
 def _box(values: list[float]):
@@ -225,8 +364,11 @@ def _report(net, m, j, sense, out: Outcome, args, t_tight: float) -> dict:
         x = m.nn.input_values()
         report["inputs"] = dict(zip(net.input_names, x.tolist()))
         report["outputs"] = dict(zip(net.output_names, m.nn.output_values().tolist()))
-        report["forward_value"] = float(net.forward(x)[j])
+        forward = net.forward(x)
+        report["forward_value"] = float(forward[j])
         report["prediction_error"] = m.nn.prediction_error()
+        scale = max(1.0, float(np.max(np.abs(forward))))
+        report["forward_check"] = "passed" if report["prediction_error"] <= FORWARD_RTOL * scale else "failed"
     report["summary"] = m.nn.summary()
     return report
 
@@ -253,8 +395,9 @@ def _print(r: dict) -> None:
     if r["has_solution"]:
         arg = "argmin" if r["sense"] == "min" else "argmax"
         print(f"{arg}:        " + ", ".join(f"{k} = {v:.6g}" for k, v in r["inputs"].items()))
+        failed = "  FAILED (see the warning below)" if r["forward_check"] == "failed" else ""
         print(f"forward check: network({arg}) = {r['forward_value']:.10g}, "
-              f"max |forward - MIP outputs| = {r['prediction_error']:.3g}")
+              f"max |forward - MIP outputs| = {r['prediction_error']:.3g}{failed}")
     print("block summary:")
     for key, value in r["summary"].items():
         print(f"  {key:<16} {_fmt(value)}")

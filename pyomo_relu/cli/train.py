@@ -87,7 +87,8 @@ def read_columns(path: Path, columns: list[str]) -> np.ndarray:
         missing, not a number, NaN or infinite, or there are no data rows.
     """
     if not path.is_file():
-        raise FileNotFoundError(f"data file {str(path)!r} not found; pass the path of a CSV file with a header row")
+        what = "is a folder" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"data file {str(path)!r} {what}; pass the path of a CSV file with a header row")
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             return _parse(path, csv.reader(fh), columns)
@@ -152,9 +153,12 @@ def _check_columns(inputs: list[str], outputs: list[str]) -> None:
         )
 
 
-def _check_output(path: Path) -> None:
-    """Fail before training when the ONNX file cannot be written there."""
+def _check_output(path: Path, data: Path) -> None:
+    """Fail before training when the ONNX file cannot be written there, or would overwrite the data."""
     folder = path.parent if str(path.parent) else Path(".")
+    if path.is_file() and data.is_file() and path.samefile(data):
+        raise FileExistsError(f"output {str(path)!r} is the data file, which would be overwritten; "
+                              "pass another -o path such as 'net.onnx'")
     if path.is_dir():
         raise IsADirectoryError(f"output {str(path)!r} is a folder; pass a file name such as {str(path / 'net.onnx')!r}")
     if not folder.is_dir():
@@ -170,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         # check the columns, the output path and the data first: a mistake fails fast, before torch is
         # imported and before minutes of training
         _check_columns(list(args.inputs), list(args.outputs))
-        _check_output(args.output)
+        _check_output(args.output, args.data)
         data = read_columns(args.data, list(args.inputs) + list(args.outputs))
         from ..io.onnx import save_onnx
         from ..training import train_mlp

@@ -107,20 +107,79 @@ def _read_model(model):
         raise InvalidNetworkError(f"load_onnx: {path!r} is empty (0 bytes); expected an ONNX model - export the "
                                   "network again (e.g. torch.onnx.export or pyomo_relu.save_onnx).")
     try:
-        proto = onnx.load(path)
-    except Exception as exc:  # protobuf raises DecodeError, external data OSError
-        raise InvalidNetworkError(f"load_onnx: {path!r} is not a readable ONNX model ({exc}).") from exc
+        proto = onnx.load(path, load_external_data=False)  # external data next: its errors need their own fix
+    except PermissionError:
+        raise PermissionError(errno.EACCES, f"load_onnx: {path!r} cannot be read (permission denied); make it "
+                              "readable (chmod +r) or load a copy you can read", path) from None
+    except Exception as exc:  # protobuf raises DecodeError
+        raise InvalidNetworkError(
+            f"load_onnx: {path!r} is not a readable ONNX model ({exc}){_file_kind_hint(path)}; pass a model "
+            "exported to ONNX (torch.onnx.export, skl2onnx or pyomo_relu.save_onnx)."
+        ) from exc
     if not proto.graph.node:
         raise InvalidNetworkError(f"load_onnx: {path!r} holds no graph nodes; is it an ONNX model file?")
+    _load_external_data(proto, path)
     return proto
 
 
+#: leading bytes of files that users mistake for ONNX models
+_MAGIC = ((b"PK\x03\x04", "a zip archive, such as a PyTorch checkpoint written by torch.save"),
+          (b"\x80", "a Python pickle, such as a model written by torch.save or joblib"),
+          (b"\x89HDF", "an HDF5 file, such as a Keras model"))
+
+
+def _file_kind_hint(path) -> str:
+    """``"; it looks like ..."`` for a file type that users mistake for ONNX, else ``""``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return ""
+    kind = next((what for magic, what in _MAGIC if head.startswith(magic)), None)
+    return f"; it looks like {kind}, not ONNX" if kind else ""
+
+
+def _load_external_data(proto, path) -> None:
+    """Read the weights that ``proto`` keeps in files next to ``path`` into the model.
+
+    Exporters write large weights to separate files (``torch.onnx.export(...,
+    dynamo=True)`` writes ``model.onnx.data``); a model copied without them
+    cannot be read, and the error should say which files are missing and where.
+    """
+    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model, uses_external_data
+
+    folder = os.path.dirname(os.path.abspath(path))
+    locations = dict.fromkeys(ExternalDataInfo(t).location for t in proto.graph.initializer if uses_external_data(t))
+    missing = [loc for loc in locations if not os.path.isfile(os.path.join(folder, loc))]
+    if missing:
+        raise InvalidNetworkError(
+            f"load_onnx: {path!r} is not a readable ONNX model without the external data file(s) {missing} "
+            f"that hold its weights, and they are not in {folder!r}; copy them next to the model file (or "
+            "save the model with its weights inside: onnx.save_model(model, path, save_as_external_data=False))."
+        )
+    try:
+        load_external_data_for_model(proto, folder)
+    except Exception as exc:  # a truncated or foreign data file
+        raise InvalidNetworkError(
+            f"load_onnx: {path!r} is not a readable ONNX model: its external data file(s) {list(locations)} "
+            f"cannot be read ({exc}); copy them again from where the model was exported."
+        ) from exc
+
+
 def _stored_names(raw, n):
+    """Names stored by :func:`save_onnx` in the metadata, or None if absent or unusable.
+
+    Metadata is free text that other tools may write, so names that
+    :class:`ReluNetwork` would refuse (not strings, empty, repeated) fall back to
+    the defaults instead of making the file unreadable.
+    """
     try:
         names = json.loads(raw) if raw else None
     except ValueError:
         return None
-    return names if isinstance(names, list) and len(names) == n else None
+    usable = (isinstance(names, list) and len(names) == n and all(isinstance(v, str) and v for v in names)
+              and len(set(names)) == n)
+    return names if usable else None
 
 
 class _Affine:
@@ -192,7 +251,7 @@ class _GraphParser:
         if len(inputs) != 1:
             raise UnsupportedOperatorError(
                 f"load_onnx: the graph has {len(inputs)} non-constant inputs "
-                f"{[i.name for i in inputs]}; expected exactly one of shape [N, n_inputs]."
+                f"{[i.name for i in inputs]}; expected exactly one of shape [N, n_inputs].{self._weights_hint(inputs)}"
             )
         tensor_type = inputs[0].type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None
@@ -204,6 +263,16 @@ class _GraphParser:
         if dims[0] is not None:  # a batch size fixed at export may reappear in Reshape targets
             self.batch_values.add(dims[0])
         return inputs[0].name, (_N,) + tuple(dims[1:])
+
+    def _weights_hint(self, inputs):
+        """A fix for graph inputs that are weights: ``torch.onnx.export(..., export_params=False)``."""
+        names = {i.name for i in inputs}
+        weights = [name for node in self.graph.node for name in node.input[1:]
+                   if name in names and node.op_type in ("Gemm", "MatMul", "BatchNormalization")]
+        if not weights:
+            return ""
+        return (f" Inputs such as {weights[0]!r} are weights that the file does not hold: export again with "
+                "them (torch.onnx.export(..., export_params=True), the default).")
 
     def _vector_input(self, name, dim):
         """Layout of a rank-1 input: one sample of ``dim`` features, or a batch of scalars."""
