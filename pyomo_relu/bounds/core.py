@@ -13,10 +13,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InfeasibleBoxError, MissingBoundsError, ShapeMismatchError
+from ..errors import BoundsTypeError, InfeasibleBoxError, MissingBoundsError, NetworkTypeError, ShapeMismatchError
 from ..network import ActivationKind, ReluNetwork
 
-__all__ = ["NeuronBounds", "check_box", "pad_outward"]
+__all__ = ["NeuronBounds", "check_box", "pad_outward", "require_network"]
+
+
+def require_network(net, what: str) -> None:
+    """Raise NetworkTypeError unless ``net`` is a ReluNetwork (``what`` names the caller)."""
+    if not isinstance(net, ReluNetwork):
+        raise NetworkTypeError(
+            f"{what}: net must be a ReluNetwork, found {type(net).__name__}; load one with "
+            "pyomo_relu.load_onnx(path) or build one with ReluNetwork.from_arrays(...)."
+        )
 
 
 def pad_outward(lower: np.ndarray, upper: np.ndarray, slack: np.ndarray | float = 0.0):
@@ -38,6 +47,7 @@ def check_box(net: ReluNetwork, lb, ub, *, what: str = "input box") -> tuple[np.
     InfeasibleBoxError
         If some ``lb[i] > ub[i]``.
     """
+    require_network(net, what)
     if lb is None or ub is None:
         raise MissingBoundsError(
             f"{what}: {'lb' if lb is None else 'ub'} is missing; every network input needs finite "
@@ -165,11 +175,43 @@ class NeuronBounds:
     def intersect(self, other: "NeuronBounds", *, method: str | None = None) -> "NeuronBounds":
         """Tightest combination of two sound bound sets of the same network.
 
-        Layers where ``other`` improved a bound, or is at least as tight
-        everywhere, take ``other``'s method name (or ``method``).  Raises InfeasibleBoxError where the bounds cross, which can
-        only happen when the box (or the model around it) admits no point.
+        Each set holds on its own input box, so their intersection holds on the
+        common box, which becomes the result's input box.  Layers where
+        ``other`` improved a bound, or is at least as tight everywhere, take
+        ``other``'s method name (or ``method``).
+
+        Raises
+        ------
+        BoundsTypeError
+            If ``other`` is not a NeuronBounds.
+        ShapeMismatchError
+            If ``other`` belongs to a network of another shape.
+        InfeasibleBoxError
+            Where the boxes or the bounds cross, which can only happen when the
+            box (or the model around it) admits no point.
         """
+        if not isinstance(other, NeuronBounds):
+            raise BoundsTypeError(
+                f"NeuronBounds.intersect: other must be NeuronBounds, found {type(other).__name__}; "
+                "pass bounds of the same network (e.g. from interval_bounds or lp_bounds)."
+            )
+        sizes = lambda b: [np.size(b.input_lb)] + [np.size(lo) for lo in b.lower]  # noqa: E731
+        if sizes(self) != sizes(other) or [np.size(u) for u in self.upper] != [np.size(u) for u in other.upper]:
+            raise ShapeMismatchError(
+                f"NeuronBounds.intersect: these bounds have layer sizes {sizes(self)} but other has "
+                f"{sizes(other)}; both must belong to the same network."
+            )
         out = self.copy()
+        out.input_lb = np.maximum(self.input_lb, other.input_lb)
+        out.input_ub = np.minimum(self.input_ub, other.input_ub)
+        crossed = np.flatnonzero(out.input_lb > out.input_ub)
+        if crossed.size:
+            i = int(crossed[0])
+            raise InfeasibleBoxError(
+                f"NeuronBounds.intersect: the input boxes do not overlap at input {i} "
+                f"([{self.input_lb[i]}, {self.input_ub[i]}] and [{other.input_lb[i]}, {other.input_ub[i]}]); "
+                "intersect bounds computed for overlapping boxes."
+            )
         for k, (lo, up) in enumerate(zip(other.lower, other.upper)):
             new_lo = np.maximum(out.lower[k], lo)
             new_up = np.minimum(out.upper[k], up)
@@ -205,17 +247,29 @@ class NeuronBounds:
     def is_piecewise(self, k: int) -> bool:
         return not np.all(np.isnan(self.caps[k])) if self.caps else True
 
+    def _layer(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lower, upper, caps)`` of layer ``k`` as float64 arrays.
+
+        Bounds made by hand may hold lists and leave ``caps`` empty, which
+        (as in :meth:`is_piecewise`) means plain ReLU layers: caps of ``inf``.
+        """
+        lo = np.asarray(self.lower[k], dtype=np.float64)
+        cap = np.asarray(self.caps[k], dtype=np.float64) if self.caps else np.full(lo.shape, np.inf)
+        return lo, np.asarray(self.upper[k], dtype=np.float64), cap
+
     def stable_inactive(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` whose output is 0 on the whole box (``u <= 0``)."""
-        return self.upper[k] <= 0.0
+        return self._layer(k)[1] <= 0.0
 
     def stable_saturated(self, k: int) -> np.ndarray:
         """Clipped neurons of layer ``k`` always at their cap (``l >= cap``)."""
-        return self.lower[k] >= self.caps[k]
+        lo, _, cap = self._layer(k)
+        return lo >= cap
 
     def stable_linear(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` always on the identity piece (``0 <= l`` and ``u <= cap``)."""
-        return (self.lower[k] >= 0.0) & (self.upper[k] <= self.caps[k])
+        lo, up, cap = self._layer(k)
+        return (lo >= 0.0) & (up <= cap)
 
     def stable(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` that need no binary (one piece on the whole box)."""
@@ -230,22 +284,22 @@ class NeuronBounds:
         """Binaries a big-M formulation needs per neuron of layer ``k`` (0, 1 or 2)."""
         if not self.is_piecewise(k):
             return np.zeros(len(self.lower[k]), dtype=int)
-        lo, up, cap = self.lower[k], self.upper[k], self.caps[k]
+        lo, up, cap = self._layer(k)
         kink0 = (lo < 0.0) & (up > 0.0)
         kink_cap = (lo < cap) & (up > cap)
         return kink0.astype(int) + kink_cap.astype(int)
 
     def post_bounds(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of layer ``k``'s activation output ``a_k``."""
-        lo, up = self.lower[k], self.upper[k]
+        lo, up, cap = self._layer(k)
         if not self.is_piecewise(k):
             return lo.copy(), up.copy()
-        cap = self.caps[k]
         return np.minimum(np.maximum(lo, 0.0), cap), np.minimum(np.maximum(up, 0.0), cap)
 
     def big_m(self, k: int) -> np.ndarray:
         """Big-M values of layer ``k``: ``max(|l|, |u|)`` per neuron (the magnitudes a big-M row uses)."""
-        return np.maximum(np.abs(self.lower[k]), np.abs(self.upper[k]))
+        lo, up, _ = self._layer(k)
+        return np.maximum(np.abs(lo), np.abs(up))
 
     def __repr__(self) -> str:
         piece = [k for k in range(self.n_layers) if self.is_piecewise(k)]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import NotApplicableError
 from ..network import ReluNetwork
-from .core import NeuronBounds, check_box, pad_outward
+from .core import NeuronBounds, check_box, pad_outward, require_network
 
 __all__ = ["interval_bounds", "affine_interval"]
 
@@ -55,11 +55,14 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
 
     Raises
     ------
+    NetworkTypeError
+        If ``net`` is not a ReluNetwork.
     MissingBoundsError, InfeasibleBoxError, ShapeMismatchError
         For a missing/infinite, empty or wrongly sized box.
     NotApplicableError
         If a bound overflows float64 (an absurdly wide box).
     """
+    require_network(net, "interval_bounds")
     lb, ub = check_box(net, lb, ub)
     lower, upper = [], []
     a_lo, a_up = lb, ub

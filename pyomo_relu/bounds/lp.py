@@ -79,7 +79,7 @@ import numpy as np
 from ..errors import InfeasibleBoxError, ShapeMismatchError, SolverUnavailableError
 from .._highs import new_highs, run_highs
 from ..network import ReluNetwork
-from .core import NeuronBounds
+from .core import NeuronBounds, require_network
 
 __all__ = ["LayerLP", "HighsLP", "build_layer_lp", "dual_certificate", "solve_lp_chunk", "lp_bounds",
            "normalize_extra_constraints", "check_inputs_feasible"]
@@ -420,7 +420,11 @@ class HighsLP:
             raise SolverUnavailableError("lp_bounds needs highspy: pip install highspy.") from exc
         self.lp = lp
         self._h = h = new_highs()
-        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off")):
+        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"),
+                            # HiGHS refuses coefficients above 1e15 (met with boxes wider than about
+                            # 1e14) and takes bounds from 1e20 on as infinite; the dual certificate
+                            # is rigorous for any solution, so the LP is accepted as it is
+                            ("large_matrix_value", highspy.kHighsInf), ("infinite_bound", highspy.kHighsInf)):
             h.setOptionValue(name, value)
         order = np.argsort(lp.cols, kind="stable")
         model = highspy.HighsLp()
@@ -435,6 +439,9 @@ class HighsLP:
         model.a_matrix_.value_ = lp.vals[order]
         h.passModel(model)
         self._status = highspy.HighsModelStatus
+        # statuses of a solve stopped early; others (e.g. kUnknown on badly scaled data) still
+        # give a certified bound but say nothing about a time limit
+        self._stopped = {self._status.kTimeLimit, self._status.kIterationLimit, self._status.kInterrupt}
         self._obj_idx = lp.obj_cols.astype(np.int32)
         self._col_mag = np.maximum(np.abs(lp.col_lo), np.abs(lp.col_hi))
 
@@ -456,7 +463,7 @@ class HighsLP:
         status = h.getModelStatus()
         if status in (self._status.kInfeasible, self._status.kUnboundedOrInfeasible):
             return None, False
-        limited = status != self._status.kOptimal
+        limited = status in self._stopped
         y = np.asarray(h.getSolution().row_dual, dtype=np.float64)
         if y.shape != (self.lp.n_rows,) or not np.all(np.isfinite(y)):
             return None, limited
@@ -514,9 +521,12 @@ def lp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None, wo
 
     Raises
     ------
+    NetworkTypeError
+        If ``net`` is not a ReluNetwork.
     InfeasibleBoxError
         When the box with ``extra_constraints`` admits no point.
     """
+    require_network(net, "lp_bounds")
     bounds, report = tighten(net, lb, ub, method="lp", prior=prior, workers=workers, executor=executor,
                              time_limit=time_limit, progress=progress, extra_constraints=extra_constraints,
                              layers=layers, tighten_outputs=tighten_outputs)
