@@ -365,7 +365,9 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     report = TighteningReport(method, workers=workers)
     solve = _solver_for(method)
     estimate = {k: len(_candidates(bounds, k)) for k in targets}
-    runner = _Runner(workers, executor)
+    # more processes than the largest layer has chunks would only cost start-up time
+    most_chunks = max((-(-n // CHUNK_SIZE) for n in estimate.values()), default=0)
+    runner = _Runner(min(workers, max(most_chunks, 1)), executor)
     try:
         with tqdm(total=sum(estimate.values()), disable=not progress, desc=f"{method} bounds",
                   unit="neuron") as bar:

@@ -67,3 +67,25 @@ def test_milp_bounds_checks_its_limits_before_the_lp_pass(monkeypatch):
     for kwargs, what in (({"time_limit": -1}, "time_limit"), ({"time_limit_per_neuron": 0}, "time_limit_per_neuron")):
         with pytest.raises(UnknownOptionError, match=f"^milp_bounds: {what} must be"):
             milp.milp_bounds(_net(), -1, 1, **kwargs)
+
+
+def test_no_more_worker_processes_than_chunks(monkeypatch):
+    """workers=500 on a small network must not start 499 processes (seconds of start-up for nothing)."""
+    import pyomo_relu.bounds.parallel as par
+
+    started = []
+    real = par._Runner.__init__
+
+    def spy(self, workers, executor):
+        started.append(workers)
+        real(self, workers, executor)
+
+    monkeypatch.setattr(par._Runner, "__init__", spy)
+    rng = np.random.default_rng(0)
+    net = pr.ReluNetwork.from_arrays([rng.normal(size=(20, 2)), rng.normal(size=(20, 20)), rng.normal(size=(1, 20))],
+                                     [np.zeros(20), np.zeros(20), np.zeros(1)])
+    bounds = pr.lp_bounds(net, -1, 1, workers=500)
+    # layer 0 is exact already; layer 1 has at most 20 candidates, i.e. ceil(20 / CHUNK_SIZE) chunks
+    assert len(started) == 1 and 1 < started[0] <= -(-20 // par.CHUNK_SIZE)
+    serial = pr.lp_bounds(net, -1, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(bounds.upper + bounds.lower, serial.upper + serial.lower))
