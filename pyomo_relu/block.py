@@ -24,6 +24,7 @@ import pyomo.environ as pyo
 from pyomo.common.config import ConfigDict, ConfigValue, PositiveInt
 from pyomo.core.base.block import BlockData, declare_custom_block
 from pyomo.core.base.indexed_component import IndexedComponent
+from pyomo.core.base.indexed_component_slice import IndexedComponent_slice
 from pyomo.core.base.var import IndexedVar, VarData
 from pyomo.core.expr.numvalue import NumericValue
 
@@ -48,8 +49,8 @@ BLOCK_CONFIG.declare("network", ConfigValue(description="the ReluNetwork to embe
 BLOCK_CONFIG.declare("inputs", ConfigValue(
     default=None,
     description="the user's input variables (an indexed Var with n_inputs entries, a list of "
-    "VarData, a dict keyed by input position or input name, or a callable taking the block "
-    "index); None creates the block's own",
+    "VarData, a slice such as m.x[t, :], a dict keyed by input position or input name, or a "
+    "callable taking the block index); None creates the block's own",
 ))
 BLOCK_CONFIG.declare("input_bounds", ConfigValue(
     default=None,
@@ -116,9 +117,9 @@ _GROUPED: dict = {}
 
 
 def _entries_by_prefix(spec, length: int, owner) -> dict:
-    """``{prefix: [(longer, var), ...]}``: the entries of ``spec`` grouped by the first ``length`` index parts.
+    """``{prefix: [(rest, var), ...]}``: the entries of ``spec`` grouped by the first ``length`` index parts.
 
-    ``longer`` says whether the entry's index has more parts than the prefix.
+    ``rest`` is the tuple of the index parts after the prefix (empty if none).
     An indexed block (``owner``) calls this once per block index with the same
     Var, so the grouping is kept for the rest of that block's construction
     (through weak references): building ``T`` copies reads the Var once
@@ -130,17 +131,37 @@ def _entries_by_prefix(spec, length: int, owner) -> dict:
     groups: dict = {}
     for key, v in spec.items():
         key = key if isinstance(key, tuple) else (key,)
-        groups.setdefault(key[:length], []).append((len(key) > length, v))
+        groups.setdefault(key[:length], []).append((key[length:], v))
     _GROUPED["entry"] = (weakref.ref(owner), weakref.ref(spec), length, groups)
     return groups
 
 
-def _from_indexed_var(spec, index, n: int, name: str, owner=None) -> list:
-    """Entries of an indexed Var: ``x[t, i]`` for block index ``t`` if present, else all of ``x``."""
+def _in_input_order(entries: list, input_names) -> list:
+    """The variables of ``entries`` (``[(key, var)]``), in the network's input order.
+
+    A Var indexed by the network's input names (``m.x["T"]``, ``m.x["P"]``) is
+    matched by name, whatever the order of its index set: taken by position,
+    a Var declared over ``["P", "T"]`` would feed ``P`` into the input ``T``.
+    Other keys are taken in the Var's order.
+    """
+    keys = [key[0] if isinstance(key, tuple) and len(key) == 1 else key for key, _ in entries]
+    if len(keys) == len(input_names) and set(keys) == set(input_names):
+        by_name = dict(zip(keys, (v for _, v in entries)))
+        return [by_name[s] for s in input_names]
+    return [v for _, v in entries]
+
+
+def _from_indexed_var(spec, index, net: ReluNetwork, name: str, owner=None) -> list:
+    """Entries of an indexed Var: ``x[t, i]`` for block index ``t`` if present, else all of ``x``.
+
+    Entries keyed by the network's input names are taken in the network's input order.
+    """
+    n = net.n_inputs
     if index is not None:
         prefix = index if isinstance(index, tuple) else (index,)
         # x[t, i] for this block, or x[t] itself when the network has one input
-        own = [v for longer, v in _entries_by_prefix(spec, len(prefix), owner).get(prefix, ()) if longer or n == 1]
+        own = [(rest, v) for rest, v in _entries_by_prefix(spec, len(prefix), owner).get(prefix, ())
+               if rest or n == 1]
         if own:
             if len(own) != n:
                 raise ShapeMismatchError(
@@ -148,14 +169,14 @@ def _from_indexed_var(spec, index, n: int, name: str, owner=None) -> list:
                     f"but the network has {n} inputs; index the Var as {spec.name}[t, i] with i in "
                     f"range({n}) for every block index t."
                 )
-            return own
+            return _in_input_order(own, net.input_names)
         if len(spec) != n:
             raise ShapeMismatchError(
                 f"{name}: {spec.name} has no entries indexed by the block index {index!r} and "
                 f"{len(spec)} entries in all, but the network has {n} inputs; index the Var as "
                 f"{spec.name}[t, i] (block index first) or pass inputs=lambda t: [...]."
             )
-    return list(spec.values())
+    return _in_input_order(list(spec.items()), net.input_names)
 
 
 def _resolve_inputs(spec, index, net: ReluNetwork, name: str, owner=None):
@@ -166,6 +187,10 @@ def _resolve_inputs(spec, index, net: ReluNetwork, name: str, owner=None):
     if spec is None:
         return None
     n = net.n_inputs
+    if isinstance(spec, IndexedComponent_slice):
+        # a slice such as m.x[t, :] or m.unit[:].feed selects variables; it is also callable
+        # (it forwards calls to what it selects), so it is read before the callable case
+        return _check_variables(list(spec), n, name)
     if isinstance(spec, Callable) and not isinstance(spec, (IndexedComponent, NumericValue)):
         spec = spec(index) if index is not None else spec()
         return _resolve_inputs(spec, None, net, name) if spec is not None else _check_variables([], n, name)
@@ -179,7 +204,7 @@ def _resolve_inputs(spec, index, net: ReluNetwork, name: str, owner=None):
             )
         return _check_variables(_from_mapping(spec, n, net.input_names, name), n, name)
     if isinstance(spec, IndexedVar) or (isinstance(spec, IndexedComponent) and spec.is_reference()):
-        return _check_variables(_from_indexed_var(spec, index, n, name, owner), n, name)
+        return _check_variables(_from_indexed_var(spec, index, net, name, owner), n, name)
     if isinstance(spec, VarData):
         return _check_variables([spec], n, name)
     if isinstance(spec, IndexedComponent) or not isinstance(spec, Iterable) or isinstance(spec, str):
@@ -238,6 +263,24 @@ def _merge_box(bounds: NeuronBounds, net: ReluNetwork, lb, ub, name: str) -> Neu
     return interval_bounds(net, lo, up).intersect(bounds)
 
 
+def _in_disjunct(block) -> bool:
+    """Whether ``block`` lies inside a GDP Disjunct (whose transformations know a fixed set of component types)."""
+    from pyomo.gdp import Disjunct
+
+    parent = block.parent_block()
+    while parent is not None:
+        if parent.ctype is Disjunct:
+            return True
+        parent = parent.parent_block()
+    return False
+
+
+def _is_network_output(var) -> bool:
+    """Whether ``var`` is one of the ``outputs`` of a ReluNetworkBlock (a chained network)."""
+    owner = var.parent_block()
+    return isinstance(owner, ReluNetworkBlockData) and var.parent_component() is owner.component("outputs")
+
+
 @declare_custom_block(name="ReluNetworkBlock", rule="_build")
 class ReluNetworkBlockData(BlockData):
     """Data class of :class:`ReluNetworkBlock` (see the module docstring).
@@ -270,8 +313,11 @@ class ReluNetworkBlockData(BlockData):
             self.inputs = pyo.Var(range(n), domain=pyo.Reals)
         else:
             # a generic (non-Var) reference: the user's variables stay theirs, and
-            # writers that list Var components (Pyomo's MPS writer) do not meet them twice
-            self.inputs = pyo.Reference(user, ctype=IndexedComponent)
+            # writers that list Var components (Pyomo's MPS writer) do not meet them twice.
+            # Inside a Disjunct it is a Var reference: Pyomo's GDP transformations refuse
+            # component types they do not know
+            ctype = pyo.Var if _in_disjunct(self) else IndexedComponent
+            self.inputs = pyo.Reference(user, ctype=ctype)
         self.outputs = pyo.Var(range(net.n_outputs), domain=pyo.Reals)
         lb, ub = self._input_box(cfg.input_bounds, own=user is None)
         # remembered so that rebuild() notices input-variable bounds changed since
@@ -294,10 +340,13 @@ class ReluNetworkBlockData(BlockData):
             missing = [i for i in range(net.n_inputs) if not (np.isfinite(var_lb[i]) and np.isfinite(var_ub[i]))]
             if missing:
                 var = list(self.inputs.values())[missing[0]]
+                # the rows must stay valid if the variable is unfixed, so its value is no box
+                fixed = f" and is fixed to {var.value}" if var.fixed else ""
                 raise MissingBoundsError(
                     f"{self.name}: input {missing[0]} ({net.input_names[missing[0]]!r}, variable "
-                    f"{var.name}) has bounds {var.bounds}; every "
-                    "network input needs finite bounds - set them on the variable or pass input_bounds=(lb, ub)."
+                    f"{var.name}) has bounds {var.bounds}{fixed}; every network input needs finite "
+                    "variable bounds (constraints on it are not read as bounds) - set them on the "
+                    "variable or pass input_bounds=(lb, ub)."
                 )
             return check_box(net, var_lb, var_ub, what=f"{self.name} input box")
         try:
@@ -395,12 +444,19 @@ class ReluNetworkBlockData(BlockData):
         self._build_time = time.perf_counter() - start
 
     def _box_rows(self):
-        """Keep the inputs inside the box the bounds were computed for."""
+        """Keep the inputs inside the box the bounds were computed for.
+
+        A variable's own bounds are enough when they lie inside the box, except
+        for the outputs of another network block: that block rewrites their
+        bounds whenever it is rebuilt (wider ones for a wider box), and the rows
+        written here would silently stop holding outside the old box.
+        """
         lb, ub = self._bounds.input_lb, self._bounds.input_ub
         rows = {}
         for i, v in self.inputs.items():
-            lo = None if v.lb is not None and v.lb >= lb[i] else float(lb[i])
-            hi = None if v.ub is not None and v.ub <= ub[i] else float(ub[i])
+            moving = _is_network_output(v)
+            lo = None if not moving and v.lb is not None and v.lb >= lb[i] else float(lb[i])
+            hi = None if not moving and v.ub is not None and v.ub <= ub[i] else float(ub[i])
             if lo is not None or hi is not None:
                 rows[i] = (lo, v, hi)
         if rows:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ._options import seconds_option
-from .errors import SolverUnavailableError, UnknownOptionError
+from .errors import NotApplicableError, SolverUnavailableError, UnknownOptionError
 
 __all__ = ["SOLVERS", "SCIP_SETTINGS", "Outcome", "get_solver", "solve_model", "relative_gap"]
 
@@ -255,15 +255,38 @@ def _run_contrib(opt, m, *, time_limit, tee, options):
 
 def _run_appsi(opt, m, *, time_limit, tee, options):
     """The APPSI interface (appsi_highs); no solver time or node count is reported."""
+    from pyomo.common.errors import PyomoException
+
     opt.highs_options.update(options)
     opt.config.stream_solver = tee
     opt.config.time_limit = time_limit
     opt.config.load_solution = False
-    res = opt.solve(m)
+    try:
+        res = opt.solve(m)
+    except PyomoException:
+        nonlinear = _first_nonlinear(m)
+        if nonlinear is None:
+            raise
+        raise NotApplicableError(
+            f"solve_model: appsi_highs solves linear (MILP) models only, but {nonlinear} is nonlinear; "
+            "use solver='scip_direct' (SCIP solves MINLPs) or write it linearly."
+        ) from None
     has_sol = res.best_feasible_objective is not None
     if has_sol:
         res.solution_loader.load_vars()
     return res.termination_condition.name, has_sol, res.best_feasible_objective, res.best_objective_bound, None, None
+
+
+def _first_nonlinear(m):
+    """A description of the first active objective or constraint of ``m`` that is not linear, or None."""
+    import pyomo.environ as pyo
+
+    for ctype, what in ((pyo.Objective, "the objective"), (pyo.Constraint, "the constraint")):
+        for comp in m.component_data_objects(ctype, active=True, descend_into=True):
+            expr = comp.expr if ctype is pyo.Objective else comp.body
+            if expr.polynomial_degree() not in (0, 1):
+                return f"{what} {comp.name!r}"
+    return None
 
 
 def _status(termination: str) -> str:

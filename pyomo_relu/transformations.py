@@ -25,12 +25,21 @@ That pass solves one Pyomo LP per bound and costs more.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+import warnings
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.config import Bool, ConfigDict, ConfigValue, PositiveInt
+from pyomo.common.log import LoggingIntercept
+from pyomo.core.base.componentuid import ComponentUID
 from pyomo.core.base.transformation import Transformation, TransformationFactory
+from pyomo.core.expr.numvalue import native_numeric_types
+from pyomo.core.expr.visitor import identify_mutable_parameters, identify_variables
+from pyomo.gdp import Disjunct
+from pyomo.opt.base.solvers import UnknownSolver
 from pyomo.repn import generate_standard_repn
 
 from ._options import seconds_option
@@ -42,6 +51,7 @@ from .errors import (
     NotApplicableError,
     ReluError,
     SolverUnavailableError,
+    TimeLimitWarning,
     UnknownOptionError,
 )
 from .network import ReluNetwork
@@ -126,7 +136,10 @@ def find_network_blocks(model, targets=None) -> list:
                     f"relu.tighten_bounds: target {data.name!r} is a {type(data).__name__}, not a block; "
                     "pass ReluNetworkBlocks or blocks containing them."
                 )
-            for blk in data.component_data_objects(pyo.Block, active=True, descend_into=True):
+            # active Disjuncts too: the bounds of a network hold whichever disjunct is chosen, and
+            # rows rebuilt there are relaxed by the later GDP transformation (a transformed
+            # Disjunct is inactive, so its blocks are left alone)
+            for blk in data.component_data_objects(pyo.Block, active=True, descend_into=(pyo.Block, Disjunct)):
                 if isinstance(blk, ReluNetworkBlockData):
                     found.append(blk)
     unique = {id(b): b for b in found}
@@ -153,16 +166,34 @@ class _UserRows(list):
         return sorted(found)  # model order, as a pass over every row would give
 
 
+def _changeable(con) -> bool:
+    """Whether the row ``con`` uses a fixed variable or a mutable parameter (in its body or bounds).
+
+    Users unfix variables and change mutable parameters between solves (a
+    parameter study); bounds derived from the row's values at transformation
+    time would then cut off points of the model that is solved next.
+    """
+    for expr in (con.body, con.lower, con.upper):
+        if expr is None or type(expr) in native_numeric_types:
+            continue
+        if next(identify_mutable_parameters(expr), None) is not None:
+            return True
+        if any(v.fixed for v in identify_variables(expr, include_fixed=True)):
+            return True
+    return False
+
+
 def linear_user_rows(model) -> list:
     """The model's active linear constraints outside network blocks, as ``(vars, coefs, lo, hi)``.
 
-    Fixed variables count as constants, which are moved into ``lo``/``hi``.
-    Computed once per transformation and shared by all blocks.
+    Rows with a fixed variable or a mutable parameter are left out (see
+    :func:`_changeable`): the bounds derived from the rows must stay valid when
+    those values change.  Computed once per transformation and shared by all blocks.
     """
     own = {id(c) for nb in find_network_blocks(model) for c in nb.component_data_objects(pyo.Constraint)}
     out = _UserRows()
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-        if id(con) in own:
+        if id(con) in own or _changeable(con):
             continue
         repn = generate_standard_repn(con.body, quadratic=False, compute_values=True)
         if not repn.is_linear() or not repn.linear_vars:
@@ -221,7 +252,8 @@ class TightenBounds(Transformation):
     CONFIG.declare("targets", ConfigValue(default=None, description="blocks to tighten (default: all)"))
     CONFIG.declare("workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes"))
     CONFIG.declare("time_limit", ConfigValue(default=None, domain=_Seconds("time_limit", True),
-                                             description="seconds per block for LP / MILP tightening"))
+                                             description="seconds per block for LP / MILP tightening, and again for "
+                                             "each block's pass of the model context"))
     CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_Seconds("time_limit_per_neuron", False),
                                                         description="seconds per MILP bound"))
     CONFIG.declare("context", ConfigValue(default="network", domain=_OneOf("network", "model"),
@@ -322,25 +354,41 @@ class _ModelContext:
 
     def __init__(self, model, blocks, cfg):
         self.model, self.blocks, self.cfg = model, blocks, cfg
-        solver = pyo.SolverFactory(cfg.solver)
-        if solver is None or not solver.available(exception_flag=False):
+        # Pyomo logs a warning with a traceback for a name it does not know; the error below says it
+        with LoggingIntercept(module="pyomo.opt", level=logging.WARNING):
+            solver = pyo.SolverFactory(cfg.solver)
+        if solver is None or isinstance(solver, UnknownSolver):
+            raise SolverUnavailableError(
+                f"relu.tighten_bounds(context='model'): LP solver {cfg.solver!r} is not available: Pyomo "
+                "knows no solver of that name; expected an LP solver such as 'appsi_highs' (the default), "
+                "'highs' or 'scip_direct'."
+            )
+        if not solver.available(exception_flag=False):
+            hint = "install highspy (pip install highspy)" if "highs" in cfg.solver else "install it"
             raise SolverUnavailableError(
                 f"relu.tighten_bounds(context='model'): LP solver {cfg.solver!r} is not available; "
-                "install highspy (pip install highspy) or pass solver='scip_direct'."
+                f"{hint} or pass solver='appsi_highs' / 'scip_direct'."
             )
         self.solver = solver
         self.persistent = _persistent_appsi(cfg.solver)
         self.changed = True  # the model changed since the last solve (beyond the objective)
 
     def run(self):
-        clone = self.model.clone()
+        # the whole model is cloned even when the transformation is applied to one of its blocks:
+        # a block's clone would share the variables outside it (e.g. the network's inputs) with
+        # the user's model, and those could not be relaxed
+        top = self.model.model()
+        clone = top.clone()
+        root = _twin(clone, self.model, top)
+        own = {id(c) for c in root.component_data_objects(pyo.Constraint, active=True, descend_into=True)}
         for obj in clone.component_data_objects(pyo.Objective, active=True):
             obj.deactivate()
         for con in clone.component_data_objects(pyo.Constraint, active=True):
-            if con.body.polynomial_degree() not in (0, 1):
+            if id(con) not in own or con.body.polynomial_degree() not in (0, 1) or _changeable(con):
                 con.deactivate()  # dropping a constraint relaxes the model: still sound
+        _free_changeable_values(clone)
         clone.relu_tighten_obj = pyo.Objective(expr=0.0)
-        twins = [clone.find_component(blk) for blk in self.blocks]
+        twins = [_twin(clone, blk, top) for blk in self.blocks]
         for twin in twins:
             # the plain big-M formulation has a variable z[k, j] for each unstable neuron in the
             # original network's units (scaled or region-based formulations do not)
@@ -351,19 +399,40 @@ class _ModelContext:
             blk.rebuild(bounds=new)
 
     def _tighten_block(self, clone, twin) -> NeuronBounds:
+        """Bounds of ``twin``'s network over the relaxed ``clone``, layer by layer.
+
+        ``time_limit`` (per block) stops the pass: the neurons not reached keep
+        their current bounds, which are sound, and a TimeLimitWarning says how many.
+        """
         bounds = twin.bounds.copy()
+        limit = self.cfg.time_limit
+        deadline = None if limit is None else time.perf_counter() + limit
+        skipped = 0
         for k in range(bounds.n_layers):
             # the outputs are the pre-activations of a linear last layer, not of a piecewise one
             linear_out = k == bounds.n_layers - 1 and not bounds.is_piecewise(k)
             todo = range(len(bounds.lower[k])) if linear_out else np.flatnonzero(bounds.unstable(k))
+            done = 0
             for j in todo:
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
                 target = twin.outputs[j] if linear_out else twin.mip.z[k, j]
                 bounds.lower[k][j] = max(bounds.lower[k][j], self._bound(clone, target, pyo.minimize))
                 bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
+                done += 1
+            skipped += len(todo) - done
+            if done == 0:
+                continue  # nothing of this layer was computed: its bounds and their label stay
             bounds.methods[k] = "lp-model"
             twin.rebuild(bounds=bounds)
             _relax(twin.mip)  # the rest of the clone is relaxed already
             self.changed = True
+        if skipped:
+            warnings.warn(TimeLimitWarning(
+                f"relu.tighten_bounds(context='model'): the time limit of {limit} s stopped the pass over "
+                f"{twin.name!r} with {skipped} neuron(s) left; their bounds are sound but may be looser - "
+                "raise time_limit for tighter bounds."
+            ), stacklevel=2)
         return twin.bounds
 
     def _solve(self, clone, sense):
@@ -394,6 +463,30 @@ class _ModelContext:
             return -math.inf if sense == pyo.minimize else math.inf
         pad = _MODEL_LP_PAD * max(1.0, abs(value))
         return value - pad if sense == pyo.minimize else value + pad
+
+
+def _twin(clone, component, top):
+    """The component of ``clone`` (a clone of the model ``top``) that corresponds to ``component``."""
+    if component is top:
+        return clone
+    return ComponentUID(component, context=top).find_component_on(clone)
+
+
+def _free_changeable_values(model) -> None:
+    """Unfix the variables of ``model`` and drop variable bounds given by mutable parameters.
+
+    The user may change those values before the next solve; the LP relaxation
+    then has to hold for every value, not just the current one (see :func:`_changeable`).
+    """
+    for v in model.component_data_objects(pyo.Var, descend_into=True):
+        if v.fixed:
+            v.unfix()
+        if v.lower is not None and type(v.lower) not in native_numeric_types \
+                and next(identify_mutable_parameters(v.lower), None) is not None:
+            v.setlb(None)
+        if v.upper is not None and type(v.upper) not in native_numeric_types \
+                and next(identify_mutable_parameters(v.upper), None) is not None:
+            v.setub(None)
 
 
 def _relax(model) -> None:

@@ -32,7 +32,7 @@ import weakref
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
-from pyomo.environ import Binary, Constraint, Reals, Var
+from pyomo.environ import Binary, Constraint, Reals, Set, Var
 
 from ..bounds import NeuronBounds
 from ..network import ReluNetwork
@@ -50,6 +50,11 @@ def _linear(const: float, coefs: np.ndarray, variables: list) -> tuple[float, Li
     if nz.size != coefs.size:
         coefs, variables = coefs[nz], [variables[i] for i in nz]
     return float(const), LinearExpression([_Monomial((c, v)) for c, v in zip(coefs.tolist(), variables)])
+
+
+def _pairs(keys: list) -> Set:
+    """An ordered index set of ``(layer, neuron)`` pairs (dimension 2 even when empty)."""
+    return Set(initialize=keys, dimen=2)
 
 
 class _LayerInput:
@@ -88,11 +93,13 @@ class _Writer:
 
     def _declare_vars(self):
         b = self.block
-        # dicts (not lambdas) as initializers keep the model picklable
-        b.z = Var(self.keys["z"], domain=Reals, bounds=self.bnds["z"], dense=False)
-        b.y = Var(self.keys["y"], domain=Reals, bounds=self.bnds["y"], dense=False)
-        b.d = Var(self.keys["d"], domain=Binary, dense=False)
-        b.d2 = Var(self.keys["d2"], domain=Binary, dense=False)
+        # dicts (not lambdas) as initializers keep the model picklable.  The index sets are
+        # declared 2-dimensional: an empty list gives a set of unknown dimension, which
+        # Pyomo's slicing (and so gdp.bigm / gdp.hull on a block inside a Disjunct) rejects
+        b.z = Var(_pairs(self.keys["z"]), domain=Reals, bounds=self.bnds["z"], dense=False)
+        b.y = Var(_pairs(self.keys["y"]), domain=Reals, bounds=self.bnds["y"], dense=False)
+        b.d = Var(_pairs(self.keys["d"]), domain=Binary, dense=False)
+        b.d2 = Var(_pairs(self.keys["d2"]), domain=Binary, dense=False)
 
     def plan(self):
         """First pass: decide variables (needs no Pyomo), so Vars are created in bulk."""

@@ -43,6 +43,7 @@ from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
 from pyomo.environ import Binary, Constraint, Var
 
 from .._options import seconds_option
+from ..bounds import interval_bounds
 from ..errors import NotApplicableError, UnknownOptionError
 from ..regions import linear_partition
 from .base import Formulation, Prepared
@@ -66,6 +67,26 @@ def _remember(key, net, part) -> None:
     while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_SIZE
                                or sum(p.n_regions for _, p in _CACHE.values()) > _CACHE_REGIONS):
         _CACHE.pop(next(iter(_CACHE)))
+
+
+#: labels of bounds that hold on the whole input box; the others ("lp-constrained",
+#: "lp-model", ...) hold only where the model's or the caller's constraints hold
+_BOX_METHODS = frozenset({"interval", "lp", "milp"})
+
+
+def _box_bounds(net, bounds):
+    """``bounds`` if they hold on their whole input box, else interval bounds over that box.
+
+    The region formulation interpolates the network's values at the corners of
+    each region, and those corners lie anywhere in the box.  A neuron that
+    constrained bounds call stable may still switch at a corner outside the
+    constrained set; the enumeration would then not split the region at that
+    kink, and the interpolated graph would differ from the network even at
+    feasible points inside the region.
+    """
+    if all(method in _BOX_METHODS for method in bounds.methods):
+        return bounds
+    return interval_bounds(net, bounds.input_lb, bounds.input_ub)
 
 
 def _row(coefs, variables, extra=None) -> LinearExpression:
@@ -114,7 +135,7 @@ class Regions(Formulation):
         if hit is not None and hit[0]() is net:
             part = hit[1]
         else:
-            part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=bounds,
+            part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=_box_bounds(net, bounds),
                                     time_limit=self.time_limit, max_regions=self.max_regions)
             if part.complete:
                 _remember(key, net, part)
