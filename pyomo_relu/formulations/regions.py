@@ -139,6 +139,12 @@ class Regions(Formulation):
                                     time_limit=self.time_limit, max_regions=self.max_regions)
             if part.complete:
                 _remember(key, net, part)
+        if part.complete and not part.resolved:
+            raise NotApplicableError(
+                "formulation 'regions': some linear regions are thinner than 1e-7 of the input box, below the "
+                "enumeration's resolution (the box is very wide for this network); use 'tightened_bigm' (or "
+                "'auto', which falls back to it) or a box closer to the inputs' real range."
+            )
         if not part.complete:
             why = (f"the network has more than {self.max_regions} linear regions on its box"
                    if part.n_regions >= self.max_regions else

@@ -261,7 +261,12 @@ def test_tiny_and_huge_boxes_match_the_unit_box_after_an_affine_change(width):
     g = ReluNetwork([DenseLayer(l0.weights * width, l0.bias + l0.weights @ lb), *net.layers[1:]])
     res = analysis.count_linear_regions(net, lb, ub, method="exact")
     count = res.count
-    assert res.exact and count == analysis.count_linear_regions(g, 0.0, 1.0, method="exact").count
+    assert count == analysis.count_linear_regions(g, 0.0, 1.0, method="exact").count
+    # the regions near the kinks' crossings are thinner than 1e-7 of a 1e6 box: counted by the
+    # 1e3 box, missed by the 1e6 box, whose count must then say it is a lower bound
+    assert res.exact == (width < 1)
+    if width > 1:
+        assert count < analysis.count_linear_regions(net, centre - 500, centre + 500, method="exact").count
     found = keys(net, res.points)
     assert len(found) == count and keys(net, fine_grid(net, lb, ub, 200)) <= found
     if width < 1:

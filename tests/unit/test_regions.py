@@ -89,8 +89,8 @@ def test_lines_in_general_position(k, seed):
     normals, offsets, inside = lines_in_box(k, seed)
     net = one_layer(normals, -offsets)
     expected = 1 + k + inside
-    for count, points, complete, _ in engines(net, -1.0, 1.0):
-        assert complete and count == expected
+    for count, points, complete, _, resolved in engines(net, -1.0, 1.0):
+        assert complete and resolved and count == expected
         assert len(patterns(net, points)) == expected
 
 
@@ -139,8 +139,8 @@ def test_two_dimensional_exact_against_grid_and_samples():
                                                  ((1, 5, 5, 1), 4, True)])
 def test_polygon_and_lp_engines_agree(sizes, seed, clipped):
     net = random_network(sizes, seed=seed, clipped=clipped, cap=0.7)
-    (cp, pp, okp, _), (cl, pl, okl, _) = engines(net, -1.0, 1.0)
-    assert okp and okl and cp == cl
+    (cp, pp, okp, _, rp), (cl, pl, okl, _, rl) = engines(net, -1.0, 1.0)
+    assert okp and okl and rp and rl and cp == cl
     assert patterns(net, pp) == patterns(net, pl)
     assert len(patterns(net, pp)) == cp
 
