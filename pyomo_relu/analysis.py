@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounds.checks import validated_bounds
 from .bounds.core import NeuronBounds
-from .reductions import validated_bounds
 from .regions import RegionCount, count_linear_regions
 
 __all__ = ["stable_fraction", "big_m_report", "count_linear_regions",

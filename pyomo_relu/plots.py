@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bounds.core import NeuronBounds, check_box
+from .bounds.core import NeuronBounds, check_box, require_network
 from .errors import (
     BoundsTypeError,
     MissingBoundsError,
@@ -19,7 +19,6 @@ from .errors import (
     UnknownOptionError,
 )
 from .network import ReluNetwork
-from .reductions import check_network_arg
 
 __all__ = ["plot_bounds", "plot_regions_2d"]
 
@@ -146,7 +145,7 @@ def plot_regions_2d(net: ReluNetwork, lb, ub, path, *, resolution: int = 400, se
     ShapeMismatchError
         When the box does not have one or two free inputs.
     """
-    check_network_arg(net, "plot_regions_2d")
+    require_network(net, "plot_regions_2d")
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
         raise UnknownOptionError(f"plot_regions_2d: resolution={resolution!r}; expected an integer >= 2.")
     lb, ub = check_box(net, lb, ub)
