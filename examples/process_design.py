@@ -122,6 +122,8 @@ def main() -> None:
         [grid, np.full_like(grid, v / F)]))[i, 0])) - COST_A * F * C_IN - HEAT * (grid[i] - T_LO) - CAPITAL[s]
         for s, v in SIZES.items() for i in range(len(grid)))
     print(f"\ngrid search over the surrogate: best profit {best:.2f} (MIP {profits[0]:.2f})")
+    if best > profits[0] + 1e-5 * max(1.0, abs(profits[0])):
+        raise SystemExit("a grid point beats the MIP optimum")
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ class RegionCount:
                 "time": self.time, "note": self.note}
 
     def __str__(self) -> str:
-        kind = "exact" if self.exact else "lower bound"
-        return f"{self.count} linear regions ({kind}, {self.method}, {self.time:.2f} s): {self.note}"
+        kind = "exact" if self.exact else f"lower bound, {self.method}"
+        return f"{self.count} linear regions ({kind}, {self.time:.2f} s): {self.note}"
 
 
 @dataclass(frozen=True)

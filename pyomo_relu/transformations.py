@@ -85,14 +85,16 @@ def _solver_name(value):
 
 
 class _OneOf:
-    """Config domain: one of the given names (unlike ``In``, None is rejected too)."""
+    """Config domain of option ``option``: one of the given names (unlike ``In``, None is rejected too)."""
 
-    def __init__(self, *names):
-        self.names = names
+    def __init__(self, option: str, *names):
+        self.option, self.names = option, names
 
     def __call__(self, value):
         if value not in self.names:
-            raise ValueError(f"expected one of {list(self.names)}, found {value!r}")
+            raise UnknownOptionError(
+                f"relu.tighten_bounds: {self.option}={value!r} is not one of {list(self.names)}."
+            )
         return value
 
     def domain_name(self):
@@ -247,7 +249,7 @@ class TightenBounds(Transformation):
     """
 
     CONFIG = ConfigDict("relu.tighten_bounds")
-    CONFIG.declare("method", ConfigValue(default="lp", domain=_OneOf("interval", "lp", "milp"),
+    CONFIG.declare("method", ConfigValue(default="lp", domain=_OneOf("method", "interval", "lp", "milp"),
                                          description="how to bound each neuron"))
     CONFIG.declare("targets", ConfigValue(default=None, description="blocks to tighten (default: all)"))
     CONFIG.declare("workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes"))
@@ -256,7 +258,7 @@ class TightenBounds(Transformation):
                                              "each block's pass of the model context"))
     CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_Seconds("time_limit_per_neuron", False),
                                                         description="seconds per MILP bound"))
-    CONFIG.declare("context", ConfigValue(default="network", domain=_OneOf("network", "model"),
+    CONFIG.declare("context", ConfigValue(default="network", domain=_OneOf("context", "network", "model"),
                                           description="network: box + constraints on inputs; model: whole-model LP"))
     CONFIG.declare("solver", ConfigValue(default="appsi_highs", domain=_solver_name,
                                          description="Pyomo LP solver for context='model'"))

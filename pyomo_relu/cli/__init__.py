@@ -26,8 +26,19 @@ COMMANDS = ("demo", "analyze", "solve", "train", "bench")
 SIGNED_OPTIONS = ("--lb", "--ub")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like the commands' own errors.
+
+    argparse prints the whole usage block before the message; the message names
+    the argument already, and ``--help`` shows the usage.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pyomo-relu",
         description="Optimize over trained ReLU networks with Pyomo and SCIP.",
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .solve import _numbers, _positive, check_network_file, check_output_path, write_json
+from .solve import _numbers, _positive, check_network_file, check_output_path, seconds, write_json
 
 HELP = "report stable neurons, big-M values and linear regions of an ONNX ReLU network"
 TIGHTEN = ("none", "lp", "milp")
@@ -36,14 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also report LP- or MILP-tightened bounds (default: none, interval bounds only)")
     parser.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                         help="worker processes for bound tightening (default: 1)")
-    parser.add_argument("--tighten-time-limit", type=_positive(float), default=None, metavar="S",
+    parser.add_argument("--tighten-time-limit", type=seconds, default=None, metavar="S",
                         help="time limit of the tightening in seconds (default: none)")
     parser.add_argument("--regions", choices=REGIONS, default="auto",
                         help="how to count linear regions (default: auto = exact for <= 2 inputs or small "
                         "networks, sampled otherwise; none: skip)")
     parser.add_argument("--samples", type=_positive(int), default=100_000, metavar="N",
                         help="points for sampled region counts (default: 100000)")
-    parser.add_argument("--regions-time-limit", type=_positive(float), default=60.0, metavar="S",
+    parser.add_argument("--regions-time-limit", type=seconds, default=60.0, metavar="S",
                         help="time limit of the exact region count in seconds (default: 60)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled region count (default: 0)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="write the report as JSON")

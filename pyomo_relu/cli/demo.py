@@ -25,7 +25,7 @@ from importlib import resources
 import numpy as np
 
 from ..solving import SOLVERS, solve_model
-from .solve import _positive, build_model
+from .solve import build_model, seconds
 
 HELP = "minimize the shipped peaks surrogate with each formulation and check the optima"
 
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: 601, spacing 0.01)")
     parser.add_argument("--solver", choices=sorted(SOLVERS), default="scip_direct",
                         help="MIP solver interface (default: scip_direct)")
-    parser.add_argument("--time-limit", type=_positive(float), default=60.0, metavar="S",
+    parser.add_argument("--time-limit", type=seconds, default=60.0, metavar="S",
                         help="time limit per solve in seconds (default: 60)")
     parser.add_argument("--log", action="store_true", help="show the solver log of every solve")
 

@@ -76,9 +76,24 @@ def _positive(kind):
     return convert
 
 
+def seconds(text: str) -> float:
+    """Argparse type of the time-limit options: a number of seconds > 0 (``inf``: no limit).
+
+    The wording follows the package's time-limit options; 0 (stop at once) is
+    refused here, where it could only be a mistake.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, found {text!r}")
+    return value
+
+
 def add_solver_arguments(parser: argparse.ArgumentParser) -> None:
     """Solver options of ``solve``: time limit, workers, solver interface, quiet."""
-    parser.add_argument("--time-limit", type=_positive(float), default=None, metavar="S",
+    parser.add_argument("--time-limit", type=seconds, default=None, metavar="S",
                         help="SCIP time limit in seconds (default: none)")
     parser.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                         help="worker processes for bound tightening (default: 1)")
