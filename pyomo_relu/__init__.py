@@ -7,6 +7,7 @@ from .errors import (
     BlockArgumentError,
     BoundsTypeError,
     DataError,
+    ExecutorWarning,
     InfeasibleBoxError,
     InvalidNetworkError,
     MissingBoundsError,
@@ -34,7 +35,7 @@ __all__ = [
     "lp_bounds", "milp_bounds", "TighteningReport",
     "ReluError", "InvalidNetworkError", "ShapeMismatchError", "MissingBoundsError",
     "InfeasibleBoxError", "UnsupportedOperatorError", "UnknownOptionError", "NotApplicableError",
-    "SolverUnavailableError", "SolverError", "TimeLimitWarning", "BlockArgumentError", "NoValueError", "DataError", "NetworkTypeError", "BoundsTypeError",
+    "SolverUnavailableError", "SolverError", "TimeLimitWarning", "ExecutorWarning", "BlockArgumentError", "NoValueError", "DataError", "NetworkTypeError", "BoundsTypeError",
     "load_onnx", "save_onnx", "from_torch", "to_torch", "from_omlt", "to_omlt",
     "rescale", "prune_stable", "ScaledNetwork", "PrunedNetwork", "analysis",
 ]

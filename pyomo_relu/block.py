@@ -393,8 +393,9 @@ class ReluNetworkBlockData(BlockData):
         new box is used: a narrower one keeps the bounds proved so far, a wider
         one starts again from interval bounds.
         ``inputs`` and ``outputs`` keep their identity.  If the formulation
-        cannot be built (e.g. ``regions`` on too many inputs), the error is
-        raised and the block is left exactly as it was.
+        cannot be built (e.g. ``regions`` on too many inputs), or the rebuild
+        is interrupted (Ctrl-C), the exception is raised and the block is left
+        exactly as it was.
 
         Parameters
         ----------
@@ -404,6 +405,38 @@ class ReluNetworkBlockData(BlockData):
             A registered name (``pyomo_relu.formulation_names()``) or a
             formulation object; default: keep the current one.
         """
+        saved = self._snapshot()
+        try:
+            self._rebuild(bounds, formulation)
+        except BaseException:
+            # an error or Ctrl-C while the rows were being written (seconds for a big network)
+            # must not leave half a formulation: the model would be solved without some rows
+            self._restore(saved)
+            raise
+
+    _STATE = ("_bounds", "_formulation", "_prepared", "_counts", "_build_time", "_var_box")
+
+    def _snapshot(self) -> tuple:
+        """What :meth:`rebuild` changes: the ``mip`` block, the state above and the output bounds."""
+        return (self.component("mip"), {name: getattr(self, name, None) for name in self._STATE},
+                [(v.lb, v.ub) for v in self.outputs.values()])
+
+    def _restore(self, saved: tuple) -> None:
+        mip, state, output_bounds = saved
+        current = self.component("mip")
+        if current is not mip:
+            if current is not None:
+                self.del_component(current)
+            if mip is not None:
+                self.add_component("mip", mip)
+        for name, value in state.items():
+            setattr(self, name, value)
+        for v, (lo, up) in zip(self.outputs.values(), output_bounds):
+            v.setlb(lo)
+            v.setub(up)
+
+    def _rebuild(self, bounds, formulation) -> None:
+        """The work of :meth:`rebuild`; on an exception it may leave the block half-built."""
         new_bounds = self._follow_variable_bounds(getattr(self, "_bounds", None))
         if bounds is not None:
             if not isinstance(bounds, NeuronBounds):

@@ -74,5 +74,9 @@ class SolverError(ReluError, RuntimeError):
     """The solver is installed but failed on the model (e.g. SCIP refused its numbers)."""
 
 
+class ExecutorWarning(RuntimeWarning):
+    """An executor failed; the remaining work ran in this process, with the same results."""
+
+
 class TimeLimitWarning(UserWarning):
     """A time limit was reached; the partial result is sound but may be loose."""

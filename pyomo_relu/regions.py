@@ -147,10 +147,11 @@ def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: f
     """Depth-first enumeration of the activation patterns realized on full-dimensional cells.
 
     Returns ``(count, interior points, complete, resolved)``; the final cells
-    are appended to ``cells`` when given.  Stops (incomplete) at the deadline
-    or after ``max_count`` regions.  ``resolved`` is False when a region
-    thinner than ``_THICK`` was merged into a neighbour: it is then missing
-    from the count, and its neighbour's cell is not one linear piece.
+    are appended to ``cells`` when given (no interior points are computed
+    then).  Stops (incomplete) at the deadline or after ``max_count``
+    regions.  ``resolved`` is False when a region thinner than ``_THICK`` was
+    merged into a neighbour: it is then missing from the count, and its
+    neighbour's cell is not one linear piece.
     """
     layers = net.layers
     kinks = {k: _Kinks.of(layer, bounds.lower[k], bounds.upper[k])
@@ -182,9 +183,10 @@ def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: f
             nxt = _next_piecewise(layers, k + 1, w @ ca, w @ ea + b)
         if nxt is None:
             count += 1
-            points.append(cell.point())
-            if cells is not None:
+            if cells is not None:  # the caller reads the cells, not their interior points
                 cells.append(cell)
+            else:
+                points.append(cell.point())
         else:
             stack.append((cell, *nxt, None, None))
     return count, points, True, not missed
@@ -416,6 +418,15 @@ def _sample_chunks(lb, ub, n: int, rng):
         yield lb + (ub - lb) * rng.random((min(_CHUNK, n - start), lb.size))
 
 
+def _grid_size(lb, ub, n: int) -> tuple[int, int]:
+    """``(points per free input, points in all)`` of the grid of about ``n`` points on ``[lb, ub]``."""
+    d = int(np.sum(ub > lb))
+    if d == 0:
+        return 1, 1
+    res = max(2, int(round(n ** (1.0 / d))))
+    return res, res ** d
+
+
 def _grid_chunks(lb, ub, n: int, rng):
     """Cell centres of a regular grid of about ``n`` points, each jittered within its cell.
 
@@ -427,8 +438,7 @@ def _grid_chunks(lb, ub, n: int, rng):
     if free.size == 0:  # a point box: one point
         yield lb[None, :].copy()
         return
-    res = max(2, int(round(n ** (1.0 / free.size))))
-    total = res ** free.size
+    res, total = _grid_size(lb, ub, n)
     for start in range(0, total, _CHUNK):
         part = np.stack(np.unravel_index(np.arange(start, min(start + _CHUNK, total)), (res,) * free.size), -1)
         y = (part + 0.5 + rng.uniform(-0.25, 0.25, part.shape)) / res
@@ -617,9 +627,11 @@ def _sampled(net, lb, ub, method: str, n_samples: int, rng, limit: float, t0: fl
     count, points, used = _distinct_patterns(net, chunks, t0 + limit)
     where = "uniform random points" if method == "sample" else "points of a regular grid"
     note = f"distinct activation patterns at {used} {where}; a lower bound"
-    planned = n_samples if method == "sample" else None
-    if planned is not None and used < planned:
-        note += f" (time limit of {limit:g} s reached before all {planned} points)"
+    planned = n_samples if method == "sample" else _grid_size(lb, ub, n_samples)[1]
+    if used < planned:
+        # a grid is visited row by row: cut short, its points cover only a slab of the box
+        where = "" if method == "sample" else ", so they cover only part of the box"
+        note += f" (time limit of {limit:g} s reached before all {planned} points{where})"
     return RegionCount(count, False, method, time.perf_counter() - t0, note, points)
 
 
@@ -726,20 +738,39 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
     if max_regions is not None and len(cells) > max_regions:
         complete = False
         cells = cells[:max_regions]
-    vertices = []
-    for cell in cells:
-        y = cell.v
-        if d == 1:  # cells are strips of the unit square: keep the interval's ends
-            y = np.array([[y[:, 0].min()], [y[:, 0].max()]])
-        else:
-            keep = np.r_[True, np.any(np.diff(y, axis=0) != 0.0, axis=1)]
-            y = y[keep]
-            if len(y) > 1 and np.all(y[-1] == y[0]):
-                y = y[:-1]
-        x = np.repeat(lb[None, :], len(y), axis=0)
-        x[:, free] = np.clip(lb[free] + (ub - lb)[free] * y[:, :d], lb[free], ub[free])
-        vertices.append(x)
-    sizes = np.cumsum([len(v) for v in vertices])[:-1]
-    values = np.split(net.forward(np.vstack(vertices)), sizes) if vertices else []
+    vertices, values = _cell_corners(net, cells, d, lb, ub, free)
     return RegionPartition(vertices, values, complete, time.perf_counter() - t0, time.process_time() - c0_cpu,
                            resolved)
+
+
+def _cell_corners(net: ReluNetwork, cells: list, d: int, lb, ub, free) -> tuple:
+    """``(vertices, values)`` of :class:`RegionPartition` from the polygon cells (unit-square coordinates).
+
+    Works on all cells at once: a loop over cells cost about 20 us each, which after
+    a time limit (hundreds of thousands of cells) added seconds to the call.
+    """
+    if not cells:
+        return [], []
+    sizes = np.fromiter((len(cell.v) for cell in cells), dtype=np.int64, count=len(cells))
+    y = np.concatenate([cell.v for cell in cells])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    if d == 1:  # cells are strips of the unit square: keep the interval's ends
+        y = np.stack([np.minimum.reduceat(y[:, 0], starts), np.maximum.reduceat(y[:, 0], starts)], axis=1)
+        y, sizes = y.reshape(-1, 1), np.full(len(cells), 2)
+    else:  # drop repeated consecutive corners, and a last corner equal to the first
+        keep = np.ones(len(y), dtype=bool)
+        keep[1:] = np.any(y[1:] != y[:-1], axis=1)
+        keep[starts] = True
+        owner = np.repeat(np.arange(len(cells)), sizes)[keep]
+        y = y[keep]
+        sizes = np.bincount(owner, minlength=len(cells))
+        first = np.r_[0, np.cumsum(sizes)[:-1]]
+        last = first + sizes - 1
+        closed = (sizes > 1) & np.all(y[last] == y[first], axis=1)
+        keep = np.ones(len(y), dtype=bool)
+        keep[last[closed]] = False
+        y, sizes = y[keep], sizes - closed
+    x = np.repeat(lb[None, :], len(y), axis=0)
+    x[:, free] = np.clip(lb[free] + (ub - lb)[free] * y[:, :d], lb[free], ub[free])
+    cuts = np.cumsum(sizes)[:-1]
+    return np.split(x, cuts), np.split(net.forward(x), cuts)

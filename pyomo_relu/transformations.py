@@ -406,29 +406,42 @@ class _ModelContext:
         ``time_limit`` (per block) stops the pass: the neurons not reached keep
         their current bounds, which are sound, and a TimeLimitWarning says how many.
         """
+        from tqdm.auto import tqdm
+
         bounds = twin.bounds.copy()
         limit = self.cfg.time_limit
         deadline = None if limit is None else time.perf_counter() + limit
         skipped = 0
-        for k in range(bounds.n_layers):
+
+        def candidates(k):
             # the outputs are the pre-activations of a linear last layer, not of a piecewise one
-            linear_out = k == bounds.n_layers - 1 and not bounds.is_piecewise(k)
-            todo = range(len(bounds.lower[k])) if linear_out else np.flatnonzero(bounds.unstable(k))
-            done = 0
-            for j in todo:
-                if deadline is not None and time.perf_counter() > deadline:
-                    break
-                target = twin.outputs[j] if linear_out else twin.mip.z[k, j]
-                bounds.lower[k][j] = max(bounds.lower[k][j], self._bound(clone, target, pyo.minimize))
-                bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
-                done += 1
-            skipped += len(todo) - done
-            if done == 0:
-                continue  # nothing of this layer was computed: its bounds and their label stay
-            bounds.methods[k] = "lp-model"
-            twin.rebuild(bounds=bounds)
-            _relax(twin.mip)  # the rest of the clone is relaxed already
-            self.changed = True
+            if k == bounds.n_layers - 1 and not bounds.is_piecewise(k):
+                return range(len(bounds.lower[k])), True
+            return np.flatnonzero(bounds.unstable(k)), False
+
+        # this pass solves two LPs of the whole model per neuron: the longest part of the transformation
+        estimate = [len(candidates(k)[0]) for k in range(bounds.n_layers)]
+        with tqdm(total=sum(estimate), disable=not self.cfg.progress, unit="neuron",
+                  desc=f"model LP bounds {twin.name}") as bar:
+            for k in range(bounds.n_layers):
+                todo, linear_out = candidates(k)
+                bar.total -= estimate[k] - len(todo)  # earlier layers made more neurons stable
+                done = 0
+                for j in todo:
+                    if deadline is not None and time.perf_counter() > deadline:
+                        break
+                    target = twin.outputs[j] if linear_out else twin.mip.z[k, j]
+                    bounds.lower[k][j] = max(bounds.lower[k][j], self._bound(clone, target, pyo.minimize))
+                    bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
+                    done += 1
+                    bar.update(1)
+                skipped += len(todo) - done
+                if done == 0:
+                    continue  # nothing of this layer was computed: its bounds and their label stay
+                bounds.methods[k] = "lp-model"
+                twin.rebuild(bounds=bounds)
+                _relax(twin.mip)  # the rest of the clone is relaxed already
+                self.changed = True
         if skipped:
             warnings.warn(TimeLimitWarning(
                 f"relu.tighten_bounds(context='model'): the time limit of {limit} s stopped the pass over "

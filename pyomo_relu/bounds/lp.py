@@ -478,6 +478,8 @@ class HighsLP:
 
 def solve_lp_chunk(task: ChunkTask) -> ChunkResult:
     """Tighten the neurons ``task.neurons`` of layer ``task.layer`` with one warm-started HiGHS LP."""
+    if task.expired():  # queued before the deadline, started after it: do not build the LP
+        return task.skipped()
     lp = build_layer_lp(task.network, task.bounds, task.layer, task.extra)
     solver = HighsLP(lp)
     layer = task.network.layers[task.layer]

@@ -41,11 +41,12 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 
 import numpy as np
 
 from .._options import seconds_option
-from ..errors import ReluError, SolverUnavailableError
+from ..errors import ReluError, SolverUnavailableError, TimeLimitWarning
 from ..network import ReluNetwork
 from .core import NeuronBounds, require_network
 from .lp import lp_bounds
@@ -167,12 +168,17 @@ class ScipLayerMILP:
         budget = 1e20 if limit is None else float(limit)
         if deadline is not None:
             budget = min(budget, deadline - time.time())
-        m.setParam("limits/time", max(budget, 1e-2))
+        # SCIP refuses limits above 1e20 (a time_limit of 1e300 s is a valid "no limit")
+        m.setParam("limits/time", min(max(budget, 1e-2), 1e20))
         try:
             m.optimize()
         except Exception:  # pyscipopt raises a bare Exception on SCIP errors (e.g. LP numerics)
             return None, False  # nothing proved: the neuron keeps its prior bound
         status = m.getStatus()
+        if status == "userinterrupt":
+            # SCIP caught the user's Ctrl-C itself (misc/catchctrlc), so Python never saw it:
+            # without this, each press would only cut one solve short and the call would go on
+            raise KeyboardInterrupt
         if status == "infeasible":
             # the inputs were checked to admit a point, and each extends to a point of this
             # MILP: "infeasible" is numerical trouble (or an unsound prior), so nothing is proved
@@ -275,6 +281,8 @@ def _unit(magnitudes: np.ndarray) -> float:
 
 def solve_milp_chunk(task: ChunkTask) -> ChunkResult:
     """Tighten the neurons ``task.neurons`` of layer ``task.layer`` with one reused SCIP model."""
+    if task.expired():  # building the MILP of a deep layer takes long: not for nothing
+        return task.skipped()
     layer = task.network.layers[task.layer]
     try:
         milp = ScipLayerMILP(task.network, task.bounds, task.layer, task.extra)
@@ -327,14 +335,27 @@ def milp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None,
     # checked here, before the LP pass, so that the message names milp_bounds
     time_limit = seconds_option(time_limit, "milp_bounds")
     seconds_option(time_limit_per_neuron, "milp_bounds", name="time_limit_per_neuron", allow_zero=False)
+    prior_limited = []
     if prior is None:
-        prior = lp_bounds(net, lb, ub, workers=workers, executor=executor, time_limit=time_limit,
-                          extra_constraints=extra_constraints, layers=layers, tighten_outputs=tighten_outputs)
+        # with its own progress bar: on a big network the LP pass alone takes minutes
+        with warnings.catch_warnings(record=True) as lp_limited:
+            # a limit that cuts the LP pass short leaves the MILP pass no time: its own warning
+            # (naming milp_bounds, as the caller did) counts those neurons, so this one is held back
+            warnings.simplefilter("always", TimeLimitWarning)
+            prior = lp_bounds(net, lb, ub, workers=workers, executor=executor, time_limit=time_limit,
+                              progress=progress, extra_constraints=extra_constraints, layers=layers,
+                              tighten_outputs=tighten_outputs)
+        for w in lp_limited:
+            if not issubclass(w.category, TimeLimitWarning):  # others go on to the caller
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        prior_limited = [w for w in lp_limited if issubclass(w.category, TimeLimitWarning)]
         if time_limit is not None:  # the budget covers the LP pass too
             time_limit = max(float(time_limit) - (time.perf_counter() - start), 0.0)
     bounds, report = tighten(net, lb, ub, method="milp", prior=prior, workers=workers, executor=executor,
                              time_limit=time_limit, time_limit_per_neuron=time_limit_per_neuron,
                              progress=progress, extra_constraints=extra_constraints, layers=layers,
                              tighten_outputs=tighten_outputs)
+    if prior_limited and not report.n_time_limited:  # the MILP pass had nothing left to cut short
+        warnings.warn(TimeLimitWarning(f"milp_bounds: {prior_limited[0].message}"), stacklevel=2)
     bounds.report = report
     return bounds

@@ -27,6 +27,11 @@ your own executor alive to pay start-up once per session.
   futures compatible with ``concurrent.futures.as_completed``, e.g. one that
   calls ``ray.remote(fn).remote(task).future()``.
 
+An executor that fails (a ``BrokenProcessPool``, a future that raises) is
+dropped with an ``ExecutorWarning`` (a ``RuntimeWarning``) and the remaining
+chunks are solved in this process; Ctrl-C terminates our own worker
+processes at once (see :class:`_Runner`).
+
 A layer's candidates are cut into chunks of :data:`CHUNK_SIZE` neurons
 whatever the executor, so the bounds do not depend on ``workers`` or on the
 executor (bit-identical: HiGHS is deterministic with one thread).
@@ -36,15 +41,18 @@ from __future__ import annotations
 
 import multiprocessing
 import numbers
+import signal
+import threading
 import time
 import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._options import seconds_option
-from ..errors import InfeasibleBoxError, ShapeMismatchError, TimeLimitWarning, UnknownOptionError
+from ..errors import ExecutorWarning, InfeasibleBoxError, ShapeMismatchError, TimeLimitWarning, UnknownOptionError
 from ..network import DenseLayer, ReluNetwork
 from .core import NeuronBounds, check_box
 from .interval import interval_bounds
@@ -57,6 +65,11 @@ _METHODS = ("lp", "milp")
 CHUNK_SIZE = 8
 """Neurons per chunk: one LP build and cold start per 16 warm-started solves, and
 enough chunks per layer (e.g. 10 for 80 unstable neurons) to balance workers."""
+_GRACE = 1.0
+"""Seconds past the deadline that an executor may take to return its chunks.  Every
+solve of a chunk stops at the deadline, so a healthy executor returns well within
+this; one that does not (all its workers busy with other jobs, a lost worker) is
+not waited for, and its chunks count as cut short by the time limit."""
 
 
 @dataclass
@@ -82,6 +95,15 @@ class ChunkTask:
     extra: tuple | None = None
     deadline: float | None = None
     time_limit_per_neuron: float | None = None
+
+    def expired(self) -> bool:
+        """Whether the call's deadline has passed (nothing of this chunk would be solved)."""
+        return self.deadline is not None and time.time() >= self.deadline
+
+    def skipped(self) -> ChunkResult:
+        """The result of a chunk that the time limit left unsolved: no bounds, every neuron cut short."""
+        n = len(self.neurons)
+        return ChunkResult(self.layer, self.neurons, np.full(n, np.nan), np.full(n, np.nan), 0, n)
 
     def run(self, bound, layer: DenseLayer, greedy: bool = False) -> ChunkResult:
         """Drive ``bound(w, sense) -> (value | None, limited)`` over the chunk's neurons.
@@ -278,51 +300,137 @@ def _solver_for(method: str):
     return solve_milp_chunk
 
 
+def _ignore_sigint() -> None:
+    """Initializer of our worker processes: Ctrl-C (sent to the whole process group) is for the parent.
+
+    The parent stops the call and terminates the workers; a worker that caught
+    the interrupt itself would only print a traceback and break the pool.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the worker processes of ``pool`` now, without waiting for their current chunks.
+
+    A MILP chunk can run for minutes (16 solves of up to ``time_limit_per_neuron``
+    each); waiting for it after Ctrl-C or an error would keep the caller hanging.
+    """
+    stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if stop is not None:
+        stop()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+
+
 class _Runner:
     """Runs a layer's chunks: in this process, on our own pool, or on a user executor.
 
     With our own pool (``workers=n``: ``n - 1`` worker processes) this
     process solves chunks too, so the pool's start-up (importing the package
     in each new process) overlaps with useful work instead of idling.
+
+    Failures.  When the executor fails (``submit`` or a future raises an
+    ``Exception``: a ``BrokenProcessPool``, a lost cluster worker, an executor
+    that was shut down), an ``ExecutorWarning`` names the failure and the
+    remaining chunks are solved in this process, so the bounds are the same.
+    A ``BaseException`` such as ``KeyboardInterrupt`` (raised here or by a
+    future) cancels the chunks not started, terminates our own worker
+    processes and propagates.  Past the deadline (plus :data:`_GRACE`), chunks
+    the executor has not returned are given up (they count as time-limited).
     """
+
+    label = "bound tightening"
 
     def __init__(self, workers: int, executor: Executor | None):
         self.own = executor is None and workers > 1
         # two chunks in flight per process so none idles while this process tops up
         self.slots = 2 * (workers - 1) if self.own else 1 << 30
         self.pool = executor
+        self.usable = executor is not None or self.own  # False once the executor failed
+        self.stuck = False  # chunks were given up: our own workers may still be busy
         if self.own:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            self.pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx)
+            self.pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_ignore_sigint)
             for _ in range(workers - 1):
                 self.pool.submit(_warmup)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Shut our own pool down; with ``abort`` (or after giving chunks up) without waiting for its chunks."""
         if self.own:
+            if abort or self.stuck or not self.usable:
+                _terminate(self.pool)
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def run(self, solve, tasks, bar) -> list:
+    def run(self, solve, tasks, bar, deadline: float | None = None) -> list:
         pending, running, results = list(tasks), {}, []
 
-        def finish(fut):
-            results.append(fut.result())
-            bar.update(len(running.pop(fut).neurons))
+        def done(task, res):
+            results.append(res)
+            bar.update(len(task.neurons))
 
-        while pending or running:
-            for fut in [f for f in running if f.done()]:
-                finish(fut)
-            while self.pool is not None and pending and len(running) < self.slots:
-                task = pending.pop(0)
-                running[self.pool.submit(solve, task)] = task
-            if self.own and not pending:
-                pending += self._steal(running)
-            if pending and (self.pool is None or self.own):
-                task = pending.pop(0)
-                results.append(solve(task))
-                bar.update(len(task.neurons))
-            elif running:
-                finish(next(as_completed(running)))
+        def here(task):  # solve in this process, unless the time is up
+            done(task, task.skipped() if task.expired() else solve(task))
+
+        try:
+            while pending or running:
+                for fut in [f for f in running if f.done()]:
+                    self._collect(fut, running.pop(fut), here, done)
+                while self.usable and pending and len(running) < self.slots:
+                    task = pending.pop(0)
+                    if task.expired():  # skip it without shipping the network to a worker
+                        done(task, task.skipped())
+                        continue
+                    try:
+                        running[self.pool.submit(solve, task)] = task
+                    except Exception as exc:  # e.g. BrokenProcessPool, or an executor that was shut down
+                        self._fail(exc)
+                        pending.insert(0, task)
+                if self.own and self.usable and not pending:
+                    pending += self._steal(running)
+                if pending and (not self.usable or self.own):
+                    here(pending.pop(0))
+                elif running:
+                    self._wait(running, here, done, deadline)
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
         return results
+
+    def _collect(self, fut, task, here, done) -> None:
+        try:
+            res = fut.result()
+        except Exception as exc:  # the executor failed on this chunk: solve it here
+            self._fail(exc)
+            here(task)
+            return
+        done(task, res)
+
+    def _wait(self, running: dict, here, done, deadline) -> None:
+        """Collect one finished chunk; past the deadline and the grace, give up the unfinished ones."""
+        timeout = None if deadline is None else max(deadline - time.time(), 0.0) + _GRACE
+        if timeout is not None and timeout >= threading.TIMEOUT_MAX:  # a limit of years: wait as without one
+            timeout = None
+        try:
+            fut = next(as_completed(running, timeout=timeout))
+        except FuturesTimeout:
+            for fut, task in list(running.items()):
+                fut.cancel()
+                done(task, task.skipped())
+            running.clear()
+            self.stuck = True
+            return
+        self._collect(fut, running.pop(fut), here, done)
+
+    def _fail(self, exc: Exception) -> None:
+        if self.usable:
+            warnings.warn(ExecutorWarning(
+                f"{self.label}: the executor failed ({type(exc).__name__}: {exc}); the remaining chunks are "
+                "solved in this process (same bounds, no parallelism) - check the executor or its workers."
+            ), stacklevel=2)
+        self.usable = False
 
     @staticmethod
     def _steal(running: dict) -> list:
@@ -368,13 +476,17 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     # more processes than the largest layer has chunks would only cost start-up time
     most_chunks = max((-(-n // CHUNK_SIZE) for n in estimate.values()), default=0)
     runner = _Runner(min(workers, max(most_chunks, 1)), executor)
+    runner.label = f"{method}_bounds"
     try:
         with tqdm(total=sum(estimate.values()), disable=not progress, desc=f"{method} bounds",
                   unit="neuron") as bar:
             _loop(net, bounds, targets, estimate, runner, solve, bar, report,
                   (extra, deadline, time_limit_per_neuron))
-    finally:
-        runner.close()
+    except BaseException:
+        # Ctrl-C or an error: do not wait for chunks still running in our worker processes
+        runner.close(abort=True)
+        raise
+    runner.close()
     report.total_time = time.perf_counter() - start
     if report.n_time_limited:
         warnings.warn(TimeLimitWarning(
@@ -400,7 +512,7 @@ def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -
         rep.n_candidates = len(neurons)
         bar.total -= estimate[k] - len(neurons)  # earlier layers' tightening made more neurons stable
         tasks = [ChunkTask(net, bounds, k, c, *options) for c in split_chunks(neurons)]
-        for res in runner.run(solve, tasks, bar):
+        for res in runner.run(solve, tasks, bar, options[1]):
             _apply(bounds, res, label)
             rep.n_solves += res.n_solves
             rep.n_time_limited += res.n_time_limited
