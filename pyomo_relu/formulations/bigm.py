@@ -34,6 +34,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
 from pyomo.environ import Binary, Constraint, Reals, Set, Var
 
+from .._options import seconds_option
 from ..bounds import NeuronBounds
 from ..network import ReluNetwork
 from .base import Formulation, Prepared
@@ -241,6 +242,14 @@ class TightenedBigM(BigM):
     name = "tightened_bigm"
     description = "LP bound tightening (OBBT) when built, then big-M"
 
+    def __init__(self, time_limit: float | None = None):
+        """``time_limit``: seconds for the LP tightening of one block (None: no limit).
+
+        Neurons left when it runs out keep their interval bounds (sound, less
+        tight), and a ``TimeLimitWarning`` says how many.
+        """
+        self.time_limit = seconds_option(time_limit, "TightenedBigM")
+
     def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
         from ..bounds.lp import lp_bounds
 
@@ -254,12 +263,13 @@ class TightenedBigM(BigM):
             tight.report = report
         else:
             tight = lp_bounds(net, bounds.input_lb, bounds.input_ub, prior=bounds, workers=workers,
-                              progress=progress)
+                              progress=progress, time_limit=self.time_limit)
             report = getattr(tight, "report", None)
-            # a weak reference: the cache never keeps a network (and its weights) alive
-            _TIGHTENED[key] = (weakref.ref(net), tight.copy(), report)
-            while len(_TIGHTENED) > _TIGHTENED_SIZE:
-                _TIGHTENED.pop(next(iter(_TIGHTENED)))
+            if report is None or not report.n_time_limited:  # bounds cut short are not reused
+                # a weak reference: the cache never keeps a network (and its weights) alive
+                _TIGHTENED[key] = (weakref.ref(net), tight.copy(), report)
+                while len(_TIGHTENED) > _TIGHTENED_SIZE:
+                    _TIGHTENED.pop(next(iter(_TIGHTENED)))
         return Prepared(net, tight, tight, report=report)
 
 

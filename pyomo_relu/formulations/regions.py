@@ -204,9 +204,12 @@ class Auto(Formulation):
     name = "auto"
     description = "'regions' for networks with <= 2 free inputs and few regions, else 'tightened_bigm'"
 
-    def __init__(self, max_regions: int = 20_000, time_limit: float | None = 30.0):
+    def __init__(self, max_regions: int = 20_000, time_limit: float | None = 30.0,
+                 tighten_time_limit: float | None = None):
+        """``time_limit`` bounds the region enumeration, ``tighten_time_limit`` the LP
+        tightening of the ``tightened_bigm`` fallback (seconds; None: no limit)."""
         self._regions = Regions(max_regions=max_regions, time_limit=time_limit)
-        self._bigm = TightenedBigM()
+        self._bigm = TightenedBigM(time_limit=tighten_time_limit)
 
     def partition(self, net, bounds):
         """The region partition ``auto`` would use for ``net`` on its bounds' box, or None.

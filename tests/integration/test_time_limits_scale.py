@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import pyomo_relu as pr
 from pyomo_relu.analysis import count_linear_regions
 from pyomo_relu.errors import NotApplicableError, TimeLimitWarning
-from pyomo_relu.formulations import Auto, Regions
+from pyomo_relu.formulations import Auto, Regions, TightenedBigM
 from pyomo_relu.regions import linear_partition
 from pyomo_relu.solving import solve_model
 from tests.conftest import random_network, requires_scip
@@ -528,3 +528,26 @@ def test_huge_time_limits_are_accepted_by_scip():
     for solver in ("scip_direct", "scip_persistent"):
         out = solve_model(m, solver=solver, time_limit=1e300)
         assert out.status == "optimal" and m.nn.prediction_error() < 1e-6
+
+
+# -- tightened_bigm / auto at build time ------------------------------------------------------------
+@pytest.mark.parametrize("make", [lambda: TightenedBigM(time_limit=0.3),
+                                  lambda: Auto(time_limit=0.2, tighten_time_limit=0.3)], ids=["tightened", "auto"])
+def test_tightened_bigm_and_auto_fallback_honour_their_tightening_limit(make):
+    net = random_network((3, 120, 120, 120, 1), seed=5)  # 3 inputs: auto falls back to big-M
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), bounds=(-1, 1))
+    blk, seconds, caught = timed(lambda: m.add_component("nn", pr.ReluNetworkBlock(
+        network=net, inputs=m.x, formulation=make())))
+    assert seconds < 0.3 + OVERHEAD + 0.5, f"{seconds:.2f} s for a 0.3 s tightening limit"  # + the build
+    assert time_limit_warnings(caught) and m.nn.prepared.report.n_time_limited > 0
+    assert_sound(net, m.nn.bounds)
+    # bounds cut short are not remembered: an unlimited block does the whole tightening
+    m.y = pyo.Var(range(3), bounds=(-1, 1))
+    m.full = pr.ReluNetworkBlock(network=net, inputs=m.y, formulation="tightened_bigm")
+    assert m.full.prepared.report.n_time_limited == 0
+
+
+def test_tightened_bigm_time_limit_is_validated():
+    with pytest.raises(pr.UnknownOptionError, match="TightenedBigM: time_limit must be a number of seconds"):
+        TightenedBigM(time_limit=-1)
