@@ -58,6 +58,9 @@ CONSTANT_RTOL = 1e-12
 #: samples may lie this far (relative to the box's scale) outside ``input_bounds``: data rounded
 #: when it was written (``1.6532900000000001`` for a bound ``1.65329``) still counts as inside
 BOX_RTOL = 1e-9
+#: a varying column needs a standard deviation of at least this: the folded first layer divides
+#: the weights by it, and a smaller one would overflow float64 to Inf
+SMALLEST_STD = 1e-290
 
 
 class TrainingDataError(DataError):
@@ -99,9 +102,21 @@ class TrainResult:
 
 
 # -- validation --------------------------------------------------------------
+def _untracked(a):
+    """``a`` with a torch tensor detached and moved to the CPU (numpy refuses the others)."""
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu()
+    return a
+
+
 def _as_array(name: str, a) -> np.ndarray:
+    if np.ma.isMaskedArray(a) and np.ma.count_masked(a):  # np.asarray would train on the hidden values
+        raise TrainingDataError(
+            f"train_mlp: {name} is a masked array with {np.ma.count_masked(a)} masked entries, whose hidden values "
+            "would be trained on; drop the rows with masked entries or fill them (np.ma.filled) first."
+        )
     try:
-        arr = np.asarray(a)
+        arr = np.asarray(_untracked(a))
         if arr.dtype.kind == "c":
             raise TypeError("complex values")
         return np.asarray(arr, dtype=np.float64)
@@ -124,8 +139,13 @@ def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
             f"least one column each; found X {X.shape} and y {y.shape}."
         )
     if X.shape[0] != y.shape[0]:
+        hint = ""
+        if X.shape[1] == y.shape[0]:
+            hint = f" (X {X.shape} looks transposed: pass X.T)"
+        elif y.shape[1] == X.shape[0]:
+            hint = f" (y {y.shape} looks transposed: pass y.T)"
         raise ShapeMismatchError(
-            f"train_mlp: X has {X.shape[0]} samples but y has {y.shape[0]}; pass one target row per input row."
+            f"train_mlp: X has {X.shape[0]} samples but y has {y.shape[0]}{hint}; pass one target row per input row."
         )
     if X.shape[0] < 2:
         raise ShapeMismatchError(
@@ -167,18 +187,20 @@ def _check_float(name: str, value, *, positive: bool) -> float:
     return float(value)
 
 
-def _check_hidden(hidden) -> tuple[int, ...]:
+def _check_hidden(value) -> tuple[int, ...]:
+    hidden = value
     if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
         hidden = (hidden,)
     try:
-        hidden = tuple(hidden)
+        # a string such as "25,25" (from a config file) would otherwise become its characters
+        hidden = None if isinstance(hidden, (str, bytes)) else tuple(hidden)
     except TypeError:
         hidden = None
     if not hidden or not all(isinstance(h, (int, np.integer)) and not isinstance(h, (bool, np.bool_)) and h > 0
                              for h in hidden):
         raise UnknownOptionError(
             f"train_mlp: hidden must be a non-empty sequence of positive integers (the hidden layer widths, "
-            f"such as (25, 25)), found {hidden!r}."
+            f"such as (25, 25)), found {value!r}."
         )
     return tuple(int(h) for h in hidden)
 
@@ -200,21 +222,35 @@ def _check_options(opts: dict) -> dict:
     for name in ("epochs", "batch_size"):
         out[name] = _check_int(name, opts[name], low=1)
     out["seed"] = _check_int("seed", opts["seed"], low=0, high=2**63, high_text="2**63")
-    out["normalize"], out["verbose"] = bool(opts["normalize"]), bool(opts["verbose"])
+    for name in ("normalize", "verbose"):
+        # bool("False") is True: a string (say from a config file) would silently mean the opposite
+        value = opts[name]
+        if not (isinstance(value, (bool, np.bool_)) or isinstance(value, (int, np.integer)) and value in (0, 1)):
+            raise UnknownOptionError(f"train_mlp: {name} must be True or False, found {opts[name]!r}.")
+        out[name] = bool(opts[name])
     return out
 
 
 def _input_box(input_bounds, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if input_bounds is None:
         return X.min(axis=0), X.max(axis=0)
+    not_a_pair = ShapeMismatchError(
+        f"train_mlp: input_bounds must be a pair (lb, ub) of numbers or arrays of length {X.shape[1]}, "
+        f"found {input_bounds!r}."
+    )
     try:
         lb, ub = input_bounds
-        lb, ub = np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ShapeMismatchError(
-            f"train_mlp: input_bounds must be a pair (lb, ub) of numbers or arrays of length {X.shape[1]}, "
-            f"found {input_bounds!r}."
-        ) from None
+        raise not_a_pair from None
+    if lb is None or ub is None:  # np.asarray(None, float) is NaN: "not finite" would not say what is wrong
+        raise MissingBoundsError(
+            f"train_mlp: input_bounds has None as {'lb' if lb is None else 'ub'}; pass numbers or arrays of "
+            f"length {X.shape[1]} for both, or leave input_bounds=None to use the range of X."
+        )
+    try:
+        lb, ub = np.asarray(_untracked(lb), dtype=np.float64), np.asarray(_untracked(ub), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise not_a_pair from None
     try:
         lb = np.broadcast_to(lb, (X.shape[1],)).copy()
         ub = np.broadcast_to(ub, (X.shape[1],)).copy()
@@ -356,7 +392,20 @@ def _standardize(X, y, normalize: bool) -> dict:
                 f"train_mlp: {'X' if name == 'x' else 'y'} has values too large to standardize in float64 "
                 f"(largest magnitude {np.abs(arr).max():.3g}); rescale the data, e.g. to the order of 1."
             )
-        constant = std <= CONSTANT_RTOL * np.abs(arr).max(axis=0)
+        # std squares the deviations, which underflow for values below ~1e-154 (a varying column of
+        # 1e-170 would come out constant): measure the spread relative to the column's largest magnitude
+        big = np.abs(arr).max(axis=0)
+        big = np.where(big > 0, big, 1.0)
+        rel = (arr / big).std(axis=0)
+        constant = rel <= CONSTANT_RTOL
+        std = rel * big
+        tiny = ~constant & (std < SMALLEST_STD)
+        if tiny.any():
+            raise TrainingDataError(
+                f"train_mlp: {'X' if name == 'x' else 'y'} column {int(np.argmax(tiny))} varies too little to "
+                f"standardize in float64 (standard deviation {std[tiny][0]:.3g}); rescale the data, e.g. to "
+                "the order of 1."
+            )
         out[f"{name}_mean"], out[f"{name}_std"] = mean, np.where(constant, 1.0, std)
     return out
 
@@ -393,6 +442,13 @@ def _run_epochs(model, data, opts, box, y_var) -> list:
         sched.step()
         row = {"epoch": epoch + 1, "train_mse": _mse(model, xt, yt, y_var), "val_mse": _mse(model, xv, yv, y_var)}
         history.append(row)
+        if not np.isfinite(row["train_mse"]):  # NaN stays NaN: stop now, not with an unusable network
+            raise UnknownOptionError(
+                f"train_mlp: training diverged in epoch {epoch + 1} (the training error became "
+                f"{row['train_mse']}) with lr={opts['lr']:g}{'' if opts['normalize'] else ' and normalize=False'}; "
+                "lower lr" + ("" if opts["normalize"] else ", set normalize=True or rescale the data to the order "
+                              "of 1") + "."
+            )
         epochs.set_postfix(train=f"{row['train_mse']:.3g}", val=f"{row['val_mse']:.3g}")
     model.eval()
     return history
@@ -407,6 +463,8 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     ----------
     X : array_like (n_samples, n_inputs) or (n_samples,)
         A 1-D ``X`` is one input (it is paired row by row with ``y``). At least 2 samples.
+        Anything numpy converts to numbers works: arrays of any real dtype, nested lists,
+        data frames, torch tensors (also ones that require grad).
     y : array_like (n_samples,) or (n_samples, n_outputs)
     hidden : int or sequence of int
         Widths of the hidden layers (at least one layer).
@@ -443,15 +501,17 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     ------
     UnknownOptionError
         For an unknown ``activation`` or an out-of-range option (``hidden`` empty or with a
-        width < 1, negative penalties, ``cap <= 0``, ``epochs < 1``, ...).
+        width < 1, negative penalties, ``cap <= 0``, ``epochs < 1``, ``normalize`` not a
+        boolean, ...), and when training diverges (the training error becomes NaN or Inf,
+        e.g. for a far too large ``lr``).
     ShapeMismatchError
         For ``X`` and ``y`` of the wrong shapes, of different lengths or with fewer than
         2 samples, or ``input_bounds`` of the wrong length.
     TrainingDataError
-        For data that are not numbers, contain NaN/Inf, are too large to standardize, or
-        lie outside ``input_bounds``.
+        For data that are not numbers, contain NaN/Inf or masked entries, are too large (or
+        vary too little) to standardize, or lie outside ``input_bounds``.
     MissingBoundsError, InfeasibleBoxError
-        For ``input_bounds`` that are not finite or have ``lb > ub``.
+        For ``input_bounds`` that are not finite (or hold None) or have ``lb > ub``.
 
     All of them derive from :class:`~pyomo_relu.errors.ReluError` and ``ValueError``.
     Constant columns (zero standard deviation) are centred but not scaled.
