@@ -7,11 +7,17 @@ import numbers
 
 from .errors import UnknownOptionError
 
-__all__ = ["seconds_option"]
+__all__ = ["seconds_option", "NO_LIMIT"]
+
+#: a limit of this many seconds or more means none: it is SCIP's infinity (SCIP refuses larger
+#: limits), and over 3e12 years
+NO_LIMIT = 1e20
 
 
 def seconds_option(value, what: str, *, name: str = "time_limit", allow_zero: bool = True) -> float | None:
-    """A validated time limit in seconds: a float, or None for no limit (``inf`` also means none).
+    """A validated time limit in seconds: a float, or None for no limit.
+
+    :data:`NO_LIMIT` seconds or more (``inf`` included) also mean no limit.
 
     Parameters
     ----------
@@ -40,4 +46,4 @@ def seconds_option(value, what: str, *, name: str = "time_limit", allow_zero: bo
         raise UnknownOptionError(
             f"{what}: {name} must be a number of seconds {bound} or None (no limit), found {value!r}."
         )
-    return None if math.isinf(value) else float(value)
+    return None if value >= NO_LIMIT else float(value)

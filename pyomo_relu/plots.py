@@ -11,13 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bounds.core import NeuronBounds, check_box, require_network
-from .errors import (
-    BoundsTypeError,
-    MissingBoundsError,
-    ShapeMismatchError,
-    UnknownOptionError,
-)
+from .bounds.core import NeuronBounds, check_box, require_bounds, require_network
+from .errors import MissingBoundsError, ShapeMismatchError, UnknownOptionError
 from .network import ReluNetwork
 
 __all__ = ["plot_bounds", "plot_regions_2d"]
@@ -61,11 +56,7 @@ def plot_bounds(bounds: NeuronBounds, path, *, title: str | None = None) -> Path
     -------
     Path
     """
-    if not isinstance(bounds, NeuronBounds):
-        raise BoundsTypeError(
-            f"plot_bounds: bounds must be NeuronBounds, found {type(bounds).__name__}; compute them with "
-            "pyomo_relu.interval_bounds(net, lb, ub) (or a tightening method)."
-        )
+    require_bounds(bounds, "plot_bounds")
     layers = [k for k in range(bounds.n_layers) if bounds.is_piecewise(k)] or list(range(bounds.n_layers))
     fig = _figure(10.0, 4.0)
     ax_w, ax_s = fig.subplots(1, 2)

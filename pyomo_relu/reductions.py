@@ -21,13 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bounds.checks import check_sound_at_samples, validated_bounds
-from .bounds.core import NeuronBounds, pad_outward
-from .bounds.core import require_network as check_network_arg
+from .bounds.core import NeuronBounds, pad_outward, require_network
 from .errors import ShapeMismatchError, UnknownOptionError
 from .network import Activation, ActivationKind, DenseLayer, ReluNetwork
 
-__all__ = ["RESCALE_RULES", "ScaledNetwork", "PrunedNetwork", "rescale", "prune_stable",
-           "validated_bounds", "check_sound_at_samples", "check_network_arg"]
+__all__ = ["RESCALE_RULES", "ScaledNetwork", "PrunedNetwork", "rescale", "prune_stable"]
 
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
@@ -77,7 +75,7 @@ def _sound_bounds(net, ideal_lo, ideal_up, err_w, err_b, err_cap, template: Neur
 
 
 def _check_bounds(net: ReluNetwork, bounds, what: str) -> NeuronBounds:
-    check_network_arg(net, what)
+    require_network(net, what)
     return validated_bounds(bounds, what, net)
 
 

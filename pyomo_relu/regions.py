@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bounds.core import NeuronBounds, check_box
+from .bounds.checks import check_sound_at_samples, validated_bounds
+from .bounds.core import NeuronBounds, check_box, require_network
 from .bounds.interval import interval_bounds
 from .errors import MissingBoundsError, NotApplicableError, UnknownOptionError
 from ._highs import new_highs, run_highs
 from ._options import seconds_option
 from .network import ReluNetwork
-from .reductions import check_network_arg, check_sound_at_samples, validated_bounds
 
 __all__ = ["count_linear_regions", "RegionCount", "linear_partition", "RegionPartition"]
 
@@ -449,7 +449,7 @@ def _grid_chunks(lb, ub, n: int, rng):
 
 def _check_args(net, lb, ub, what: str):
     """Validated float64 box of ``net`` whose widths ``ub - lb`` are finite."""
-    check_network_arg(net, what)
+    require_network(net, what)
     lb, ub = check_box(net, lb, ub)
     with np.errstate(over="ignore"):
         width = ub - lb
@@ -472,7 +472,7 @@ def _check_bounds(net, lb, ub, bounds, what: str):
             f"which does not contain [{lb}, {ub}]; compute bounds for this box or pass bounds=None."
         )
     check_sound_at_samples(net, bounds, lb, ub, what)
-    partial = [k for k, m in enumerate(bounds.methods) if "model" in m or "constrained" in m]
+    partial = bounds.constrained_layers()
     if partial:
         k = partial[0]
         raise MissingBoundsError(
@@ -685,10 +685,10 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
     """Enumerate the linear regions of ``net`` on ``[lb, ub]`` as polygons (at most 2 free inputs).
 
     Uses the exact polygon engine of :func:`count_linear_regions`.  Every point
-    of the box lies in one of the returned regions.  A sliver thinner than
+    of the box lies in one of the returned regions.  A region thinner than
     ``1e-7`` (in coordinates where the box is the unit square) is not split off
-    and stays in its neighbour, so interpolating ``values`` there differs from
-    the network by at most the slope change times that width.
+    but merged into its neighbour; the result then has ``resolved=False``, and
+    interpolating ``values`` over that neighbour does not reproduce the network.
 
     Parameters
     ----------

@@ -35,9 +35,6 @@ SCIP_SETTINGS = {
 }
 
 
-#: SCIP's infinity: the largest value its time limit takes
-_SCIP_INFINITY = 1e20
-
 
 @dataclass
 class Outcome:
@@ -136,8 +133,6 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
     if SOLVERS[solver][0] == "contrib":
         options = {**SCIP_SETTINGS[settings], **(options or {})}
         _check_scip_options(options)
-        if time_limit is not None and time_limit >= _SCIP_INFINITY:
-            time_limit = None  # SCIP refuses such a limit, and it means none anyway
     else:
         _check_highs_options(options or {})
     start = time.perf_counter()

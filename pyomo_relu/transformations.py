@@ -168,6 +168,12 @@ class _UserRows(list):
         return sorted(found)  # model order, as a pass over every row would give
 
 
+def _has_mutable(expr) -> bool:
+    """Whether the expression ``expr`` (or None, or a number) contains a mutable parameter."""
+    return expr is not None and type(expr) not in native_numeric_types \
+        and next(identify_mutable_parameters(expr), None) is not None
+
+
 def _changeable(con) -> bool:
     """Whether the row ``con`` uses a fixed variable or a mutable parameter (in its body or bounds).
 
@@ -178,9 +184,7 @@ def _changeable(con) -> bool:
     for expr in (con.body, con.lower, con.upper):
         if expr is None or type(expr) in native_numeric_types:
             continue
-        if next(identify_mutable_parameters(expr), None) is not None:
-            return True
-        if any(v.fixed for v in identify_variables(expr, include_fixed=True)):
+        if _has_mutable(expr) or any(v.fixed for v in identify_variables(expr, include_fixed=True)):
             return True
     return False
 
@@ -496,11 +500,9 @@ def _free_changeable_values(model) -> None:
     for v in model.component_data_objects(pyo.Var, descend_into=True):
         if v.fixed:
             v.unfix()
-        if v.lower is not None and type(v.lower) not in native_numeric_types \
-                and next(identify_mutable_parameters(v.lower), None) is not None:
+        if _has_mutable(v.lower):
             v.setlb(None)
-        if v.upper is not None and type(v.upper) not in native_numeric_types \
-                and next(identify_mutable_parameters(v.upper), None) is not None:
+        if _has_mutable(v.upper):
             v.setub(None)
 
 

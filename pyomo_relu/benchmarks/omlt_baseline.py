@@ -17,12 +17,10 @@ clipped neuron, as in our formulation of an unstable clipped neuron.
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
-
 import numpy as np
 import pyomo.environ as pyo
 
+from .._logs import dropping_log_records
 from ..bounds import check_box
 from ..errors import ShapeMismatchError
 from ..network import ActivationKind, ReluNetwork
@@ -99,26 +97,6 @@ def to_network_definition(net: ReluNetwork, lb, ub):
     return definition
 
 
-@contextmanager
-def _quiet_initial_values():
-    """Drop Pyomo's W1002 warnings while OMLT builds its block.
-
-    OMLT initialises its scaled input variables to 0 even when 0 lies outside
-    their bounds, and Pyomo warns once per variable: over a hundred lines per
-    benchmark run that say nothing about the model that is solved.
-    """
-    logger = logging.getLogger("pyomo.core")
-
-    def keep(record: logging.LogRecord) -> bool:
-        return getattr(record, "id", None) != "W1002"
-
-    logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        logger.removeFilter(keep)
-
-
 def add_omlt_block(m, name: str, net: ReluNetwork, inputs: list, *, input_bounds=None):
     """Embed ``net`` in ``m`` as an ``OmltBlock`` named ``name`` with OMLT's ReLU big-M formulation.
 
@@ -153,7 +131,9 @@ def add_omlt_block(m, name: str, net: ReluNetwork, inputs: list, *, input_bounds
     definition = to_network_definition(net, lb, ub)
     blk = OmltBlock()
     m.add_component(name, blk)
-    with _quiet_initial_values():
+    # OMLT initialises its scaled inputs to 0 even outside their bounds, and Pyomo warns (W1002)
+    # once per variable: over a hundred lines per benchmark run about nothing that is solved
+    with dropping_log_records(lambda record: getattr(record, "id", None) == "W1002"):
         blk.build_formulation(ReluBigMFormulation(definition))
     blk.link = pyo.Constraint(range(net.n_inputs), rule=lambda b, i: b.inputs[i] == inputs[i])
     blk.source_network = net

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BoundsTypeError, ShapeMismatchError
+from ..errors import ShapeMismatchError
 from ..network import ReluNetwork
-from .core import NeuronBounds
+from .core import NeuronBounds, require_bounds
 
 __all__ = ["validated_bounds", "check_sound_at_samples"]
 
@@ -31,11 +31,7 @@ def validated_bounds(bounds, what: str, net: ReluNetwork | None = None) -> Neuro
     MissingBoundsError, InfeasibleBoxError
         For NaN bounds (or an infinite input box) and crossed bounds.
     """
-    if not isinstance(bounds, NeuronBounds):
-        raise BoundsTypeError(
-            f"{what}: bounds must be NeuronBounds, found {type(bounds).__name__}; compute them with "
-            "pyomo_relu.interval_bounds(net, lb, ub) (or a tightening method)."
-        )
+    require_bounds(bounds, what)
     n = len(bounds.lower)
     counts = {"upper": len(bounds.upper), "methods": len(bounds.methods)}
     if bounds.caps:
@@ -99,8 +95,9 @@ def check_sound_at_samples(net: ReluNetwork, bounds: NeuronBounds, lb, ub, what:
     y = np.vstack(y)
     x = np.repeat(lb[None, :], len(y), axis=0)
     x[:, free] = np.clip(lb[free] + (ub - lb)[free] * y, lb[free], ub[free])
+    skip = set(bounds.constrained_layers())
     for k, z in enumerate(net.preactivations(x)):
-        if "model" in bounds.methods[k] or "constrained" in bounds.methods[k]:
+        if k in skip:
             continue
         tol = 1e-6 * (1.0 + np.abs(z).max())
         low, high = bounds.lower[k] - z, z - bounds.upper[k]

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import BoundsTypeError, InfeasibleBoxError, MissingBoundsError, NetworkTypeError, ShapeMismatchError
 from ..network import ActivationKind, ReluNetwork
 
-__all__ = ["NeuronBounds", "check_box", "pad_outward", "require_network"]
+__all__ = ["NeuronBounds", "check_box", "pad_outward", "require_network", "require_bounds"]
 
 
 def require_network(net, what: str) -> None:
@@ -25,6 +25,15 @@ def require_network(net, what: str) -> None:
         raise NetworkTypeError(
             f"{what}: net must be a ReluNetwork, found {type(net).__name__}; load one with "
             "pyomo_relu.load_onnx(path) or build one with ReluNetwork.from_arrays(...)."
+        )
+
+
+def require_bounds(bounds, what: str) -> None:
+    """Raise BoundsTypeError unless ``bounds`` is a NeuronBounds (``what`` names the caller)."""
+    if not isinstance(bounds, NeuronBounds):
+        raise BoundsTypeError(
+            f"{what}: bounds must be NeuronBounds, found {type(bounds).__name__}; compute them with "
+            "pyomo_relu.interval_bounds(net, lb, ub) (or a tightening method)."
         )
 
 
@@ -230,6 +239,14 @@ class NeuronBounds:
         return out
 
     # -- queries ---------------------------------------------------------
+    def constrained_layers(self) -> list[int]:
+        """Layers whose bounds hold only where some constraints hold, not on the whole input box.
+
+        Their labels say so: ``lp-constrained`` / ``milp-constrained`` (tightened
+        with ``extra_constraints``) and ``lp-model`` (the model context).
+        """
+        return [k for k, m in enumerate(self.methods) if "constrained" in m or "model" in m]
+
     def content_key(self) -> tuple:
         """A hashable snapshot of every bound, method and cap: equal keys mean equal bounds.
 

@@ -45,7 +45,7 @@ import warnings
 
 import numpy as np
 
-from .._options import seconds_option
+from .._options import NO_LIMIT, seconds_option
 from ..errors import ReluError, SolverUnavailableError, TimeLimitWarning
 from ..network import ReluNetwork
 from .core import NeuronBounds, require_network
@@ -165,11 +165,11 @@ class ScipLayerMILP:
         sign = 1.0 if sense == "min" else -1.0
         m.freeTransform()
         m.setObjective(_linear(self.objective_vars, sign * w), "minimize")  # in units of objective_scale
-        budget = 1e20 if limit is None else float(limit)
+        # limits come from seconds_option, which reads NO_LIMIT (SCIP's infinity) and more as none
+        budget = NO_LIMIT if limit is None else float(limit)
         if deadline is not None:
             budget = min(budget, deadline - time.time())
-        # SCIP refuses limits above 1e20 (a time_limit of 1e300 s is a valid "no limit")
-        m.setParam("limits/time", min(max(budget, 1e-2), 1e20))
+        m.setParam("limits/time", max(budget, 1e-2))
         try:
             m.optimize()
         except Exception:  # pyscipopt raises a bare Exception on SCIP errors (e.g. LP numerics)

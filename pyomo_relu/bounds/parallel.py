@@ -341,9 +341,8 @@ class _Runner:
     the executor has not returned are given up (they count as time-limited).
     """
 
-    label = "bound tightening"
-
-    def __init__(self, workers: int, executor: Executor | None):
+    def __init__(self, workers: int, executor: Executor | None, label: str = "bound tightening"):
+        self.label = label  # names the call in warnings
         self.own = executor is None and workers > 1
         # two chunks in flight per process so none idles while this process tops up
         self.slots = 2 * (workers - 1) if self.own else 1 << 30
@@ -370,8 +369,8 @@ class _Runner:
             results.append(res)
             bar.update(len(task.neurons))
 
-        def here(task):  # solve in this process, unless the time is up
-            done(task, task.skipped() if task.expired() else solve(task))
+        def here(task):  # solve in this process (the chunk solvers skip a chunk whose time is up)
+            done(task, solve(task))
 
         try:
             while pending or running:
@@ -475,8 +474,7 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     estimate = {k: len(_candidates(bounds, k)) for k in targets}
     # more processes than the largest layer has chunks would only cost start-up time
     most_chunks = max((-(-n // CHUNK_SIZE) for n in estimate.values()), default=0)
-    runner = _Runner(min(workers, max(most_chunks, 1)), executor)
-    runner.label = f"{method}_bounds"
+    runner = _Runner(min(workers, max(most_chunks, 1)), executor, f"{method}_bounds")
     try:
         with tqdm(total=sum(estimate.values()), disable=not progress, desc=f"{method} bounds",
                   unit="neuron") as bar:
@@ -502,7 +500,7 @@ def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -
     """The layer-by-layer loop of :func:`tighten` (bounds and report are updated in place)."""
     method = report.method
     # bounds that hold only where the caller's input constraints hold say so: checks over the
-    # whole box (e.g. reductions.check_sound_at_samples) must not hold them against other points
+    # whole box (e.g. bounds.checks.check_sound_at_samples) must not hold them against other points
     label = method if options[0] is None else f"{method}-constrained"
     for k in targets:
         t0 = time.perf_counter()

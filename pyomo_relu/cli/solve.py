@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from .._logs import dropping_log_records
 from ..errors import SolverError, UnknownOptionError
 from ..solving import SCIP_SETTINGS, SOLVERS, Outcome, get_solver, solve_model
 
@@ -185,31 +184,13 @@ def build_model(net, j: int, *, sense: str, lb, ub, formulation: str, workers: i
     lb, ub = check_box(net, lb, ub, what="input box (--lb/--ub)")
     m = pyo.ConcreteModel(name="pyomo_relu_solve")
     m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (float(lb[i]), float(ub[i])))
-    with _quiet_construction_errors():
+    # Pyomo logs "Constructing component ... failed" over several lines on stdout and then
+    # re-raises the error, which the command prints as its one-line message
+    with dropping_log_records(lambda record: str(record.msg).startswith("Constructing component")):
         m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation, workers=workers,
                                 progress=progress)
     m.obj = pyo.Objective(expr=m.nn.outputs[j], sense=pyo.minimize if sense == "min" else pyo.maximize)
     return m
-
-
-@contextmanager
-def _quiet_construction_errors():
-    """Drop Pyomo's log record of a failed component construction.
-
-    Pyomo logs "Constructing component ... failed" over several lines on stdout and
-    then re-raises the error, which the command prints as its one-line message; the
-    log would repeat it, wrapped, on the wrong stream.
-    """
-    logger = logging.getLogger("pyomo.core")
-
-    def keep(record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Constructing component")
-
-    logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        logger.removeFilter(keep)
 
 
 def tighten(m, method: str, *, workers: int = 1, progress: bool = False) -> float:

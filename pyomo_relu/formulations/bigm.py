@@ -27,8 +27,6 @@ optimization", Constraints 23 (2018); Plate et al., arXiv 2502.03016 (2025).
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
@@ -37,7 +35,7 @@ from pyomo.environ import Binary, Constraint, Reals, Set, Var
 from .._options import seconds_option
 from ..bounds import NeuronBounds
 from ..network import ReluNetwork
-from .base import Formulation, Prepared
+from .base import Formulation, Prepared, recall, remember
 
 
 def _linear(const: float, coefs: np.ndarray, variables: list) -> tuple[float, LinearExpression]:
@@ -224,7 +222,7 @@ class BigM(Formulation):
         return _Writer(block, prepared.network, prepared.bounds).write(inputs, outputs)
 
 
-#: recent LP tightenings: (id(network), bounds.content_key()) -> (weakref to network, bounds, report)
+#: recent LP tightenings: (id(network), bounds.content_key()) -> (weakref to network, (bounds, report))
 _TIGHTENED: dict = {}
 _TIGHTENED_SIZE = 8
 
@@ -257,19 +255,16 @@ class TightenedBigM(BigM):
         if all(m != "interval" for m in bounds.methods[1:]):
             return Prepared(net, bounds, bounds)  # already tightened (e.g. by relu.tighten_bounds)
         key = (id(net), bounds.content_key())
-        hit = _TIGHTENED.get(key)
-        if hit is not None and hit[0]() is net:
-            tight, report = hit[1].copy(), hit[2]  # a copy: blocks never share mutable bounds
+        hit = recall(_TIGHTENED, key, net)
+        if hit is not None:
+            tight, report = hit[0].copy(), hit[1]  # a copy: blocks never share mutable bounds
             tight.report = report
         else:
             tight = lp_bounds(net, bounds.input_lb, bounds.input_ub, prior=bounds, workers=workers,
                               progress=progress, time_limit=self.time_limit)
             report = getattr(tight, "report", None)
             if report is None or not report.n_time_limited:  # bounds cut short are not reused
-                # a weak reference: the cache never keeps a network (and its weights) alive
-                _TIGHTENED[key] = (weakref.ref(net), tight.copy(), report)
-                while len(_TIGHTENED) > _TIGHTENED_SIZE:
-                    _TIGHTENED.pop(next(iter(_TIGHTENED)))
+                remember(_TIGHTENED, key, net, (tight.copy(), report), size=_TIGHTENED_SIZE)
         return Prepared(net, tight, tight, report=report)
 
 

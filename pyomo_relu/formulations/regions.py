@@ -35,8 +35,6 @@ most ``max_regions`` regions, and ``tightened_bigm`` otherwise.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
@@ -46,7 +44,7 @@ from .._options import seconds_option
 from ..bounds import interval_bounds
 from ..errors import NotApplicableError, UnknownOptionError
 from ..regions import linear_partition
-from .base import Formulation, Prepared
+from .base import Formulation, Prepared, recall, remember
 from .bigm import TightenedBigM
 
 __all__ = ["Regions", "Auto"]
@@ -59,21 +57,6 @@ _CACHE_SIZE = 32
 _CACHE_REGIONS = 100_000
 
 
-def _remember(key, net, part) -> None:
-    """Cache ``part``; drop partitions of networks that no longer exist, then the oldest beyond the limits."""
-    for old in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
-        del _CACHE[old]
-    _CACHE[key] = (weakref.ref(net), part)
-    while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_SIZE
-                               or sum(p.n_regions for _, p in _CACHE.values()) > _CACHE_REGIONS):
-        _CACHE.pop(next(iter(_CACHE)))
-
-
-#: labels of bounds that hold on the whole input box; the others ("lp-constrained",
-#: "lp-model", ...) hold only where the model's or the caller's constraints hold
-_BOX_METHODS = frozenset({"interval", "lp", "milp"})
-
-
 def _box_bounds(net, bounds):
     """``bounds`` if they hold on their whole input box, else interval bounds over that box.
 
@@ -84,7 +67,7 @@ def _box_bounds(net, bounds):
     kink, and the interpolated graph would differ from the network even at
     feasible points inside the region.
     """
-    if all(method in _BOX_METHODS for method in bounds.methods):
+    if not bounds.constrained_layers():
         return bounds
     return interval_bounds(net, bounds.input_lb, bounds.input_ub)
 
@@ -131,14 +114,13 @@ class Regions(Formulation):
         times (e.g. once per time period) enumerate its regions once.
         """
         key = (id(net), bounds.input_lb.tobytes(), bounds.input_ub.tobytes(), self.max_regions)
-        hit = _CACHE.get(key)
-        if hit is not None and hit[0]() is net:
-            part = hit[1]
-        else:
+        part = recall(_CACHE, key, net)
+        if part is None:
             part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=_box_bounds(net, bounds),
                                     time_limit=self.time_limit, max_regions=self.max_regions)
             if part.complete:
-                _remember(key, net, part)
+                remember(_CACHE, key, net, part, size=_CACHE_SIZE,
+                         too_big=lambda parts: sum(p.n_regions for p in parts) > _CACHE_REGIONS)
         if part.complete and not part.resolved:
             raise NotApplicableError(
                 "formulation 'regions': some linear regions are thinner than 1e-7 of the input box, below the "

@@ -12,6 +12,7 @@ from pyomo_relu.errors import UnknownOptionError
 
 @pytest.mark.parametrize("value, expected", [
     (None, None), (0, 0.0), (2, 2.0), (0.5, 0.5), (np.float32(1.5), 1.5), (np.int64(3), 3.0), (math.inf, None),
+    (1e20, None), (1e300, None), (9e19, 9e19),
 ])
 def test_valid_seconds(value, expected):
     out = seconds_option(value, "f")
@@ -76,9 +77,9 @@ def test_no_more_worker_processes_than_chunks(monkeypatch):
     started = []
     real = par._Runner.__init__
 
-    def spy(self, workers, executor):
+    def spy(self, workers, executor, *rest):
         started.append(workers)
-        real(self, workers, executor)
+        real(self, workers, executor, *rest)
 
     monkeypatch.setattr(par._Runner, "__init__", spy)
     rng = np.random.default_rng(0)
