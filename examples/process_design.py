@@ -27,12 +27,12 @@ import pyomo.environ as pyo
 
 import pyomo_relu as pr
 
-K0, EA_R = 1.0e5, 8000.0              # pre-exponential factor 1/h, activation energy / R in K
-F, C_IN = 2.0, 1.0                     # feed m3/h, feed concentration kmol/m3
-SIZES = {"small": 2.0, "medium": 4.0, "large": 8.0}          # reactor volumes m3
-CAPITAL = {"small": 20.0, "medium": 32.0, "large": 55.0}     # annualized cost per hour of operation
+K0, EA_R = 1.0e5, 8000.0  # pre-exponential factor 1/h, activation energy / R in K
+F, C_IN = 2.0, 1.0  # feed m3/h, feed concentration kmol/m3
+SIZES = {"small": 2.0, "medium": 4.0, "large": 8.0}  # reactor volumes m3
+CAPITAL = {"small": 20.0, "medium": 32.0, "large": 55.0}  # annualized cost per hour of operation
 PRICE_B, COST_A, HEAT = 80.0, 25.0, 0.12  # per kmol B, per kmol A, per K above 600 K and hour
-DEMAND = 1.6                           # kmol/h of B the market takes
+DEMAND = 1.6  # kmol/h of B the market takes
 T_LO, T_HI, TAU_LO, TAU_HI = 600.0, 700.0, 0.25, 4.0
 
 
@@ -44,7 +44,7 @@ def conversion(T, tau):
 def samples(n=1500, seed=0):
     rng = np.random.default_rng(seed)
     X = np.column_stack([rng.uniform(T_LO, T_HI, n), rng.uniform(TAU_LO, TAU_HI, n)])
-    return X, conversion(X[:, 0], X[:, 1]) + rng.normal(0, 0.003, n)   # noisy measurements
+    return X, conversion(X[:, 0], X[:, 1]) + rng.normal(0, 0.003, n)  # noisy measurements
 
 
 def train_surrogate(X, y) -> pr.ReluNetwork:
@@ -80,9 +80,12 @@ def build_model(net: pr.ReluNetwork, formulation: str = "tightened_bigm") -> pyo
     m.sold_B = pyo.Var(bounds=(0.0, DEMAND))
     m.market = pyo.Constraint(expr=m.sold_B <= m.prod_B)
     m.profit = pyo.Objective(
-        expr=PRICE_B * m.sold_B - COST_A * F * C_IN - HEAT * (m.T - T_LO)
+        expr=PRICE_B * m.sold_B
+        - COST_A * F * C_IN
+        - HEAT * (m.T - T_LO)
         - sum(CAPITAL[s] * m.size[s] for s in SIZES),
-        sense=pyo.maximize)
+        sense=pyo.maximize,
+    )
     return m
 
 
@@ -95,13 +98,19 @@ def solve_and_check(net: pr.ReluNetwork, formulation: str) -> float:
     res = pyo.SolverFactory("scip_direct").solve(m, tee=False)
     seconds = time.perf_counter() - start
     summary = m.nn.summary()
-    print(f"\n[{formulation}] SCIP: {res.solver.termination_condition}, build + solve {seconds:.2f} s, "
-          f"{summary['binaries']} binaries" + (f" ({summary['regions']} linear regions)" if "regions" in summary else ""))
+    print(
+        f"\n[{formulation}] SCIP: {res.solver.termination_condition}, build + solve {seconds:.2f} "
+        "s, "
+        f"{summary['binaries']} binaries"
+        + (f" ({summary['regions']} linear regions)" if "regions" in summary else "")
+    )
     size = next(s for s in SIZES if pyo.value(m.size[s]) > 0.5)
     T, tau, Xs = pyo.value(m.T), pyo.value(m.tau), pyo.value(m.X)
     print(f"decision: {size} reactor ({SIZES[size]:g} m3, tau = {tau:.2f} h), T = {T:.1f} K")
-    print(f"conversion: surrogate {Xs:.4f}, true kinetics {float(conversion(T, tau)):.4f}; "
-          f"B produced {pyo.value(m.prod_B):.3f} kmol/h, sold {pyo.value(m.sold_B):.3f}")
+    print(
+        f"conversion: surrogate {Xs:.4f}, true kinetics {float(conversion(T, tau)):.4f}; "
+        f"B produced {pyo.value(m.prod_B):.3f} kmol/h, sold {pyo.value(m.sold_B):.3f}"
+    )
     print(f"profit {pyo.value(m.profit):.2f} per hour")
     err = m.nn.prediction_error()
     print(f"check: max |MIP output - forward pass| = {err:.2e}")
@@ -118,9 +127,18 @@ def main() -> None:
         raise SystemExit(f"the two formulations disagree: {profits}")
     # every size with its best temperature, from the network on a fine grid: the MIP must not be beaten
     grid = np.linspace(T_LO, T_HI, 2001)
-    best = max(PRICE_B * min(DEMAND, F * C_IN * float(net.forward(np.column_stack(
-        [grid, np.full_like(grid, v / F)]))[i, 0])) - COST_A * F * C_IN - HEAT * (grid[i] - T_LO) - CAPITAL[s]
-        for s, v in SIZES.items() for i in range(len(grid)))
+    best = max(
+        PRICE_B
+        * min(
+            DEMAND,
+            F * C_IN * float(net.forward(np.column_stack([grid, np.full_like(grid, v / F)]))[i, 0]),
+        )
+        - COST_A * F * C_IN
+        - HEAT * (grid[i] - T_LO)
+        - CAPITAL[s]
+        for s, v in SIZES.items()
+        for i in range(len(grid))
+    )
     print(f"\ngrid search over the surrogate: best profit {best:.2f} (MIP {profits[0]:.2f})")
     if best > profits[0] + 1e-5 * max(1.0, abs(profits[0])):
         raise SystemExit("a grid point beats the MIP optimum")

@@ -37,17 +37,33 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     X, y = peaks_data(args.samples, seed=args.seed)
-    result = train_mlp(X, y, hidden=(25, 25), epochs=args.epochs, batch_size=32, lr=2e-3,
-                       seed=args.seed, verbose=args.progress)
+    result = train_mlp(
+        X,
+        y,
+        hidden=(25, 25),
+        epochs=args.epochs,
+        batch_size=32,
+        lr=2e-3,
+        seed=args.seed,
+        verbose=args.progress,
+    )
     net = result.network
     grid = np.linspace(-3.0, 3.0, 301)
     G = np.array(np.meshgrid(grid, grid)).reshape(2, -1).T
     pred, true = net.forward(G)[:, 0], peaks(G)
     i, j = int(pred.argmin()), int(true.argmin())
-    print(f"network {net}: train MSE {result.train_mse:.4g}, validation MSE {result.val_mse:.4g} "
-          f"(variance of y {y.var():.4g})")
-    print(f"grid 301 x 301: max |error| {np.abs(pred - true).max():.3f}, RMSE {np.sqrt(np.mean((pred - true) ** 2)):.4f}")
-    print(f"surrogate minimum {pred[i]:.4f} at {G[i].round(3)}; true minimum {true[j]:.4f} at {G[j].round(3)}")
+    print(
+        f"network {net}: train MSE {result.train_mse:.4g}, validation MSE {result.val_mse:.4g} "
+        f"(variance of y {y.var():.4g})"
+    )
+    print(
+        f"grid 301 x 301: max |error| {np.abs(pred - true).max():.3f}, RMSE "
+        f"{np.sqrt(np.mean((pred - true) ** 2)):.4f}"
+    )
+    print(
+        f"surrogate minimum {pred[i]:.4f} at {G[i].round(3)}; true minimum {true[j]:.4f} at "
+        f"{G[j].round(3)}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_onnx(net, args.out)
     print(f"wrote {args.out}")

@@ -49,7 +49,10 @@ def run_highs(h):
     import highspy
 
     status = h.run()
-    if status == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+    if (
+        status == highspy.HighsStatus.kError
+        and h.getModelStatus() == highspy.HighsModelStatus.kNotset
+    ):
         highspy.Highs.resetGlobalScheduler(True)
         status = h.run()
     return status

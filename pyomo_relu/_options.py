@@ -14,7 +14,9 @@ __all__ = ["seconds_option", "NO_LIMIT"]
 NO_LIMIT = 1e20
 
 
-def seconds_option(value, what: str, *, name: str = "time_limit", allow_zero: bool = True) -> float | None:
+def seconds_option(
+    value, what: str, *, name: str = "time_limit", allow_zero: bool = True
+) -> float | None:
     """A validated time limit in seconds: a float, or None for no limit.
 
     :data:`NO_LIMIT` seconds or more (``inf`` included) also mean no limit.
@@ -39,11 +41,16 @@ def seconds_option(value, what: str, *, name: str = "time_limit", allow_zero: bo
     """
     if value is None:
         return None
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value) \
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and not math.isnan(value)
         and (value > 0 or (allow_zero and value == 0))
+    )
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise UnknownOptionError(
-            f"{what}: {name} must be a number of seconds {bound} or None (no limit), found {value!r}."
+            f"{what}: {name} must be a number of seconds {bound} or None (no limit), found "
+            f"{value!r}."
         )
     return None if value >= NO_LIMIT else float(value)

@@ -26,8 +26,16 @@ from .bounds.checks import validated_bounds
 from .bounds.core import NeuronBounds
 from .regions import RegionCount, count_linear_regions
 
-__all__ = ["stable_fraction", "big_m_report", "count_linear_regions",
-           "StableReport", "LayerStability", "BigMReport", "BigMStats", "RegionCount"]
+__all__ = [
+    "stable_fraction",
+    "big_m_report",
+    "count_linear_regions",
+    "StableReport",
+    "LayerStability",
+    "BigMReport",
+    "BigMStats",
+    "RegionCount",
+]
 
 
 def _pct(x: float) -> str:
@@ -35,7 +43,9 @@ def _pct(x: float) -> str:
 
 
 def _methods(bounds: NeuronBounds, layers) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(bounds.methods[k] for k in layers)) or tuple(dict.fromkeys(bounds.methods))
+    return tuple(dict.fromkeys(bounds.methods[k] for k in layers)) or tuple(
+        dict.fromkeys(bounds.methods)
+    )
 
 
 def _piecewise_layers(bounds: NeuronBounds) -> list[int]:
@@ -68,9 +78,16 @@ class LayerStability:
         return self.stable / self.n if self.n else 1.0
 
     def to_dict(self) -> dict:
-        return {"layer": self.layer, "n": self.n, "active": self.active, "inactive": self.inactive,
-                "saturated": self.saturated, "stable": self.stable, "fraction": self.fraction,
-                "method": self.method}
+        return {
+            "layer": self.layer,
+            "n": self.n,
+            "active": self.active,
+            "inactive": self.inactive,
+            "saturated": self.saturated,
+            "stable": self.stable,
+            "fraction": self.fraction,
+            "method": self.method,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,18 +111,29 @@ class StableReport:
         return self.n_stable / self.n if self.n else 1.0
 
     def to_dict(self) -> dict:
-        return {"methods": list(self.methods), "n": self.n, "stable": self.n_stable,
-                "fraction": self.fraction, "layers": [s.to_dict() for s in self.layers]}
+        return {
+            "methods": list(self.methods),
+            "n": self.n,
+            "stable": self.n_stable,
+            "fraction": self.fraction,
+            "layers": [s.to_dict() for s in self.layers],
+        }
 
     def __str__(self) -> str:
-        lines = [f"Stable neurons (bounds: {', '.join(self.methods)})",
-                 f"  {'layer':>5} {'n':>6} {'active':>7} {'inactive':>8} {'saturated':>9} {'stable':>7}"]
+        lines = [
+            f"Stable neurons (bounds: {', '.join(self.methods)})",
+            f"  {'layer':>5} {'n':>6} {'active':>7} {'inactive':>8} {'saturated':>9} {'stable':>7}",
+        ]
         for s in self.layers:
-            lines.append(f"  {s.layer:>5} {s.n:>6} {s.active:>7} {s.inactive:>8} {s.saturated:>9} "
-                         f"{_pct(s.fraction):>7}")
-        lines.append(f"  {'total':>5} {self.n:>6} {sum(s.active for s in self.layers):>7} "
-                     f"{sum(s.inactive for s in self.layers):>8} {sum(s.saturated for s in self.layers):>9} "
-                     f"{_pct(self.fraction):>7}")
+            lines.append(
+                f"  {s.layer:>5} {s.n:>6} {s.active:>7} {s.inactive:>8} {s.saturated:>9} "
+                f"{_pct(s.fraction):>7}"
+            )
+        lines.append(
+            f"  {'total':>5} {self.n:>6} {sum(s.active for s in self.layers):>7} "
+            f"{sum(s.inactive for s in self.layers):>8} {sum(s.saturated for s in self.layers):>9} "
+            f"{_pct(self.fraction):>7}"
+        )
         return "\n".join(lines)
 
 
@@ -144,8 +172,16 @@ def stable_fraction(bounds: NeuronBounds) -> StableReport:
         inactive = bounds.stable_inactive(k)
         saturated = bounds.stable_saturated(k) & ~inactive
         active = bounds.stable_linear(k) & ~inactive & ~saturated
-        layers.append(LayerStability(k, len(bounds.lower[k]), int(active.sum()), int(inactive.sum()),
-                                     int(saturated.sum()), str(bounds.methods[k])))
+        layers.append(
+            LayerStability(
+                k,
+                len(bounds.lower[k]),
+                int(active.sum()),
+                int(inactive.sum()),
+                int(saturated.sum()),
+                str(bounds.methods[k]),
+            )
+        )
     return StableReport(tuple(layers), _methods(bounds, [s.layer for s in layers]))
 
 
@@ -176,26 +212,51 @@ class BigMStats:
         return float("inf") if np.isinf(self.m_max) else self.m_max / self.m_min
 
     @staticmethod
-    def of(layer, lower: np.ndarray, upper: np.ndarray, unstable: np.ndarray, n_binaries: int) -> "BigMStats":
+    def of(
+        layer, lower: np.ndarray, upper: np.ndarray, unstable: np.ndarray, n_binaries: int
+    ) -> BigMStats:
         lo, up = lower[unstable], upper[unstable]
         n, nu = len(lower), int(unstable.sum())
         if nu == 0:
             return BigMStats(layer, n, 0, int(n_binaries), None, None, None, None, None)
         m = np.maximum(np.abs(lo), np.abs(up))
-        return BigMStats(layer, n, nu, int(n_binaries), float(m.max()), float(m.mean()), float(m.min()),
-                         float(np.abs(lo).max()), float(up.max()))
+        return BigMStats(
+            layer,
+            n,
+            nu,
+            int(n_binaries),
+            float(m.max()),
+            float(m.mean()),
+            float(m.min()),
+            float(np.abs(lo).max()),
+            float(up.max()),
+        )
 
     def to_dict(self) -> dict:
-        keys = ("layer", "n", "n_unstable", "n_binaries", "m_max", "m_mean", "m_min",
-                "max_abs_lower", "max_upper", "ratio")
+        keys = (
+            "layer",
+            "n",
+            "n_unstable",
+            "n_binaries",
+            "m_max",
+            "m_mean",
+            "m_min",
+            "max_abs_lower",
+            "max_upper",
+            "ratio",
+        )
         return {key: getattr(self, key) for key in keys}
 
     def row(self) -> str:
         def f(v):
             return f"{v:10.4g}" if v is not None else f"{'-':>10}"
+
         name = "total" if self.layer is None else str(self.layer)
-        return (f"  {name:>5} {self.n:>6} {self.n_unstable:>8} {self.n_binaries:>8} {f(self.m_max)} "
-                f"{f(self.m_mean)} {f(self.m_min)} {f(self.max_abs_lower)} {f(self.max_upper)} {f(self.ratio)}")
+        return (
+            f"  {name:>5} {self.n:>6} {self.n_unstable:>8} {self.n_binaries:>8} {f(self.m_max)} "
+            f"{f(self.m_mean)} {f(self.m_min)} {f(self.max_abs_lower)} {f(self.max_upper)} "
+            f"{f(self.ratio)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -211,13 +272,22 @@ class BigMReport:
         return self.total.n_binaries
 
     def to_dict(self) -> dict:
-        return {"methods": list(self.methods), "total": self.total.to_dict(),
-                "layers": [s.to_dict() for s in self.layers]}
+        return {
+            "methods": list(self.methods),
+            "total": self.total.to_dict(),
+            "layers": [s.to_dict() for s in self.layers],
+        }
 
     def __str__(self) -> str:
-        head = (f"  {'layer':>5} {'n':>6} {'unstable':>8} {'binaries':>8} {'M max':>10} {'M mean':>10} "
-                f"{'M min':>10} {'max |l|':>10} {'max u':>10} {'max/min':>10}")
-        lines = [f"Big-M values M = max(|l|, |u|) of unstable neurons (bounds: {', '.join(self.methods)})", head]
+        head = (
+            f"  {'layer':>5} {'n':>6} {'unstable':>8} {'binaries':>8} {'M max':>10} {'M mean':>10} "
+            f"{'M min':>10} {'max |l|':>10} {'max u':>10} {'max/min':>10}"
+        )
+        lines = [
+            "Big-M values M = max(|l|, |u|) of unstable neurons (bounds: "
+            f"{', '.join(self.methods)})",
+            head,
+        ]
         lines += [s.row() for s in self.layers] + [self.total.row()]
         return "\n".join(lines)
 
@@ -259,7 +329,9 @@ def big_m_report(bounds: NeuronBounds) -> BigMReport:
         masks.append(unstable)
         n_bin += nb
     if stats:
-        total = BigMStats.of(None, np.concatenate(lows), np.concatenate(ups), np.concatenate(masks), n_bin)
+        total = BigMStats.of(
+            None, np.concatenate(lows), np.concatenate(ups), np.concatenate(masks), n_bin
+        )
     else:
         total = BigMStats(None, 0, 0, 0, None, None, None, None, None)
     return BigMReport(tuple(stats), total, _methods(bounds, [s.layer for s in stats]))

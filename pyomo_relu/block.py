@@ -46,29 +46,52 @@ __all__ = ["ReluNetworkBlock", "ReluNetworkBlockData", "BLOCK_CONFIG"]
 
 BLOCK_CONFIG = ConfigDict(description="Options of ReluNetworkBlock")
 BLOCK_CONFIG.declare("network", ConfigValue(description="the ReluNetwork to embed"))
-BLOCK_CONFIG.declare("inputs", ConfigValue(
-    default=None,
-    description="the user's input variables (an indexed Var with n_inputs entries, a list of "
-    "VarData, a slice such as m.x[t, :], a dict keyed by input position or input name, or a "
-    "callable taking the block index); None creates the block's own",
-))
-BLOCK_CONFIG.declare("input_bounds", ConfigValue(
-    default=None,
-    description="(lb, ub) of the input box; default: the bounds of the input variables",
-))
-BLOCK_CONFIG.declare("bounds", ConfigValue(
-    default=None, description="precomputed NeuronBounds (e.g. from lp_bounds); default interval bounds",
-))
-BLOCK_CONFIG.declare("formulation", ConfigValue(
-    default="bigm",
-    description="name of a registered formulation: " + ", ".join(formulation_names()),
-))
-BLOCK_CONFIG.declare("workers", ConfigValue(
-    default=1, domain=PositiveInt, description="worker processes for formulations that tighten bounds (>= 1)",
-))
-BLOCK_CONFIG.declare("progress", ConfigValue(
-    default=False, domain=bool, description="show progress bars while tightening",
-))
+BLOCK_CONFIG.declare(
+    "inputs",
+    ConfigValue(
+        default=None,
+        description="the user's input variables (an indexed Var with n_inputs entries, a list of "
+        "VarData, a slice such as m.x[t, :], a dict keyed by input position or input name, or a "
+        "callable taking the block index); None creates the block's own",
+    ),
+)
+BLOCK_CONFIG.declare(
+    "input_bounds",
+    ConfigValue(
+        default=None,
+        description="(lb, ub) of the input box; default: the bounds of the input variables",
+    ),
+)
+BLOCK_CONFIG.declare(
+    "bounds",
+    ConfigValue(
+        default=None,
+        description="precomputed NeuronBounds (e.g. from lp_bounds); default interval bounds",
+    ),
+)
+BLOCK_CONFIG.declare(
+    "formulation",
+    ConfigValue(
+        default="bigm",
+        description="name of a registered formulation: " + ", ".join(formulation_names()),
+    ),
+)
+BLOCK_CONFIG.declare(
+    "workers",
+    ConfigValue(
+        default=1,
+        domain=PositiveInt,
+        description="worker processes for formulations that tighten bounds (>= 1)",
+    ),
+)
+BLOCK_CONFIG.declare(
+    "progress",
+    ConfigValue(
+        default=False,
+        domain=bool,
+        description="show progress bars while tightening",
+    ),
+)
 
 
 def _describe(item) -> str:
@@ -85,14 +108,17 @@ def _check_variables(items: list, n: int, name: str) -> list:
     """``items`` if they are ``n`` Pyomo variables; a ShapeMismatchError saying what is wrong otherwise."""
     if len(items) != n:
         raise ShapeMismatchError(
-            f"{name}: inputs must be {n} Pyomo variables (one per network input), found {len(items)} "
+            f"{name}: inputs must be {n} Pyomo variables (one per network input), found "
+            f"{len(items)} "
             f"item(s); pass an indexed Var with {n} entries or a list of {n} variables."
         )
     for i, v in enumerate(items):
         if not isinstance(v, VarData):
             raise ShapeMismatchError(
-                f"{name}: input {i} must be a Pyomo variable, found {_describe(v)}; inputs are used "
-                "directly (no linking rows), so declare a variable for it, e.g. m.u = Var(bounds=...) "
+                f"{name}: input {i} must be a Pyomo variable, found {_describe(v)}; inputs are "
+                "used "
+                "directly (no linking rows), so declare a variable for it, e.g. m.u = "
+                "Var(bounds=...) "
                 "with a constraint m.u == <expression>, and pass m.u."
             )
     return items
@@ -160,12 +186,16 @@ def _from_indexed_var(spec, index, net: ReluNetwork, name: str, owner=None) -> l
     if index is not None:
         prefix = index if isinstance(index, tuple) else (index,)
         # x[t, i] for this block, or x[t] itself when the network has one input
-        own = [(rest, v) for rest, v in _entries_by_prefix(spec, len(prefix), owner).get(prefix, ())
-               if rest or n == 1]
+        own = [
+            (rest, v)
+            for rest, v in _entries_by_prefix(spec, len(prefix), owner).get(prefix, ())
+            if rest or n == 1
+        ]
         if own:
             if len(own) != n:
                 raise ShapeMismatchError(
-                    f"{name}: {spec.name} has {len(own)} entries whose index starts with {index!r}, "
+                    f"{name}: {spec.name} has {len(own)} entries whose index starts with "
+                    f"{index!r}, "
                     f"but the network has {n} inputs; index the Var as {spec.name}[t, i] with i in "
                     f"range({n}) for every block index t."
                 )
@@ -193,13 +223,18 @@ def _resolve_inputs(spec, index, net: ReluNetwork, name: str, owner=None):
         return _check_variables(list(spec), n, name)
     if isinstance(spec, Callable) and not isinstance(spec, (IndexedComponent, NumericValue)):
         spec = spec(index) if index is not None else spec()
-        return _resolve_inputs(spec, None, net, name) if spec is not None else _check_variables([], n, name)
+        return (
+            _resolve_inputs(spec, None, net, name)
+            if spec is not None
+            else _check_variables([], n, name)
+        )
     if isinstance(spec, Mapping) and not isinstance(spec, IndexedComponent):
         if index is not None and index in spec:
             return _resolve_inputs(spec[index], None, net, name)
         if index is not None and not (set(spec) <= set(range(n)) | set(net.input_names)):
             raise ShapeMismatchError(
-                f"{name}: the dict of inputs has no entry for block index {index!r}; give one list of "
+                f"{name}: the dict of inputs has no entry for block index {index!r}; give one "
+                "list of "
                 f"{n} variables per block index."
             )
         return _check_variables(_from_mapping(spec, n, net.input_names, name), n, name)
@@ -207,10 +242,16 @@ def _resolve_inputs(spec, index, net: ReluNetwork, name: str, owner=None):
         return _check_variables(_from_indexed_var(spec, index, net, name, owner), n, name)
     if isinstance(spec, VarData):
         return _check_variables([spec], n, name)
-    if isinstance(spec, IndexedComponent) or not isinstance(spec, Iterable) or isinstance(spec, str):
+    if (
+        isinstance(spec, IndexedComponent)
+        or not isinstance(spec, Iterable)
+        or isinstance(spec, str)
+    ):
         raise ShapeMismatchError(
-            f"{name}: inputs must be Pyomo variables (an indexed Var, a list of variables, a dict or a "
-            f"callable), found {_describe(spec)}; pass e.g. inputs=m.x with m.x = Var(range({n}), bounds=...)."
+            f"{name}: inputs must be Pyomo variables (an indexed Var, a list of variables, a dict "
+            "or a "
+            f"callable), found {_describe(spec)}; pass e.g. inputs=m.x with m.x = Var(range({n}), "
+            "bounds=...)."
         )
     return _check_variables(list(spec), n, name)
 
@@ -220,8 +261,10 @@ def _named(exc: ReluError, where: str) -> ReluError:
     message = str(exc)
     if message.startswith(where.split(" ")[0]):
         return exc
-    own = where[where.find("(") + 1:-1] + ": "  # "formulation 'regions': " says the same as ``where``
-    message = message[len(own):] if message.startswith(own) else message
+    own = (
+        where[where.find("(") + 1 : -1] + ": "
+    )  # "formulation 'regions': " says the same as ``where``
+    message = message[len(own) :] if message.startswith(own) else message
     try:
         return type(exc)(f"{where}: {message}")
     except Exception:  # an exception type with another signature: keep it as is
@@ -256,8 +299,10 @@ def _merge_box(bounds: NeuronBounds, net: ReluNetwork, lb, ub, name: str) -> Neu
     if bad.size:
         i = int(bad[0])
         raise InfeasibleBoxError(
-            f"{name}: the neuron bounds were computed for inputs in [{bounds.input_lb[i]}, {bounds.input_ub[i]}] "
-            f"at input {i} ({net.input_names[i]!r}), which misses the block's box [{lb[i]}, {ub[i]}]; "
+            f"{name}: the neuron bounds were computed for inputs in [{bounds.input_lb[i]}, "
+            f"{bounds.input_ub[i]}] "
+            f"at input {i} ({net.input_names[i]!r}), which misses the block's box [{lb[i]}, "
+            f"{ub[i]}]; "
             "compute the bounds over the block's input box."
         )
     return interval_bounds(net, lo, up).intersect(bounds)
@@ -278,7 +323,9 @@ def _in_disjunct(block) -> bool:
 def _is_network_output(var) -> bool:
     """Whether ``var`` is one of the ``outputs`` of a ReluNetworkBlock (a chained network)."""
     owner = var.parent_block()
-    return isinstance(owner, ReluNetworkBlockData) and var.parent_component() is owner.component("outputs")
+    return isinstance(owner, ReluNetworkBlockData) and var.parent_component() is owner.component(
+        "outputs"
+    )
 
 
 @declare_custom_block(name="ReluNetworkBlock", rule="_build")
@@ -294,12 +341,15 @@ class ReluNetworkBlockData(BlockData):
         net = cfg.network
         if not isinstance(net, ReluNetwork):
             raise BlockArgumentError(
-                f"{self.name}: network must be a pyomo_relu.ReluNetwork, found {type(net).__name__}; "
-                "load one with pyomo_relu.load_onnx(path) or build one with ReluNetwork.from_arrays(...)."
+                f"{self.name}: network must be a pyomo_relu.ReluNetwork, found "
+                f"{type(net).__name__}; "
+                "load one with pyomo_relu.load_onnx(path) or build one with "
+                "ReluNetwork.from_arrays(...)."
             )
         if cfg.bounds is not None and not isinstance(cfg.bounds, NeuronBounds):
             raise BlockArgumentError(
-                f"{self.name}: bounds must be pyomo_relu.NeuronBounds, found {type(cfg.bounds).__name__}; "
+                f"{self.name}: bounds must be pyomo_relu.NeuronBounds, found "
+                f"{type(cfg.bounds).__name__}; "
                 "compute them with interval_bounds / lp_bounds / milp_bounds, or leave bounds out."
             )
         formulation = get_formulation(cfg.formulation)  # fail before building anything
@@ -307,7 +357,11 @@ class ReluNetworkBlockData(BlockData):
         n = net.n_inputs
         owner = self.parent_component()
         user = _resolve_inputs(cfg.inputs, index, net, self.name, owner=owner)
-        if owner.is_indexed() and owner.index_set().isfinite() and len(owner) >= len(owner.index_set()):
+        if (
+            owner.is_indexed()
+            and owner.index_set().isfinite()
+            and len(owner) >= len(owner.index_set())
+        ):
             _GROUPED.clear()  # the last copy: the grouping is not needed any more
         if user is None:
             self.inputs = pyo.Var(range(n), domain=pyo.Reals)
@@ -334,10 +388,18 @@ class ReluNetworkBlockData(BlockData):
     # -- input box -----------------------------------------------------------
     def _input_box(self, input_bounds, *, own: bool):
         net = self._network
-        var_lb = np.array([np.nan if v.lb is None else v.lb for v in self.inputs.values()], dtype=float)
-        var_ub = np.array([np.nan if v.ub is None else v.ub for v in self.inputs.values()], dtype=float)
+        var_lb = np.array(
+            [np.nan if v.lb is None else v.lb for v in self.inputs.values()], dtype=float
+        )
+        var_ub = np.array(
+            [np.nan if v.ub is None else v.ub for v in self.inputs.values()], dtype=float
+        )
         if input_bounds is None:
-            missing = [i for i in range(net.n_inputs) if not (np.isfinite(var_lb[i]) and np.isfinite(var_ub[i]))]
+            missing = [
+                i
+                for i in range(net.n_inputs)
+                if not (np.isfinite(var_lb[i]) and np.isfinite(var_ub[i]))
+            ]
             if missing:
                 var = list(self.inputs.values())[missing[0]]
                 # the rows must stay valid if the variable is unfixed, so its value is no box
@@ -352,12 +414,16 @@ class ReluNetworkBlockData(BlockData):
         try:
             lb, ub = input_bounds
         except (TypeError, ValueError):
-            raise MissingBoundsError(f"{self.name}: input_bounds must be a pair (lb, ub), found {input_bounds!r}.") from None
+            raise MissingBoundsError(
+                f"{self.name}: input_bounds must be a pair (lb, ub), found {input_bounds!r}."
+            ) from None
         lb, ub = check_box(net, lb, ub, what=f"{self.name} input_bounds")
         # the variables' own bounds may cut the box further
         lb = np.where(np.isfinite(var_lb), np.maximum(lb, var_lb), lb)
         ub = np.where(np.isfinite(var_ub), np.minimum(ub, var_ub), ub)
-        lb, ub = check_box(net, lb, ub, what=f"{self.name} input box (input_bounds and variable bounds)")
+        lb, ub = check_box(
+            net, lb, ub, what=f"{self.name} input box (input_bounds and variable bounds)"
+        )
         if own:
             for i, v in self.inputs.items():
                 v.setlb(float(lb[i]))
@@ -418,8 +484,11 @@ class ReluNetworkBlockData(BlockData):
 
     def _snapshot(self) -> tuple:
         """What :meth:`rebuild` changes: the ``mip`` block, the state above and the output bounds."""
-        return (self.component("mip"), {name: getattr(self, name, None) for name in self._STATE},
-                [(v.lb, v.ub) for v in self.outputs.values()])
+        return (
+            self.component("mip"),
+            {name: getattr(self, name, None) for name in self._STATE},
+            [(v.lb, v.ub) for v in self.outputs.values()],
+        )
 
     def _restore(self, saved: tuple) -> None:
         mip, state, output_bounds = saved
@@ -441,7 +510,8 @@ class ReluNetworkBlockData(BlockData):
         if bounds is not None:
             if not isinstance(bounds, NeuronBounds):
                 raise BlockArgumentError(
-                    f"{self.name}.rebuild: bounds must be pyomo_relu.NeuronBounds, found {type(bounds).__name__}; "
+                    f"{self.name}.rebuild: bounds must be pyomo_relu.NeuronBounds, found "
+                    f"{type(bounds).__name__}; "
                     "compute them with interval_bounds / lp_bounds / milp_bounds."
                 )
             bounds.check_network(self._network)
@@ -449,16 +519,21 @@ class ReluNetworkBlockData(BlockData):
                 new_bounds = bounds
             else:
                 # both sets restricted to their common box, then intersected (never looser)
-                bounds = _merge_box(bounds, self._network, new_bounds.input_lb, new_bounds.input_ub, self.name)
-                new_bounds = _merge_box(new_bounds, self._network, bounds.input_lb, bounds.input_ub, self.name)
+                bounds = _merge_box(
+                    bounds, self._network, new_bounds.input_lb, new_bounds.input_ub, self.name
+                )
+                new_bounds = _merge_box(
+                    new_bounds, self._network, bounds.input_lb, bounds.input_ub, self.name
+                )
                 new_bounds = new_bounds.intersect(bounds)
         new_formulation = getattr(self, "_formulation", None)
         if formulation is not None or new_formulation is None:
             new_formulation = get_formulation(formulation)
         start = time.perf_counter()
         try:
-            prepared = new_formulation.prepare(self._network, new_bounds, workers=self._workers,
-                                               progress=self._progress)
+            prepared = new_formulation.prepare(
+                self._network, new_bounds, workers=self._workers, progress=self._progress
+            )
         except ReluError as exc:
             named = _named(exc, f"{self.name} (formulation {new_formulation.name!r})")
             if named is exc:
@@ -473,7 +548,9 @@ class ReluNetworkBlockData(BlockData):
         self.mip = pyo.Block()
         self._box_rows()
         self._set_output_bounds()
-        self._counts = new_formulation.build(self.mip, prepared, list(self.inputs.values()), self.outputs)
+        self._counts = new_formulation.build(
+            self.mip, prepared, list(self.inputs.values()), self.outputs
+        )
         self._build_time = time.perf_counter() - start
 
     def _box_rows(self):
@@ -527,8 +604,10 @@ class ReluNetworkBlockData(BlockData):
         if missing:
             var = variables[missing[0]]
             raise NoValueError(
-                f"{self.name}: {what} {missing[0]} (variable {var.name}) has no value; {what}s have values "
-                "after a solve that found a solution (check the solver status), or after you set them."
+                f"{self.name}: {what} {missing[0]} (variable {var.name}) has no value; {what}s "
+                "have values "
+                "after a solve that found a solution (check the solver status), or after you set "
+                "them."
             )
         return np.array(values, dtype=float)
 
@@ -548,7 +627,9 @@ class ReluNetworkBlockData(BlockData):
         NoValueError
             If an input or output variable has no value (no solve yet, or no solution found).
         """
-        return float(np.max(np.abs(self._network.forward(self.input_values()) - self.output_values())))
+        return float(
+            np.max(np.abs(self._network.forward(self.input_values()) - self.output_values()))
+        )
 
     def summary(self) -> dict:
         """Sizes, formulation, bounds provenance, binaries and big-M statistics."""

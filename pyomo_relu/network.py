@@ -10,9 +10,9 @@ then shared freely (including with worker processes).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -48,7 +48,8 @@ class Activation:
         except (TypeError, ValueError):
             raise InvalidNetworkError(
                 f"Activation: unknown kind {self.kind!r}; expected one of "
-                f"{[k.value for k in ActivationKind]} (e.g. Activation.RELU or Activation.CLIPPED_RELU(6.0))."
+                f"{[k.value for k in ActivationKind]} (e.g. Activation.RELU or "
+                "Activation.CLIPPED_RELU(6.0))."
             ) from None
         object.__setattr__(self, "kind", kind)
         if kind is ActivationKind.CLIPPED_RELU:
@@ -61,22 +62,32 @@ class Activation:
                 caps = np.atleast_1d(np.asarray(self.cap, dtype=np.float64))
             except (TypeError, ValueError):
                 raise InvalidNetworkError(
-                    f"Activation.CLIPPED_RELU: cap must be a positive number or one per neuron, found "
+                    "Activation.CLIPPED_RELU: cap must be a positive number or one per neuron, "
+                    "found "
                     f"{self.cap!r}; pass e.g. Activation.CLIPPED_RELU(6.0)."
                 ) from None
-            if caps.ndim != 1 or caps.size == 0 or not np.all(np.isfinite(caps)) or np.any(caps <= 0):
+            if (
+                caps.ndim != 1
+                or caps.size == 0
+                or not np.all(np.isfinite(caps))
+                or np.any(caps <= 0)
+            ):
                 raise InvalidNetworkError(
                     f"Activation.CLIPPED_RELU: cap must be finite and > 0, found {self.cap!r}."
                 )
-            cap = float(caps[0]) if caps.size == 1 and np.ndim(self.cap) == 0 else tuple(
-                float(c) for c in caps
+            cap = (
+                float(caps[0])
+                if caps.size == 1 and np.ndim(self.cap) == 0
+                else tuple(float(c) for c in caps)
             )
             object.__setattr__(self, "cap", cap)
         elif self.cap is not None:
-            raise InvalidNetworkError(f"Activation {kind.value!r} takes no cap, found cap={self.cap!r}.")
+            raise InvalidNetworkError(
+                f"Activation {kind.value!r} takes no cap, found cap={self.cap!r}."
+            )
 
     @staticmethod
-    def CLIPPED_RELU(cap) -> "Activation":  # noqa: N802 (reads like the constants)
+    def CLIPPED_RELU(cap) -> Activation:  # noqa: N802 (reads like the constants)
         """Clipped ReLU ``min(max(0, z), cap)``."""
         return Activation(ActivationKind.CLIPPED_RELU, cap)
 
@@ -90,7 +101,9 @@ class Activation:
         if self.kind is not ActivationKind.CLIPPED_RELU:
             return np.full(n, np.inf)
         if isinstance(self.cap, tuple) and len(self.cap) != n:
-            raise ShapeMismatchError(f"Activation {self!r}: {len(self.cap)} caps for a layer of {n} neurons.")
+            raise ShapeMismatchError(
+                f"Activation {self!r}: {len(self.cap)} caps for a layer of {n} neurons."
+            )
         return np.broadcast_to(np.asarray(self.cap, dtype=np.float64), (n,)).copy()
 
     def apply(self, z: np.ndarray) -> np.ndarray:
@@ -141,7 +154,9 @@ class DenseLayer:
 
     __slots__ = ("weights", "bias", "activation", "_name")
 
-    def __init__(self, weights, bias, activation: Activation = Activation.RELU, *, name: str = "layer"):
+    def __init__(
+        self, weights, bias, activation: Activation = Activation.RELU, *, name: str = "layer"
+    ):
         self._name = name
         self.weights = _as_readonly(weights, f"{name} weights", 2)
         n_out = self.weights.shape[0]
@@ -154,12 +169,22 @@ class DenseLayer:
                 "(weights are (n_out, n_in)); transpose the weights or fix the bias."
             )
         if n_out == 0 or self.weights.shape[1] == 0:
-            raise InvalidNetworkError(f"{name}: a layer needs at least one input and one output, found {self.weights.shape}.")
+            raise InvalidNetworkError(
+                f"{name}: a layer needs at least one input and one output, found "
+                f"{self.weights.shape}."
+            )
         if not isinstance(activation, Activation):
-            raise InvalidNetworkError(f"{name}: activation must be an Activation, found {activation!r}.")
-        if activation.kind is ActivationKind.CLIPPED_RELU and isinstance(activation.cap, tuple) and len(activation.cap) != n_out:
+            raise InvalidNetworkError(
+                f"{name}: activation must be an Activation, found {activation!r}."
+            )
+        if (
+            activation.kind is ActivationKind.CLIPPED_RELU
+            and isinstance(activation.cap, tuple)
+            and len(activation.cap) != n_out
+        ):
             raise ShapeMismatchError(
-                f"{name}: {len(activation.cap)} caps given for {n_out} neurons; pass one cap per neuron "
+                f"{name}: {len(activation.cap)} caps given for {n_out} neurons; pass one cap per "
+                "neuron "
                 "or a single number for all of them."
             )
         self.activation = activation
@@ -196,9 +221,14 @@ class ReluNetwork:
     """
 
     def __init__(self, layers: Sequence[DenseLayer], *, input_names=None, output_names=None):
-        if isinstance(layers, DenseLayer) or not isinstance(layers, Iterable) or isinstance(layers, (str, bytes)):
+        if (
+            isinstance(layers, DenseLayer)
+            or not isinstance(layers, Iterable)
+            or isinstance(layers, (str, bytes))
+        ):
             raise InvalidNetworkError(
-                f"ReluNetwork: layers must be a sequence of DenseLayer, found {type(layers).__name__}; "
+                "ReluNetwork: layers must be a sequence of DenseLayer, found "
+                f"{type(layers).__name__}; "
                 "wrap a single layer in a list: ReluNetwork([layer])."
             )
         layers = tuple(layers)
@@ -209,7 +239,9 @@ class ReluNetwork:
             )
         for k, layer in enumerate(layers):
             if not isinstance(layer, DenseLayer):
-                raise InvalidNetworkError(f"ReluNetwork: layer {k} is {type(layer).__name__}, expected DenseLayer.")
+                raise InvalidNetworkError(
+                    f"ReluNetwork: layer {k} is {type(layer).__name__}, expected DenseLayer."
+                )
             if k and layer.n_in != layers[k - 1].n_out:
                 raise ShapeMismatchError(
                     f"ReluNetwork: layer {k} expects {layer.n_in} inputs but layer {k - 1} "
@@ -233,7 +265,8 @@ class ReluNetwork:
             ) from None
         if len(names) != n:
             raise ShapeMismatchError(
-                f"ReluNetwork: {what} has {len(names)} names for {n} values; pass one name per value."
+                f"ReluNetwork: {what} has {len(names)} names for {n} values; pass one name per "
+                "value."
             )
         if len(set(names)) != n:
             dup = next(s for s in names if names.count(s) > 1)
@@ -293,7 +326,8 @@ class ReluNetwork:
         if not np.all(np.isfinite(z)):
             raise NotApplicableError(
                 f"ReluNetwork.forward: the pre-activations of layer {k} overflow float64 (found "
-                f"{z[~np.isfinite(z)][0]}) for finite inputs; expected finite values - scale the inputs or "
+                f"{z[~np.isfinite(z)][0]}) for finite inputs; expected finite values - scale the "
+                "inputs or "
                 "the weights down (pyomo_relu.rescale keeps the function)."
             )
         return z
@@ -345,13 +379,22 @@ class ReluNetwork:
         return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0), dtype=np.int8)
 
     # -- misc ------------------------------------------------------------
-    def with_layers(self, layers: Sequence[DenseLayer]) -> "ReluNetwork":
+    def with_layers(self, layers: Sequence[DenseLayer]) -> ReluNetwork:
         """A new network with other layers but the same input/output names."""
         return ReluNetwork(layers, input_names=self.input_names, output_names=self.output_names)
 
     @classmethod
-    def from_arrays(cls, weights, biases, *, activation="relu", cap=None, output_activation="linear",
-                    input_names=None, output_names=None):
+    def from_arrays(
+        cls,
+        weights,
+        biases,
+        *,
+        activation="relu",
+        cap=None,
+        output_activation="linear",
+        input_names=None,
+        output_names=None,
+    ):
         """Build a network from lists of weight matrices (n_out, n_in) and bias vectors.
 
         All layers but the last get ``activation``; the last gets ``output_activation``
@@ -365,8 +408,10 @@ class ReluNetwork:
                 f"{type(weights).__name__} and {type(biases).__name__}."
             ) from None
         if n_w != n_b:
-            raise ShapeMismatchError(f"from_arrays: {n_w} weight matrices but {n_b} bias vectors; "
-                                     "pass one bias vector per layer.")
+            raise ShapeMismatchError(
+                f"from_arrays: {n_w} weight matrices but {n_b} bias vectors; "
+                "pass one bias vector per layer."
+            )
 
         def act(kind):
             return Activation.CLIPPED_RELU(cap) if kind == "clipped_relu" else Activation(kind)

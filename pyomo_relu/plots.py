@@ -17,7 +17,12 @@ from .network import ReluNetwork
 
 __all__ = ["plot_bounds", "plot_regions_2d"]
 
-_COLORS = {"inactive": "#4c72b0", "active": "#55a868", "saturated": "#8172b2", "unstable": "#c44e52"}
+_COLORS = {
+    "inactive": "#4c72b0",
+    "active": "#55a868",
+    "saturated": "#8172b2",
+    "unstable": "#c44e52",
+}
 
 
 def _figure(width: float, height: float):
@@ -32,10 +37,14 @@ def _figure(width: float, height: float):
 def _save(fig, path) -> Path:
     path = Path(path)
     if not path.parent.exists():
-        raise FileNotFoundError(f"cannot write the plot {str(path)!r}: the folder {str(path.parent)!r} does not exist.")
+        raise FileNotFoundError(
+            f"cannot write the plot {str(path)!r}: the folder {str(path.parent)!r} does not exist."
+        )
     if path.is_dir():
-        raise IsADirectoryError(f"cannot write the plot {str(path)!r}: it is a folder; pass a file name such as "
-                                f"{str(path / 'plot.png')!r}.")
+        raise IsADirectoryError(
+            f"cannot write the plot {str(path)!r}: it is a folder; pass a file name such as "
+            f"{str(path / 'plot.png')!r}."
+        )
     fig.tight_layout()
     fig.savefig(path, format="png")
     return path
@@ -57,13 +66,17 @@ def plot_bounds(bounds: NeuronBounds, path, *, title: str | None = None) -> Path
     Path
     """
     require_bounds(bounds, "plot_bounds")
-    layers = [k for k in range(bounds.n_layers) if bounds.is_piecewise(k)] or list(range(bounds.n_layers))
+    layers = [k for k in range(bounds.n_layers) if bounds.is_piecewise(k)] or list(
+        range(bounds.n_layers)
+    )
     fig = _figure(10.0, 4.0)
     ax_w, ax_s = fig.subplots(1, 2)
     widths = [np.maximum(bounds.upper[k] - bounds.lower[k], 0.0) for k in layers]
     ax_w.boxplot(widths, showfliers=True)
     ax_w.set_xticks(range(1, len(layers) + 1), [str(k) for k in layers])
-    if all(np.all(w > 0) for w in widths):  # a zero width (degenerate box) has no place on a log axis
+    if all(
+        np.all(w > 0) for w in widths
+    ):  # a zero width (degenerate box) has no place on a log axis
         ax_w.set_yscale("log")
     ax_w.set_xlabel("layer")
     ax_w.set_ylabel("bound width u - l")
@@ -89,9 +102,12 @@ def _share(bounds: NeuronBounds, k: int, kind: str) -> float:
         return 0.0
     inactive = bounds.stable_inactive(k)
     saturated = bounds.stable_saturated(k) & ~inactive
-    mask = {"inactive": inactive, "saturated": saturated,
-            "active": bounds.stable_linear(k) & ~inactive & ~saturated,
-            "unstable": bounds.unstable(k)}[kind]
+    mask = {
+        "inactive": inactive,
+        "saturated": saturated,
+        "active": bounds.stable_linear(k) & ~inactive & ~saturated,
+        "unstable": bounds.unstable(k),
+    }[kind]
     return 100.0 * mask.sum() / n
 
 
@@ -104,8 +120,16 @@ def _pattern_ids(net: ReluNetwork, x: np.ndarray) -> tuple[np.ndarray, int]:
     return ids.ravel(), len(uniq)
 
 
-def plot_regions_2d(net: ReluNetwork, lb, ub, path, *, resolution: int = 400, seed: int = 0,
-                    title: str | None = None) -> Path:
+def plot_regions_2d(
+    net: ReluNetwork,
+    lb,
+    ub,
+    path,
+    *,
+    resolution: int = 400,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
     """Draw the linear regions of a network with one or two free inputs.
 
     Two free inputs: every point of a ``resolution x resolution`` grid is
@@ -137,21 +161,32 @@ def plot_regions_2d(net: ReluNetwork, lb, ub, path, *, resolution: int = 400, se
         When the box does not have one or two free inputs.
     """
     require_network(net, "plot_regions_2d")
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
-        raise UnknownOptionError(f"plot_regions_2d: resolution={resolution!r}; expected an integer >= 2.")
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, (int, np.integer))
+        or resolution < 2
+    ):
+        raise UnknownOptionError(
+            f"plot_regions_2d: resolution={resolution!r}; expected an integer >= 2."
+        )
     lb, ub = check_box(net, lb, ub)
     free = np.flatnonzero(ub > lb)
     if free.size not in (1, 2):
-        fix = ("widen one or two inputs (lb < ub)" if free.size == 0
-               else "fix the other inputs by giving them lb == ub")
+        fix = (
+            "widen one or two inputs (lb < ub)"
+            if free.size == 0
+            else "fix the other inputs by giving them lb == ub"
+        )
         raise ShapeMismatchError(
-            f"plot_regions_2d: the box has {free.size} free inputs (lb < ub), expected 1 or 2; {fix}."
+            f"plot_regions_2d: the box has {free.size} free inputs (lb < ub), expected 1 or 2; "
+            f"{fix}."
         )
     with np.errstate(over="ignore"):
         too_wide = not np.all(np.isfinite(ub - lb))
     if too_wide:
         raise MissingBoundsError(
-            "plot_regions_2d: the box is too wide for float64 (ub - lb overflows); pass a smaller box."
+            "plot_regions_2d: the box is too wide for float64 (ub - lb overflows); pass a smaller "
+            "box."
         )
     res = int(resolution)
     axes = [np.linspace(lb[i], ub[i], res) for i in free]
@@ -171,16 +206,26 @@ def plot_regions_2d(net: ReluNetwork, lb, ub, path, *, resolution: int = 400, se
         edge[:, 1:] |= grid[:, 1:] != grid[:, :-1]
         edge[1:, :] |= grid[1:, :] != grid[:-1, :]
         img[edge] *= 0.3
-        ax.imshow(img, origin="lower", extent=(lb[free[0]], ub[free[0]], lb[free[1]], ub[free[1]]), aspect="auto",
-                  interpolation="nearest")
+        ax.imshow(
+            img,
+            origin="lower",
+            extent=(lb[free[0]], ub[free[0]], lb[free[1]], ub[free[1]]),
+            aspect="auto",
+            interpolation="nearest",
+        )
         ax.set_ylabel(net.input_names[free[1]])
     else:
         y = net.forward(x)[:, 0]
         for j in range(n):
-            ax.plot(x[ids == j, free[0]], y[ids == j], "-", lw=2, color=colors[j])  # a region is an interval
+            ax.plot(
+                x[ids == j, free[0]], y[ids == j], "-", lw=2, color=colors[j]
+            )  # a region is an interval
         for xc in x[1:, free[0]][np.diff(ids) != 0]:
             ax.axvline(xc, color="0.8", lw=0.5, zorder=0)
         ax.set_ylabel(net.output_names[0])
     ax.set_xlabel(net.input_names[free[0]])
-    ax.set_title(title or f"{n} activation patterns on a grid of {res}" + (f" x {res}" if free.size == 2 else ""))
+    ax.set_title(
+        title
+        or f"{n} activation patterns on a grid of {res}" + (f" x {res}" if free.size == 2 else "")
+    )
     return _save(fig, path)

@@ -69,7 +69,11 @@ def _sound_bounds(net, ideal_lo, ideal_up, err_w, err_b, err_cap, template: Neur
         # ReLU and clipping are 1-Lipschitz in z and in the cap.
         dev_in = dev + err_cap[k]
     return NeuronBounds(
-        template.input_lb.copy(), template.input_ub.copy(), lower, upper, list(methods),
+        template.input_lb.copy(),
+        template.input_ub.copy(),
+        lower,
+        upper,
+        list(methods),
         NeuronBounds.caps_of(net),
     )
 
@@ -106,7 +110,9 @@ class ScaledNetwork:
     def _check(self, k: int, values) -> np.ndarray:
         n = len(self.factors)
         if not -n <= k < n:
-            raise ShapeMismatchError(f"ScaledNetwork: layer index {k} out of range for a network of {n} layers.")
+            raise ShapeMismatchError(
+                f"ScaledNetwork: layer index {k} out of range for a network of {n} layers."
+            )
         values = np.asarray(values, dtype=np.float64)
         if values.shape[-1:] != self.factors[k].shape:
             raise ShapeMismatchError(
@@ -221,7 +227,8 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
     """
     if rule not in RESCALE_RULES:
         raise UnknownOptionError(
-            f"rescale: unknown rule {rule!r}; valid rules are {', '.join(map(repr, RESCALE_RULES))}."
+            f"rescale: unknown rule {rule!r}; valid rules are "
+            f"{', '.join(map(repr, RESCALE_RULES))}."
         )
     bounds = _check_bounds(net, bounds, "rescale")
     c_prev = np.ones(net.n_inputs)
@@ -234,8 +241,12 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
         else:
             magnitude = np.abs(layer.weights) @ amax + np.abs(layer.bias)
             c = _factors(rule, bounds.lower[k], bounds.upper[k], w_in, layer.bias, magnitude)
-        new = DenseLayer(c[:, None] * w_in, c * layer.bias, _scaled_activation(layer.activation, c),
-                         name=f"layer {k}")
+        new = DenseLayer(
+            c[:, None] * w_in,
+            c * layer.bias,
+            _scaled_activation(layer.activation, c),
+            name=f"layer {k}",
+        )
         layers.append(new)
         factors.append(c)
         # c * l rounds by at most half an ulp: one ulp outward keeps the ideal bounds sound.
@@ -252,7 +263,9 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
         post = _post(bounds.lower[k], bounds.upper[k], layer.activation.caps(layer.n_out), linear)
         amax = np.maximum(np.abs(post[0]), np.abs(post[1]))
     scaled = net.with_layers(layers)
-    new_bounds = _sound_bounds(scaled, ideal_lo, ideal_up, err_w, err_b, err_cap, bounds, bounds.methods)
+    new_bounds = _sound_bounds(
+        scaled, ideal_lo, ideal_up, err_w, err_b, err_cap, bounds, bounds.methods
+    )
     return ScaledNetwork(scaled, new_bounds, factors, rule)
 
 
@@ -326,7 +339,9 @@ def _fold(pending, keep, value, w_next, b_next):
     new_a = w_next @ p
     new_d = w_next @ q + b_next
     new_ea = abs_w @ np.where(keep[:, None], ea, 0.0) + _gamma(len(q)) * (abs_w @ np.abs(p))
-    new_ed = abs_w @ np.where(keep, ed, 0.0) + _gamma(len(q) + 1) * (abs_w @ np.abs(q) + np.abs(b_next))
+    new_ed = abs_w @ np.where(keep, ed, 0.0) + _gamma(len(q) + 1) * (
+        abs_w @ np.abs(q) + np.abs(b_next)
+    )
     return new_a, new_d, new_ea, new_ed
 
 
@@ -335,7 +350,9 @@ def _after_emit(keep, value, w_next, b_next):
     const = ~keep
     a = w_next[:, keep]
     d = b_next + w_next[:, const] @ value[const]
-    ed = _gamma(int(const.sum()) + 1) * (np.abs(w_next[:, const]) @ np.abs(value[const]) + np.abs(b_next))
+    ed = _gamma(int(const.sum()) + 1) * (
+        np.abs(w_next[:, const]) @ np.abs(value[const]) + np.abs(b_next)
+    )
     if not const.any():  # b_next + 0 is exact
         ed = np.zeros_like(d)
     return a, d, np.zeros_like(a), ed
@@ -384,8 +401,12 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
     bounds = _check_bounds(net, bounds, "prune_stable")
     check_sound_at_samples(net, bounds, bounds.input_lb, bounds.input_ub, "prune_stable")
     first = net.layers[0]
-    pending = (np.array(first.weights), np.array(first.bias),
-               np.zeros(first.weights.shape), np.zeros(first.n_out))
+    pending = (
+        np.array(first.weights),
+        np.array(first.bias),
+        np.zeros(first.weights.shape),
+        np.zeros(first.n_out),
+    )
     layers, kept, layer_map, methods = [], [], [], []
     ideal_lo, ideal_up, err_w, err_b = [], [], [], []
     n_constant = n_folded = 0

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._highs import new_highs, run_highs
+from ._options import seconds_option
 from .bounds.checks import check_sound_at_samples, validated_bounds
 from .bounds.core import NeuronBounds, check_box, require_network
 from .bounds.interval import interval_bounds
 from .errors import MissingBoundsError, NotApplicableError, UnknownOptionError
-from ._highs import new_highs, run_highs
-from ._options import seconds_option
 from .network import ReluNetwork
 
 __all__ = ["count_linear_regions", "RegionCount", "linear_partition", "RegionPartition"]
@@ -70,8 +70,13 @@ class RegionCount:
     points: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return {"count": self.count, "exact": self.exact, "method": self.method,
-                "time": self.time, "note": self.note}
+        return {
+            "count": self.count,
+            "exact": self.exact,
+            "method": self.method,
+            "time": self.time,
+            "note": self.note,
+        }
 
     def __str__(self) -> str:
         kind = "exact" if self.exact else f"lower bound, {self.method}"
@@ -90,13 +95,18 @@ class _Kinks:
     caps: np.ndarray
 
     @staticmethod
-    def of(layer, lo: np.ndarray, up: np.ndarray) -> "_Kinks":
+    def of(layer, lo: np.ndarray, up: np.ndarray) -> _Kinks:
         caps = layer.activation.caps(layer.n_out)
         k0 = np.flatnonzero((lo < 0.0) & (up >= 0.0))
         kc = np.flatnonzero((lo < caps) & (up >= caps))
-        return _Kinks(np.r_[k0, kc], np.r_[np.zeros(k0.size), caps[kc]],
-                      np.r_[np.zeros(k0.size, bool), np.ones(kc.size, bool)],
-                      (lo >= 0.0).astype(np.int8), (lo >= caps).astype(np.int8), caps)
+        return _Kinks(
+            np.r_[k0, kc],
+            np.r_[np.zeros(k0.size), caps[kc]],
+            np.r_[np.zeros(k0.size, bool), np.ones(kc.size, bool)],
+            (lo >= 0.0).astype(np.int8),
+            (lo >= caps).astype(np.int8),
+            caps,
+        )
 
     def states(self, bits: np.ndarray) -> np.ndarray:
         """Pattern (0 inactive, 1 linear, 2 saturated) from the bits of the candidate kinks."""
@@ -116,7 +126,9 @@ def _next_piecewise(layers, k: int, c: np.ndarray, e: np.ndarray):
     return k, c, e
 
 
-def _split_layer(cell, hc: np.ndarray, he: np.ndarray, idx: np.ndarray, bits: np.ndarray, missed: list):
+def _split_layer(
+    cell, hc: np.ndarray, he: np.ndarray, idx: np.ndarray, bits: np.ndarray, missed: list
+):
     """Fix the bits of kinks that do not cut ``cell``; branch on the first that does.
 
     Returns the two children ``(cell, remaining kinks, bits)`` or None when the
@@ -137,13 +149,21 @@ def _split_layer(cell, hc: np.ndarray, he: np.ndarray, idx: np.ndarray, bits: np
         if neg is not None and pos is not None:
             b0, b1 = bits.copy(), bits.copy()
             b0[h], b1[h] = 0, 1
-            return [(pos, idx[i + 1:], b1), (neg, idx[i + 1:], b0)]
+            return [(pos, idx[i + 1 :], b1), (neg, idx[i + 1 :], b0)]
         bits[h] = 0 if pos is None else 1  # the other side is thinner than _THICK
     return None
 
 
-def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: float, cells: list | None = None,
-               max_count: float = np.inf):
+def _enumerate(
+    net: ReluNetwork,
+    bounds: NeuronBounds,
+    root,
+    c0,
+    e0,
+    deadline: float,
+    cells: list | None = None,
+    max_count: float = np.inf,
+):
     """Depth-first enumeration of the activation patterns realized on full-dimensional cells.
 
     Returns ``(count, interior points, complete, resolved)``; the final cells
@@ -154,8 +174,11 @@ def _enumerate(net: ReluNetwork, bounds: NeuronBounds, root, c0, e0, deadline: f
     neighbour's cell is not one linear piece.
     """
     layers = net.layers
-    kinks = {k: _Kinks.of(layer, bounds.lower[k], bounds.upper[k])
-             for k, layer in enumerate(layers) if layer.activation.is_piecewise}
+    kinks = {
+        k: _Kinks.of(layer, bounds.lower[k], bounds.upper[k])
+        for k, layer in enumerate(layers)
+        if layer.activation.is_piecewise
+    }
     first = _next_piecewise(layers, 0, c0, e0)
     if first is None:
         if cells is not None:
@@ -257,10 +280,17 @@ class _Chebyshev:
 
         self.d, self.hs = d, highspy
         self.h = new_highs()
-        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"),
-                            ("primal_feasibility_tolerance", 1e-9), ("dual_feasibility_tolerance", 1e-9)):
+        for name, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("presolve", "off"),
+            ("primal_feasibility_tolerance", 1e-9),
+            ("dual_feasibility_tolerance", 1e-9),
+        ):
             self.h.setOptionValue(name, value)
-        self.box = np.vstack([np.hstack([-np.eye(d), np.ones((d, 1))]), np.hstack([np.eye(d), np.ones((d, 1))])])
+        self.box = np.vstack(
+            [np.hstack([-np.eye(d), np.ones((d, 1))]), np.hstack([np.eye(d), np.ones((d, 1))])]
+        )
         self.box_rhs = np.r_[np.zeros(d), np.ones(d)]
 
     def __call__(self, a: np.ndarray, b: np.ndarray):
@@ -290,8 +320,10 @@ def _tighten_box(lo, hi, row, rhs):
     mins = np.minimum(row * lo, row * hi)
     with np.errstate(divide="ignore", invalid="ignore"):
         lim = (rhs - (mins.sum() - mins)) / row
-    return (np.where(row < 0.0, np.maximum(lo, lim - 1e-12), lo),
-            np.where(row > 0.0, np.minimum(hi, lim + 1e-12), hi))
+    return (
+        np.where(row < 0.0, np.maximum(lo, lim - 1e-12), lo),
+        np.where(row > 0.0, np.minimum(hi, lim + 1e-12), hi),
+    )
 
 
 class _LPCell:
@@ -308,7 +340,9 @@ class _LPCell:
         norm = np.sqrt((hc * hc).sum(axis=1))
         pos, neg = np.maximum(hc, 0.0), np.minimum(hc, 0.0)
         scale = np.where(norm > 0.0, norm, 1.0)
-        return (pos @ self.lo + neg @ self.hi + he) / scale, (pos @ self.hi + neg @ self.lo + he) / scale
+        return (pos @ self.lo + neg @ self.hi + he) / scale, (
+            pos @ self.hi + neg @ self.lo + he
+        ) / scale
 
     def _solve(self):
         self.center, self.radius = self.lp(self.a, self.b)
@@ -330,8 +364,10 @@ class _LPCell:
             if min(r_neg, r_pos) > _THICK or self.exact:
                 break
             self._solve()
-        (neg, r_neg), (pos, r_pos) = (self._child(u, -off, r_neg, self.center - u * (r + v) / 2.0),
-                                      self._child(-u, off, r_pos, self.center + u * (r - v) / 2.0))
+        (neg, r_neg), (pos, r_pos) = (
+            self._child(u, -off, r_neg, self.center - u * (r + v) / 2.0),
+            self._child(-u, off, r_pos, self.center + u * (r - v) / 2.0),
+        )
         return neg, pos, max(r_neg if neg is None else 0.0, r_pos if pos is None else 0.0)
 
     def _child(self, row, rhs, rho, center):
@@ -367,13 +403,29 @@ def _unit_cube_start(net: ReluNetwork, lb, ub, engine: str):
         c0 = np.hstack([c0, np.zeros((c0.shape[0], 2 - d))])
         root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
     else:
-        root = _LPCell(np.zeros((0, d)), np.zeros(0), np.zeros(d), np.ones(d), _Chebyshev(d),
-                       center=np.full(d, 0.5), radius=0.5, exact=True)
+        root = _LPCell(
+            np.zeros((0, d)),
+            np.zeros(0),
+            np.zeros(d),
+            np.ones(d),
+            _Chebyshev(d),
+            center=np.full(d, 0.5),
+            radius=0.5,
+            exact=True,
+        )
     return free, c0, e0, root
 
 
-def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float, *, engine: str = "auto",
-                 max_count: float = np.inf):
+def _count_exact(
+    net: ReluNetwork,
+    lb,
+    ub,
+    bounds: NeuronBounds,
+    deadline: float,
+    *,
+    engine: str = "auto",
+    max_count: float = np.inf,
+):
     """Exact enumeration; returns ``(count, points (count, n_inputs), complete, engine, resolved)``.
 
     ``engine``: ``"polygon"`` (inputs of dimension <= 2: cells are polygons,
@@ -385,9 +437,13 @@ def _count_exact(net: ReluNetwork, lb, ub, bounds: NeuronBounds, deadline: float
     if d == 0:
         return 1, lb[None, :].copy(), True, "point", True
     if engine == "polygon" and d > 2:
-        raise UnknownOptionError(f"count_linear_regions: the polygon engine needs <= 2 free inputs, found {d}.")
+        raise UnknownOptionError(
+            f"count_linear_regions: the polygon engine needs <= 2 free inputs, found {d}."
+        )
     free, c0, e0, root = _unit_cube_start(net, lb, ub, engine)
-    count, ys, complete, resolved = _enumerate(net, bounds, root, c0, e0, deadline, max_count=max_count)
+    count, ys, complete, resolved = _enumerate(
+        net, bounds, root, c0, e0, deadline, max_count=max_count
+    )
     points = np.repeat(lb[None, :], len(ys), axis=0)
     if ys:
         points[:, free] = lb[free] + (ub - lb)[free] * np.asarray(ys)[:, :d]
@@ -402,8 +458,11 @@ def _distinct_patterns(net: ReluNetwork, chunks, deadline: float = np.inf):
     seen, used = {}, 0
     for x in chunks:
         pats = np.ascontiguousarray(net.activation_patterns(x))
-        rows = pats.view(np.dtype((np.void, max(pats.shape[1], 1)))).ravel() if pats.shape[1] else \
-            np.zeros(len(pats), np.dtype((np.void, 1)))
+        rows = (
+            pats.view(np.dtype((np.void, max(pats.shape[1], 1)))).ravel()
+            if pats.shape[1]
+            else np.zeros(len(pats), np.dtype((np.void, 1)))
+        )
         _, first = np.unique(rows, return_index=True)  # one memcmp sort, not a column lexsort
         for i in first:
             seen.setdefault(rows[i].tobytes(), x[i])
@@ -424,7 +483,7 @@ def _grid_size(lb, ub, n: int) -> tuple[int, int]:
     if d == 0:
         return 1, 1
     res = max(2, int(round(n ** (1.0 / d))))
-    return res, res ** d
+    return res, res**d
 
 
 def _grid_chunks(lb, ub, n: int, rng):
@@ -440,7 +499,9 @@ def _grid_chunks(lb, ub, n: int, rng):
         return
     res, total = _grid_size(lb, ub, n)
     for start in range(0, total, _CHUNK):
-        part = np.stack(np.unravel_index(np.arange(start, min(start + _CHUNK, total)), (res,) * free.size), -1)
+        part = np.stack(
+            np.unravel_index(np.arange(start, min(start + _CHUNK, total)), (res,) * free.size), -1
+        )
         y = (part + 0.5 + rng.uniform(-0.25, 0.25, part.shape)) / res
         x = np.repeat(lb[None, :], len(part), axis=0)
         x[:, free] = lb[free] + (ub - lb)[free] * y
@@ -456,7 +517,8 @@ def _check_args(net, lb, ub, what: str):
     if not np.all(np.isfinite(width)):
         i = int(np.flatnonzero(~np.isfinite(width))[0])
         raise NotApplicableError(
-            f"{what}: input {i} ({net.input_names[i]!r}) spans [{lb[i]}, {ub[i]}], whose width overflows "
+            f"{what}: input {i} ({net.input_names[i]!r}) spans [{lb[i]}, {ub[i]}], whose width "
+            "overflows "
             "float64; expected a box of finite width - shrink the box or rescale the inputs."
         )
     return lb, ub
@@ -476,9 +538,12 @@ def _check_bounds(net, lb, ub, bounds, what: str):
     if partial:
         k = partial[0]
         raise MissingBoundsError(
-            f"{what}: the bounds of layer {k} are labelled {bounds.methods[k]!r}: they hold only where the "
-            "constraints they were tightened with hold, but regions are sought over the whole box, and a kink "
-            "outside those constraints would be missed; pass bounds computed over the box (interval_bounds, "
+            f"{what}: the bounds of layer {k} are labelled {bounds.methods[k]!r}: they hold only "
+            "where the "
+            "constraints they were tightened with hold, but regions are sought over the whole "
+            "box, and a kink "
+            "outside those constraints would be missed; pass bounds computed over the box "
+            "(interval_bounds, "
             "or lp_bounds without extra_constraints) or bounds=None."
         )
     return bounds
@@ -493,13 +558,24 @@ def _count_option(value, name: str, what: str, *, allow_none: bool = False, mini
         ok, value = True, int(value)
     if not ok or value < minimum:
         none = " or None" if allow_none else ""
-        raise UnknownOptionError(f"{what}: {name} must be an integer >= {minimum}{none}, found {value!r}.")
+        raise UnknownOptionError(
+            f"{what}: {name} must be an integer >= {minimum}{none}, found {value!r}."
+        )
     return int(value)
 
 
-def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_samples: int = 100_000,
-                         time_limit: float | None = 60.0, seed: int = 0,
-                         bounds: NeuronBounds | None = None, max_regions: int | None = None) -> RegionCount:
+def count_linear_regions(
+    net: ReluNetwork,
+    lb,
+    ub,
+    *,
+    method: str = "auto",
+    n_samples: int = 100_000,
+    time_limit: float | None = 60.0,
+    seed: int = 0,
+    bounds: NeuronBounds | None = None,
+    max_regions: int | None = None,
+) -> RegionCount:
     """Number of linear regions of ``net`` on the input box ``[lb, ub]``.
 
     Definition: a linear region is an activation pattern of all piecewise
@@ -580,7 +656,9 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
     t0 = time.perf_counter()
     what = "count_linear_regions"
     if method not in _REGION_METHODS:
-        raise UnknownOptionError(f"{what}: method={method!r} is not one of {list(_REGION_METHODS)}.")
+        raise UnknownOptionError(
+            f"{what}: method={method!r} is not one of {list(_REGION_METHODS)}."
+        )
     n_samples = _count_option(n_samples, "n_samples", what)
     max_regions = _count_option(max_regions, "max_regions", what, allow_none=True)
     limit = seconds_option(time_limit, what)
@@ -598,15 +676,23 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
     if chosen in ("sample", "grid"):
         return _sampled(net, lb, ub, chosen, n_samples, rng, limit, t0)
     cap = np.inf if max_regions is None else max_regions + 1
-    count, points, complete, engine, resolved = _count_exact(net, lb, ub, bounds, t0 + limit, max_count=cap)
+    count, points, complete, engine, resolved = _count_exact(
+        net, lb, ub, bounds, t0 + limit, max_count=cap
+    )
     bnd = "/".join(dict.fromkeys(bounds.methods))
     if complete and count <= cap - 1 and not resolved:
-        note = (f"regions thinner than {_THICK:g} of the box were met and not counted ({engine} engine): the "
-                "box is very wide for this network; a lower bound - shrink the box to the inputs' real range "
-                "for an exact count")
+        note = (
+            f"regions thinner than {_THICK:g} of the box were met and not counted ({engine} "
+            "engine): the "
+            "box is very wide for this network; a lower bound - shrink the box to the inputs' "
+            "real range "
+            "for an exact count"
+        )
         return RegionCount(count, False, "exact", time.perf_counter() - t0, note, points)
     if complete and count <= cap - 1:
-        note = f"all patterns on full-dimensional regions enumerated ({engine} engine, {bnd} bounds)"
+        note = (
+            f"all patterns on full-dimensional regions enumerated ({engine} engine, {bnd} bounds)"
+        )
         return RegionCount(count, True, "exact", time.perf_counter() - t0, note, points)
     if count > cap - 1:
         count, points = max_regions, points[:max_regions]
@@ -617,7 +703,9 @@ def count_linear_regions(net: ReluNetwork, lb, ub, *, method: str = "auto", n_sa
         sampled = _sampled(net, lb, ub, "sample", n_samples, rng, limit, time.perf_counter())
         note += f"; {sampled.note} found {sampled.count}"
         if sampled.count > count:
-            return RegionCount(sampled.count, False, "sample", time.perf_counter() - t0, note, sampled.points)
+            return RegionCount(
+                sampled.count, False, "sample", time.perf_counter() - t0, note, sampled.points
+            )
     return RegionCount(count, False, "exact", time.perf_counter() - t0, note, points)
 
 
@@ -680,8 +768,15 @@ class RegionPartition:
         return sum(len(v) for v in self.vertices)
 
 
-def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = None,
-                     time_limit: float | None = 60.0, max_regions: int | None = None) -> RegionPartition:
+def linear_partition(
+    net: ReluNetwork,
+    lb,
+    ub,
+    *,
+    bounds: NeuronBounds | None = None,
+    time_limit: float | None = 60.0,
+    max_regions: int | None = None,
+) -> RegionPartition:
     """Enumerate the linear regions of ``net`` on ``[lb, ub]`` as polygons (at most 2 free inputs).
 
     Uses the exact polygon engine of :func:`count_linear_regions`.  Every point
@@ -723,24 +818,36 @@ def linear_partition(net: ReluNetwork, lb, ub, *, bounds: NeuronBounds | None = 
     d = free.size
     if d > _AUTO_POLYGON_DIM:
         raise NotApplicableError(
-            f"linear_partition: the network has {d} free inputs (lb < ub); region polygons need at most "
-            f"{_AUTO_POLYGON_DIM}. Use a big-M formulation (e.g. 'tightened_bigm') for this network."
+            f"linear_partition: the network has {d} free inputs (lb < ub); region polygons need "
+            "at most "
+            f"{_AUTO_POLYGON_DIM}. Use a big-M formulation (e.g. 'tightened_bigm') for this "
+            "network."
         )
     if d == 0:
         pts = [lb[None, :].copy()]
-        return RegionPartition(pts, [net.forward(pts[0])], True, time.perf_counter() - t0,
-                               time.process_time() - c0_cpu)
+        return RegionPartition(
+            pts, [net.forward(pts[0])], True, time.perf_counter() - t0, time.process_time() - c0_cpu
+        )
     free, c0, e0, root = _unit_cube_start(net, lb, ub, "polygon")
     cells: list = []
     deadline = t0 + limit
-    _, _, complete, resolved = _enumerate(net, bounds, root, c0, e0, deadline, cells,
-                                          np.inf if max_regions is None else int(max_regions) + 1)
+    _, _, complete, resolved = _enumerate(
+        net,
+        bounds,
+        root,
+        c0,
+        e0,
+        deadline,
+        cells,
+        np.inf if max_regions is None else int(max_regions) + 1,
+    )
     if max_regions is not None and len(cells) > max_regions:
         complete = False
         cells = cells[:max_regions]
     vertices, values = _cell_corners(net, cells, d, lb, ub, free)
-    return RegionPartition(vertices, values, complete, time.perf_counter() - t0, time.process_time() - c0_cpu,
-                           resolved)
+    return RegionPartition(
+        vertices, values, complete, time.perf_counter() - t0, time.process_time() - c0_cpu, resolved
+    )
 
 
 def _cell_corners(net: ReluNetwork, cells: list, d: int, lb, ub, free) -> tuple:
@@ -755,7 +862,9 @@ def _cell_corners(net: ReluNetwork, cells: list, d: int, lb, ub, free) -> tuple:
     y = np.concatenate([cell.v for cell in cells])
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     if d == 1:  # cells are strips of the unit square: keep the interval's ends
-        y = np.stack([np.minimum.reduceat(y[:, 0], starts), np.maximum.reduceat(y[:, 0], starts)], axis=1)
+        y = np.stack(
+            [np.minimum.reduceat(y[:, 0], starts), np.maximum.reduceat(y[:, 0], starts)], axis=1
+        )
         y, sizes = y.reshape(-1, 1), np.full(len(cells), 2)
     else:  # drop repeated consecutive corners, and a last corner equal to the first
         keep = np.ones(len(y), dtype=bool)

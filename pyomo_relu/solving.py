@@ -9,8 +9,8 @@ solution and the proven bound are kept), SCIP's node count and gap.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ._options import seconds_option
@@ -33,7 +33,6 @@ SCIP_SETTINGS = {
     "default": {},
     "relu": {"separating/maxrounds": 0, "separating/maxroundsroot": 0},
 }
-
 
 
 @dataclass
@@ -92,8 +91,15 @@ def get_solver(name: str):
     return opt
 
 
-def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = None, tee: bool = False,
-                options: dict | None = None, settings: str = "relu") -> Outcome:
+def solve_model(
+    m,
+    *,
+    solver: str = "scip_direct",
+    time_limit: float | None = None,
+    tee: bool = False,
+    options: dict | None = None,
+    settings: str = "relu",
+) -> Outcome:
     """Solve ``m`` and load the best solution found (if any) into its variables.
 
     Parameters
@@ -127,7 +133,9 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         If the solver is not installed (the message names the pip package).
     """
     if settings not in SCIP_SETTINGS:
-        raise UnknownOptionError(f"unknown SCIP settings {settings!r}; valid: {', '.join(SCIP_SETTINGS)}.")
+        raise UnknownOptionError(
+            f"unknown SCIP settings {settings!r}; valid: {', '.join(SCIP_SETTINGS)}."
+        )
     time_limit = seconds_option(time_limit, "solve_model")
     opt = get_solver(solver)
     if SOLVERS[solver][0] == "contrib":
@@ -137,8 +145,9 @@ def solve_model(m, *, solver: str = "scip_direct", time_limit: float | None = No
         _check_highs_options(options or {})
     start = time.perf_counter()
     run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
-    termination, has_sol, primal, dual, seconds, nodes = run(opt, m, time_limit=time_limit, tee=tee,
-                                                             options=options or {})
+    termination, has_sol, primal, dual, seconds, nodes = run(
+        opt, m, time_limit=time_limit, tee=tee, options=options or {}
+    )
     wall = time.perf_counter() - start
     return Outcome(
         status=_status(termination),
@@ -190,7 +199,8 @@ def _check_highs_options(options: dict) -> None:
             status = exc
         if status != highspy.HighsStatus.kOk:
             raise UnknownOptionError(
-                f"solve_model: HiGHS rejects the option {name}={value!r} (unknown name or wrong type); "
+                f"solve_model: HiGHS rejects the option {name}={value!r} (unknown name or wrong "
+                "type); "
                 "see the HiGHS option list (e.g. 'mip_rel_gap', 'threads')."
             )
 
@@ -209,7 +219,9 @@ def _scip_log_without_deadlock():
     import pyscipopt
     from pyomo.contrib.solver.solvers.scip import base, scip_direct
 
-    modules = [mod for mod in (base, scip_direct) if hasattr(mod, "scip")]  # where the interfaces find pyscipopt
+    modules = [
+        mod for mod in (base, scip_direct) if hasattr(mod, "scip")
+    ]  # where the interfaces find pyscipopt
     if not hasattr(pyscipopt.Model, "optimizeNogil") or not modules:
         yield
         return
@@ -244,14 +256,27 @@ def _run_contrib(opt, m, *, time_limit, tee, options):
     if not tee:
         options = {"display/verblevel": 0, **options}
     with _scip_log_without_deadlock():
-        res = opt.solve(m, tee=tee, time_limit=time_limit, load_solutions=False,
-                        raise_exception_on_nonoptimal_result=False, solver_options=options)
+        res = opt.solve(
+            m,
+            tee=tee,
+            time_limit=time_limit,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            solver_options=options,
+        )
     has_sol = res.solution_status.name != "noSolution"
     if has_sol:
         res.solution_loader.load_vars()
     seconds = getattr(res.timing_info, "scip_time", None)
     nodes = res.extra_info.value().get("NNodes")
-    return res.termination_condition.name, has_sol, res.incumbent_objective, res.objective_bound, seconds, nodes
+    return (
+        res.termination_condition.name,
+        has_sol,
+        res.incumbent_objective,
+        res.objective_bound,
+        seconds,
+        nodes,
+    )
 
 
 def _run_appsi(opt, m, *, time_limit, tee, options):
@@ -269,13 +294,21 @@ def _run_appsi(opt, m, *, time_limit, tee, options):
         if nonlinear is None:
             raise
         raise NotApplicableError(
-            f"solve_model: appsi_highs solves linear (MILP) models only, but {nonlinear} is nonlinear; "
+            f"solve_model: appsi_highs solves linear (MILP) models only, but {nonlinear} is "
+            "nonlinear; "
             "use solver='scip_direct' (SCIP solves MINLPs) or write it linearly."
         ) from None
     has_sol = res.best_feasible_objective is not None
     if has_sol:
         res.solution_loader.load_vars()
-    return res.termination_condition.name, has_sol, res.best_feasible_objective, res.best_objective_bound, None, None
+    return (
+        res.termination_condition.name,
+        has_sol,
+        res.best_feasible_objective,
+        res.best_objective_bound,
+        None,
+        None,
+    )
 
 
 def _first_nonlinear(m):
@@ -292,8 +325,12 @@ def _first_nonlinear(m):
 
 def _status(termination: str) -> str:
     return {
-        "convergenceCriteriaSatisfied": "optimal", "optimal": "optimal",
-        "maxTimeLimit": "time_limit", "provenInfeasible": "infeasible", "infeasible": "infeasible",
-        "unbounded": "unbounded", "infeasibleOrUnbounded": "infeasible_or_unbounded",
+        "convergenceCriteriaSatisfied": "optimal",
+        "optimal": "optimal",
+        "maxTimeLimit": "time_limit",
+        "provenInfeasible": "infeasible",
+        "infeasible": "infeasible",
+        "unbounded": "unbounded",
+        "infeasibleOrUnbounded": "infeasible_or_unbounded",
         "interrupted": "interrupted",
     }.get(termination, termination)

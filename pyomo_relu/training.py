@@ -43,7 +43,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "install the training extra with `pip install pyomo_relu[train]`."
     ) from exc
 
-from .errors import DataError, InfeasibleBoxError, MissingBoundsError, ShapeMismatchError, UnknownOptionError
+from .errors import (
+    DataError,
+    InfeasibleBoxError,
+    MissingBoundsError,
+    ShapeMismatchError,
+    UnknownOptionError,
+)
 from .io.torch import from_torch
 from .network import DenseLayer, ReluNetwork
 
@@ -110,10 +116,14 @@ def _untracked(a):
 
 
 def _as_array(name: str, a) -> np.ndarray:
-    if np.ma.isMaskedArray(a) and np.ma.count_masked(a):  # np.asarray would train on the hidden values
+    if np.ma.isMaskedArray(a) and np.ma.count_masked(
+        a
+    ):  # np.asarray would train on the hidden values
         raise TrainingDataError(
-            f"train_mlp: {name} is a masked array with {np.ma.count_masked(a)} masked entries, whose hidden values "
-            "would be trained on; drop the rows with masked entries or fill them (np.ma.filled) first."
+            f"train_mlp: {name} is a masked array with {np.ma.count_masked(a)} masked entries, "
+            "whose hidden values "
+            "would be trained on; drop the rows with masked entries or fill them (np.ma.filled) "
+            "first."
         )
     try:
         arr = np.asarray(_untracked(a))
@@ -122,8 +132,10 @@ def _as_array(name: str, a) -> np.ndarray:
         return np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TrainingDataError(
-            f"train_mlp: {name} must be an array of real numbers, found a {type(a).__name__} that cannot be "
-            f"converted ({exc}); pass a numeric array (parse or drop text cells, split ragged rows)."
+            f"train_mlp: {name} must be an array of real numbers, found a {type(a).__name__} that "
+            "cannot be "
+            f"converted ({exc}); pass a numeric array (parse or drop text cells, split ragged "
+            "rows)."
         ) from None
 
 
@@ -135,7 +147,8 @@ def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
         y = y[:, None]
     if X.ndim != 2 or y.ndim != 2 or X.shape[1] == 0 or y.shape[1] == 0:
         raise ShapeMismatchError(
-            f"train_mlp: X must be (n_samples, n_inputs) and y (n_samples,) or (n_samples, n_outputs) with at "
+            "train_mlp: X must be (n_samples, n_inputs) and y (n_samples,) or (n_samples, "
+            "n_outputs) with at "
             f"least one column each; found X {X.shape} and y {y.shape}."
         )
     if X.shape[0] != y.shape[0]:
@@ -145,24 +158,29 @@ def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
         elif y.shape[1] == X.shape[0]:
             hint = f" (y {y.shape} looks transposed: pass y.T)"
         raise ShapeMismatchError(
-            f"train_mlp: X has {X.shape[0]} samples but y has {y.shape[0]}{hint}; pass one target row per input row."
+            f"train_mlp: X has {X.shape[0]} samples but y has {y.shape[0]}{hint}; pass one target "
+            "row per input row."
         )
     if X.shape[0] < 2:
         raise ShapeMismatchError(
-            f"train_mlp: need at least 2 samples to fit and standardize, found {X.shape[0]}; pass more data."
+            f"train_mlp: need at least 2 samples to fit and standardize, found {X.shape[0]}; pass "
+            "more data."
         )
     for name, arr in (("X", X), ("y", y)):
         bad = np.argwhere(~np.isfinite(arr))
         if bad.size:
             raise TrainingDataError(
-                f"train_mlp: {name} contains NaN or Inf (first at row {bad[0][0]}, column {bad[0][1]}); "
+                f"train_mlp: {name} contains NaN or Inf (first at row {bad[0][0]}, column "
+                f"{bad[0][1]}); "
                 "drop or impute those rows before training."
             )
     return X, y
 
 
 def _check_int(name: str, value, *, low: int, high: int | None = None, high_text: str = "") -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, np.integer, float, np.floating)
+    ):
         ok = False
     elif isinstance(value, (float, np.floating)):
         ok = bool(np.isfinite(value)) and float(value).is_integer()
@@ -182,7 +200,8 @@ def _check_float(name: str, value, *, positive: bool) -> float:
         ok = False
     if not ok or float(value) < 0 or (positive and float(value) == 0):
         raise UnknownOptionError(
-            f"train_mlp: {name} must be a finite number {'> 0' if positive else '>= 0'}, found {value!r}."
+            f"train_mlp: {name} must be a finite number {'> 0' if positive else '>= 0'}, found "
+            f"{value!r}."
         )
     return float(value)
 
@@ -196,10 +215,13 @@ def _check_hidden(value) -> tuple[int, ...]:
         hidden = None if isinstance(hidden, (str, bytes)) else tuple(hidden)
     except TypeError:
         hidden = None
-    if not hidden or not all(isinstance(h, (int, np.integer)) and not isinstance(h, (bool, np.bool_)) and h > 0
-                             for h in hidden):
+    if not hidden or not all(
+        isinstance(h, (int, np.integer)) and not isinstance(h, (bool, np.bool_)) and h > 0
+        for h in hidden
+    ):
         raise UnknownOptionError(
-            f"train_mlp: hidden must be a non-empty sequence of positive integers (the hidden layer widths, "
+            "train_mlp: hidden must be a non-empty sequence of positive integers (the hidden "
+            "layer widths, "
             f"such as (25, 25)), found {value!r}."
         )
     return tuple(int(h) for h in hidden)
@@ -209,7 +231,8 @@ def _check_options(opts: dict) -> dict:
     """The validated options (numbers converted); raises UnknownOptionError for a bad value."""
     if not isinstance(opts["activation"], str) or opts["activation"] not in ACTIVATIONS:
         raise UnknownOptionError(
-            f"train_mlp: activation={opts['activation']!r} is not known; valid: {', '.join(ACTIVATIONS)}."
+            f"train_mlp: activation={opts['activation']!r} is not known; valid: "
+            f"{', '.join(ACTIVATIONS)}."
         )
     out = dict(opts, hidden=_check_hidden(opts["hidden"]))
     for name in ("cap", "lr"):
@@ -225,8 +248,14 @@ def _check_options(opts: dict) -> dict:
     for name in ("normalize", "verbose"):
         # bool("False") is True: a string (say from a config file) would silently mean the opposite
         value = opts[name]
-        if not (isinstance(value, (bool, np.bool_)) or isinstance(value, (int, np.integer)) and value in (0, 1)):
-            raise UnknownOptionError(f"train_mlp: {name} must be True or False, found {opts[name]!r}.")
+        if not (
+            isinstance(value, (bool, np.bool_))
+            or isinstance(value, (int, np.integer))
+            and value in (0, 1)
+        ):
+            raise UnknownOptionError(
+                f"train_mlp: {name} must be True or False, found {opts[name]!r}."
+            )
         out[name] = bool(opts[name])
     return out
 
@@ -235,20 +264,27 @@ def _input_box(input_bounds, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if input_bounds is None:
         return X.min(axis=0), X.max(axis=0)
     not_a_pair = ShapeMismatchError(
-        f"train_mlp: input_bounds must be a pair (lb, ub) of numbers or arrays of length {X.shape[1]}, "
+        "train_mlp: input_bounds must be a pair (lb, ub) of numbers or arrays of length "
+        f"{X.shape[1]}, "
         f"found {input_bounds!r}."
     )
     try:
         lb, ub = input_bounds
     except (TypeError, ValueError):
         raise not_a_pair from None
-    if lb is None or ub is None:  # np.asarray(None, float) is NaN: "not finite" would not say what is wrong
+    if (
+        lb is None or ub is None
+    ):  # np.asarray(None, float) is NaN: "not finite" would not say what is wrong
         raise MissingBoundsError(
-            f"train_mlp: input_bounds has None as {'lb' if lb is None else 'ub'}; pass numbers or arrays of "
+            f"train_mlp: input_bounds has None as {'lb' if lb is None else 'ub'}; pass numbers or "
+            "arrays of "
             f"length {X.shape[1]} for both, or leave input_bounds=None to use the range of X."
         )
     try:
-        lb, ub = np.asarray(_untracked(lb), dtype=np.float64), np.asarray(_untracked(ub), dtype=np.float64)
+        lb, ub = (
+            np.asarray(_untracked(lb), dtype=np.float64),
+            np.asarray(_untracked(ub), dtype=np.float64),
+        )
     except (TypeError, ValueError):
         raise not_a_pair from None
     try:
@@ -256,21 +292,26 @@ def _input_box(input_bounds, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ub = np.broadcast_to(ub, (X.shape[1],)).copy()
     except ValueError:
         raise ShapeMismatchError(
-            f"train_mlp: input_bounds must have one entry per input ({X.shape[1]}), found lb of shape "
+            f"train_mlp: input_bounds must have one entry per input ({X.shape[1]}), found lb of "
+            "shape "
             f"{lb.shape} and ub of shape {ub.shape}."
         ) from None
     if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
         raise MissingBoundsError(f"train_mlp: input_bounds must be finite, found lb={lb}, ub={ub}.")
     if not np.all(lb <= ub):
-        raise InfeasibleBoxError(f"train_mlp: input_bounds need lb <= ub, found lb={lb}, ub={ub}; swap them.")
+        raise InfeasibleBoxError(
+            f"train_mlp: input_bounds need lb <= ub, found lb={lb}, ub={ub}; swap them."
+        )
     tol = BOX_RTOL * np.maximum(1.0, np.maximum(np.abs(lb), np.abs(ub)))
     outside = (X < lb - tol) | (X > ub + tol)
     if outside.any():
         row, col = np.argwhere(outside)[0]
         raise TrainingDataError(
-            f"train_mlp: input_bounds do not cover the data: {int(outside.any(axis=1).sum())} of {X.shape[0]} "
+            f"train_mlp: input_bounds do not cover the data: {int(outside.any(axis=1).sum())} of "
+            f"{X.shape[0]} "
             f"samples lie outside (first: row {row}, column {col}, value {X[row, col]:.6g} not in "
-            f"[{lb[col]:.6g}, {ub[col]:.6g}]); the data's range is lb={X.min(axis=0)}, ub={X.max(axis=0)}. "
+            f"[{lb[col]:.6g}, {ub[col]:.6g}]); the data's range is lb={X.min(axis=0)}, "
+            f"ub={X.max(axis=0)}. "
             "Widen input_bounds to cover the data or drop the samples outside the box."
         )
     return lb, ub
@@ -296,7 +337,9 @@ def _linears(model: nn.Sequential) -> list:
     return [m for m in model if isinstance(m, nn.Linear)]
 
 
-def stability_loss(model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None) -> torch.Tensor:
+def stability_loss(
+    model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
+) -> torch.Tensor:
     """RS loss ``sum_j -tanh(1 + l_j u_j)`` over the hidden neurons of ``model``.
 
     ``[l, u]`` are interval bounds of each hidden pre-activation over the box
@@ -370,27 +413,36 @@ def fold_normalization(weights, biases, *, x_mean, x_std, y_mean, y_std):
 def _export(model, scale) -> ReluNetwork:
     """The torch model as a ReluNetwork in physical units (standardization folded in)."""
     net = from_torch(model)
-    ws, bs = fold_normalization([layer.weights for layer in net.layers], [layer.bias for layer in net.layers],
-                                **scale)
-    return net.with_layers([
-        DenseLayer(w, b, layer.activation, name=f"layer {k}")
-        for k, (w, b, layer) in enumerate(zip(ws, bs, net.layers))
-    ])
+    ws, bs = fold_normalization(
+        [layer.weights for layer in net.layers], [layer.bias for layer in net.layers], **scale
+    )
+    return net.with_layers(
+        [
+            DenseLayer(w, b, layer.activation, name=f"layer {k}")
+            for k, (w, b, layer) in enumerate(zip(ws, bs, net.layers))
+        ]
+    )
 
 
 # -- training loop -----------------------------------------------------------
 def _standardize(X, y, normalize: bool) -> dict:
     if not normalize:
-        return {"x_mean": np.zeros(X.shape[1]), "x_std": np.ones(X.shape[1]),
-                "y_mean": np.zeros(y.shape[1]), "y_std": np.ones(y.shape[1])}
+        return {
+            "x_mean": np.zeros(X.shape[1]),
+            "x_std": np.ones(X.shape[1]),
+            "y_mean": np.zeros(y.shape[1]),
+            "y_std": np.ones(y.shape[1]),
+        }
     out = {}
     for name, arr in (("x", X), ("y", y)):
         with np.errstate(over="ignore", invalid="ignore"):
             mean, std = arr.mean(axis=0), arr.std(axis=0)
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
             raise TrainingDataError(
-                f"train_mlp: {'X' if name == 'x' else 'y'} has values too large to standardize in float64 "
-                f"(largest magnitude {np.abs(arr).max():.3g}); rescale the data, e.g. to the order of 1."
+                f"train_mlp: {'X' if name == 'x' else 'y'} has values too large to standardize in "
+                "float64 "
+                f"(largest magnitude {np.abs(arr).max():.3g}); rescale the data, e.g. to the "
+                "order of 1."
             )
         # std squares the deviations, which underflow for values below ~1e-154 (a varying column of
         # 1e-170 would come out constant): measure the spread relative to the column's largest magnitude
@@ -402,8 +454,10 @@ def _standardize(X, y, normalize: bool) -> dict:
         tiny = ~constant & (std < SMALLEST_STD)
         if tiny.any():
             raise TrainingDataError(
-                f"train_mlp: {'X' if name == 'x' else 'y'} column {int(np.argmax(tiny))} varies too little to "
-                f"standardize in float64 (standard deviation {std[tiny][0]:.3g}); rescale the data, e.g. to "
+                f"train_mlp: {'X' if name == 'x' else 'y'} column {int(np.argmax(tiny))} varies "
+                "too little to "
+                f"standardize in float64 (standard deviation {std[tiny][0]:.3g}); rescale the "
+                "data, e.g. to "
                 "the order of 1."
             )
         out[f"{name}_mean"], out[f"{name}_std"] = mean, np.where(constant, 1.0, std)
@@ -427,36 +481,67 @@ def _run_epochs(model, data, opts, box, y_var) -> list:
 
     (xt, yt), (xv, yv) = data
     optim = torch.optim.Adam(model.parameters(), lr=opts["lr"])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=opts["epochs"], eta_min=opts["lr"] * 0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optim, T_max=opts["epochs"], eta_min=opts["lr"] * 0.02
+    )
     gen = torch.Generator().manual_seed(opts["seed"])
     history = []
     epochs = tqdm(range(opts["epochs"]), desc="train_mlp", disable=not opts["verbose"], leave=False)
     for epoch in epochs:
         order = torch.randperm(xt.shape[0], generator=gen)
         for start in range(0, xt.shape[0], opts["batch_size"]):
-            idx = order[start:start + opts["batch_size"]]
+            idx = order[start : start + opts["batch_size"]]
             loss = nn.functional.mse_loss(model(xt[idx]), yt[idx]) + _penalty(model, opts, box)
             optim.zero_grad()
             loss.backward()
             optim.step()
         sched.step()
-        row = {"epoch": epoch + 1, "train_mse": _mse(model, xt, yt, y_var), "val_mse": _mse(model, xv, yv, y_var)}
+        row = {
+            "epoch": epoch + 1,
+            "train_mse": _mse(model, xt, yt, y_var),
+            "val_mse": _mse(model, xv, yv, y_var),
+        }
         history.append(row)
-        if not np.isfinite(row["train_mse"]):  # NaN stays NaN: stop now, not with an unusable network
+        if not np.isfinite(
+            row["train_mse"]
+        ):  # NaN stays NaN: stop now, not with an unusable network
             raise UnknownOptionError(
                 f"train_mlp: training diverged in epoch {epoch + 1} (the training error became "
-                f"{row['train_mse']}) with lr={opts['lr']:g}{'' if opts['normalize'] else ' and normalize=False'}; "
-                "lower lr" + ("" if opts["normalize"] else ", set normalize=True or rescale the data to the order "
-                              "of 1") + "."
+                f"{row['train_mse']}) with "
+                f"lr={opts['lr']:g}{'' if opts['normalize'] else ' and normalize=False'}; "
+                "lower lr"
+                + (
+                    ""
+                    if opts["normalize"]
+                    else ", set normalize=True or rescale the data to the order of 1"
+                )
+                + "."
             )
         epochs.set_postfix(train=f"{row['train_mse']:.3g}", val=f"{row['val_mse']:.3g}")
     model.eval()
     return history
 
 
-def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0.0, stability=0.0,
-              dropout=0.0, epochs=200, batch_size=64, lr=3e-3, seed=0, input_bounds=None,
-              validation=0.2, normalize=True, verbose=False) -> TrainResult:
+def train_mlp(
+    X,
+    y,
+    *,
+    hidden=(25, 25),
+    activation="relu",
+    cap=1.0,
+    l1=0.0,
+    l2=0.0,
+    stability=0.0,
+    dropout=0.0,
+    epochs=200,
+    batch_size=64,
+    lr=3e-3,
+    seed=0,
+    input_bounds=None,
+    validation=0.2,
+    normalize=True,
+    verbose=False,
+) -> TrainResult:
     """Train a feed-forward ReLU (or clipped-ReLU) network on ``(X, y)``.
 
     Parameters
@@ -516,10 +601,24 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
     All of them derive from :class:`~pyomo_relu.errors.ReluError` and ``ValueError``.
     Constant columns (zero standard deviation) are centred but not scaled.
     """
-    opts = _check_options({"hidden": hidden, "activation": activation, "cap": cap, "l1": l1, "l2": l2,
-                           "stability": stability, "dropout": dropout, "epochs": epochs, "batch_size": batch_size,
-                           "lr": lr, "seed": seed, "validation": validation, "normalize": normalize,
-                           "verbose": verbose})
+    opts = _check_options(
+        {
+            "hidden": hidden,
+            "activation": activation,
+            "cap": cap,
+            "l1": l1,
+            "l2": l2,
+            "stability": stability,
+            "dropout": dropout,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "validation": validation,
+            "normalize": normalize,
+            "verbose": verbose,
+        }
+    )
     X, y = _check_data(X, y)
     lb, ub = _input_box(input_bounds, X)
     scale = _standardize(X, y, normalize)
@@ -543,5 +642,13 @@ def train_mlp(X, y, *, hidden=(25, 25), activation="relu", cap=1.0, l1=0.0, l2=0
         train_mse = _mse(model, *data[0], y_var)
         val_mse = _mse(model, *data[1], y_var)
     net = _export(model, scale)
-    return TrainResult(network=net, history=history, train_mse=train_mse, val_mse=val_mse,
-                       options=opts, input_bounds=(lb, ub), scaling=scale, model=model)
+    return TrainResult(
+        network=net,
+        history=history,
+        train_mse=train_mse,
+        val_mse=val_mse,
+        options=opts,
+        input_bounds=(lb, ub),
+        scaling=scale,
+        model=model,
+    )

@@ -72,7 +72,9 @@ class _Seconds:
         self.name, self.allow_zero = name, allow_zero
 
     def __call__(self, value):
-        return seconds_option(value, "relu.tighten_bounds", name=self.name, allow_zero=self.allow_zero)
+        return seconds_option(
+            value, "relu.tighten_bounds", name=self.name, allow_zero=self.allow_zero
+        )
 
     def domain_name(self):
         return "seconds >= 0 or None" if self.allow_zero else "seconds > 0 or None"
@@ -80,7 +82,9 @@ class _Seconds:
 
 def _solver_name(value):
     if not isinstance(value, str) or not value:
-        raise ValueError(f"expected the name of a Pyomo solver (e.g. 'appsi_highs'), found {value!r}")
+        raise ValueError(
+            f"expected the name of a Pyomo solver (e.g. 'appsi_highs'), found {value!r}"
+        )
     return value
 
 
@@ -110,14 +114,17 @@ def _target_roots(model, targets) -> list:
     if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
         raise UnknownOptionError(
             f"relu.tighten_bounds: targets={targets!r} is not a block; pass a ReluNetworkBlock, a "
-            "block containing them, or a list of those (the components themselves, not their names)."
+            "block containing them, or a list of those (the components themselves, not their "
+            "names)."
         )
     roots = list(targets)
     for root in roots:
         if not hasattr(root, "is_indexed"):
             raise UnknownOptionError(
-                f"relu.tighten_bounds: target {root!r} is a {type(root).__name__}, not a block; pass "
-                "ReluNetworkBlocks or blocks containing them (the components themselves, not their names)."
+                f"relu.tighten_bounds: target {root!r} is a {type(root).__name__}, not a block; "
+                "pass "
+                "ReluNetworkBlocks or blocks containing them (the components themselves, not "
+                "their names)."
             )
     return roots
 
@@ -135,13 +142,16 @@ def find_network_blocks(model, targets=None) -> list:
                 continue
             if not hasattr(data, "component_data_objects"):
                 raise UnknownOptionError(
-                    f"relu.tighten_bounds: target {data.name!r} is a {type(data).__name__}, not a block; "
+                    f"relu.tighten_bounds: target {data.name!r} is a {type(data).__name__}, not a "
+                    "block; "
                     "pass ReluNetworkBlocks or blocks containing them."
                 )
             # active Disjuncts too: the bounds of a network hold whichever disjunct is chosen, and
             # rows rebuilt there are relaxed by the later GDP transformation (a transformed
             # Disjunct is inactive, so its blocks are left alone)
-            for blk in data.component_data_objects(pyo.Block, active=True, descend_into=(pyo.Block, Disjunct)):
+            for blk in data.component_data_objects(
+                pyo.Block, active=True, descend_into=(pyo.Block, Disjunct)
+            ):
                 if isinstance(blk, ReluNetworkBlockData):
                     found.append(blk)
     unique = {id(b): b for b in found}
@@ -170,8 +180,11 @@ class _UserRows(list):
 
 def _has_mutable(expr) -> bool:
     """Whether the expression ``expr`` (or None, or a number) contains a mutable parameter."""
-    return expr is not None and type(expr) not in native_numeric_types \
+    return (
+        expr is not None
+        and type(expr) not in native_numeric_types
         and next(identify_mutable_parameters(expr), None) is not None
+    )
 
 
 def _changeable(con) -> bool:
@@ -196,7 +209,11 @@ def linear_user_rows(model) -> list:
     :func:`_changeable`): the bounds derived from the rows must stay valid when
     those values change.  Computed once per transformation and shared by all blocks.
     """
-    own = {id(c) for nb in find_network_blocks(model) for c in nb.component_data_objects(pyo.Constraint)}
+    own = {
+        id(c)
+        for nb in find_network_blocks(model)
+        for c in nb.component_data_objects(pyo.Constraint)
+    }
     out = _UserRows()
     for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
         if id(con) in own or _changeable(con):
@@ -206,8 +223,14 @@ def linear_user_rows(model) -> list:
             continue
         const = float(repn.constant)
         lo, hi = pyo.value(con.lower), pyo.value(con.upper)
-        out.append((repn.linear_vars, repn.linear_coefs,
-                    -math.inf if lo is None else lo - const, math.inf if hi is None else hi - const))
+        out.append(
+            (
+                repn.linear_vars,
+                repn.linear_coefs,
+                -math.inf if lo is None else lo - const,
+                math.inf if hi is None else hi - const,
+            )
+        )
     return out
 
 
@@ -220,7 +243,9 @@ def input_constraints(model, block: ReluNetworkBlockData, *, rows=None):
     """
     position = {id(v): i for i, v in enumerate(block.inputs.values())}
     rows = linear_user_rows(model) if rows is None else rows
-    if isinstance(rows, _UserRows):  # only rows that use an input can qualify (every row has a variable)
+    if isinstance(
+        rows, _UserRows
+    ):  # only rows that use an input can qualify (every row has a variable)
         rows = [rows[r] for r in rows.rows_of(block.inputs.values())]
     matrix, lows, highs = [], [], []
     for variables, coefs, lo, hi in rows:
@@ -237,11 +262,18 @@ def input_constraints(model, block: ReluNetworkBlockData, *, rows=None):
     return np.array(matrix), np.array(lows), np.array(highs)
 
 
-_NOT_NONE = {"method": "one of 'interval', 'lp', 'milp'", "context": "'network' or 'model'",
-             "solver": "a Pyomo solver name", "workers": "an integer >= 1", "progress": "True or False"}
+_NOT_NONE = {
+    "method": "one of 'interval', 'lp', 'milp'",
+    "context": "'network' or 'model'",
+    "solver": "a Pyomo solver name",
+    "workers": "an integer >= 1",
+    "progress": "True or False",
+}
 
 
-@TransformationFactory.register("relu.tighten_bounds", doc="Tighten the neuron bounds of ReluNetworkBlocks (OBBT)")
+@TransformationFactory.register(
+    "relu.tighten_bounds", doc="Tighten the neuron bounds of ReluNetworkBlocks (OBBT)"
+)
 class TightenBounds(Transformation):
     """Recompute neuron bounds (interval, LP or MILP OBBT) and rebuild the blocks.
 
@@ -253,29 +285,68 @@ class TightenBounds(Transformation):
     """
 
     CONFIG = ConfigDict("relu.tighten_bounds")
-    CONFIG.declare("method", ConfigValue(default="lp", domain=_OneOf("method", "interval", "lp", "milp"),
-                                         description="how to bound each neuron"))
-    CONFIG.declare("targets", ConfigValue(default=None, description="blocks to tighten (default: all)"))
-    CONFIG.declare("workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes"))
-    CONFIG.declare("time_limit", ConfigValue(default=None, domain=_Seconds("time_limit", True),
-                                             description="seconds per block for LP / MILP tightening, and again for "
-                                             "each block's pass of the model context"))
-    CONFIG.declare("time_limit_per_neuron", ConfigValue(default=10.0, domain=_Seconds("time_limit_per_neuron", False),
-                                                        description="seconds per MILP bound"))
-    CONFIG.declare("context", ConfigValue(default="network", domain=_OneOf("context", "network", "model"),
-                                          description="network: box + constraints on inputs; model: whole-model LP"))
-    CONFIG.declare("solver", ConfigValue(default="appsi_highs", domain=_solver_name,
-                                         description="Pyomo LP solver for context='model'"))
-    CONFIG.declare("progress", ConfigValue(default=False, domain=Bool, description="show progress bars"))
+    CONFIG.declare(
+        "method",
+        ConfigValue(
+            default="lp",
+            domain=_OneOf("method", "interval", "lp", "milp"),
+            description="how to bound each neuron",
+        ),
+    )
+    CONFIG.declare(
+        "targets", ConfigValue(default=None, description="blocks to tighten (default: all)")
+    )
+    CONFIG.declare(
+        "workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes")
+    )
+    CONFIG.declare(
+        "time_limit",
+        ConfigValue(
+            default=None,
+            domain=_Seconds("time_limit", True),
+            description="seconds per block for LP / MILP tightening, and again for "
+            "each block's pass of the model context",
+        ),
+    )
+    CONFIG.declare(
+        "time_limit_per_neuron",
+        ConfigValue(
+            default=10.0,
+            domain=_Seconds("time_limit_per_neuron", False),
+            description="seconds per MILP bound",
+        ),
+    )
+    CONFIG.declare(
+        "context",
+        ConfigValue(
+            default="network",
+            domain=_OneOf("context", "network", "model"),
+            description="network: box + constraints on inputs; model: whole-model LP",
+        ),
+    )
+    CONFIG.declare(
+        "solver",
+        ConfigValue(
+            default="appsi_highs",
+            domain=_solver_name,
+            description="Pyomo LP solver for context='model'",
+        ),
+    )
+    CONFIG.declare(
+        "progress", ConfigValue(default=False, domain=Bool, description="show progress bars")
+    )
 
     def _apply_to(self, model, **kwds):
         try:
             cfg = self.CONFIG(kwds)
         except ValueError as exc:
-            if isinstance(exc.__context__, UnknownOptionError):  # our own domain's message says it all
+            if isinstance(
+                exc.__context__, UnknownOptionError
+            ):  # our own domain's message says it all
                 raise exc.__context__ from None
             raise UnknownOptionError(
-                f"relu.tighten_bounds: {exc}".strip() + f" Valid options: {', '.join(self.CONFIG.keys())}."
+                f"relu.tighten_bounds: {exc}".strip()
+                + f" Valid options: {', '.join(self.CONFIG.keys())}."
             ) from None
         for name, expected in _NOT_NONE.items():
             if cfg[name] is None:  # Pyomo's config skips the domain check for None
@@ -286,18 +357,29 @@ class TightenBounds(Transformation):
         blocks = find_network_blocks(model, cfg.targets)
         omlt_blocks = find_omlt_blocks(model, cfg.targets)
         if cfg.targets is not None and not blocks and not omlt_blocks:
-            raise UnknownOptionError("relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock.")
+            raise UnknownOptionError(
+                "relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock."
+            )
         # check the model context's solver before changing anything
-        whole_model = _ModelContext(model, blocks, cfg) if cfg.context == "model" and blocks else None
-        plans = [_omlt_plan(blk) for blk in omlt_blocks]  # every OMLT block is checked before any changes
+        whole_model = (
+            _ModelContext(model, blocks, cfg) if cfg.context == "model" and blocks else None
+        )
+        plans = [
+            _omlt_plan(blk) for blk in omlt_blocks
+        ]  # every OMLT block is checked before any changes
         for blk, plan in zip(omlt_blocks, plans):
             _tighten_omlt(blk, plan, cfg)
         user_rows = linear_user_rows(model) if blocks else []
         done = {}  # copies of one network with equal bounds and input rows get the same bounds
         for blk in blocks:
             extra = input_constraints(model, blk, rows=user_rows)
-            key = (id(blk.network), blk.bounds.content_key(),
-                   None if extra is None else tuple(np.asarray(a).tobytes() for a in extra) + (extra[0].shape,))
+            key = (
+                id(blk.network),
+                blk.bounds.content_key(),
+                None
+                if extra is None
+                else tuple(np.asarray(a).tobytes() for a in extra) + (extra[0].shape,),
+            )
             if key not in done:
                 done[key] = _compute_bounds(blk.network, blk.bounds, cfg, extra)
             new = done[key]
@@ -315,19 +397,42 @@ def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
     if cfg.method == "lp":
         from .bounds.lp import lp_bounds
 
-        return lp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, time_limit=cfg.time_limit,
-                         progress=cfg.progress, extra_constraints=extra)
+        return lp_bounds(
+            net,
+            lb,
+            ub,
+            prior=cur,
+            workers=cfg.workers,
+            time_limit=cfg.time_limit,
+            progress=cfg.progress,
+            extra_constraints=extra,
+        )
     from .bounds.milp import milp_bounds
 
-    return milp_bounds(net, lb, ub, prior=cur, workers=cfg.workers, progress=cfg.progress,
-                       time_limit=cfg.time_limit, time_limit_per_neuron=cfg.time_limit_per_neuron,
-                       extra_constraints=extra)
+    return milp_bounds(
+        net,
+        lb,
+        ub,
+        prior=cur,
+        workers=cfg.workers,
+        progress=cfg.progress,
+        time_limit=cfg.time_limit,
+        time_limit_per_neuron=cfg.time_limit_per_neuron,
+        extra_constraints=extra,
+    )
 
 
 #: the parts of an APPSI solver's per-solve model scan that find structural changes
-_STRUCTURE_CHECKS = ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-                     "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
-                     "update_vars", "update_params", "update_named_expressions")
+_STRUCTURE_CHECKS = (
+    "check_for_new_or_removed_constraints",
+    "check_for_new_or_removed_vars",
+    "check_for_new_or_removed_params",
+    "check_for_new_objective",
+    "update_constraints",
+    "update_vars",
+    "update_params",
+    "update_named_expressions",
+)
 
 
 def _persistent_appsi(name: str):
@@ -342,7 +447,7 @@ def _persistent_appsi(name: str):
         return None
     from pyomo.contrib.appsi.base import SolverFactory as AppsiFactory
 
-    opt = AppsiFactory(name[len("appsi_"):])
+    opt = AppsiFactory(name[len("appsi_") :])
     if opt is None or not opt.available():
         return None
     opt.config.load_solution = False
@@ -365,12 +470,16 @@ class _ModelContext:
             solver = pyo.SolverFactory(cfg.solver)
         if solver is None or isinstance(solver, UnknownSolver):
             raise SolverUnavailableError(
-                f"relu.tighten_bounds(context='model'): LP solver {cfg.solver!r} is not available: Pyomo "
-                "knows no solver of that name; expected an LP solver such as 'appsi_highs' (the default), "
+                f"relu.tighten_bounds(context='model'): LP solver {cfg.solver!r} is not "
+                "available: Pyomo "
+                "knows no solver of that name; expected an LP solver such as 'appsi_highs' (the "
+                "default), "
                 "'highs' or 'scip_direct'."
             )
         if not solver.available(exception_flag=False):
-            hint = "install highspy (pip install highspy)" if "highs" in cfg.solver else "install it"
+            hint = (
+                "install highspy (pip install highspy)" if "highs" in cfg.solver else "install it"
+            )
             raise SolverUnavailableError(
                 f"relu.tighten_bounds(context='model'): LP solver {cfg.solver!r} is not available; "
                 f"{hint} or pass solver='appsi_highs' / 'scip_direct'."
@@ -386,7 +495,10 @@ class _ModelContext:
         top = self.model.model()
         clone = top.clone()
         root = _twin(clone, self.model, top)
-        own = {id(c) for c in root.component_data_objects(pyo.Constraint, active=True, descend_into=True)}
+        own = {
+            id(c)
+            for c in root.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+        }
         for obj in clone.component_data_objects(pyo.Objective, active=True):
             obj.deactivate()
         for con in clone.component_data_objects(pyo.Constraint, active=True):
@@ -425,8 +537,12 @@ class _ModelContext:
 
         # this pass solves two LPs of the whole model per neuron: the longest part of the transformation
         estimate = [len(candidates(k)[0]) for k in range(bounds.n_layers)]
-        with tqdm(total=sum(estimate), disable=not self.cfg.progress, unit="neuron",
-                  desc=f"model LP bounds {twin.name}") as bar:
+        with tqdm(
+            total=sum(estimate),
+            disable=not self.cfg.progress,
+            unit="neuron",
+            desc=f"model LP bounds {twin.name}",
+        ) as bar:
             for k in range(bounds.n_layers):
                 todo, linear_out = candidates(k)
                 bar.total -= estimate[k] - len(todo)  # earlier layers made more neurons stable
@@ -435,8 +551,12 @@ class _ModelContext:
                     if deadline is not None and time.perf_counter() > deadline:
                         break
                     target = twin.outputs[j] if linear_out else twin.mip.z[k, j]
-                    bounds.lower[k][j] = max(bounds.lower[k][j], self._bound(clone, target, pyo.minimize))
-                    bounds.upper[k][j] = min(bounds.upper[k][j], self._bound(clone, target, pyo.maximize))
+                    bounds.lower[k][j] = max(
+                        bounds.lower[k][j], self._bound(clone, target, pyo.minimize)
+                    )
+                    bounds.upper[k][j] = min(
+                        bounds.upper[k][j], self._bound(clone, target, pyo.maximize)
+                    )
                     done += 1
                     bar.update(1)
                 skipped += len(todo) - done
@@ -447,11 +567,16 @@ class _ModelContext:
                 _relax(twin.mip)  # the rest of the clone is relaxed already
                 self.changed = True
         if skipped:
-            warnings.warn(TimeLimitWarning(
-                f"relu.tighten_bounds(context='model'): the time limit of {limit} s stopped the pass over "
-                f"{twin.name!r} with {skipped} neuron(s) left; their bounds are sound but may be looser - "
-                "raise time_limit for tighter bounds."
-            ), stacklevel=2)
+            warnings.warn(
+                TimeLimitWarning(
+                    f"relu.tighten_bounds(context='model'): the time limit of {limit} s stopped "
+                    "the pass over "
+                    f"{twin.name!r} with {skipped} neuron(s) left; their bounds are sound but may "
+                    "be looser - "
+                    "raise time_limit for tighter bounds."
+                ),
+                stacklevel=2,
+            )
         return twin.bounds
 
     def _solve(self, clone, sense):
@@ -473,7 +598,8 @@ class _ModelContext:
         term, value = self._solve(clone, sense)
         if "infeasible" in term.lower() and "unbounded" not in term.lower():
             raise InfeasibleBoxError(
-                "relu.tighten_bounds(context='model'): the LP relaxation of the model is infeasible; "
+                "relu.tighten_bounds(context='model'): the LP relaxation of the model is "
+                "infeasible; "
                 "the model's constraints admit no point."
             )
         if term.lower() != "optimal":
@@ -542,11 +668,14 @@ def find_omlt_blocks(model, targets=None) -> list:
     """Active OMLT blocks of ``model`` (or in / equal to ``targets``) with a neural-network formulation."""
     found = {}
     for root in _target_roots(model, targets):
-        for data in (root.values() if root.is_indexed() else [root]):
+        for data in root.values() if root.is_indexed() else [root]:
             cands = [data] if _is_omlt_block(data) else []
             if hasattr(data, "component_data_objects"):
-                cands += [b for b in data.component_data_objects(pyo.Block, active=True, descend_into=True)
-                          if _is_omlt_block(b)]
+                cands += [
+                    b
+                    for b in data.component_data_objects(pyo.Block, active=True, descend_into=True)
+                    if _is_omlt_block(b)
+                ]
             for b in cands:
                 if _omlt_network(b) is not None:
                     found[id(b)] = b
@@ -572,33 +701,42 @@ def _omlt_plan(blk):
     try:
         net = ReluNetwork(_dense_chain(nd))
     except ReluError as exc:
-        raise type(exc)(f"{where}: {exc} Build the block from dense ReLU/linear layers{skip}") from exc
+        raise type(exc)(
+            f"{where}: {exc} Build the block from dense ReLU/linear layers{skip}"
+        ) from exc
     dense = list(nd.layers)[1:]
     for layer in dense:
         sub = blk.layer[id(layer)]
         if not isinstance(getattr(sub, "zhat", None), pyo.Var):
             raise NotApplicableError(
-                f"{where} uses {type(getattr(blk, '_OmltBlockData__formulation', None)).__name__}, whose layers "
-                "have no `zhat` variables to bound (a reduced-space formulation); expected a full-space "
+                f"{where} uses "
+                f"{type(getattr(blk, '_OmltBlockData__formulation', None)).__name__}, whose "
+                "layers "
+                "have no `zhat` variables to bound (a reduced-space formulation); expected a "
+                "full-space "
                 "formulation. Build it with FullSpaceNNFormulation, ReluBigMFormulation or "
                 f"ReluPartitionFormulation{skip}"
             )
     keys = [_omlt_key(i) for i in next(iter(nd.layers)).output_indexes]
     lo, hi = np.full(len(keys), -math.inf), np.full(len(keys), math.inf)
-    inputs = [blk.scaled_inputs] + ([blk.inputs] if nd.scaling_object is None else [])  # equal without scaling
+    inputs = [blk.scaled_inputs] + (
+        [blk.inputs] if nd.scaling_object is None else []
+    )  # equal without scaling
     for var in inputs:
         lo = np.maximum(lo, [-math.inf if var[k].lb is None else float(var[k].lb) for k in keys])
         hi = np.minimum(hi, [math.inf if var[k].ub is None else float(var[k].ub) for k in keys])
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         missing = [keys[j] for j in np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi)))]
         raise MissingBoundsError(
-            f"{where}: scaled inputs {missing} have no finite bounds; expected a finite input box. Give the "
+            f"{where}: scaled inputs {missing} have no finite bounds; expected a finite input "
+            "box. Give the "
             f"NetworkDefinition `scaled_input_bounds` (or bound the block's scaled_inputs){skip}"
         )
     if np.any(lo > hi):
         bad = [keys[j] for j in np.flatnonzero(lo > hi)]
         raise InfeasibleBoxError(
-            f"{where}: scaled inputs {bad} have lower bound > upper bound; expected lb <= ub. Fix the bounds of "
+            f"{where}: scaled inputs {bad} have lower bound > upper bound; expected lb <= ub. Fix "
+            "the bounds of "
             f"the block's inputs / scaled_inputs{skip}"
         )
     return net, lo, hi, dense
@@ -626,6 +764,8 @@ def _tighten_omlt(blk, plan, cfg) -> None:
             z = sub.z[key]
             z.setlb(max(z_lo, -math.inf if z.lb is None else float(z.lb)))
             z.setub(min(z_up, math.inf if z.ub is None else float(z.ub)))
-            if layer.activation == "relu" and hasattr(sub, "_big_m_lb_relu"):  # OMLT's big-M rows read these
+            if layer.activation == "relu" and hasattr(
+                sub, "_big_m_lb_relu"
+            ):  # OMLT's big-M rows read these
                 sub._big_m_lb_relu[key] = lo
                 sub._big_m_ub_relu[key] = up

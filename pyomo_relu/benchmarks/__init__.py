@@ -14,4 +14,3 @@ from .problems import PROBLEMS, build_oil, build_peaks, build_reformer, get_prob
 from .runner import run
 
 __all__ = ["PROBLEMS", "get_problem", "build_peaks", "build_reformer", "build_oil", "run"]
-

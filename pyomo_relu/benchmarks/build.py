@@ -37,7 +37,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def random_network(sizes=DEFAULT_SIZES, *, seed: int = 0) -> ReluNetwork:
     """A ReLU network with He-initialized (seeded) weights and small random biases."""
     rng = np.random.default_rng(seed)
-    weights = [rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    weights = [
+        rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
+        for n_in, n_out in zip(sizes[:-1], sizes[1:])
+    ]
     biases = [rng.normal(0.0, 0.05, size=n_out) for n_out in sizes[1:]]
     return ReluNetwork.from_arrays(weights, biases)
 
@@ -49,7 +52,9 @@ def _count(model) -> dict:
     return {
         "variables": len(variables),
         "binaries": sum(1 for v in variables if v.is_binary()),
-        "constraints": sum(1 for _ in model.component_data_objects(pyo.Constraint, descend_into=True, active=True)),
+        "constraints": sum(
+            1 for _ in model.component_data_objects(pyo.Constraint, descend_into=True, active=True)
+        ),
     }
 
 
@@ -76,7 +81,13 @@ def omlt_definition(net: ReluNetwork, lb: float, ub: float):
     definition.add_layer(prev)
     for layer in net.layers:
         act = "relu" if layer.activation.is_piecewise else "linear"
-        dense = DenseLayer([layer.n_in], [layer.n_out], np.array(layer.weights.T), np.array(layer.bias), activation=act)
+        dense = DenseLayer(
+            [layer.n_in],
+            [layer.n_out],
+            np.array(layer.weights.T),
+            np.array(layer.bias),
+            activation=act,
+        )
         definition.add_layer(dense)
         definition.add_edge(prev, dense)
         prev = dense
@@ -109,12 +120,15 @@ def to_scip_seconds(model) -> float:
     from pyomo.contrib.solver.common.factory import SolverFactory
 
     start = time.perf_counter()
-    res = SolverFactory("scip_direct").solve(model, time_limit=0.0, load_solutions=False,
-                                             raise_exception_on_nonoptimal_result=False)
+    res = SolverFactory("scip_direct").solve(
+        model, time_limit=0.0, load_solutions=False, raise_exception_on_nonoptimal_result=False
+    )
     return time.perf_counter() - start - float(res.timing_info.scip_time)
 
 
-def measure(net: ReluNetwork, *, lb: float = 0.0, ub: float = 1.0, repeats: int = 3, to_scip: bool = False) -> dict:
+def measure(
+    net: ReluNetwork, *, lb: float = 0.0, ub: float = 1.0, repeats: int = 3, to_scip: bool = False
+) -> dict:
     """Median build (and optionally translation) times and model sizes of both libraries."""
     builders = {"pyomo_relu bigm": build_ours, "OMLT ReluBigMFormulation": build_omlt}
     times = {name: [] for name in builders}
@@ -133,14 +147,20 @@ def measure(net: ReluNetwork, *, lb: float = 0.0, ub: float = 1.0, repeats: int 
             del model
     rows = {}
     for name in builders:
-        rows[name] = {"median_s": statistics.median(times[name]), "all_s": times[name],
-                      "cpu_s": statistics.median(cpu[name]), **sizes[name]}
+        rows[name] = {
+            "median_s": statistics.median(times[name]),
+            "all_s": times[name],
+            "cpu_s": statistics.median(cpu[name]),
+            **sizes[name],
+        }
         if to_scip:
             rows[name]["to_scip_s"] = statistics.median(scip[name])
     return rows
 
 
-def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int, load: float | None = None) -> str:
+def markdown(
+    net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int, load: float | None = None
+) -> str:
     """The results as a markdown report."""
     import omlt
     import pyomo
@@ -154,36 +174,56 @@ def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int
         "",
         f"Network {'-'.join(map(str, net.layer_sizes))} (random He-initialized weights, seed 0), "
         f"inputs in [{lb:g}, {ub:g}]; median of {repeats} builds per library, alternating order.",
-        f"Python {platform.python_version()}, Pyomo {pyomo.version.version}, OMLT {omlt.__version__}, "
-        f"{platform.machine()}, {os.cpu_count()} CPUs.  Command: `python -m pyomo_relu.benchmarks.build "
+        f"Python {platform.python_version()}, Pyomo {pyomo.version.version}, OMLT "
+        f"{omlt.__version__}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs.  Command: `python -m "
+        "pyomo_relu.benchmarks.build "
         f"--repeats {repeats}{' --to-scip' if scip else ''}`."
-        + ("" if load is None else f"  Load average when the run started: {load:.1f} (other processes "
-           "slow both libraries alike; the CPU-time column is less affected)."),
+        + (
+            ""
+            if load is None
+            else f"  Load average when the run started: {load:.1f} (other processes "
+            "slow both libraries alike; the CPU-time column is less affected)."
+        ),
         "",
-        "| library | build s (median wall) | all builds s (wall) | build CPU s (median) | variables | binaries "
+        "| library | build s (median wall) | all builds s (wall) | build CPU s (median) | "
+        "variables | binaries "
         "| constraints |" + (" to SCIP s |" if scip else ""),
         "|---|---:|---|---:|---:|---:|---:|" + ("---:|" if scip else ""),
     ]
     for name, r in rows.items():
         runs = ", ".join(f"{t:.2f}" for t in r["all_s"])
-        lines.append(f"| {name} | {r['median_s']:.3f} | {runs} | {r['cpu_s']:.3f} | {r['variables']} | {r['binaries']} | "
-                     f"{r['constraints']} |" + (f" {r['to_scip_s']:.2f} |" if scip else ""))
-    lines += ["", f"**Speed-up of the build: {ratio:.1f}x wall clock, {cpu_ratio:.1f}x CPU time** "
-              "(OMLT median / pyomo_relu median).", ""]
+        lines.append(
+            f"| {name} | {r['median_s']:.3f} | {runs} | {r['cpu_s']:.3f} | {r['variables']} | "
+            f"{r['binaries']} | "
+            f"{r['constraints']} |" + (f" {r['to_scip_s']:.2f} |" if scip else "")
+        )
+    lines += [
+        "",
+        f"**Speed-up of the build: {ratio:.1f}x wall clock, {cpu_ratio:.1f}x CPU time** "
+        "(OMLT median / pyomo_relu median).",
+        "",
+    ]
     n_relu = net.n_piecewise_neurons
     lines += [
         f"Binaries: OMLT {theirs['binaries']} (one per ReLU neuron, {n_relu} in all), pyomo_relu "
-        f"{ours['binaries']} (one per neuron that interval bounds leave unstable; stable neurons get none).  "
-        "OMLT keeps a variable for every pre-activation and every activation plus its own input and output "
-        "variables, and writes its big-M values as mutable parameters; pyomo_relu uses the user's input "
-        "variables directly, keeps a pre-activation variable only for unstable neurons and writes each row "
+        f"{ours['binaries']} (one per neuron that interval bounds leave unstable; stable neurons "
+        "get none).  "
+        "OMLT keeps a variable for every pre-activation and every activation plus its own input "
+        "and output "
+        "variables, and writes its big-M values as mutable parameters; pyomo_relu uses the user's "
+        "input "
+        "variables directly, keeps a pre-activation variable only for unstable neurons and writes "
+        "each row "
         "once as a linear expression built from arrays.",
         "",
     ]
     if scip:
         lines += [
-            "\"to SCIP\" is the time Pyomo's `scip_direct` interface needs to translate the finished model "
-            "into SCIP (a solve with a zero time limit, SCIP's own time subtracted).  It walks every "
+            '"to SCIP" is the time Pyomo\'s `scip_direct` interface needs to translate the '
+            "finished model "
+            "into SCIP (a solve with a zero time limit, SCIP's own time subtracted).  It walks "
+            "every "
             "expression term by term and is not part of the build time above.",
             "",
         ]
@@ -191,12 +231,21 @@ def markdown(net: ReluNetwork, rows: dict, *, lb: float, ub: float, repeats: int
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyomo_relu.benchmarks.build", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for build.md (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m pyomo_relu.benchmarks.build", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="directory for build.md (default: %(default)s)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="builds per library (default: 3)")
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
-                        help="layer sizes, comma-separated (default: %(default)s)")
-    parser.add_argument("--to-scip", action="store_true", help="also time the translation into SCIP")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="layer sizes, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--to-scip", action="store_true", help="also time the translation into SCIP"
+    )
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     net = random_network(sizes, seed=0)

@@ -49,7 +49,9 @@ def _omlt_layers(net: ReluNetwork):
             out.append((np.vstack([w, w]), np.concatenate([layer.bias, layer.bias - caps]), "relu"))
             mix = np.hstack([np.eye(layer.n_out), -np.eye(layer.n_out)])
         else:
-            out.append((w, np.asarray(layer.bias), "relu" if kind is ActivationKind.RELU else "linear"))
+            out.append(
+                (w, np.asarray(layer.bias), "relu" if kind is ActivationKind.RELU else "linear")
+            )
             mix = np.eye(layer.n_out)
     if mix.shape[0] != mix.shape[1]:  # a clipped output layer: recombine linearly
         out.append((mix, np.zeros(mix.shape[0]), "linear"))
@@ -85,12 +87,18 @@ def to_network_definition(net: ReluNetwork, lb, ub):
     err = float(np.max(np.abs(_forward(layers, x) - net.forward(x))))
     scale = 1.0 + float(np.max(np.abs(net.forward(x))))
     if err > 1e-9 * scale:
-        raise ShapeMismatchError(f"OMLT conversion changed the network output by {err:.3g}; this is a bug.")
-    definition = NetworkDefinition(scaled_input_bounds={i: (float(lb[i]), float(ub[i])) for i in range(net.n_inputs)})
+        raise ShapeMismatchError(
+            f"OMLT conversion changed the network output by {err:.3g}; this is a bug."
+        )
+    definition = NetworkDefinition(
+        scaled_input_bounds={i: (float(lb[i]), float(ub[i])) for i in range(net.n_inputs)}
+    )
     prev = InputLayer([net.n_inputs])
     definition.add_layer(prev)
     for w, b, act in layers:
-        dense = DenseLayer([w.shape[1]], [w.shape[0]], np.ascontiguousarray(w.T), np.asarray(b), activation=act)
+        dense = DenseLayer(
+            [w.shape[1]], [w.shape[0]], np.ascontiguousarray(w.T), np.asarray(b), activation=act
+        )
         definition.add_layer(dense)
         definition.add_edge(prev, dense)
         prev = dense
@@ -120,7 +128,9 @@ def add_omlt_block(m, name: str, net: ReluNetwork, inputs: list, *, input_bounds
 
     inputs = list(inputs)
     if len(inputs) != net.n_inputs:
-        raise ShapeMismatchError(f"{name}: {len(inputs)} input variables for a network with {net.n_inputs} inputs.")
+        raise ShapeMismatchError(
+            f"{name}: {len(inputs)} input variables for a network with {net.n_inputs} inputs."
+        )
     if input_bounds is None:
         lb = [v.lb for v in inputs]
         ub = [v.ub for v in inputs]

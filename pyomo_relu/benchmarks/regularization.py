@@ -34,7 +34,17 @@ from ..bounds import interval_bounds
 from ._tables import write_csv
 from .problems.peaks import peaks_function as peaks
 
-__all__ = ["peaks", "peaks_data", "variants", "evaluate", "findings", "run", "write_tables", "sampled_regions", "COLUMNS"]
+__all__ = [
+    "peaks",
+    "peaks_data",
+    "variants",
+    "evaluate",
+    "findings",
+    "run",
+    "write_tables",
+    "sampled_regions",
+    "COLUMNS",
+]
 
 BOX = (-3.0, 3.0)
 HIDDEN = (25, 25)
@@ -43,8 +53,19 @@ SEED = 0
 FULL = {"samples": 3000, "epochs": 1000, "batch_size": 32, "lr": 2e-3}
 QUICK = {"samples": 1000, "epochs": 60, "batch_size": 32, "lr": 5e-3}
 
-COLUMNS = ("variant", "options", "train_mse", "val_mse", "grid_rmse", "stable_interval", "stable_lp",
-           "mean_big_m_unstable", "regions", "regions_method", "train_s")
+COLUMNS = (
+    "variant",
+    "options",
+    "train_mse",
+    "val_mse",
+    "grid_rmse",
+    "stable_interval",
+    "stable_lp",
+    "mean_big_m_unstable",
+    "regions",
+    "regions_method",
+    "train_s",
+)
 
 
 def peaks_data(n: int = 3000, *, seed: int = 0, low: float = BOX[0], high: float = BOX[1]):
@@ -74,11 +95,17 @@ def variants(quick: bool = False) -> list[tuple[str, dict]]:
 
 # -- indicators --------------------------------------------------------------
 def _hidden_stable(bounds) -> np.ndarray:
-    return np.concatenate([bounds.stable(k) for k in range(bounds.n_layers) if bounds.is_piecewise(k)])
+    return np.concatenate(
+        [bounds.stable(k) for k in range(bounds.n_layers) if bounds.is_piecewise(k)]
+    )
 
 
 def _mean_big_m_unstable(bounds) -> float:
-    vals = [bounds.big_m(k)[bounds.unstable(k)] for k in range(bounds.n_layers) if bounds.is_piecewise(k)]
+    vals = [
+        bounds.big_m(k)[bounds.unstable(k)]
+        for k in range(bounds.n_layers)
+        if bounds.is_piecewise(k)
+    ]
     vals = np.concatenate(vals)
     return float(vals.mean()) if vals.size else 0.0
 
@@ -121,7 +148,9 @@ def evaluate(result, *, name: str = "", train_s: float = float("nan")) -> dict:
     bounds = interval_bounds(net, lb, ub)
     grid = _grid(201)
     regions, method = _regions(net, lb, ub)
-    opts = {k: v for k, v in result.options.items() if k in ("l1", "l2", "stability", "dropout") and v}
+    opts = {
+        k: v for k, v in result.options.items() if k in ("l1", "l2", "stability", "dropout") and v
+    }
     if result.options.get("activation") == "clipped_relu":
         opts["cap"] = result.options["cap"]
     return {
@@ -161,7 +190,11 @@ def findings(rows: list[dict]) -> list[str]:
     plain = by_name.get("plain")
     out = []
     for family in ("l1", "stability"):
-        fam = [plain] + [by_name[n] for n in (f"{family} weak", f"{family} medium", f"{family} strong") if n in by_name]
+        fam = [plain] + [
+            by_name[n]
+            for n in (f"{family} weak", f"{family} medium", f"{family} strong")
+            if n in by_name
+        ]
         if plain is None or len(fam) < 2:
             continue
         stable = [r["stable_interval"] for r in fam]
@@ -180,14 +213,16 @@ def findings(rows: list[dict]) -> list[str]:
             r = by_name[name]
             out.append(
                 f"- {name}: stable share {_fmt('stable', r['stable_interval'])} (plain "
-                f"{_fmt('stable', plain['stable_interval'])}), {r['regions']} regions (plain {plain['regions']}), "
+                f"{_fmt('stable', plain['stable_interval'])}), {r['regions']} regions (plain "
+                f"{plain['regions']}), "
                 f"validation MSE {r['val_mse']:.3g} (plain {plain['val_mse']:.3g})."
             )
     lp_gain = [r["variant"] for r in rows if r["stable_lp"] > r["stable_interval"]]
     if rows and not np.isnan(rows[0]["stable_lp"]):
         out.append(
             "- LP (OBBT) bounds make more neurons stable than interval bounds for: "
-            f"{', '.join(lp_gain) if lp_gain else 'none of the variants'} (they still shrink the big-M values)."
+            f"{', '.join(lp_gain) if lp_gain else 'none of the variants'} (they still shrink the "
+            "big-M values)."
         )
     return out
 
@@ -201,11 +236,16 @@ def write_tables(rows: list[dict], out_dir, *, settings: dict) -> tuple[Path, Pa
     lines = [
         "# Regularization study on the peaks surrogate",
         "",
-        f"Network 2 -> {' -> '.join(map(str, HIDDEN))} -> 1, {settings['samples']} seeded samples of peaks on "
-        f"[-3, 3]^2 (20% held out), seed {SEED}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
-        f"Adam lr {settings['lr']:g}. Errors in physical units; grid RMSE against the true function on "
-        "201 x 201 points. Stable shares over the 50 hidden neurons and the box [-3, 3]^2 (a clipped neuron "
-        "is stable when one of its three pieces covers the box). train_s is wall-clock training time on the "
+        f"Network 2 -> {' -> '.join(map(str, HIDDEN))} -> 1, {settings['samples']} seeded samples "
+        "of peaks on "
+        f"[-3, 3]^2 (20% held out), seed {SEED}, {settings['epochs']} epochs, batch "
+        f"{settings['batch_size']}, "
+        f"Adam lr {settings['lr']:g}. Errors in physical units; grid RMSE against the true "
+        "function on "
+        "201 x 201 points. Stable shares over the 50 hidden neurons and the box [-3, 3]^2 (a "
+        "clipped neuron "
+        "is stable when one of its three pieces covers the box). train_s is wall-clock training "
+        "time on the "
         "machine that produced the table (noisy when it is busy).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
@@ -227,8 +267,18 @@ def run(out_dir, quick: bool = False, *, progress: bool = False) -> list[dict]:
     rows = []
     for name, options in variants(quick):
         start = time.perf_counter()
-        result = train_mlp(X, y, hidden=HIDDEN, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                           lr=settings["lr"], seed=SEED, input_bounds=BOX, verbose=progress, **options)
+        result = train_mlp(
+            X,
+            y,
+            hidden=HIDDEN,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            lr=settings["lr"],
+            seed=SEED,
+            input_bounds=BOX,
+            verbose=progress,
+            **options,
+        )
         rows.append(evaluate(result, name=name, train_s=time.perf_counter() - start))
         if progress:
             print(", ".join(f"{k}={_fmt(k, rows[-1][k])}" for k in COLUMNS))

@@ -19,16 +19,45 @@ from ..errors import DataError
 
 __all__ = ["SuiteFileError", "read_rows", "compare", "write_report", "REQUIRED"]
 
-OURS = ("bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best", "tightened_bigm_nocuts", "regions",
-        "regions_nocuts")
+OURS = (
+    "bigm",
+    "scaled_bigm",
+    "tightened_bigm",
+    "milp_bigm",
+    "best",
+    "tightened_bigm_nocuts",
+    "regions",
+    "regions_nocuts",
+)
 #: (ours, OMLT) pairs that run SCIP with the same settings
-SAME_SETTINGS = (("tightened_bigm_nocuts", "omlt_bigm_nocuts"), ("regions_nocuts", "omlt_bigm_nocuts"))
+SAME_SETTINGS = (
+    ("tightened_bigm_nocuts", "omlt_bigm_nocuts"),
+    ("regions_nocuts", "omlt_bigm_nocuts"),
+)
 BASELINE = "omlt_bigm"
 GOAL_SPEEDUP = 5.0
 #: columns the report needs in ``suite.csv``
 REQUIRED = ("problem", "variant", "config", "status", "solved", "total_s", "time_limit")
-NUMERIC = ("train_mse", "val_mse", "regions", "stable_interval", "objective", "bound", "gap", "nodes", "build_s",
-           "tighten_s", "solve_s", "total_s", "fwd_err", "binaries", "stable", "max_M", "mean_M", "time_limit")
+NUMERIC = (
+    "train_mse",
+    "val_mse",
+    "regions",
+    "stable_interval",
+    "objective",
+    "bound",
+    "gap",
+    "nodes",
+    "build_s",
+    "tighten_s",
+    "solve_s",
+    "total_s",
+    "fwd_err",
+    "binaries",
+    "stable",
+    "max_M",
+    "mean_M",
+    "time_limit",
+)
 
 
 class SuiteFileError(DataError):
@@ -53,8 +82,10 @@ def read_rows(csv_path) -> list[dict]:
             missing = [c for c in REQUIRED if c not in (reader.fieldnames or REQUIRED)]
             if missing:
                 raise SuiteFileError(
-                    f"{path}: not a benchmark suite file: column(s) {', '.join(missing)} missing (header: "
-                    f"{', '.join(reader.fieldnames)}); pass the suite.csv written by the benchmark runner."
+                    f"{path}: not a benchmark suite file: column(s) {', '.join(missing)} missing "
+                    "(header: "
+                    f"{', '.join(reader.fieldnames)}); pass the suite.csv written by the "
+                    "benchmark runner."
                 )
             for r in reader:
                 r.pop(None, None)  # cells beyond the header
@@ -63,11 +94,15 @@ def read_rows(csv_path) -> list[dict]:
                         r[key] = float(r[key])
                     except (KeyError, TypeError, ValueError):
                         r[key] = math.nan
-                r["status"] = " ".join(str(r.get("status") or "").split())  # one line, for the tables
+                r["status"] = " ".join(
+                    str(r.get("status") or "").split()
+                )  # one line, for the tables
                 r["solved"] = r.get("solved") == "True" and not _is_error(r)
                 rows.append(r)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise SuiteFileError(f"{path}: not a readable CSV file ({exc}); pass the suite.csv of a benchmark run.") from None
+        raise SuiteFileError(
+            f"{path}: not a readable CSV file ({exc}); pass the suite.csv of a benchmark run."
+        ) from None
     return rows
 
 
@@ -81,18 +116,24 @@ def _time(r: dict) -> float:
 def compare(rows: list[dict], problem: str | None, config: str, baseline: str = BASELINE) -> dict:
     """One of our configurations against an OMLT baseline on one problem (None: every problem)."""
     # a row that ended with an error has no time: its variant is left out rather than counted as a time limit
-    by = {((r["problem"], r["variant"]), r["config"]): r for r in rows
-          if (problem is None or r["problem"] == problem) and not _is_error(r)}
+    by = {
+        ((r["problem"], r["variant"]), r["config"]): r
+        for r in rows
+        if (problem is None or r["problem"] == problem) and not _is_error(r)
+    }
     variants = sorted({v for v, c in by if c == config and (v, baseline) in by})
     if not variants:
         return {}
     base = [by[v, baseline] for v in variants]
     ours = [by[v, config] for v in variants]
     ratios = [_time(b) / _time(o) for b, o in zip(base, ours)]
-    return {"n": len(variants), "omlt_solved": sum(b["solved"] for b in base),
-            "ours_solved": sum(o["solved"] for o in ours),
-            "omlt_solved_kept": all(o["solved"] for b, o in zip(base, ours) if b["solved"]),
-            "speedup": float(np.exp(np.mean(np.log(ratios))))}
+    return {
+        "n": len(variants),
+        "omlt_solved": sum(b["solved"] for b in base),
+        "ours_solved": sum(o["solved"] for o in ours),
+        "omlt_solved_kept": all(o["solved"] for b, o in zip(base, ours) if b["solved"]),
+        "speedup": float(np.exp(np.mean(np.log(ratios)))),
+    }
 
 
 def _fmt(x, digits=3) -> str:
@@ -106,11 +147,17 @@ def _fmt(x, digits=3) -> str:
 
 
 def _headline(rows, problems) -> list[str]:
-    out = ["## Ours vs OMLT big-M + SCIP (same networks)", "",
-           f"Speed-up = geometric mean over variants of t(OMLT) / t(config); goal: >= {GOAL_SPEEDUP:g}x and every "
-           "instance OMLT solves also solved.", "",
-           "| problem | config | variants | OMLT solved | ours solved | OMLT-solved kept | speed-up | goal |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "## Ours vs OMLT big-M + SCIP (same networks)",
+        "",
+        "Speed-up = geometric mean over variants of t(OMLT) / t(config); goal: >= "
+        f"{GOAL_SPEEDUP:g}x and every "
+        "instance OMLT solves also solved.",
+        "",
+        "| problem | config | variants | OMLT solved | ours solved | OMLT-solved kept | speed-up "
+        "| goal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     scopes = problems + ([None] if len(problems) > 1 else [])  # None: the whole suite
     for p in scopes:
         stats = {c: compare(rows, p, c) for c in OURS}
@@ -121,21 +168,44 @@ def _headline(rows, problems) -> list[str]:
         for c, s in stats.items():
             goal = "met" if s["speedup"] >= GOAL_SPEEDUP and s["omlt_solved_kept"] else "not met"
             name = f"**{c}**" if c == best else c
-            out.append(f"| {p or 'whole suite'} | {name} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
-                       f"{'yes' if s['omlt_solved_kept'] else 'no'} | {s['speedup']:.2f}x | {goal} |")
+            out.append(
+                f"| {p or 'whole suite'} | {name} | {s['n']} | {s['omlt_solved']} | "
+                f"{s['ours_solved']} | "
+                f"{'yes' if s['omlt_solved_kept'] else 'no'} | {s['speedup']:.2f}x | {goal} |"
+            )
     if out[-1].startswith("|---"):  # no comparison at all
-        out[-2:] = [f"No instance has both `{BASELINE}` and one of our configurations without an error; "
-                    "run the suite with `omlt_bigm` to compare."]
-    out += ["", "Bold: the configuration with the best speed-up on that problem (chosen after the fact). "
-            "`regions` and every configuration without `_nocuts` run SCIP with its defaults, as `omlt_bigm` does.", ""]
-    same = [(p, ours, base, compare(rows, p, ours, base)) for ours, base in SAME_SETTINGS for p in scopes]
+        out[-2:] = [
+            f"No instance has both `{BASELINE}` and one of our configurations without an error; "
+            "run the suite with `omlt_bigm` to compare."
+        ]
+    out += [
+        "",
+        "Bold: the configuration with the best speed-up on that problem (chosen after the fact). "
+        "`regions` and every configuration without `_nocuts` run SCIP with its defaults, as "
+        "`omlt_bigm` does.",
+        "",
+    ]
+    same = [
+        (p, ours, base, compare(rows, p, ours, base))
+        for ours, base in SAME_SETTINGS
+        for p in scopes
+    ]
     same = [t for t in same if t[3]]
     if same:
-        out += ["### Both sides without cutting planes", "",
-                "Our configurations against `omlt_bigm_nocuts` (OMLT's model solved with the same SCIP settings).", "",
-                "| problem | ours | variants | OMLT solved | ours solved | speed-up |", "|---|---|---|---|---|---|"]
-        out += [f"| {p or 'whole suite'} | {c} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
-                f"{s['speedup']:.2f}x |" for p, c, _, s in same]
+        out += [
+            "### Both sides without cutting planes",
+            "",
+            "Our configurations against `omlt_bigm_nocuts` (OMLT's model solved with the same "
+            "SCIP settings).",
+            "",
+            "| problem | ours | variants | OMLT solved | ours solved | speed-up |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {p or 'whole suite'} | {c} | {s['n']} | {s['omlt_solved']} | {s['ours_solved']} | "
+            f"{s['speedup']:.2f}x |"
+            for p, c, _, s in same
+        ]
         out.append("")
     return out
 
@@ -152,27 +222,44 @@ def _cell(r: dict | None) -> str:
 def _detail(rows, problem, configs) -> list[str]:
     by = {(r["variant"], r["config"]): r for r in rows if r["problem"] == problem}
     variants = list(dict.fromkeys(r["variant"] for r in rows if r["problem"] == problem))
-    out = [f"### {problem}", "", "Time (tightening + SCIP, or TL = time limit with the final gap) / nodes:", "",
-           "| variant | " + " | ".join(configs) + " |", "|---" * (len(configs) + 1) + "|"]
+    out = [
+        f"### {problem}",
+        "",
+        "Time (tightening + SCIP, or TL = time limit with the final gap) / nodes:",
+        "",
+        "| variant | " + " | ".join(configs) + " |",
+        "|---" * (len(configs) + 1) + "|",
+    ]
     for v in variants:
         out.append(f"| {v} | " + " | ".join(_cell(by.get((v, c))) for c in configs) + " |")
-    out += ["", "Networks and indicators (stable share and mean big-M of the bounds each configuration uses):", "",
-            "| variant | layers | val MSE | regions | stable IA | stable LP | stable model-LP | mean M IA | "
-            "mean M LP | mean M scaled | binaries IA / LP / model-LP | optimum (fwd err) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "Networks and indicators (stable share and mean big-M of the bounds each configuration "
+        "uses):",
+        "",
+        "| variant | layers | val MSE | regions | stable IA | stable LP | stable model-LP | mean "
+        "M IA | "
+        "mean M LP | mean M scaled | binaries IA / LP / model-LP | optimum (fwd err) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for v in variants:
         g = lambda c, k: by[v, c][k] if (v, c) in by else math.nan  # noqa: E731
         any_row = next(by[v, c] for c in configs if (v, c) in by)
-        reg = f"{int(any_row['regions'])}{'' if any_row['regions_exact'] == 'True' else ' (sampled)'}" \
-            if math.isfinite(any_row["regions"]) else "-"
+        reg = (
+            f"{int(any_row['regions'])}{'' if any_row['regions_exact'] == 'True' else ' (sampled)'}"
+            if math.isfinite(any_row["regions"])
+            else "-"
+        )
         opt = next((by[v, c] for c in configs if (v, c) in by and by[v, c]["solved"]), None)
         opt_s = f"{opt['objective']:.5g} ({opt['fwd_err']:.1e})" if opt else "-"
-        out.append(f"| {v} | {any_row['layers']} | {_fmt(any_row['val_mse'])} | {reg} | "
-                   f"{_fmt(g('bigm', 'stable'), 2)} | {_fmt(g('tightened_bigm', 'stable'), 2)} | "
-                   f"{_fmt(g('best', 'stable'), 2)} | {_fmt(g('bigm', 'mean_M'))} | "
-                   f"{_fmt(g('tightened_bigm', 'mean_M'))} | {_fmt(g('scaled_bigm', 'mean_M'))} | "
-                   f"{_fmt(g('bigm', 'binaries'), 4)} / {_fmt(g('tightened_bigm', 'binaries'), 4)} / "
-                   f"{_fmt(g('best', 'binaries'), 4)} | {opt_s} |")
+        out.append(
+            f"| {v} | {any_row['layers']} | {_fmt(any_row['val_mse'])} | {reg} | "
+            f"{_fmt(g('bigm', 'stable'), 2)} | {_fmt(g('tightened_bigm', 'stable'), 2)} | "
+            f"{_fmt(g('best', 'stable'), 2)} | {_fmt(g('bigm', 'mean_M'))} | "
+            f"{_fmt(g('tightened_bigm', 'mean_M'))} | {_fmt(g('scaled_bigm', 'mean_M'))} | "
+            f"{_fmt(g('bigm', 'binaries'), 4)} / {_fmt(g('tightened_bigm', 'binaries'), 4)} / "
+            f"{_fmt(g('best', 'binaries'), 4)} | {opt_s} |"
+        )
     return out + [""]
 
 
@@ -180,22 +267,29 @@ def _checks(rows) -> list[str]:
     with_sol = [r for r in rows if math.isfinite(r["fwd_err"])]
     bad = [r for r in with_sol if r.get("check_ok") != "True"]
     errors = [r for r in rows if _is_error(r)]
-    out = ["## Checks", "",
-           f"- {len(with_sol)} rows have a solution; max forward-pass error (relative) "
-           f"{max((r['fwd_err'] for r in with_sol), default=math.nan):.2e}; "
-           f"{len(with_sol) - len(bad)} pass the forward-pass and grid/data checks.",
-           f"- {len(errors)} rows ended with an error."]
+    out = [
+        "## Checks",
+        "",
+        f"- {len(with_sol)} rows have a solution; max forward-pass error (relative) "
+        f"{max((r['fwd_err'] for r in with_sol), default=math.nan):.2e}; "
+        f"{len(with_sol) - len(bad)} pass the forward-pass and grid/data checks.",
+        f"- {len(errors)} rows ended with an error.",
+    ]
     for r in bad + errors:
-        out.append(f"  - {r['problem']}/{r['variant']}/{r['config']}: status {r['status']}, "
-                   f"fwd_err {_fmt(r['fwd_err'])}, check {r.get('check', '')}")
+        out.append(
+            f"  - {r['problem']}/{r['variant']}/{r['config']}: status {r['status']}, "
+            f"fwd_err {_fmt(r['fwd_err'])}, check {r.get('check', '')}"
+        )
     # the same optimum across configurations (where solved)
     diffs = []
     for key in {(r["problem"], r["variant"]) for r in rows}:
         objs = [r["objective"] for r in rows if (r["problem"], r["variant"]) == key and r["solved"]]
         if len(objs) > 1:
             diffs.append(max(objs) - min(objs))
-    out.append(f"- largest spread of the optimum across configurations that solved the same instance: "
-               f"{max(diffs, default=0.0):.2e}")
+    out.append(
+        f"- largest spread of the optimum across configurations that solved the same instance: "
+        f"{max(diffs, default=0.0):.2e}"
+    )
     return out + [""]
 
 
@@ -242,8 +336,11 @@ def write_report(csv_path, out_dir) -> Path:
     configs += list(dict.fromkeys(r["config"] for r in rows if r["config"] not in known))
     limits = sorted({r["time_limit"] for r in rows if math.isfinite(r["time_limit"])})
     if rows:
-        summary = (f"{len(rows)} runs; SCIP time limit {', '.join(f'{t:g}' for t in limits) or '-'} s per solve; "
-                   "times are tightening + SCIP CPU seconds (single-threaded SCIP, CPU clock).")
+        summary = (
+            f"{len(rows)} runs; SCIP time limit {', '.join(f'{t:g}' for t in limits) or '-'} s "
+            "per solve; "
+            "times are tightening + SCIP CPU seconds (single-threaded SCIP, CPU clock)."
+        )
     else:
         summary = f"No runs in {Path(csv_path).name} yet."
     lines = ["# Benchmark suite results", "", summary, ""]

@@ -58,20 +58,62 @@ from ..bounds import interval_bounds
 from ..errors import UnknownOptionError
 from ..formulations import get_formulation
 from ..solving import solve_model
-from .problems import (OMLT_FORMULATION, PROBLEMS, VARIANTS, block_network, default_cache_dir, get_problem,
-                       select_variants)
+from .problems import (
+    OMLT_FORMULATION,
+    PROBLEMS,
+    VARIANTS,
+    block_network,
+    default_cache_dir,
+    get_problem,
+    select_variants,
+)
 from .report import SuiteFileError
 
 __all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
 
-CONFIGS = ("omlt_bigm", "bigm", "scaled_bigm", "tightened_bigm", "milp_bigm", "best",
-           "omlt_bigm_nocuts", "tightened_bigm_nocuts", "regions", "regions_nocuts")
+CONFIGS = (
+    "omlt_bigm",
+    "bigm",
+    "scaled_bigm",
+    "tightened_bigm",
+    "milp_bigm",
+    "best",
+    "omlt_bigm_nocuts",
+    "tightened_bigm_nocuts",
+    "regions",
+    "regions_nocuts",
+)
 #: configurations solved with SCIP's "relu" settings (no cutting planes); all others use SCIP's defaults
 NOCUTS = ("omlt_bigm_nocuts", "tightened_bigm_nocuts", "regions_nocuts")
-FIELDS = ("problem", "variant", "config", "layers", "train_mse", "val_mse", "regions", "regions_exact",
-          "stable_interval", "status", "solved", "objective", "bound", "gap", "nodes", "build_s", "tighten_s",
-          "solve_s", "total_s", "fwd_err", "check_ok", "check", "binaries", "stable", "max_M", "mean_M",
-          "time_limit")
+FIELDS = (
+    "problem",
+    "variant",
+    "config",
+    "layers",
+    "train_mse",
+    "val_mse",
+    "regions",
+    "regions_exact",
+    "stable_interval",
+    "status",
+    "solved",
+    "objective",
+    "bound",
+    "gap",
+    "nodes",
+    "build_s",
+    "tighten_s",
+    "solve_s",
+    "total_s",
+    "fwd_err",
+    "check_ok",
+    "check",
+    "binaries",
+    "stable",
+    "max_M",
+    "mean_M",
+    "time_limit",
+)
 #: relative tolerance of the forward-pass check (SCIP's feasibility tolerance is 1e-6 per row)
 FWD_TOL = 1e-4
 
@@ -85,10 +127,16 @@ def solve_scip(m, *, time_limit: float, settings: str = "default") -> dict:
     """
     # CPU clock: on a shared machine wall-clock times would measure the other processes too
     out = solve_model(m, time_limit=time_limit, options={"timing/clocktype": 1}, settings=settings)
-    return {"status": out.status, "solved": out.status == "optimal" and out.has_solution,
-            "has_solution": out.has_solution, "objective": out.objective if out.has_solution else math.nan,
-            "bound": out.bound, "gap": math.inf if out.gap is None else out.gap, "nodes": out.nodes,
-            "solve_s": out.seconds}
+    return {
+        "status": out.status,
+        "solved": out.status == "optimal" and out.has_solution,
+        "has_solution": out.has_solution,
+        "objective": out.objective if out.has_solution else math.nan,
+        "bound": out.bound,
+        "gap": math.inf if out.gap is None else out.gap,
+        "nodes": out.nodes,
+        "solve_s": out.seconds,
+    }
 
 
 def _values(var) -> np.ndarray:
@@ -125,8 +173,14 @@ def _block_bounds(problem, nets, method: str, *, time_limit: float, quick: bool,
             if method == "milp":
                 from ..bounds.milp import milp_bounds
 
-                bounds = milp_bounds(net, lb, ub, prior=bounds, time_limit=time_limit,
-                                     time_limit_per_neuron=0.2 if quick else 1.0)
+                bounds = milp_bounds(
+                    net,
+                    lb,
+                    ub,
+                    prior=bounds,
+                    time_limit=time_limit,
+                    time_limit_per_neuron=0.2 if quick else 1.0,
+                )
             done[key] = bounds
         out[name] = done[key]
     return out
@@ -140,8 +194,13 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
     bounds = None
     if config in ("tightened_bigm", "milp_bigm", "best", "tightened_bigm_nocuts"):
         start = time.process_time()
-        bounds = _block_bounds(problem, nets, "milp" if config == "milp_bigm" else "lp",
-                               time_limit=time_limit, quick=quick)
+        bounds = _block_bounds(
+            problem,
+            nets,
+            "milp" if config == "milp_bigm" else "lp",
+            time_limit=time_limit,
+            quick=quick,
+        )
         tighten = time.process_time() - start
     enumerated = set()
     if config.startswith("regions"):
@@ -157,14 +216,25 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
                 enumerated.add(id(part))
         bounds = _block_bounds(problem, nets, "lp", time_limit=time_limit, quick=quick, only=wide)
         tighten = time.process_time() - start
-    formulation = {"omlt_bigm": OMLT_FORMULATION, "omlt_bigm_nocuts": OMLT_FORMULATION,
-                   "scaled_bigm": "scaled_bigm", "regions": "auto", "regions_nocuts": "auto"}.get(config, "bigm")
+    formulation = {
+        "omlt_bigm": OMLT_FORMULATION,
+        "omlt_bigm_nocuts": OMLT_FORMULATION,
+        "scaled_bigm": "scaled_bigm",
+        "regions": "auto",
+        "regions_nocuts": "auto",
+    }.get(config, "bigm")
     start = time.process_time()
     m, blocks = problem.build(nets, formulation=formulation, bounds=bounds)
     build = time.process_time() - start
-    if config.startswith("regions"):  # a partition enumerated during the build (not remembered) is preprocessing too
-        enum = sum(blk.prepared.info["partition"].cpu_time for blk in blocks.values()
-                   if "partition" in blk.prepared.info and id(blk.prepared.info["partition"]) not in enumerated)
+    if config.startswith(
+        "regions"
+    ):  # a partition enumerated during the build (not remembered) is preprocessing too
+        enum = sum(
+            blk.prepared.info["partition"].cpu_time
+            for blk in blocks.values()
+            if "partition" in blk.prepared.info
+            and id(blk.prepared.info["partition"]) not in enumerated
+        )
         build, tighten = build - enum, tighten + enum
     if config == "best":
         start = time.process_time()
@@ -175,7 +245,9 @@ def build_config(problem, nets: dict, config: str, *, time_limit: float, quick: 
 
 def _formulation_stats(blocks: dict, config: str) -> dict:
     """Binaries in the network blocks; stable share and big-M of the bounds the rows use."""
-    binaries = sum(1 for blk in blocks.values() for v in blk.component_data_objects(pyo.Var) if v.is_binary())
+    binaries = sum(
+        1 for blk in blocks.values() for v in blk.component_data_objects(pyo.Var) if v.is_binary()
+    )
     if config.startswith("omlt_bigm"):  # OMLT's big-M values are interval bounds
         bounds = [interval_bounds(block_network(b), *_box(b)) for b in blocks.values()]
     else:
@@ -187,8 +259,12 @@ def _formulation_stats(blocks: dict, config: str) -> dict:
         n, stable = n + rep.n, stable + rep.n_stable
         ms += [b.big_m(k)[b.unstable(k)] for k in range(b.n_layers) if b.is_piecewise(k)]
     ms = np.concatenate(ms) if ms else np.zeros(0)
-    return {"binaries": binaries, "stable": stable / n if n else 1.0,
-            "max_M": float(ms.max()) if ms.size else 0.0, "mean_M": float(ms.mean()) if ms.size else 0.0}
+    return {
+        "binaries": binaries,
+        "stable": stable / n if n else 1.0,
+        "max_M": float(ms.max()) if ms.size else 0.0,
+        "mean_M": float(ms.mean()) if ms.size else 0.0,
+    }
 
 
 def _box(blk):
@@ -196,12 +272,18 @@ def _box(blk):
     return np.array([v.lb for v in ins], float), np.array([v.ub for v in ins], float)
 
 
-def run_instance(problem, nets: dict, config: str, *, time_limit: float, quick: bool = False) -> dict:
+def run_instance(
+    problem, nets: dict, config: str, *, time_limit: float, quick: bool = False
+) -> dict:
     """Build, tighten, solve and check one configuration; returns the measured fields."""
-    m, blocks, build, tighten = build_config(problem, nets, config, time_limit=time_limit, quick=quick)
+    m, blocks, build, tighten = build_config(
+        problem, nets, config, time_limit=time_limit, quick=quick
+    )
     row = {"build_s": build, "tighten_s": tighten, **_formulation_stats(blocks, config)}
     sol = solve_scip(m, time_limit=time_limit, settings="relu" if config in NOCUTS else "default")
-    row.update({k: sol[k] for k in ("status", "solved", "objective", "bound", "gap", "nodes", "solve_s")})
+    row.update(
+        {k: sol[k] for k in ("status", "solved", "objective", "bound", "gap", "nodes", "solve_s")}
+    )
     row["total_s"] = tighten + sol["solve_s"]
     if sol["has_solution"]:
         row["fwd_err"] = forward_error(blocks)
@@ -225,15 +307,21 @@ def network_facts(problem, trained: dict, *, quick: bool) -> dict:
         if id(net) in seen:
             continue
         seen.add(id(net))
-        rc = count_linear_regions(net, lb, ub, time_limit=5.0 if quick else 30.0,
-                                  n_samples=20_000 if quick else 100_000)
+        rc = count_linear_regions(
+            net, lb, ub, time_limit=5.0 if quick else 30.0, n_samples=20_000 if quick else 100_000
+        )
         regions, exact = regions + rc.count, exact and rc.exact
         rep = stable_fraction(interval_bounds(net, lb, ub))
         n, stable = n + rep.n, stable + rep.n_stable
     layers = sorted({"-".join(map(str, t.network.layer_sizes)) for t in trained.values()})
-    return {"layers": " ".join(layers), "train_mse": float(np.mean([t.train_mse for t in trained.values()])),
-            "val_mse": float(np.mean([t.val_mse for t in trained.values()])), "regions": regions,
-            "regions_exact": exact, "stable_interval": stable / n if n else 1.0}
+    return {
+        "layers": " ".join(layers),
+        "train_mse": float(np.mean([t.train_mse for t in trained.values()])),
+        "val_mse": float(np.mean([t.val_mse for t in trained.values()])),
+        "regions": regions,
+        "regions_exact": exact,
+        "stable_interval": stable / n if n else 1.0,
+    }
 
 
 # -- the suite file ----------------------------------------------------------
@@ -243,10 +331,14 @@ def _choose(kind: str, names, valid, default) -> list[str]:
         return list(default)
     names = list(dict.fromkeys([names] if isinstance(names, str) else names))
     if not names:
-        raise UnknownOptionError(f"the list of {kind}s is empty; pass one or more of: {', '.join(valid)}.")
+        raise UnknownOptionError(
+            f"the list of {kind}s is empty; pass one or more of: {', '.join(valid)}."
+        )
     unknown = [n for n in names if n not in valid]
     if unknown:
-        raise UnknownOptionError(f"unknown {kind}(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}.")
+        raise UnknownOptionError(
+            f"unknown {kind}(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}."
+        )
     return names
 
 
@@ -268,7 +360,9 @@ def _check_time_limit(time_limit, quick: bool) -> float:
 def _folder(path: Path, what: str) -> Path:
     """``path`` created if needed and writable; SuiteFileError otherwise."""
     if path.exists() and not path.is_dir():
-        raise SuiteFileError(f"the {what} {str(path)!r} is a file, not a folder; pass a folder path.")
+        raise SuiteFileError(
+            f"the {what} {str(path)!r} is a file, not a folder; pass a folder path."
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -276,7 +370,9 @@ def _folder(path: Path, what: str) -> Path:
             f"cannot create the {what} {str(path)!r} ({exc.strerror or exc}); pass a folder that can be written."
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise SuiteFileError(f"the {what} {str(path)!r} is not writable; pass a folder that can be written.")
+        raise SuiteFileError(
+            f"the {what} {str(path)!r} is not writable; pass a folder that can be written."
+        )
     return path
 
 
@@ -316,8 +412,10 @@ def _read_suite(path: Path) -> tuple[list[dict], bool]:
         if len(missing) == len(FIELDS):
             found = f"none of the columns of a suite.csv (header: {', '.join(header)[:200]})"
         else:
-            found = (f"columns that differ from this version's suite.csv (missing: {', '.join(missing) or '-'}; "
-                     f"unexpected: {', '.join(extra) or '-'}{'; order differs' if not (missing or extra) else ''})")
+            found = (
+                f"columns that differ from this version's suite.csv (missing: {', '.join(missing) or '-'}; "
+                f"unexpected: {', '.join(extra) or '-'}{'; order differs' if not (missing or extra) else ''})"
+            )
         raise SuiteFileError(f"{path}: it has {found}, so rows cannot be added to it; {_FIX}")
     cut = bool(records) and (not text.endswith("\n") or len(records[-1]) != len(FIELDS))
     if cut:
@@ -336,8 +434,10 @@ def _repair(path: Path, rows: list[dict]) -> None:
     if not rows:
         path.unlink()
         return
-    warnings.warn(f"{path}: the last row was cut off (an interrupted run); it is dropped and run again.",
-                  stacklevel=4)
+    warnings.warn(
+        f"{path}: the last row was cut off (an interrupted run); it is dropped and run again.",
+        stacklevel=4,
+    )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -346,8 +446,10 @@ def _repair(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-_FIX = ("move the file away, pass another output folder, or start a new file (resume=False, `--no-resume`), "
-        "which keeps the old one as suite.csv.bak.")
+_FIX = (
+    "move the file away, pass another output folder, or start a new file (resume=False, `--no-resume`), "
+    "which keeps the old one as suite.csv.bak."
+)
 
 
 def _check_time_limits(path: Path, rows: list[dict], problems, time_limit: float) -> None:
@@ -369,7 +471,9 @@ def _check_time_limits(path: Path, rows: list[dict], problems, time_limit: float
 
 def _check_networks(path: Path, rows: list[dict], problem: str, variant: str, layers: str) -> None:
     """Rows of a problem and variant must come from the same networks (quick and full runs differ)."""
-    old = sorted({r["layers"] for r in rows if (r["problem"], r["variant"]) == (problem, variant)} - {layers})
+    old = sorted(
+        {r["layers"] for r in rows if (r["problem"], r["variant"]) == (problem, variant)} - {layers}
+    )
     if old:
         raise SuiteFileError(
             f"{path} holds {problem}/{variant} runs on networks {', '.join(old)}, but this run trains {layers} "
@@ -381,11 +485,15 @@ def _check_networks(path: Path, rows: list[dict], problem: str, variant: str, la
 def _open_suite(path: Path, *, resume: bool, problems: set, time_limit: float) -> list[dict]:
     """The rows to keep: those of a resumable ``suite.csv`` (repaired if cut off), or none for a new file."""
     if path.exists() and not path.is_file():
-        raise SuiteFileError(f"{str(path)!r} is not a file; move it away or pass another output folder.")
+        raise SuiteFileError(
+            f"{str(path)!r} is not a file; move it away or pass another output folder."
+        )
     if not resume:
         backup = _start_new(path)
         if backup:
-            warnings.warn(f"started a new {path}; the previous one is kept as {backup}.", stacklevel=3)
+            warnings.warn(
+                f"started a new {path}; the previous one is kept as {backup}.", stacklevel=3
+            )
         return []
     rows, repair = _read_suite(path)
     _check_time_limits(path, rows, problems, time_limit)
@@ -423,8 +531,13 @@ def _run_variant(problem, variant, todo, *, csv_path, rows, cache, quick, time_l
     _check_networks(csv_path, rows, problem.name, variant.name, facts["layers"])
     for config in todo:
         bar.set_postfix_str(f"{problem.name}/{variant.name}/{config}")
-        row = {"problem": problem.name, "variant": variant.name, "config": config, "time_limit": time_limit,
-               **facts}
+        row = {
+            "problem": problem.name,
+            "variant": variant.name,
+            "config": config,
+            "time_limit": time_limit,
+            **facts,
+        }
         try:
             row.update(run_instance(problem, nets, config, time_limit=time_limit, quick=quick))
         except Exception as exc:  # recorded, not hidden: the row says what failed
@@ -434,8 +547,18 @@ def _run_variant(problem, variant, todo, *, csv_path, rows, cache, quick, time_l
         bar.update(1)
 
 
-def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=None, time_limit=None,
-        resume: bool = True, cache_dir=None, progress: bool = True) -> Path:
+def run(
+    out_dir,
+    *,
+    quick: bool = False,
+    problems=None,
+    variants=None,
+    configs=None,
+    time_limit=None,
+    resume: bool = True,
+    cache_dir=None,
+    progress: bool = True,
+) -> Path:
     """Run the suite and write ``suite.csv``, ``suite.md`` and ``suite.png`` into ``out_dir``.
 
     Parameters
@@ -478,14 +601,22 @@ def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=N
 
     # every check before the first file is touched: a typo must not cost a finished suite.csv
     time_limit = _check_time_limit(time_limit, quick)
-    probs = [get_problem(p) for p in _choose("benchmark problem", problems, tuple(PROBLEMS), PROBLEMS)]
-    chosen = select_variants(None if variants is None else
-                             _choose("network variant", variants, [v.name for v in VARIANTS], ()), quick=quick)
+    probs = [
+        get_problem(p) for p in _choose("benchmark problem", problems, tuple(PROBLEMS), PROBLEMS)
+    ]
+    chosen = select_variants(
+        None
+        if variants is None
+        else _choose("network variant", variants, [v.name for v in VARIANTS], ()),
+        quick=quick,
+    )
     configs = _choose("configuration", configs, CONFIGS, CONFIGS)
     out = _folder(Path(out_dir), "output folder")
     cache = _folder(Path(cache_dir) if cache_dir else default_cache_dir(), "network cache folder")
     csv_path = out / "suite.csv"
-    rows = _open_suite(csv_path, resume=resume, problems={p.name for p in probs}, time_limit=time_limit)
+    rows = _open_suite(
+        csv_path, resume=resume, problems={p.name for p in probs}, time_limit=time_limit
+    )
     done = {(r["problem"], r["variant"], r["config"]) for r in rows}
     bar = tqdm(total=len(probs) * len(chosen) * len(configs), desc="bench", disable=not progress)
     try:  # the bar is closed before an error is printed
@@ -494,8 +625,17 @@ def run(out_dir, *, quick: bool = False, problems=None, variants=None, configs=N
                 todo = [c for c in configs if (problem.name, variant.name, c) not in done]
                 bar.update(len(configs) - len(todo))
                 if todo:
-                    _run_variant(problem, variant, todo, csv_path=csv_path, rows=rows, cache=cache, quick=quick,
-                                 time_limit=time_limit, bar=bar)
+                    _run_variant(
+                        problem,
+                        variant,
+                        todo,
+                        csv_path=csv_path,
+                        rows=rows,
+                        cache=cache,
+                        quick=quick,
+                        time_limit=time_limit,
+                        bar=bar,
+                    )
     finally:
         bar.close()
     write_report(csv_path, out)

@@ -37,42 +37,92 @@ from pathlib import Path
 
 import numpy as np
 
-from ._tables import write_csv
 from ..bounds.interval import interval_bounds
 from ..bounds.lp import lp_bounds
 from ..bounds.milp import milp_bounds
 from ..network import ReluNetwork
+from ._tables import write_csv
 
 __all__ = ["random_network", "networks", "naive_pyomo_lp", "extrapolate", "run"]
 
-TIME_FIELDS = ("network", "neurons", "lp_solves", "lp_serial_s", "lp_workers2_s", "speedup_workers2",
-               "cpu_serial_s", "cpu_parent_s", "cpu_worker_s", "speedup_idle_estimate",
-               "naive_timed_solves", "naive_s", "naive_extrapolated", "naive_over_serial",
-               "naive_scip_timed_solves", "naive_scip_s", "naive_scip_over_serial", "max_abs_diff",
-               "stable_interval", "stable_lp", "mean_M_interval", "mean_M_lp", "load_avg")
-SOLVE_FIELDS = ("network", "bounds", "tighten_s", "binaries", "mean_M", "solve_s", "status", "objective",
-                "bound", "nodes")
+TIME_FIELDS = (
+    "network",
+    "neurons",
+    "lp_solves",
+    "lp_serial_s",
+    "lp_workers2_s",
+    "speedup_workers2",
+    "cpu_serial_s",
+    "cpu_parent_s",
+    "cpu_worker_s",
+    "speedup_idle_estimate",
+    "naive_timed_solves",
+    "naive_s",
+    "naive_extrapolated",
+    "naive_over_serial",
+    "naive_scip_timed_solves",
+    "naive_scip_s",
+    "naive_scip_over_serial",
+    "max_abs_diff",
+    "stable_interval",
+    "stable_lp",
+    "mean_M_interval",
+    "mean_M_lp",
+    "load_avg",
+)
+SOLVE_FIELDS = (
+    "network",
+    "bounds",
+    "tighten_s",
+    "binaries",
+    "mean_M",
+    "solve_s",
+    "status",
+    "objective",
+    "bound",
+    "nodes",
+)
 
 
 def random_network(sizes, *, seed: int, bias: float = 0.5) -> ReluNetwork:
     """He-initialised ReLU network with a linear output layer."""
     rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=(sizes[k + 1], sizes[k])) * np.sqrt(2.0 / sizes[k]) for k in range(len(sizes) - 1)]
+    weights = [
+        rng.normal(size=(sizes[k + 1], sizes[k])) * np.sqrt(2.0 / sizes[k])
+        for k in range(len(sizes) - 1)
+    ]
     biases = [rng.normal(size=sizes[k + 1]) * bias for k in range(len(sizes) - 1)]
     return ReluNetwork.from_arrays(weights, biases)
 
 
 def networks(quick: bool) -> dict:
     """name -> network (all on the box [-1, 1]^n_inputs)."""
-    sizes = [(2, 50, 50, 50, 1)] if quick else [
-        (2, 50, 50, 50, 1), (4, 60, 60, 60, 60, 1), (6, 80, 80, 80, 1), (10, 100, 100, 100, 100, 100, 1)]
+    sizes = (
+        [(2, 50, 50, 50, 1)]
+        if quick
+        else [
+            (2, 50, 50, 50, 1),
+            (4, 60, 60, 60, 60, 1),
+            (6, 80, 80, 80, 1),
+            (10, 100, 100, 100, 100, 100, 1),
+        ]
+    )
     return {"-".join(map(str, s)): random_network(s, seed=10 + i) for i, s in enumerate(sizes)}
 
 
 def solve_networks(quick: bool) -> dict:
     """Smaller networks for the SCIP part, sized so that SCIP can prove optimality within the limit."""
-    sizes = [(2, 20, 20, 20, 1)] if quick else [
-        (2, 20, 20, 20, 1), (3, 25, 25, 25, 1), (2, 15, 15, 15, 15, 1), (4, 30, 30, 1), (2, 30, 30, 30, 1)]
+    sizes = (
+        [(2, 20, 20, 20, 1)]
+        if quick
+        else [
+            (2, 20, 20, 20, 1),
+            (3, 25, 25, 25, 1),
+            (2, 15, 15, 15, 15, 1),
+            (4, 30, 30, 1),
+            (2, 30, 30, 30, 1),
+        ]
+    )
     return {"-".join(map(str, s)): random_network(s, seed=40 + i) for i, s in enumerate(sizes)}
 
 
@@ -93,7 +143,10 @@ def _relaxation_model(net: ReluNetwork, bounds, k: int):
         m.add_component(f"z{i}", z)
         m.add_component(f"a{i}", a)
         for j in range(layer.n_out):
-            m.c.add(z[j] == sum(float(w) * v for w, v in zip(layer.weights[j], prev)) + float(layer.bias[j]))
+            m.c.add(
+                z[j]
+                == sum(float(w) * v for w, v in zip(layer.weights[j], prev)) + float(layer.bias[j])
+            )
             if up[j] <= 0:
                 continue
             if lo[j] >= 0:
@@ -125,15 +178,24 @@ def naive_pyomo_lp(net: ReluNetwork, bounds, *, per_layer: int, solver: str = "a
     ref = interval_bounds(net, bounds.input_lb, bounds.input_ub)
     times, diff = {}, 0.0
     for k in range(1, net.n_layers):
-        cand = np.flatnonzero(ref.unstable(k)) if k < net.n_layers - 1 else np.arange(net.layers[k].n_out)
+        cand = (
+            np.flatnonzero(ref.unstable(k))
+            if k < net.n_layers - 1
+            else np.arange(net.layers[k].n_out)
+        )
         start = time.perf_counter()
         m, prev = _relaxation_model(net, bounds, k)
         opt = _naive_solver(solver)
         built = time.perf_counter()
         solves = 0
         for j in cand[:per_layer]:
-            expr = sum(float(w) * v for w, v in zip(net.layers[k].weights[j], prev)) + float(net.layers[k].bias[j])
-            for sense, ours in ((pyo.maximize, bounds.upper[k][j]), (pyo.minimize, bounds.lower[k][j])):
+            expr = sum(float(w) * v for w, v in zip(net.layers[k].weights[j], prev)) + float(
+                net.layers[k].bias[j]
+            )
+            for sense, ours in (
+                (pyo.maximize, bounds.upper[k][j]),
+                (pyo.minimize, bounds.lower[k][j]),
+            ):
                 if m.component("obj") is not None:
                     m.del_component("obj")
                 m.obj = pyo.Objective(expr=expr, sense=sense)
@@ -171,7 +233,10 @@ def _naive_solver(name: str):
 
 def _cpu() -> tuple[float, float]:
     """CPU seconds of this process and of its finished children (pool workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
@@ -186,21 +251,40 @@ def _timing_row(name, net, per_layer) -> tuple[dict, object]:
     t_par = time.perf_counter() - t0
     cpu_parent, cpu_worker = _cpu()[0] - c0[0], _cpu()[1] - c0[1]
     naive_times, diff = naive_pyomo_lp(net, serial, per_layer=per_layer)
-    scip_times, scip_diff = naive_pyomo_lp(net, serial, per_layer=max(1, per_layer // 3), solver="scip_direct")
+    scip_times, scip_diff = naive_pyomo_lp(
+        net, serial, per_layer=max(1, per_layer // 3), solver="scip_direct"
+    )
     n_solves = serial.report.n_solves
     naive_full, naive_n = extrapolate(naive_times, serial.report)
     scip_full, scip_n = extrapolate(scip_times, serial.report)
     hidden = range(net.n_layers - 1)
     stable = lambda b: int(sum(b.stable(k).sum() for k in hidden))  # noqa: E731
     mean_m = lambda b: float(np.mean(np.concatenate([b.big_m(k)[b.unstable(k)] for k in hidden])))  # noqa: E731
-    row = dict(network=name, neurons=sum(net.layer_sizes[1:-1]), lp_solves=n_solves, lp_serial_s=t_serial,
-               lp_workers2_s=t_par, speedup_workers2=t_serial / t_par, cpu_serial_s=cpu_serial,
-               cpu_parent_s=cpu_parent, cpu_worker_s=cpu_worker,
-               speedup_idle_estimate=cpu_serial / max(cpu_parent, cpu_worker), naive_timed_solves=naive_n,
-               naive_s=naive_full, naive_extrapolated=naive_n < n_solves, naive_over_serial=naive_full / t_serial,
-               naive_scip_timed_solves=scip_n, naive_scip_s=scip_full, naive_scip_over_serial=scip_full / t_serial,
-               max_abs_diff=max(diff, scip_diff), stable_interval=stable(ib), stable_lp=stable(serial), mean_M_interval=mean_m(ib),
-               mean_M_lp=mean_m(serial), load_avg=os.getloadavg()[0])
+    row = dict(
+        network=name,
+        neurons=sum(net.layer_sizes[1:-1]),
+        lp_solves=n_solves,
+        lp_serial_s=t_serial,
+        lp_workers2_s=t_par,
+        speedup_workers2=t_serial / t_par,
+        cpu_serial_s=cpu_serial,
+        cpu_parent_s=cpu_parent,
+        cpu_worker_s=cpu_worker,
+        speedup_idle_estimate=cpu_serial / max(cpu_parent, cpu_worker),
+        naive_timed_solves=naive_n,
+        naive_s=naive_full,
+        naive_extrapolated=naive_n < n_solves,
+        naive_over_serial=naive_full / t_serial,
+        naive_scip_timed_solves=scip_n,
+        naive_scip_s=scip_full,
+        naive_scip_over_serial=scip_full / t_serial,
+        max_abs_diff=max(diff, scip_diff),
+        stable_interval=stable(ib),
+        stable_lp=stable(serial),
+        mean_M_interval=mean_m(ib),
+        mean_M_lp=mean_m(serial),
+        load_avg=os.getloadavg()[0],
+    )
     return row, serial
 
 
@@ -214,21 +298,37 @@ def _solve_rows(name, net, lp, time_limit, milp_limit) -> list:
     t0 = time.perf_counter()
     ml = milp_bounds(net, lb, ub, prior=lp, time_limit_per_neuron=1.0, time_limit=milp_limit)
     t_milp = time.perf_counter() - t0
-    choices = [("interval", interval_bounds(net, lb, ub), 0.0),
-               ("lp", lp, lp.report.total_time), ("milp", ml, lp.report.total_time + t_milp)]
+    choices = [
+        ("interval", interval_bounds(net, lb, ub), 0.0),
+        ("lp", lp, lp.report.total_time),
+        ("milp", ml, lp.report.total_time + t_milp),
+    ]
     rows = []
     for label, bounds, t_tight in choices:
         m = pyo.ConcreteModel()
         m.x = pyo.Var(range(net.n_inputs), bounds=(-1.0, 1.0))
         m.nn = ReluNetworkBlock(network=net, inputs=m.x, bounds=bounds, formulation="bigm")
         m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.minimize)
-        out = solve_model(m, time_limit=time_limit, settings="default")  # SCIP defaults, as in the committed tables
+        out = solve_model(
+            m, time_limit=time_limit, settings="default"
+        )  # SCIP defaults, as in the committed tables
         hidden = range(net.n_layers - 1)
-        rows.append(dict(network=name, bounds=label, tighten_s=t_tight,
-                         binaries=int(sum(bounds.n_binaries(k).sum() for k in hidden)),
-                         mean_M=float(np.mean(np.concatenate([bounds.big_m(k)[bounds.unstable(k)] for k in hidden]))),
-                         solve_s=out.seconds, status=out.status, objective=out.objective, bound=out.bound,
-                         nodes=out.nodes))
+        rows.append(
+            dict(
+                network=name,
+                bounds=label,
+                tighten_s=t_tight,
+                binaries=int(sum(bounds.n_binaries(k).sum() for k in hidden)),
+                mean_M=float(
+                    np.mean(np.concatenate([bounds.big_m(k)[bounds.unstable(k)] for k in hidden]))
+                ),
+                solve_s=out.seconds,
+                status=out.status,
+                objective=out.objective,
+                bound=out.bound,
+                nodes=out.nodes,
+            )
+        )
     return rows
 
 
@@ -245,7 +345,9 @@ def _table(rows, fields) -> list:
     return lines + ["| " + " | ".join(_fmt(r[f]) for f in fields) + " |" for r in rows]
 
 
-def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_layer: int | None = None) -> Path:
+def run(
+    out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_layer: int | None = None
+) -> Path:
     """Run the benchmark and write ``tightening.md`` plus CSV files into ``out_dir``; return the md path.
 
     The files are rewritten after every network, so a long run leaves its
@@ -261,7 +363,9 @@ def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_la
         path = _write(out, timing, solving, per_layer)
     for name, net in solve_networks(quick).items():
         lp = lp_bounds(net, -np.ones(net.n_inputs), np.ones(net.n_inputs))
-        solving += _solve_rows(name, net, lp, 20.0 if quick else time_limit, 30.0 if quick else 120.0)
+        solving += _solve_rows(
+            name, net, lp, 20.0 if quick else time_limit, 30.0 if quick else 120.0
+        )
         path = _write(out, timing, solving, per_layer)
     return path
 
@@ -269,23 +373,43 @@ def run(out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_la
 def _write(out: Path, timing, solving, per_layer) -> Path:
     write_csv(out / "tightening.csv", timing, TIME_FIELDS)
     write_csv(out / "tightening_solve.csv", solving, SOLVE_FIELDS)
-    text = ["# Bound tightening: cost and effect", "",
-            f"Host: {os.cpu_count()} cores; seeded random networks on [-1, 1]^n; times in seconds.", "",
-            "## Cost of LP tightening (ours serial, ours with 2 workers, per-neuron Pyomo models)", "",
-            *_table(timing, TIME_FIELDS), "",
-            "`speedup_idle_estimate` is serial CPU time over the larger of the two processes' CPU times in the "
-            "2-worker run (an estimate for an idle machine; the wall-clock ratio is `speedup_workers2`).", "",
-            f"The naive time is measured on `naive_timed_solves` solves (at most {per_layer} neurons per layer) "
-            "and extrapolated per layer where `naive_extrapolated` says so: the layer's Pyomo model is built once, "
-            "then each of our solves in that layer costs the mean time of a timed solve. `max_abs_diff` compares "
-            "its optimal values with our certified bounds on the timed neurons. `naive_scip_*`: the same per-neuron "
-            "Pyomo model solved through `scip_direct` (the model is translated into SCIP for every solve: the naive "
-            "route); `naive_*`: through APPSI's persistent HiGHS interface (only the objective is updated, HiGHS "
-            "keeps its basis), a strong baseline.", "",
-            "## Effect on SCIP: min output 0, `bigm` formulation, interval vs LP vs MILP bounds", "",
-            "Smaller seeded networks than above, so that SCIP can prove optimality; `solve_s` is SCIP's time, "
-            "`tighten_s` the bound computation before it.", "",
-            *_table(solving, SOLVE_FIELDS), ""]
+    text = [
+        "# Bound tightening: cost and effect",
+        "",
+        f"Host: {os.cpu_count()} cores; seeded random networks on [-1, 1]^n; times in seconds.",
+        "",
+        "## Cost of LP tightening (ours serial, ours with 2 workers, per-neuron Pyomo models)",
+        "",
+        *_table(timing, TIME_FIELDS),
+        "",
+        "`speedup_idle_estimate` is serial CPU time over the larger of the two processes' CPU "
+        "times in the "
+        "2-worker run (an estimate for an idle machine; the wall-clock ratio is "
+        "`speedup_workers2`).",
+        "",
+        f"The naive time is measured on `naive_timed_solves` solves (at most {per_layer} neurons "
+        "per layer) "
+        "and extrapolated per layer where `naive_extrapolated` says so: the layer's Pyomo model "
+        "is built once, "
+        "then each of our solves in that layer costs the mean time of a timed solve. "
+        "`max_abs_diff` compares "
+        "its optimal values with our certified bounds on the timed neurons. `naive_scip_*`: the "
+        "same per-neuron "
+        "Pyomo model solved through `scip_direct` (the model is translated into SCIP for every "
+        "solve: the naive "
+        "route); `naive_*`: through APPSI's persistent HiGHS interface (only the objective is "
+        "updated, HiGHS "
+        "keeps its basis), a strong baseline.",
+        "",
+        "## Effect on SCIP: min output 0, `bigm` formulation, interval vs LP vs MILP bounds",
+        "",
+        "Smaller seeded networks than above, so that SCIP can prove optimality; `solve_s` is "
+        "SCIP's time, "
+        "`tighten_s` the bound computation before it.",
+        "",
+        *_table(solving, SOLVE_FIELDS),
+        "",
+    ]
     path = out / "tightening.md"
     path.write_text("\n".join(text))
     return path
@@ -295,7 +419,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="pyomo_relu/benchmarks/results", help="output folder")
     parser.add_argument("--quick", action="store_true", help="one small network, short time limits")
-    parser.add_argument("--time-limit", type=float, default=120.0, help="SCIP time limit per solve (s)")
+    parser.add_argument(
+        "--time-limit", type=float, default=120.0, help="SCIP time limit per solve (s)"
+    )
     args = parser.parse_args(argv)
     print(run(args.out, quick=args.quick, time_limit=args.time_limit).read_text())
     return 0

@@ -7,5 +7,14 @@ from .milp import milp_bounds
 from .parallel import tighten
 from .report import TighteningReport
 
-__all__ = ["NeuronBounds", "check_box", "pad_outward", "affine_interval", "interval_bounds",
-           "lp_bounds", "milp_bounds", "tighten", "TighteningReport"]
+__all__ = [
+    "NeuronBounds",
+    "check_box",
+    "pad_outward",
+    "affine_interval",
+    "interval_bounds",
+    "lp_bounds",
+    "milp_bounds",
+    "tighten",
+    "TighteningReport",
+]

@@ -39,7 +39,8 @@ def validated_bounds(bounds, what: str, net: ReluNetwork | None = None) -> Neuro
     bad = {name: c for name, c in counts.items() if c != n}
     if bad:
         raise ShapeMismatchError(
-            f"{what}: NeuronBounds has {n} layers of lower bounds but {bad}; expected one entry per "
+            f"{what}: NeuronBounds has {n} layers of lower bounds but {bad}; expected one entry "
+            "per "
             "layer in lower, upper, methods (and caps) - recompute the bounds."
         )
 
@@ -49,26 +50,36 @@ def validated_bounds(bounds, what: str, net: ReluNetwork | None = None) -> Neuro
         except (TypeError, ValueError):
             arr = None
         if arr is None:
-            raise ShapeMismatchError(f"{what}: NeuronBounds {name} is {v!r:.80}; expected a 1-D array of numbers.")
+            raise ShapeMismatchError(
+                f"{what}: NeuronBounds {name} is {v!r:.80}; expected a 1-D array of numbers."
+            )
         return arr
 
     lower = [vec(lo, f"lower[{k}]") for k, lo in enumerate(bounds.lower)]
     upper = [vec(up, f"upper[{k}]") for k, up in enumerate(bounds.upper)]
     caps = [vec(c, f"caps[{k}]") for k, c in enumerate(bounds.caps)] if bounds.caps else None
     if net is not None:
-        NeuronBounds(vec(bounds.input_lb, "input_lb"), vec(bounds.input_ub, "input_ub"), lower, upper,
-                     []).check_network(net)
+        NeuronBounds(
+            vec(bounds.input_lb, "input_lb"), vec(bounds.input_ub, "input_ub"), lower, upper, []
+        ).check_network(net)
         caps = NeuronBounds.caps_of(net)
     elif caps is None:
         caps = [np.full(lo.size, np.inf) for lo in lower]
     for k, (lo, up, cap) in enumerate(zip(lower, upper, caps)):
         if not lo.size == up.size == cap.size:
             raise ShapeMismatchError(
-                f"{what}: NeuronBounds layer {k} has {lo.size} lower, {up.size} upper bounds and {cap.size} "
+                f"{what}: NeuronBounds layer {k} has {lo.size} lower, {up.size} upper bounds and "
+                f"{cap.size} "
                 "caps; expected one of each per neuron - recompute the bounds."
             )
-    out = NeuronBounds(vec(bounds.input_lb, "input_lb"), vec(bounds.input_ub, "input_ub"), lower, upper,
-                       [str(m) for m in bounds.methods], caps)
+    out = NeuronBounds(
+        vec(bounds.input_lb, "input_lb"),
+        vec(bounds.input_ub, "input_ub"),
+        lower,
+        upper,
+        [str(m) for m in bounds.methods],
+        caps,
+    )
     out.check_consistent(what)
     return out
 
@@ -91,7 +102,11 @@ def check_sound_at_samples(net: ReluNetwork, bounds: NeuronBounds, lb, ub, what:
     free = np.flatnonzero(ub > lb)
     y = [np.full((1, free.size), 0.5), np.random.default_rng(0).random((64, free.size))]
     if 1 <= free.size <= 8:
-        y.append(np.stack(np.meshgrid(*([0.0, 1.0],) * free.size, indexing="ij"), -1).reshape(-1, free.size))
+        y.append(
+            np.stack(np.meshgrid(*([0.0, 1.0],) * free.size, indexing="ij"), -1).reshape(
+                -1, free.size
+            )
+        )
     y = np.vstack(y)
     x = np.repeat(lb[None, :], len(y), axis=0)
     x[:, free] = np.clip(lb[free] + (ub - lb)[free] * y, lb[free], ub[free])
@@ -106,8 +121,11 @@ def check_sound_at_samples(net: ReluNetwork, bounds: NeuronBounds, lb, ub, what:
             i, j = np.unravel_index(int(np.argmax(viol)), viol.shape)
             raise ShapeMismatchError(
                 f"{what}: the bounds ({bounds.methods[k]}) of layer {k} neuron {j} are "
-                f"[{bounds.lower[k][j]:.6g}, {bounds.upper[k][j]:.6g}] but the network's pre-activation at "
-                f"input {x[i].tolist()} is {z[i, j]:.6g}; expected sound bounds of this network over the box - "
-                "they were computed for another network or hold only on part of the box; recompute them, "
+                f"[{bounds.lower[k][j]:.6g}, {bounds.upper[k][j]:.6g}] but the network's "
+                "pre-activation at "
+                f"input {x[i].tolist()} is {z[i, j]:.6g}; expected sound bounds of this network "
+                "over the box - "
+                "they were computed for another network or hold only on part of the box; "
+                "recompute them, "
                 "e.g. with interval_bounds(net, lb, ub)."
             )

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import BoundsTypeError, InfeasibleBoxError, MissingBoundsError, NetworkTypeError, ShapeMismatchError
+from ..errors import (
+    BoundsTypeError,
+    InfeasibleBoxError,
+    MissingBoundsError,
+    NetworkTypeError,
+    ShapeMismatchError,
+)
 from ..network import ActivationKind, ReluNetwork
 
 __all__ = ["NeuronBounds", "check_box", "pad_outward", "require_network", "require_bounds"]
@@ -32,7 +38,8 @@ def require_bounds(bounds, what: str) -> None:
     """Raise BoundsTypeError unless ``bounds`` is a NeuronBounds (``what`` names the caller)."""
     if not isinstance(bounds, NeuronBounds):
         raise BoundsTypeError(
-            f"{what}: bounds must be NeuronBounds, found {type(bounds).__name__}; compute them with "
+            f"{what}: bounds must be NeuronBounds, found {type(bounds).__name__}; compute them "
+            "with "
             "pyomo_relu.interval_bounds(net, lb, ub) (or a tightening method)."
         )
 
@@ -44,7 +51,9 @@ def pad_outward(lower: np.ndarray, upper: np.ndarray, slack: np.ndarray | float 
     return lower, upper
 
 
-def check_box(net: ReluNetwork, lb, ub, *, what: str = "input box") -> tuple[np.ndarray, np.ndarray]:
+def check_box(
+    net: ReluNetwork, lb, ub, *, what: str = "input box"
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate an input box for ``net``; return float64 copies of ``lb`` and ``ub``.
 
     Raises
@@ -65,11 +74,16 @@ def check_box(net: ReluNetwork, lb, ub, *, what: str = "input box") -> tuple[np.
     arrays = []
     for name, val in (("lb", lb), ("ub", ub)):
         try:
-            arr = np.array([np.nan if v is None else v for v in np.ravel(np.asarray(val, dtype=object))]
-                           if np.ndim(val) else [val] * net.n_inputs, dtype=np.float64)
+            arr = np.array(
+                [np.nan if v is None else v for v in np.ravel(np.asarray(val, dtype=object))]
+                if np.ndim(val)
+                else [val] * net.n_inputs,
+                dtype=np.float64,
+            )
         except (TypeError, ValueError) as exc:
             raise MissingBoundsError(
-                f"{what}: {name} = {val!r} cannot be read as numbers ({exc}); pass one finite float per "
+                f"{what}: {name} = {val!r} cannot be read as numbers ({exc}); pass one finite "
+                "float per "
                 f"network input (an array of length {net.n_inputs}) or a scalar for all of them."
             ) from None
         if arr.shape != (net.n_inputs,):
@@ -136,8 +150,12 @@ class NeuronBounds:
         sizes = [shape(l) for l in self.lower]
         up_sizes = [shape(u) for u in self.upper]
         expected = [layer.n_out for layer in net.layers]
-        if (shape(self.input_lb) != net.n_inputs or shape(self.input_ub) != net.n_inputs
-                or sizes != expected or up_sizes != expected):
+        if (
+            shape(self.input_lb) != net.n_inputs
+            or shape(self.input_ub) != net.n_inputs
+            or sizes != expected
+            or up_sizes != expected
+        ):
             found = sizes if sizes != expected else up_sizes
             raise ShapeMismatchError(
                 f"NeuronBounds for layer sizes {[shape(self.input_lb)] + found} do not match the "
@@ -158,30 +176,38 @@ class NeuronBounds:
         pairs += [(f"layer {k}", lo, up) for k, (lo, up) in enumerate(zip(self.lower, self.upper))]
         for name, lo, up in pairs:
             lo, up = np.asarray(lo, dtype=np.float64), np.asarray(up, dtype=np.float64)
-            bad = np.flatnonzero(np.isnan(lo) | np.isnan(up) | ((~np.isfinite(lo) | ~np.isfinite(up))
-                                                                & (name == "input")))
+            bad = np.flatnonzero(
+                np.isnan(lo)
+                | np.isnan(up)
+                | ((~np.isfinite(lo) | ~np.isfinite(up)) & (name == "input"))
+            )
             if bad.size:
                 j = int(bad[0])
                 raise MissingBoundsError(
                     f"{what}: {name} entry {j} has bounds [{lo[j]}, {up[j]}]; expected finite "
-                    "numbers (no NaN) - recompute the bounds, e.g. with interval_bounds(net, lb, ub)."
+                    "numbers (no NaN) - recompute the bounds, e.g. with interval_bounds(net, lb, "
+                    "ub)."
                 )
             bad = np.flatnonzero(lo > up)
             if bad.size:
                 j = int(bad[0])
                 raise InfeasibleBoxError(
                     f"{what}: {name} entry {j} has lower bound {lo[j]} > upper bound {up[j]}; "
-                    "sound bounds of a non-empty box never cross - recompute them for this network and box."
+                    "sound bounds of a non-empty box never cross - recompute them for this "
+                    "network and box."
                 )
 
-    def copy(self) -> "NeuronBounds":
+    def copy(self) -> NeuronBounds:
         return NeuronBounds(
-            self.input_lb.copy(), self.input_ub.copy(),
-            [l.copy() for l in self.lower], [u.copy() for u in self.upper],
-            list(self.methods), [c.copy() for c in self.caps],
+            self.input_lb.copy(),
+            self.input_ub.copy(),
+            [l.copy() for l in self.lower],
+            [u.copy() for u in self.upper],
+            list(self.methods),
+            [c.copy() for c in self.caps],
         )
 
-    def intersect(self, other: "NeuronBounds", *, method: str | None = None) -> "NeuronBounds":
+    def intersect(self, other: NeuronBounds, *, method: str | None = None) -> NeuronBounds:
         """Tightest combination of two sound bound sets of the same network.
 
         Each set holds on its own input box, so their intersection holds on the
@@ -201,13 +227,17 @@ class NeuronBounds:
         """
         if not isinstance(other, NeuronBounds):
             raise BoundsTypeError(
-                f"NeuronBounds.intersect: other must be NeuronBounds, found {type(other).__name__}; "
+                "NeuronBounds.intersect: other must be NeuronBounds, found "
+                f"{type(other).__name__}; "
                 "pass bounds of the same network (e.g. from interval_bounds or lp_bounds)."
             )
         sizes = lambda b: [np.size(b.input_lb)] + [np.size(lo) for lo in b.lower]  # noqa: E731
-        if sizes(self) != sizes(other) or [np.size(u) for u in self.upper] != [np.size(u) for u in other.upper]:
+        if sizes(self) != sizes(other) or [np.size(u) for u in self.upper] != [
+            np.size(u) for u in other.upper
+        ]:
             raise ShapeMismatchError(
-                f"NeuronBounds.intersect: these bounds have layer sizes {sizes(self)} but other has "
+                f"NeuronBounds.intersect: these bounds have layer sizes {sizes(self)} but other "
+                "has "
                 f"{sizes(other)}; both must belong to the same network."
             )
         out = self.copy()
@@ -218,7 +248,8 @@ class NeuronBounds:
             i = int(crossed[0])
             raise InfeasibleBoxError(
                 f"NeuronBounds.intersect: the input boxes do not overlap at input {i} "
-                f"([{self.input_lb[i]}, {self.input_ub[i]}] and [{other.input_lb[i]}, {other.input_ub[i]}]); "
+                f"([{self.input_lb[i]}, {self.input_ub[i]}] and [{other.input_lb[i]}, "
+                f"{other.input_ub[i]}]); "
                 "intersect bounds computed for overlapping boxes."
             )
         for k, (lo, up) in enumerate(zip(other.lower, other.upper)):
@@ -255,7 +286,11 @@ class NeuronBounds:
         """
         arrays = [self.input_lb, self.input_ub, *self.lower, *self.upper, *self.caps]
         shapes = tuple(np.shape(a) for a in arrays)
-        return shapes, tuple(self.methods), b"".join(np.asarray(a, dtype=np.float64).tobytes() for a in arrays)
+        return (
+            shapes,
+            tuple(self.methods),
+            b"".join(np.asarray(a, dtype=np.float64).tobytes() for a in arrays),
+        )
 
     @property
     def n_layers(self) -> int:
@@ -323,4 +358,3 @@ class NeuronBounds:
         n = sum(len(self.lower[k]) for k in piece)
         s = sum(int(self.stable(k).sum()) for k in piece)
         return f"NeuronBounds({self.n_layers} layers, {s}/{n} stable, methods={self.methods})"
-

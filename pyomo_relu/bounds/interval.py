@@ -73,7 +73,8 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
             raise NotApplicableError(
                 f"interval_bounds: the pre-activation bounds of layer {k} overflow float64 (found "
                 f"{np.max(np.maximum(np.abs(z_lo), np.abs(z_up)))}) for the input box "
-                f"[{np.min(lb)}, {np.max(ub)}]; expected finite bounds - shrink the box or rescale the inputs."
+                f"[{np.min(lb)}, {np.max(ub)}]; expected finite bounds - shrink the box or "
+                "rescale the inputs."
             )
         lower.append(z_lo)
         upper.append(z_up)

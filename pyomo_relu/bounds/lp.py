@@ -76,13 +76,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InfeasibleBoxError, ShapeMismatchError, SolverUnavailableError
 from .._highs import new_highs, run_highs
+from ..errors import InfeasibleBoxError, ShapeMismatchError, SolverUnavailableError
 from ..network import ReluNetwork
 from .core import NeuronBounds, require_network
 
-__all__ = ["LayerLP", "HighsLP", "build_layer_lp", "dual_certificate", "solve_lp_chunk", "lp_bounds",
-           "normalize_extra_constraints", "check_inputs_feasible"]
+__all__ = [
+    "LayerLP",
+    "HighsLP",
+    "build_layer_lp",
+    "dual_certificate",
+    "solve_lp_chunk",
+    "lp_bounds",
+    "normalize_extra_constraints",
+    "check_inputs_feasible",
+]
 
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
@@ -101,19 +109,22 @@ def normalize_extra_constraints(extra, n_inputs: int):
         a_mat, lo, hi = extra
     except (TypeError, ValueError) as exc:
         raise ShapeMismatchError(
-            f"extra_constraints: expected a tuple (A, lo, hi) meaning lo <= A @ x <= hi, found {type(extra).__name__}."
+            "extra_constraints: expected a tuple (A, lo, hi) meaning lo <= A @ x <= hi, found "
+            f"{type(extra).__name__}."
         ) from exc
     try:
         a_mat = np.atleast_2d(np.asarray(a_mat, dtype=np.float64))
         lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ShapeMismatchError(
-            f"extra_constraints: A, lo and hi must be numeric arrays ({exc}); pass (A, lo, hi) with A of "
+            f"extra_constraints: A, lo and hi must be numeric arrays ({exc}); pass (A, lo, hi) "
+            "with A of "
             f"shape (m, {n_inputs}) and lo, hi of shape (m,) or scalars."
         ) from None
     if a_mat.ndim != 2 or a_mat.shape[1] != n_inputs:
         raise ShapeMismatchError(
-            f"extra_constraints: A has shape {a_mat.shape}, expected (m, {n_inputs}) (one column per network input)."
+            f"extra_constraints: A has shape {a_mat.shape}, expected (m, {n_inputs}) (one column "
+            "per network input)."
         )
     m = a_mat.shape[0]
     try:
@@ -126,7 +137,8 @@ def normalize_extra_constraints(extra, n_inputs: int):
         ) from None
     if not np.all(np.isfinite(a_mat)) or np.any(np.isnan(lo)) or np.any(np.isnan(hi)):
         raise ShapeMismatchError(
-            "extra_constraints: A must be finite and lo/hi must not be NaN; use -inf / inf for a missing side."
+            "extra_constraints: A must be finite and lo/hi must not be NaN; use -inf / inf for a "
+            "missing side."
         )
     bad = np.flatnonzero((lo > hi) | (lo == np.inf) | (hi == -np.inf))
     if bad.size:
@@ -212,15 +224,31 @@ class _Builder:
         if n == 0:
             return
         r = np.arange(n)
-        self.add_rows(np.concatenate([r, r]), np.concatenate([c1, c2]),
-                      np.concatenate([np.broadcast_to(v1, (n,)), np.broadcast_to(v2, (n,))]), lo, hi)
+        self.add_rows(
+            np.concatenate([r, r]),
+            np.concatenate([c1, c2]),
+            np.concatenate([np.broadcast_to(v1, (n,)), np.broadcast_to(v2, (n,))]),
+            lo,
+            hi,
+        )
 
     def finish(self, obj) -> LayerLP:
-        cat = lambda parts, dt=np.float64: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
-        return LayerLP(cat(self.col_lo), cat(self.col_hi), cat(self.row_lo), cat(self.row_hi),
-                       cat(self.rows, np.int64), cat(self.cols, np.int64), cat(self.vals),
-                       np.asarray(obj.cols), np.asarray(obj.rows), np.asarray(obj.vals, dtype=np.float64),
-                       np.asarray(obj.const, dtype=np.float64))
+        cat = lambda parts, dt=np.float64: (
+            np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+        )  # noqa: E731
+        return LayerLP(
+            cat(self.col_lo),
+            cat(self.col_hi),
+            cat(self.row_lo),
+            cat(self.row_hi),
+            cat(self.rows, np.int64),
+            cat(self.cols, np.int64),
+            cat(self.vals),
+            np.asarray(obj.cols),
+            np.asarray(obj.rows),
+            np.asarray(obj.vals, dtype=np.float64),
+            np.asarray(obj.const, dtype=np.float64),
+        )
 
 
 @dataclass
@@ -280,8 +308,13 @@ def _layer_columns(b: _Builder, lo, up, cap, piecewise: bool):
             continue
         lam = [b.add_cols(np.zeros(idx.size), np.ones(idx.size)) for _ in range(n_vert)]
         r = np.arange(idx.size)
-        b.add_rows(np.tile(r, n_vert), np.concatenate(lam), np.ones(n_vert * idx.size),
-                   np.full(idx.size, -np.inf), np.ones(idx.size))
+        b.add_rows(
+            np.tile(r, n_vert),
+            np.concatenate(lam),
+            np.ones(n_vert * idx.size),
+            np.full(idx.size, -np.inf),
+            np.ones(idx.size),
+        )
         l, u = lo[idx], up[idx]
         if mask is k0:  # base (0, 0); lam0 -> (l, 0), lam1 -> (u, u)
             add(z_parts, idx, lam[0], l), add(z_parts, idx, lam[1], u)
@@ -297,14 +330,21 @@ def _layer_columns(b: _Builder, lo, up, cap, piecewise: bool):
             add(a_parts, idx, lam[1], c), add(a_parts, idx, lam[2], c)
 
     def cat(parts, const) -> _Affine:
-        return _Affine(np.concatenate([p[0] for p in parts]).astype(np.int64),
-                       np.concatenate([p[1] for p in parts]).astype(np.int64),
-                       np.concatenate([p[2] for p in parts]), const)
+        return _Affine(
+            np.concatenate([p[0] for p in parts]).astype(np.int64),
+            np.concatenate([p[1] for p in parts]).astype(np.int64),
+            np.concatenate([p[2] for p in parts]),
+            const,
+        )
 
-    return cat(z_parts, z_const), cat(a_parts + [(np.zeros(0, np.int64),) * 2 + (np.zeros(0),)], a_const)
+    return cat(z_parts, z_const), cat(
+        a_parts + [(np.zeros(0, np.int64),) * 2 + (np.zeros(0),)], a_const
+    )
 
 
-def _affine_rows(b: _Builder, weights, bias, a_prev: _Affine, z: _Affine, a_lo, a_hi, z_lo, z_hi) -> None:
+def _affine_rows(
+    b: _Builder, weights, bias, a_prev: _Affine, z: _Affine, a_lo, a_hi, z_lo, z_hi
+) -> None:
     """Rows ``z = W a_prev + b`` in terms of the columns of both maps, padded for rounding.
 
     The padding covers the float64 forward pass (as :mod:`.interval`) and the
@@ -372,7 +412,10 @@ def dual_certificate(lp: LayerLP, cost: np.ndarray, y: np.ndarray) -> float:
     row_terms = y * row_bound
     col_terms = np.minimum(r * lp.col_lo, r * lp.col_hi)
     value = row_terms.sum() + col_terms.sum()
-    mag = np.abs(row_terms).sum() + ((np.abs(cost) + abs_aty) * np.maximum(np.abs(lp.col_lo), np.abs(lp.col_hi))).sum()
+    mag = (
+        np.abs(row_terms).sum()
+        + ((np.abs(cost) + abs_aty) * np.maximum(np.abs(lp.col_lo), np.abs(lp.col_hi))).sum()
+    )
     slack = 2 * (lp.n_rows + lp.n_cols + 4) * _EPS * mag + _TINY
     return float(np.nextafter(value - slack, -np.inf))
 
@@ -395,14 +438,23 @@ def check_inputs_feasible(lb: np.ndarray, ub: np.ndarray, extra) -> None:
     h.addVars(len(lb), np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64))
     for row, r_lo, r_hi in zip(a_mat, lo, hi):
         idx = np.flatnonzero(row).astype(np.int32)
-        h.addRow(r_lo if np.isfinite(r_lo) else -inf, r_hi if np.isfinite(r_hi) else inf,
-                 len(idx), idx, row[idx])
+        h.addRow(
+            r_lo if np.isfinite(r_lo) else -inf,
+            r_hi if np.isfinite(r_hi) else inf,
+            len(idx),
+            idx,
+            row[idx],
+        )
     run_highs(h)
-    if h.getModelStatus() in (highspy.HighsModelStatus.kInfeasible,
-                              highspy.HighsModelStatus.kUnboundedOrInfeasible):
+    if h.getModelStatus() in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
         raise InfeasibleBoxError(
-            f"extra_constraints: no input in the box [{np.asarray(lb).tolist()}, {np.asarray(ub).tolist()}] "
-            f"satisfies the {len(lo)} linear constraints lo <= A x <= hi (HiGHS proved the set empty); "
+            f"extra_constraints: no input in the box [{np.asarray(lb).tolist()}, "
+            f"{np.asarray(ub).tolist()}] "
+            f"satisfies the {len(lo)} linear constraints lo <= A x <= hi (HiGHS proved the set "
+            "empty); "
             "check the constraints and the box."
         )
 
@@ -420,11 +472,16 @@ class HighsLP:
             raise SolverUnavailableError("lp_bounds needs highspy: pip install highspy.") from exc
         self.lp = lp
         self._h = h = new_highs()
-        for name, value in (("output_flag", False), ("threads", 1), ("presolve", "off"),
-                            # HiGHS refuses coefficients above 1e15 (met with boxes wider than about
-                            # 1e14) and takes bounds from 1e20 on as infinite; the dual certificate
-                            # is rigorous for any solution, so the LP is accepted as it is
-                            ("large_matrix_value", highspy.kHighsInf), ("infinite_bound", highspy.kHighsInf)):
+        for name, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("presolve", "off"),
+            # HiGHS refuses coefficients above 1e15 (met with boxes wider than about
+            # 1e14) and takes bounds from 1e20 on as infinite; the dual certificate
+            # is rigorous for any solution, so the LP is accepted as it is
+            ("large_matrix_value", highspy.kHighsInf),
+            ("infinite_bound", highspy.kHighsInf),
+        ):
             h.setOptionValue(name, value)
         order = np.argsort(lp.cols, kind="stable")
         model = highspy.HighsLp()
@@ -434,14 +491,20 @@ class HighsLP:
         model.row_lower_ = np.where(np.isfinite(lp.row_lo), lp.row_lo, -highspy.kHighsInf)
         model.row_upper_ = np.where(np.isfinite(lp.row_hi), lp.row_hi, highspy.kHighsInf)
         model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        model.a_matrix_.start_ = np.searchsorted(lp.cols[order], np.arange(lp.n_cols + 1)).astype(np.int32)
+        model.a_matrix_.start_ = np.searchsorted(lp.cols[order], np.arange(lp.n_cols + 1)).astype(
+            np.int32
+        )
         model.a_matrix_.index_ = lp.rows[order].astype(np.int32)
         model.a_matrix_.value_ = lp.vals[order]
         h.passModel(model)
         self._status = highspy.HighsModelStatus
         # statuses of a solve stopped early; others (e.g. kUnknown on badly scaled data) still
         # give a certified bound but say nothing about a time limit
-        self._stopped = {self._status.kTimeLimit, self._status.kIterationLimit, self._status.kInterrupt}
+        self._stopped = {
+            self._status.kTimeLimit,
+            self._status.kIterationLimit,
+            self._status.kInterrupt,
+        }
         self._obj_idx = lp.obj_cols.astype(np.int32)
         self._col_mag = np.maximum(np.abs(lp.col_lo), np.abs(lp.col_hi))
 
@@ -471,7 +534,12 @@ class HighsLP:
         # cost @ v + offset differs from sign * w @ a_{k-1} by the rounding of the
         # products w_r * obj_vals and of the offset (each column value is at most _col_mag)
         const = 0.0 if self.lp.obj_const is None else float(np.abs(w) @ np.abs(self.lp.obj_const))
-        pad = 4 * _EPS * (np.abs(cost) @ self._col_mag + (len(w) + 2) * const + abs(cert) + abs(offset)) + _TINY
+        pad = (
+            4
+            * _EPS
+            * (np.abs(cost) @ self._col_mag + (len(w) + 2) * const + abs(cert) + abs(offset))
+            + _TINY
+        )
         value = sign * float(np.nextafter(cert + offset - pad, -np.inf))
         return (value if np.isfinite(value) else None), limited
 
@@ -486,9 +554,20 @@ def solve_lp_chunk(task: ChunkTask) -> ChunkResult:
     return task.run(lambda w, sense: solver.bound(w, sense, task.deadline), layer, greedy=True)
 
 
-def lp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None, workers: int = 1,
-              executor=None, time_limit: float | None = None, progress: bool = False,
-              extra_constraints=None, layers=None, tighten_outputs: bool = True) -> NeuronBounds:
+def lp_bounds(
+    net: ReluNetwork,
+    lb,
+    ub,
+    *,
+    prior: NeuronBounds | None = None,
+    workers: int = 1,
+    executor=None,
+    time_limit: float | None = None,
+    progress: bool = False,
+    extra_constraints=None,
+    layers=None,
+    tighten_outputs: bool = True,
+) -> NeuronBounds:
     """LP-tightened (OBBT) pre-activation bounds of ``net`` over the box ``[lb, ub]``.
 
     Parameters
@@ -529,8 +608,19 @@ def lp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None, wo
         When the box with ``extra_constraints`` admits no point.
     """
     require_network(net, "lp_bounds")
-    bounds, report = tighten(net, lb, ub, method="lp", prior=prior, workers=workers, executor=executor,
-                             time_limit=time_limit, progress=progress, extra_constraints=extra_constraints,
-                             layers=layers, tighten_outputs=tighten_outputs)
+    bounds, report = tighten(
+        net,
+        lb,
+        ub,
+        method="lp",
+        prior=prior,
+        workers=workers,
+        executor=executor,
+        time_limit=time_limit,
+        progress=progress,
+        extra_constraints=extra_constraints,
+        layers=layers,
+        tighten_outputs=tighten_outputs,
+    )
     bounds.report = report
     return bounds

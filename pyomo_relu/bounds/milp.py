@@ -71,6 +71,7 @@ def _scip():
 
 def _linear(terms_vars, coefs, constant=0.0):
     from pyscipopt import quicksum
+
     return quicksum(float(c) * v for c, v in zip(coefs, terms_vars) if c != 0.0) + float(constant)
 
 
@@ -93,16 +94,20 @@ class ScipLayerMILP:
         m.setSeparating(scip.SCIP_PARAMSETTING.FAST)
         m.setPresolve(scip.SCIP_PARAMSETTING.FAST)
         scale = _unit(np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub)))
-        a = [m.addVar(f"x{i}", lb=float(lo / scale), ub=float(up / scale)) for i, (lo, up) in
-             enumerate(zip(bounds.input_lb, bounds.input_ub))]
+        a = [
+            m.addVar(f"x{i}", lb=float(lo / scale), ub=float(up / scale))
+            for i, (lo, up) in enumerate(zip(bounds.input_lb, bounds.input_ub))
+        ]
         if extra is not None:
             self._add_extra(a, extra, scale)
         for i in range(k):
             a, scale = self._add_layer(net, bounds, i, a, scale)
         self.objective_vars, self.objective_scale = a, scale
         self.witnesses = _Witnesses(net, bounds, k, extra)
-        self.magnitude = max([float(np.max(np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub))))]
-                             + [float(np.max(bounds.big_m(i))) for i in range(k)])
+        self.magnitude = max(
+            [float(np.max(np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub))))]
+            + [float(np.max(bounds.big_m(i))) for i in range(k)]
+        )
 
     def _add_extra(self, x, extra, scale: float) -> None:
         """``lo <= A x <= hi`` rows on the inputs (one-sided where a side is infinite)."""
@@ -164,7 +169,9 @@ class ScipLayerMILP:
         m = self.model
         sign = 1.0 if sense == "min" else -1.0
         m.freeTransform()
-        m.setObjective(_linear(self.objective_vars, sign * w), "minimize")  # in units of objective_scale
+        m.setObjective(
+            _linear(self.objective_vars, sign * w), "minimize"
+        )  # in units of objective_scale
         # limits come from seconds_option, which reads NO_LIMIT (SCIP's infinity) and more as none
         budget = NO_LIMIT if limit is None else float(limit)
         if deadline is not None:
@@ -189,7 +196,9 @@ class ScipLayerMILP:
             return None, limited
         dual *= self.objective_scale
         feastol = m.getParam("numerics/feastol")
-        pad = feastol * (1.0 + abs(dual) + _MAGNITUDE_FACTOR * float(np.abs(w).sum()) * (1.0 + self.magnitude))
+        pad = feastol * (
+            1.0 + abs(dual) + _MAGNITUDE_FACTOR * float(np.abs(w).sum()) * (1.0 + self.magnitude)
+        )
         if dual - pad > self.witnesses.extreme(sign * w):
             # a forward pass reaches beyond SCIP's bound: its numerics failed here, nothing is proved
             return None, limited
@@ -217,12 +226,20 @@ class _Witnesses:
 
     def __init__(self, net: ReluNetwork, bounds: NeuronBounds, k: int, extra):
         self.layers, self.extra = net.layers[:k], extra
-        self.lb, self.ub = np.asarray(bounds.input_lb, np.float64), np.asarray(bounds.input_ub, np.float64)
+        self.lb, self.ub = (
+            np.asarray(bounds.input_lb, np.float64),
+            np.asarray(bounds.input_ub, np.float64),
+        )
         rng = np.random.default_rng(0)
         n = self.lb.size
-        corners = (np.array(list(itertools.product((0.0, 1.0), repeat=n))) if n <= 8
-                   else rng.integers(0, 2, (256, n)).astype(np.float64))
-        n_random = int(np.clip(self._WORK // (n + sum(layer.n_out for layer in self.layers)), 256, 4096))
+        corners = (
+            np.array(list(itertools.product((0.0, 1.0), repeat=n)))
+            if n <= 8
+            else rng.integers(0, 2, (256, n)).astype(np.float64)
+        )
+        n_random = int(
+            np.clip(self._WORK // (n + sum(layer.n_out for layer in self.layers)), 256, 4096)
+        )
         y = np.vstack([np.full((1, n), 0.5), corners, rng.random((n_random, n))])
         x = self.lb + (self.ub - self.lb) * y
         if extra is not None:
@@ -248,7 +265,7 @@ class _Witnesses:
                 return np.inf
             best = float(vals.min())
             if self.extra is None:
-                for x in self.x[np.argsort(vals)[:self._HOP_STARTS]]:
+                for x in self.x[np.argsort(vals)[: self._HOP_STARTS]]:
                     for _ in range(self._HOPS):
                         x = np.where(self._gradient(x, c) > 0.0, self.lb, self.ub)
                         v = float(self._forward(x[None, :])[0] @ c)
@@ -260,7 +277,11 @@ class _Witnesses:
         a, slopes = x, []
         for layer in self.layers:
             z = layer.preactivation(a)
-            on = (z > 0.0) & (z < layer.activation.caps(layer.n_out)) if layer.activation.is_piecewise else True
+            on = (
+                (z > 0.0) & (z < layer.activation.caps(layer.n_out))
+                if layer.activation.is_piecewise
+                else True
+            )
             slopes.append(np.where(on, 1.0, 0.0))
             a = layer.activation.apply(z)
         g = c
@@ -291,13 +312,26 @@ def solve_milp_chunk(task: ChunkTask) -> ChunkResult:
     except Exception:  # pyscipopt raises a bare Exception when SCIP refuses the data
         n = len(task.neurons)
         return ChunkResult(task.layer, task.neurons, np.full(n, np.nan), np.full(n, np.nan))
-    return task.run(lambda w, sense: milp.bound(w, sense, task.deadline, task.time_limit_per_neuron), layer)
+    return task.run(
+        lambda w, sense: milp.bound(w, sense, task.deadline, task.time_limit_per_neuron), layer
+    )
 
 
-def milp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None,
-                time_limit_per_neuron: float = 10.0, time_limit: float | None = None, workers: int = 1,
-                executor=None, progress: bool = False, extra_constraints=None, layers=None,
-                tighten_outputs: bool = True) -> NeuronBounds:
+def milp_bounds(
+    net: ReluNetwork,
+    lb,
+    ub,
+    *,
+    prior: NeuronBounds | None = None,
+    time_limit_per_neuron: float = 10.0,
+    time_limit: float | None = None,
+    workers: int = 1,
+    executor=None,
+    progress: bool = False,
+    extra_constraints=None,
+    layers=None,
+    tighten_outputs: bool = True,
+) -> NeuronBounds:
     """MILP-tightened pre-activation bounds of ``net`` over ``[lb, ub]`` (SCIP dual bounds).
 
     Parameters
@@ -334,7 +368,9 @@ def milp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None,
     start = time.perf_counter()
     # checked here, before the LP pass, so that the message names milp_bounds
     time_limit = seconds_option(time_limit, "milp_bounds")
-    seconds_option(time_limit_per_neuron, "milp_bounds", name="time_limit_per_neuron", allow_zero=False)
+    seconds_option(
+        time_limit_per_neuron, "milp_bounds", name="time_limit_per_neuron", allow_zero=False
+    )
     prior_limited = []
     if prior is None:
         # with its own progress bar: on a big network the LP pass alone takes minutes
@@ -342,19 +378,39 @@ def milp_bounds(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None,
             # a limit that cuts the LP pass short leaves the MILP pass no time: its own warning
             # (naming milp_bounds, as the caller did) counts those neurons, so this one is held back
             warnings.simplefilter("always", TimeLimitWarning)
-            prior = lp_bounds(net, lb, ub, workers=workers, executor=executor, time_limit=time_limit,
-                              progress=progress, extra_constraints=extra_constraints, layers=layers,
-                              tighten_outputs=tighten_outputs)
+            prior = lp_bounds(
+                net,
+                lb,
+                ub,
+                workers=workers,
+                executor=executor,
+                time_limit=time_limit,
+                progress=progress,
+                extra_constraints=extra_constraints,
+                layers=layers,
+                tighten_outputs=tighten_outputs,
+            )
         for w in lp_limited:
             if not issubclass(w.category, TimeLimitWarning):  # others go on to the caller
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         prior_limited = [w for w in lp_limited if issubclass(w.category, TimeLimitWarning)]
         if time_limit is not None:  # the budget covers the LP pass too
             time_limit = max(float(time_limit) - (time.perf_counter() - start), 0.0)
-    bounds, report = tighten(net, lb, ub, method="milp", prior=prior, workers=workers, executor=executor,
-                             time_limit=time_limit, time_limit_per_neuron=time_limit_per_neuron,
-                             progress=progress, extra_constraints=extra_constraints, layers=layers,
-                             tighten_outputs=tighten_outputs)
+    bounds, report = tighten(
+        net,
+        lb,
+        ub,
+        method="milp",
+        prior=prior,
+        workers=workers,
+        executor=executor,
+        time_limit=time_limit,
+        time_limit_per_neuron=time_limit_per_neuron,
+        progress=progress,
+        extra_constraints=extra_constraints,
+        layers=layers,
+        tighten_outputs=tighten_outputs,
+    )
     if prior_limited and not report.n_time_limited:  # the MILP pass had nothing left to cut short
         warnings.warn(TimeLimitWarning(f"milp_bounds: {prior_limited[0].message}"), stacklevel=2)
     bounds.report = report

@@ -52,7 +52,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._options import seconds_option
-from ..errors import ExecutorWarning, InfeasibleBoxError, ShapeMismatchError, TimeLimitWarning, UnknownOptionError
+from ..errors import (
+    ExecutorWarning,
+    InfeasibleBoxError,
+    ShapeMismatchError,
+    TimeLimitWarning,
+    UnknownOptionError,
+)
 from ..network import DenseLayer, ReluNetwork
 from .core import NeuronBounds, check_box
 from .interval import interval_bounds
@@ -160,7 +166,9 @@ class ChunkTask:
         return self.bounds.post_bounds(self.layer - 1)
 
 
-def _next_objective(cos: np.ndarray, todo: np.ndarray, last, piecewise: bool, greedy: bool) -> tuple:
+def _next_objective(
+    cos: np.ndarray, todo: np.ndarray, last, piecewise: bool, greedy: bool
+) -> tuple:
     """The next ``(neuron, 0 for max / 1 for min)`` of a chunk: the one most like the last solved.
 
     Maximizing ``w_i`` and ``w_m`` are alike when ``cos(w_i, w_m)`` is large,
@@ -189,7 +197,7 @@ def split_chunks(neurons: np.ndarray, size: int = CHUNK_SIZE) -> list:
     every executor solves the same LPs in the same order and returns
     bit-identical bounds.
     """
-    return [neurons[i:i + size] for i in range(0, len(neurons), size)]
+    return [neurons[i : i + size] for i in range(0, len(neurons), size)]
 
 
 def _warmup() -> int:
@@ -218,13 +226,15 @@ def _start_bounds(net, lb, ub, prior) -> NeuronBounds:
         raise ShapeMismatchError(
             "prior: these bounds were computed for an input box that does not contain "
             f"[{bounds.input_lb.tolist()}, {bounds.input_ub.tolist()}] (prior box "
-            f"[{prior.input_lb.tolist()}, {prior.input_ub.tolist()}]); compute them for this box or a larger one."
+            f"[{prior.input_lb.tolist()}, {prior.input_ub.tolist()}]); compute them for this box "
+            "or a larger one."
         )
     try:
         return bounds.intersect(prior)
     except InfeasibleBoxError as exc:
         raise InfeasibleBoxError(
-            f"prior: disagrees with the interval bounds of this box ({exc}); a sound prior for this "
+            f"prior: disagrees with the interval bounds of this box ({exc}); a sound prior for "
+            "this "
             "box cannot exclude every point - recompute it for this network and box."
         ) from None
 
@@ -240,7 +250,8 @@ def _apply(bounds: NeuronBounds, res: ChunkResult, method: str) -> None:
         i = int(crossed[0])
         raise InfeasibleBoxError(
             f"{method} tightening: layer {k} neuron {j} got lower bound {new_lo[i]} > upper bound "
-            f"{new_up[i]}; expected crossing-free bounds - the prior bounds are not sound for this box "
+            f"{new_up[i]}; expected crossing-free bounds - the prior bounds are not sound for "
+            "this box "
             "(recompute them with interval_bounds) or the constraints leave (almost) no point."
         )
     if np.any(new_lo > lo[res.neurons]) or np.any(new_up < up[res.neurons]):
@@ -257,12 +268,15 @@ def _target_layers(net, layers, tighten_outputs, extra) -> list:
         out = sorted(set(_integer(k) for k in layers))
     except (TypeError, ValueError):
         raise UnknownOptionError(
-            f"layers: expected layer indices (an int or an iterable of ints in 0..{net.n_layers - 1}), "
+            "layers: expected layer indices (an int or an iterable of ints in "
+            f"0..{net.n_layers - 1}), "
             f"found {layers!r}."
         ) from None
     for k in out:
         if not 0 <= k < net.n_layers:
-            raise ShapeMismatchError(f"layers: layer {k} does not exist; the network has layers 0..{net.n_layers - 1}.")
+            raise ShapeMismatchError(
+                f"layers: layer {k} does not exist; the network has layers 0..{net.n_layers - 1}."
+            )
     # layer 0 over a box alone is exact with interval arithmetic: no LP needed
     return [k for k in out if k > 0 or extra is not None]
 
@@ -288,15 +302,20 @@ def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: s
             f"executor: expected a concurrent.futures.Executor (an object with submit()), found "
             f"{type(executor).__name__}; pass e.g. ThreadPoolExecutor(2) or None."
         )
-    return (count, seconds_option(time_limit, what),
-            seconds_option(time_limit_per_neuron, what, name="time_limit_per_neuron", allow_zero=False))
+    return (
+        count,
+        seconds_option(time_limit, what),
+        seconds_option(time_limit_per_neuron, what, name="time_limit_per_neuron", allow_zero=False),
+    )
 
 
 def _solver_for(method: str):
     if method == "lp":
         from .lp import solve_lp_chunk
+
         return solve_lp_chunk
     from .milp import solve_milp_chunk
+
     return solve_milp_chunk
 
 
@@ -350,8 +369,12 @@ class _Runner:
         self.usable = executor is not None or self.own  # False once the executor failed
         self.stuck = False  # chunks were given up: our own workers may still be busy
         if self.own:
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            self.pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_ignore_sigint)
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            )
+            self.pool = ProcessPoolExecutor(
+                max_workers=workers - 1, mp_context=ctx, initializer=_ignore_sigint
+            )
             for _ in range(workers - 1):
                 self.pool.submit(_warmup)
 
@@ -383,7 +406,9 @@ class _Runner:
                         continue
                     try:
                         running[self.pool.submit(solve, task)] = task
-                    except Exception as exc:  # e.g. BrokenProcessPool, or an executor that was shut down
+                    except (
+                        Exception
+                    ) as exc:  # e.g. BrokenProcessPool, or an executor that was shut down
                         self._fail(exc)
                         pending.insert(0, task)
                 if self.own and self.usable and not pending:
@@ -410,7 +435,9 @@ class _Runner:
     def _wait(self, running: dict, here, done, deadline) -> None:
         """Collect one finished chunk; past the deadline and the grace, give up the unfinished ones."""
         timeout = None if deadline is None else max(deadline - time.time(), 0.0) + _GRACE
-        if timeout is not None and timeout >= threading.TIMEOUT_MAX:  # a limit of years: wait as without one
+        if (
+            timeout is not None and timeout >= threading.TIMEOUT_MAX
+        ):  # a limit of years: wait as without one
             timeout = None
         try:
             fut = next(as_completed(running, timeout=timeout))
@@ -425,10 +452,15 @@ class _Runner:
 
     def _fail(self, exc: Exception) -> None:
         if self.usable:
-            warnings.warn(ExecutorWarning(
-                f"{self.label}: the executor failed ({type(exc).__name__}: {exc}); the remaining chunks are "
-                "solved in this process (same bounds, no parallelism) - check the executor or its workers."
-            ), stacklevel=2)
+            warnings.warn(
+                ExecutorWarning(
+                    f"{self.label}: the executor failed ({type(exc).__name__}: {exc}); the "
+                    "remaining chunks are "
+                    "solved in this process (same bounds, no parallelism) - check the executor or "
+                    "its workers."
+                ),
+                stacklevel=2,
+            )
         self.usable = False
 
     @staticmethod
@@ -440,10 +472,22 @@ class _Runner:
         return []
 
 
-def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds | None = None,
-            workers: int = 1, executor: Executor | None = None, time_limit: float | None = None,
-            time_limit_per_neuron: float | None = None, progress: bool = False, extra_constraints=None,
-            layers=None, tighten_outputs: bool = True) -> tuple[NeuronBounds, TighteningReport]:
+def tighten(
+    net: ReluNetwork,
+    lb,
+    ub,
+    *,
+    method: str = "lp",
+    prior: NeuronBounds | None = None,
+    workers: int = 1,
+    executor: Executor | None = None,
+    time_limit: float | None = None,
+    time_limit_per_neuron: float | None = None,
+    progress: bool = False,
+    extra_constraints=None,
+    layers=None,
+    tighten_outputs: bool = True,
+) -> tuple[NeuronBounds, TighteningReport]:
     """Optimization-based bound tightening, layer by layer.
 
     Parameters are those of :func:`~pyomo_relu.bounds.lp.lp_bounds` and
@@ -460,8 +504,9 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
 
     if method not in _METHODS:
         raise UnknownOptionError(f"tighten: method={method!r} is not one of {list(_METHODS)}.")
-    workers, time_limit, time_limit_per_neuron = _check_options(workers, executor, time_limit,
-                                                                time_limit_per_neuron, f"{method}_bounds")
+    workers, time_limit, time_limit_per_neuron = _check_options(
+        workers, executor, time_limit, time_limit_per_neuron, f"{method}_bounds"
+    )
     start = time.perf_counter()
     lb, ub = check_box(net, lb, ub)
     extra = normalize_extra_constraints(extra_constraints, net.n_inputs)
@@ -476,10 +521,23 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     most_chunks = max((-(-n // CHUNK_SIZE) for n in estimate.values()), default=0)
     runner = _Runner(min(workers, max(most_chunks, 1)), executor, f"{method}_bounds")
     try:
-        with tqdm(total=sum(estimate.values()), disable=not progress, desc=f"{method} bounds",
-                  unit="neuron") as bar:
-            _loop(net, bounds, targets, estimate, runner, solve, bar, report,
-                  (extra, deadline, time_limit_per_neuron))
+        with tqdm(
+            total=sum(estimate.values()),
+            disable=not progress,
+            desc=f"{method} bounds",
+            unit="neuron",
+        ) as bar:
+            _loop(
+                net,
+                bounds,
+                targets,
+                estimate,
+                runner,
+                solve,
+                bar,
+                report,
+                (extra, deadline, time_limit_per_neuron),
+            )
     except BaseException:
         # Ctrl-C or an error: do not wait for chunks still running in our worker processes
         runner.close(abort=True)
@@ -487,12 +545,18 @@ def tighten(net: ReluNetwork, lb, ub, *, method: str = "lp", prior: NeuronBounds
     runner.close()
     report.total_time = time.perf_counter() - start
     if report.n_time_limited:
-        warnings.warn(TimeLimitWarning(
-            f"{method} bounds: a time limit cut {report.n_time_limited} bound computations short "
-            f"({report.n_solves} solves run); the bounds are sound but may be looser than without the "
-            "limit (skipped neurons keep their prior bounds) - raise time_limit / time_limit_per_neuron "
-            "for tighter bounds."
-        ), stacklevel=3)
+        warnings.warn(
+            TimeLimitWarning(
+                f"{method} bounds: a time limit cut {report.n_time_limited} bound computations "
+                "short "
+                f"({report.n_solves} solves run); the bounds are sound but may be looser than "
+                "without the "
+                "limit (skipped neurons keep their prior bounds) - raise time_limit / "
+                "time_limit_per_neuron "
+                "for tighter bounds."
+            ),
+            stacklevel=3,
+        )
     return bounds, report
 
 
@@ -508,7 +572,9 @@ def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -
         rep.record_before(bounds)
         neurons = _candidates(bounds, k)
         rep.n_candidates = len(neurons)
-        bar.total -= estimate[k] - len(neurons)  # earlier layers' tightening made more neurons stable
+        bar.total -= estimate[k] - len(
+            neurons
+        )  # earlier layers' tightening made more neurons stable
         tasks = [ChunkTask(net, bounds, k, c, *options) for c in split_chunks(neurons)]
         for res in runner.run(solve, tasks, bar, options[1]):
             _apply(bounds, res, label)

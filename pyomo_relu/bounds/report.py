@@ -56,10 +56,14 @@ class LayerReport:
     max_m_after: float = 0.0
 
     def record_before(self, bounds: NeuronBounds) -> None:
-        self.stable_before, self.mean_m_before, self.max_m_before = layer_statistics(bounds, self.layer)
+        self.stable_before, self.mean_m_before, self.max_m_before = layer_statistics(
+            bounds, self.layer
+        )
 
     def record_after(self, bounds: NeuronBounds) -> None:
-        self.stable_after, self.mean_m_after, self.max_m_after = layer_statistics(bounds, self.layer)
+        self.stable_after, self.mean_m_after, self.max_m_after = layer_statistics(
+            bounds, self.layer
+        )
 
 
 @dataclass
@@ -102,10 +106,16 @@ class TighteningReport:
         }
 
     def __str__(self) -> str:
-        head = (f"{'layer':>5} {'neurons':>7} {'solves':>6} {'limited':>7} {'stable':>13} "
-                f"{'mean M':>21} {'max M':>21} {'time s':>8}")
-        lines = [f"{self.method.upper()} bound tightening, workers={self.workers}, "
-                 f"{self.n_solves} solves in {self.total_time:.2f} s", head, "-" * len(head)]
+        head = (
+            f"{'layer':>5} {'neurons':>7} {'solves':>6} {'limited':>7} {'stable':>13} "
+            f"{'mean M':>21} {'max M':>21} {'time s':>8}"
+        )
+        lines = [
+            f"{self.method.upper()} bound tightening, workers={self.workers}, "
+            f"{self.n_solves} solves in {self.total_time:.2f} s",
+            head,
+            "-" * len(head),
+        ]
         for r in self.layers:
             stable = f"{r.stable_before}->{r.stable_after}" if r.piecewise else "(linear)"
             lines.append(

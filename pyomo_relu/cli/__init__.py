@@ -87,7 +87,10 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. `pyomo-relu solve ... | head`: the reader went away
         sys.stderr.close()
         return 0
-    except (ReluError, OSError) as exc:  # missing files, full disks, permissions: one line, no traceback
+    except (
+        ReluError,
+        OSError,
+    ) as exc:  # missing files, full disks, permissions: one line, no traceback
         print(f"pyomo-relu {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -103,7 +106,9 @@ def _one_line_warnings(command: str):
     (``warnings.catch_warnings(record=True)``) still get them.
     """
     original = warnings.formatwarning
-    warnings.formatwarning = lambda message, *_args, **_kwargs: f"pyomo-relu {command}: warning: {message}\n"
+    warnings.formatwarning = lambda message, *_args, **_kwargs: (
+        f"pyomo-relu {command}: warning: {message}\n"
+    )
     try:
         yield
     finally:

@@ -28,29 +28,78 @@ REGIONS = ("auto", "exact", "sample", "grid", "none")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", type=Path, metavar="NET.onnx", help="the trained network (ONNX)")
-    parser.add_argument("--lb", type=_numbers, required=True, metavar="LB",
-                        help="input lower bounds: one number for all inputs or a comma-separated list "
-                        "(write --lb=-3,-2 when the list starts with a minus sign)")
-    parser.add_argument("--ub", type=_numbers, required=True, metavar="UB", help="input upper bounds, like --lb")
-    parser.add_argument("--tighten", choices=TIGHTEN, default="none",
-                        help="also report LP- or MILP-tightened bounds (default: none, interval bounds only)")
-    parser.add_argument("--workers", type=_positive(int), default=1, metavar="N",
-                        help="worker processes for bound tightening (default: 1)")
-    parser.add_argument("--tighten-time-limit", type=seconds, default=None, metavar="S",
-                        help="time limit of the tightening in seconds (default: none)")
-    parser.add_argument("--regions", choices=REGIONS, default="auto",
-                        help="how to count linear regions (default: auto = exact for <= 2 inputs or small "
-                        "networks, sampled otherwise; none: skip)")
-    parser.add_argument("--samples", type=_positive(int), default=100_000, metavar="N",
-                        help="points for sampled region counts (default: 100000)")
-    parser.add_argument("--regions-time-limit", type=seconds, default=60.0, metavar="S",
-                        help="time limit of the exact region count in seconds (default: 60)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled region count (default: 0)")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="write the report as JSON")
-    parser.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
-                        help="plot bound widths and stable shares per layer (tightest bounds)")
-    parser.add_argument("--regions-plot", type=Path, default=None, metavar="OUT.png",
-                        help="draw the linear regions (networks with one or two free inputs)")
+    parser.add_argument(
+        "--lb",
+        type=_numbers,
+        required=True,
+        metavar="LB",
+        help="input lower bounds: one number for all inputs or a comma-separated list "
+        "(write --lb=-3,-2 when the list starts with a minus sign)",
+    )
+    parser.add_argument(
+        "--ub", type=_numbers, required=True, metavar="UB", help="input upper bounds, like --lb"
+    )
+    parser.add_argument(
+        "--tighten",
+        choices=TIGHTEN,
+        default="none",
+        help="also report LP- or MILP-tightened bounds (default: none, interval bounds only)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=1,
+        metavar="N",
+        help="worker processes for bound tightening (default: 1)",
+    )
+    parser.add_argument(
+        "--tighten-time-limit",
+        type=seconds,
+        default=None,
+        metavar="S",
+        help="time limit of the tightening in seconds (default: none)",
+    )
+    parser.add_argument(
+        "--regions",
+        choices=REGIONS,
+        default="auto",
+        help="how to count linear regions (default: auto = exact for <= 2 inputs or small "
+        "networks, sampled otherwise; none: skip)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=_positive(int),
+        default=100_000,
+        metavar="N",
+        help="points for sampled region counts (default: 100000)",
+    )
+    parser.add_argument(
+        "--regions-time-limit",
+        type=seconds,
+        default=60.0,
+        metavar="S",
+        help="time limit of the exact region count in seconds (default: 60)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the sampled region count (default: 0)"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="OUT.json", help="write the report as JSON"
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="OUT.png",
+        help="plot bound widths and stable shares per layer (tightest bounds)",
+    )
+    parser.add_argument(
+        "--regions-plot",
+        type=Path,
+        default=None,
+        metavar="OUT.png",
+        help="draw the linear regions (networks with one or two free inputs)",
+    )
 
 
 def _tightened(method: str, net, lb, ub, prior, args):
@@ -59,13 +108,19 @@ def _tightened(method: str, net, lb, ub, prior, args):
         from ..bounds.lp import lp_bounds as tighten
     else:
         from ..bounds.milp import milp_bounds as tighten
-    return tighten(net, lb, ub, prior=prior, workers=args.workers, time_limit=args.tighten_time_limit)
+    return tighten(
+        net, lb, ub, prior=prior, workers=args.workers, time_limit=args.tighten_time_limit
+    )
 
 
 def _bounds_section(bounds, seconds: float) -> dict:
     from ..analysis import big_m_report, stable_fraction
 
-    return {"seconds": round(seconds, 4), "stable": stable_fraction(bounds), "big_m": big_m_report(bounds)}
+    return {
+        "seconds": round(seconds, 4),
+        "stable": stable_fraction(bounds),
+        "big_m": big_m_report(bounds),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,8 +135,10 @@ def run(args: argparse.Namespace) -> int:
     if args.regions_plot is not None and int(np.sum(ub > lb)) not in (1, 2):
         from ..errors import ShapeMismatchError
 
-        raise ShapeMismatchError(f"--regions-plot draws networks with 1 or 2 free inputs; the box has "
-                                 f"{int(np.sum(ub > lb))} (fix inputs with equal --lb and --ub, or drop the option).")
+        raise ShapeMismatchError(
+            f"--regions-plot draws networks with 1 or 2 free inputs; the box has "
+            f"{int(np.sum(ub > lb))} (fix inputs with equal --lb and --ub, or drop the option)."
+        )
     start = time.perf_counter()
     bounds = interval_bounds(net, lb, ub)
     sections = {"interval": _bounds_section(bounds, time.perf_counter() - start)}
@@ -91,8 +148,16 @@ def run(args: argparse.Namespace) -> int:
         sections[args.tighten] = _bounds_section(bounds, time.perf_counter() - start)
     regions = None
     if args.regions != "none":
-        regions = count_linear_regions(net, lb, ub, method=args.regions, n_samples=args.samples,
-                                       time_limit=args.regions_time_limit, seed=args.seed, bounds=bounds)
+        regions = count_linear_regions(
+            net,
+            lb,
+            ub,
+            method=args.regions,
+            n_samples=args.samples,
+            time_limit=args.regions_time_limit,
+            seed=args.seed,
+            bounds=bounds,
+        )
     report = _report(net, args, lb, ub, sections, regions)
     # files first: a closed pipe (``| head``) while printing must not lose them
     written = _write_outputs(args, report, net, lb, ub, bounds)
@@ -107,14 +172,19 @@ def _check_outputs(args) -> None:
     from ..errors import UnknownOptionError
 
     seen = {}
-    for path, what, example in ((args.json, "--json", "report.json"), (args.plot, "--plot", "bounds.png"),
-                                (args.regions_plot, "--regions-plot", "regions.png")):
+    for path, what, example in (
+        (args.json, "--json", "report.json"),
+        (args.plot, "--plot", "bounds.png"),
+        (args.regions_plot, "--regions-plot", "regions.png"),
+    ):
         check_output_path(path, what, example, source=args.network)
         if path is None:
             continue
         if path.resolve() in seen:
-            raise UnknownOptionError(f"{seen[path.resolve()]} and {what} both write {str(path)!r}, so one would "
-                                     "overwrite the other; give each its own file.")
+            raise UnknownOptionError(
+                f"{seen[path.resolve()]} and {what} both write {str(path)!r}, so one would "
+                "overwrite the other; give each its own file."
+            )
         seen[path.resolve()] = what
 
 
@@ -123,27 +193,53 @@ def _box(values: list[float]):
 
 
 def _report(net, args, lb, ub, sections: dict, regions) -> dict:
-    layers = [{"layer": k, "n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation.kind.value,
-               "cap": layer.activation.cap} for k, layer in enumerate(net.layers)]
+    layers = [
+        {
+            "layer": k,
+            "n_in": layer.n_in,
+            "n_out": layer.n_out,
+            "activation": layer.activation.kind.value,
+            "cap": layer.activation.cap,
+        }
+        for k, layer in enumerate(net.layers)
+    ]
     return {
-        "network": str(args.network), "layer_sizes": list(net.layer_sizes), "layers": layers,
+        "network": str(args.network),
+        "layer_sizes": list(net.layer_sizes),
+        "layers": layers,
         "piecewise_neurons": net.n_piecewise_neurons,
-        "inputs": [{"name": n, "lb": float(lo), "ub": float(up)} for n, lo, up in zip(net.input_names, lb, ub)],
-        "bounds": {name: {"seconds": s["seconds"], "stable": s["stable"].to_dict(), "big_m": s["big_m"].to_dict()}
-                   for name, s in sections.items()},
+        "inputs": [
+            {"name": n, "lb": float(lo), "ub": float(up)}
+            for n, lo, up in zip(net.input_names, lb, ub)
+        ],
+        "bounds": {
+            name: {
+                "seconds": s["seconds"],
+                "stable": s["stable"].to_dict(),
+                "big_m": s["big_m"].to_dict(),
+            }
+            for name, s in sections.items()
+        },
         "regions": None if regions is None else regions.to_dict(),
     }
 
 
 def _print(report: dict, sections: dict, regions) -> None:
     acts = ", ".join(layer["activation"] for layer in report["layers"])
-    print(f"network: {report['network']}  {'-'.join(map(str, report['layer_sizes']))} ({acts}), "
-          f"{report['piecewise_neurons']} piecewise neurons")
-    print("box:     " + ", ".join(f"{i['name']} in [{i['lb']:g}, {i['ub']:g}]" for i in report["inputs"]))
+    print(
+        f"network: {report['network']}  {'-'.join(map(str, report['layer_sizes']))} ({acts}), "
+        f"{report['piecewise_neurons']} piecewise neurons"
+    )
+    print(
+        "box:     "
+        + ", ".join(f"{i['name']} in [{i['lb']:g}, {i['ub']:g}]" for i in report["inputs"])
+    )
     for name, s in sections.items():
         st = s["stable"]
-        print(f"\n== {name} bounds ({s['seconds']:.3f} s): {st.n_stable}/{st.n} stable "
-              f"({100 * st.fraction:.1f} %), {s['big_m'].n_binaries} binaries")
+        print(
+            f"\n== {name} bounds ({s['seconds']:.3f} s): {st.n_stable}/{st.n} stable "
+            f"({100 * st.fraction:.1f} %), {s['big_m'].n_binaries} binaries"
+        )
         print(st)
         print(s["big_m"])
     if regions is not None:

@@ -48,14 +48,16 @@ def _numbers(text: str) -> list[float]:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a number or a comma-separated list of numbers (e.g. -3 or -3,0.5), found {text!r}"
+            "expected a number or a comma-separated list of numbers (e.g. -3 or -3,0.5), found "
+            f"{text!r}"
         ) from None
     if not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"bounds must be finite numbers, found {text!r}")
     huge = [v for v in values if abs(v) >= SOLVER_INFINITY]
     if huge:
         raise argparse.ArgumentTypeError(
-            f"found {huge[0]:g} in {text!r}, which solvers read as infinite (|bound| >= {SOLVER_INFINITY:g}); "
+            f"found {huge[0]:g} in {text!r}, which solvers read as infinite (|bound| >= "
+            f"{SOLVER_INFINITY:g}); "
             "every input needs a finite range: give the range the network was trained on"
         )
     return values
@@ -66,7 +68,9 @@ def _positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, found {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, found {text!r}"
+            ) from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, found {text!r}")
         return value
@@ -92,15 +96,33 @@ def seconds(text: str) -> float:
 
 def add_solver_arguments(parser: argparse.ArgumentParser) -> None:
     """Solver options of ``solve``: time limit, workers, solver interface, quiet."""
-    parser.add_argument("--time-limit", type=seconds, default=None, metavar="S",
-                        help="SCIP time limit in seconds (default: none)")
-    parser.add_argument("--workers", type=_positive(int), default=1, metavar="N",
-                        help="worker processes for bound tightening (default: 1)")
-    parser.add_argument("--solver", choices=sorted(SOLVERS), default="scip_direct",
-                        help="MIP solver interface (default: scip_direct)")
-    parser.add_argument("--scip-settings", choices=sorted(SCIP_SETTINGS), default="relu",
-                        help="SCIP parameter set: 'relu' turns cutting planes off, which is much faster on "
-                        "big-M models of ReLU networks; 'default' is SCIP's own (default: relu)")
+    parser.add_argument(
+        "--time-limit",
+        type=seconds,
+        default=None,
+        metavar="S",
+        help="SCIP time limit in seconds (default: none)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=1,
+        metavar="N",
+        help="worker processes for bound tightening (default: 1)",
+    )
+    parser.add_argument(
+        "--solver",
+        choices=sorted(SOLVERS),
+        default="scip_direct",
+        help="MIP solver interface (default: scip_direct)",
+    )
+    parser.add_argument(
+        "--scip-settings",
+        choices=sorted(SCIP_SETTINGS),
+        default="relu",
+        help="SCIP parameter set: 'relu' turns cutting planes off, which is much faster on "
+        "big-M models of ReLU networks; 'default' is SCIP's own (default: relu)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not show the solver log")
 
 
@@ -111,18 +133,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sense = parser.add_mutually_exclusive_group(required=True)
     sense.add_argument("--minimize", metavar="OUTPUT", help="output to minimize (index or name)")
     sense.add_argument("--maximize", metavar="OUTPUT", help="output to maximize (index or name)")
-    parser.add_argument("--lb", type=_numbers, required=True, metavar="LB",
-                        help="input lower bounds: one number for all inputs or a comma-separated list "
-                        "(write --lb=-3,-2 when the list starts with a minus sign)")
-    parser.add_argument("--ub", type=_numbers, required=True, metavar="UB",
-                        help="input upper bounds, like --lb")
-    parser.add_argument("--formulation", choices=formulation_names(), default="bigm",
-                        help="MIP formulation of the ReLUs (default: bigm)")
-    parser.add_argument("--tighten", choices=TIGHTEN, default="none",
-                        help="tighten the neuron bounds before solving (default: none)")
+    parser.add_argument(
+        "--lb",
+        type=_numbers,
+        required=True,
+        metavar="LB",
+        help="input lower bounds: one number for all inputs or a comma-separated list "
+        "(write --lb=-3,-2 when the list starts with a minus sign)",
+    )
+    parser.add_argument(
+        "--ub", type=_numbers, required=True, metavar="UB", help="input upper bounds, like --lb"
+    )
+    parser.add_argument(
+        "--formulation",
+        choices=formulation_names(),
+        default="bigm",
+        help="MIP formulation of the ReLUs (default: bigm)",
+    )
+    parser.add_argument(
+        "--tighten",
+        choices=TIGHTEN,
+        default="none",
+        help="tighten the neuron bounds before solving (default: none)",
+    )
     add_solver_arguments(parser)
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
-                        help="also write the result as JSON (an infinite bound or gap is written as null)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="OUT.json",
+        help="also write the result as JSON (an infinite bound or gap is written as null)",
+    )
 
 
 # -- model -----------------------------------------------------------------------
@@ -150,7 +191,9 @@ def output_index(net, spec: str) -> int:
     )
 
 
-def build_model(net, j: int, *, sense: str, lb, ub, formulation: str, workers: int = 1, progress: bool = False):
+def build_model(
+    net, j: int, *, sense: str, lb, ub, formulation: str, workers: int = 1, progress: bool = False
+):
     """The model ``min/max y_j`` subject to ``y = net(x)``, ``lb <= x <= ub``.
 
     Parameters
@@ -187,9 +230,12 @@ def build_model(net, j: int, *, sense: str, lb, ub, formulation: str, workers: i
     # Pyomo logs "Constructing component ... failed" over several lines on stdout and then
     # re-raises the error, which the command prints as its one-line message
     with dropping_log_records(lambda record: str(record.msg).startswith("Constructing component")):
-        m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation, workers=workers,
-                                progress=progress)
-    m.obj = pyo.Objective(expr=m.nn.outputs[j], sense=pyo.minimize if sense == "min" else pyo.maximize)
+        m.nn = ReluNetworkBlock(
+            network=net, inputs=m.x, formulation=formulation, workers=workers, progress=progress
+        )
+    m.obj = pyo.Objective(
+        expr=m.nn.outputs[j], sense=pyo.minimize if sense == "min" else pyo.maximize
+    )
     return m
 
 
@@ -212,18 +258,29 @@ def check_network_file(path: Path) -> None:
     What the file holds (empty, not ONNX, unsupported ops) is checked by ``load_onnx``.
     """
     if not path.is_file():
-        what = "is a directory" if path.is_dir() else "is not a regular file" if path.exists() else "not found"
-        raise FileNotFoundError(f"network file {str(path)!r} {what}; pass the path of an ONNX file.")
+        what = (
+            "is a directory"
+            if path.is_dir()
+            else "is not a regular file"
+            if path.exists()
+            else "not found"
+        )
+        raise FileNotFoundError(
+            f"network file {str(path)!r} {what}; pass the path of an ONNX file."
+        )
     try:
         with path.open("rb"):
             pass
     except PermissionError:
-        raise PermissionError(f"network file {str(path)!r} cannot be read (permission denied); "
-                              "make it readable (chmod +r) or pass a copy you can read.") from None
+        raise PermissionError(
+            f"network file {str(path)!r} cannot be read (permission denied); "
+            "make it readable (chmod +r) or pass a copy you can read."
+        ) from None
 
 
-def check_output_path(path: Path | None, what: str, example: str = "result.json", *,
-                      source: Path | None = None) -> None:
+def check_output_path(
+    path: Path | None, what: str, example: str = "result.json", *, source: Path | None = None
+) -> None:
     """Fail before any work if an output file cannot be written at ``path``.
 
     Parameters
@@ -249,14 +306,19 @@ def check_output_path(path: Path | None, what: str, example: str = "result.json"
     if path is None:
         return
     if source is not None and path.is_file() and source.is_file() and path.samefile(source):
-        raise FileExistsError(f"{what} {str(path)!r} is the input file {str(source)!r}, which would be overwritten; "
-                              "pass another output path.")
+        raise FileExistsError(
+            f"{what} {str(path)!r} is the input file {str(source)!r}, which would be overwritten; "
+            "pass another output path."
+        )
     if path.is_dir():
-        raise IsADirectoryError(f"{what} {str(path)!r} is a folder; pass a file name such as "
-                                f"{str(path / example)!r}.")
+        raise IsADirectoryError(
+            f"{what} {str(path)!r} is a folder; pass a file name such as {str(path / example)!r}."
+        )
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"{what} {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
-                                "or choose another path.")
+        raise FileNotFoundError(
+            f"{what} {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it "
+            "or choose another path."
+        )
 
 
 def _json_safe(value):
@@ -286,8 +348,9 @@ def write_json(path: Path, report: dict, what: str = "--json") -> None:
     try:
         path.write_text(text)
     except OSError as exc:
-        raise type(exc)(f"{what} {str(path)!r} cannot be written ({exc.strerror or exc}); "
-                        "pass a writable path.") from None
+        raise type(exc)(
+            f"{what} {str(path)!r} cannot be written ({exc.strerror or exc}); pass a writable path."
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -301,8 +364,16 @@ def run(args: argparse.Namespace) -> int:
     lb, ub = _box(args.lb), _box(args.ub)
     get_solver(args.solver)  # fail before any work if the solver is missing
     progress = not args.quiet
-    m = build_model(net, j, sense=sense, lb=lb, ub=ub, formulation=args.formulation,
-                    workers=args.workers, progress=progress)
+    m = build_model(
+        net,
+        j,
+        sense=sense,
+        lb=lb,
+        ub=ub,
+        formulation=args.formulation,
+        workers=args.workers,
+        progress=progress,
+    )
     t_tight = tighten(m, args.tighten, workers=args.workers, progress=progress)
     out = _solve(m, args, progress)
     report = _report(net, m, j, sense, out, args, t_tight)
@@ -312,11 +383,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         print(f"result written to {args.json}")
     if report.get("forward_check") == "failed":
-        print(f"pyomo-relu solve: warning: the MIP outputs differ from the network's forward pass at the "
-              f"reported point by {report['prediction_error']:.3g}, so the reported {sense}imum is not "
-              f"trustworthy: the solver's tolerances do not hold on this model (neuron bounds up to "
-              f"{_bound_scale(m):.3g}); shrink the box --lb/--ub to the range the network was trained on.",
-              file=sys.stderr)
+        print(
+            "pyomo-relu solve: warning: the MIP outputs differ from the network's forward pass "
+            "at the "
+            f"reported point by {report['prediction_error']:.3g}, so the reported {sense}imum is "
+            "not "
+            f"trustworthy: the solver's tolerances do not hold on this model (neuron bounds up to "
+            f"{_bound_scale(m):.3g}); shrink the box --lb/--ub to the range the network was "
+            "trained on.",
+            file=sys.stderr,
+        )
         return 1
     return 0 if out.status in ("optimal", "time_limit") else 1
 
@@ -334,14 +410,21 @@ def _solve(m, args, progress: bool) -> Outcome:
     take the model, e.g. big-M coefficients of 1e15 and more from a huge input box.
     """
     try:
-        return solve_model(m, solver=args.solver, time_limit=args.time_limit, tee=progress,
-                           settings=args.scip_settings)
+        return solve_model(
+            m,
+            solver=args.solver,
+            time_limit=args.time_limit,
+            tee=progress,
+            settings=args.scip_settings,
+        )
     except Exception as exc:
         if type(exc) is not Exception or not str(exc).startswith("SCIP"):
             raise
         raise SolverError(
-            f"{args.solver} failed on the model ({exc}); the input box --lb/--ub gives neuron bounds up to "
-            f"{_bound_scale(m):.3g}, too large for the solver's numerics: shrink the box to the range "
+            f"{args.solver} failed on the model ({exc}); the input box --lb/--ub gives neuron "
+            "bounds up to "
+            f"{_bound_scale(m):.3g}, too large for the solver's numerics: shrink the box to the "
+            "range "
             "the network was trained on."
         ) from None
 
@@ -352,9 +435,16 @@ def _box(values: list[float]):
 
 def _report(net, m, j, sense, out: Outcome, args, t_tight: float) -> dict:
     report = {
-        "network": str(args.network), "output": net.output_names[j], "output_index": j, "sense": sense,
-        "formulation": args.formulation, "tighten": args.tighten, "solver": args.solver,
-        "time_limit": args.time_limit, **asdict(out), "tighten_seconds": round(t_tight, 4),
+        "network": str(args.network),
+        "output": net.output_names[j],
+        "output_index": j,
+        "sense": sense,
+        "formulation": args.formulation,
+        "tighten": args.tighten,
+        "solver": args.solver,
+        "time_limit": args.time_limit,
+        **asdict(out),
+        "tighten_seconds": round(t_tight, 4),
     }
     if out.has_solution:
         x = m.nn.input_values()
@@ -364,7 +454,9 @@ def _report(net, m, j, sense, out: Outcome, args, t_tight: float) -> dict:
         report["forward_value"] = float(forward[j])
         report["prediction_error"] = m.nn.prediction_error()
         scale = max(1.0, float(np.max(np.abs(forward))))
-        report["forward_check"] = "passed" if report["prediction_error"] <= FORWARD_RTOL * scale else "failed"
+        report["forward_check"] = (
+            "passed" if report["prediction_error"] <= FORWARD_RTOL * scale else "failed"
+        )
     report["summary"] = m.nn.summary()
     return report
 
@@ -375,9 +467,12 @@ def _fmt(v) -> str:
 
 def _print(r: dict) -> None:
     word = "minimum" if r["sense"] == "min" else "maximum"
-    status = {"optimal": "optimal",
-              "time_limit": "TIME LIMIT REACHED (best solution found, not proven optimal)" if r["has_solution"]
-              else "TIME LIMIT REACHED (no feasible solution found yet)"}
+    status = {
+        "optimal": "optimal",
+        "time_limit": "TIME LIMIT REACHED (best solution found, not proven optimal)"
+        if r["has_solution"]
+        else "TIME LIMIT REACHED (no feasible solution found yet)",
+    }
     print(f"\nstatus:        {status.get(r['status'], r['status'].upper())}")
     if r["has_solution"]:
         print(f"{word} of {r['output']!r}: {r['objective']:.10g}")
@@ -386,14 +481,18 @@ def _print(r: dict) -> None:
     gap = "-" if r["gap"] is None else "inf" if math.isinf(r["gap"]) else f"{100 * r['gap']:.4g} %"
     bound = "-" if r["bound"] is None else f"{r['bound']:.10g}"
     print(f"bound:         {bound}    gap: {gap}")
-    print(f"solver time:   {r['seconds']:.3f} s ({r['solver']}, nodes {_fmt(r['nodes'])}); "
-          f"tightening {r['tighten_seconds']:.3f} s")
+    print(
+        f"solver time:   {r['seconds']:.3f} s ({r['solver']}, nodes {_fmt(r['nodes'])}); "
+        f"tightening {r['tighten_seconds']:.3f} s"
+    )
     if r["has_solution"]:
         arg = "argmin" if r["sense"] == "min" else "argmax"
         print(f"{arg}:        " + ", ".join(f"{k} = {v:.6g}" for k, v in r["inputs"].items()))
         failed = "  FAILED (see the warning below)" if r["forward_check"] == "failed" else ""
-        print(f"forward check: network({arg}) = {r['forward_value']:.10g}, "
-              f"max |forward - MIP outputs| = {r['prediction_error']:.3g}{failed}")
+        print(
+            f"forward check: network({arg}) = {r['forward_value']:.10g}, "
+            f"max |forward - MIP outputs| = {r['prediction_error']:.3g}{failed}"
+        )
     print("block summary:")
     for key, value in r["summary"].items():
         print(f"  {key:<16} {_fmt(value)}")

@@ -44,4 +44,12 @@ def formulation_names() -> list[str]:
 for _f in (BigM(), TightenedBigM(), ScaledBigM(), TightenedScaledBigM(), Regions(), Auto()):
     register(_f)
 
-__all__ = ["Formulation", "Prepared", "register", "get_formulation", "formulation_names", "Regions", "Auto"]
+__all__ = [
+    "Formulation",
+    "Prepared",
+    "register",
+    "get_formulation",
+    "formulation_names",
+    "Regions",
+    "Auto",
+]

@@ -31,7 +31,9 @@ def remember(cache: dict, key, net, value, *, size: int, too_big=None) -> None:
     for old in [k for k, (ref, _) in cache.items() if ref() is None]:
         del cache[old]
     cache[key] = (weakref.ref(net), value)
-    while len(cache) > 1 and (len(cache) > size or (too_big is not None and too_big([v for _, v in cache.values()]))):
+    while len(cache) > 1 and (
+        len(cache) > size or (too_big is not None and too_big([v for _, v in cache.values()]))
+    ):
         cache.pop(next(iter(cache)))
 
 
@@ -70,8 +72,9 @@ class Formulation:
     name = "base"
     description = ""
 
-    def prepare(self, net: ReluNetwork, bounds: NeuronBounds, *, workers: int = 1,
-                progress: bool = False) -> Prepared:
+    def prepare(
+        self, net: ReluNetwork, bounds: NeuronBounds, *, workers: int = 1, progress: bool = False
+    ) -> Prepared:
         return Prepared(net, bounds, bounds)
 
     def build(self, block, prepared: Prepared, inputs, outputs) -> dict:  # pragma: no cover

@@ -48,7 +48,9 @@ def _linear(const: float, coefs: np.ndarray, variables: list) -> tuple[float, Li
     nz = np.flatnonzero(coefs)
     if nz.size != coefs.size:
         coefs, variables = coefs[nz], [variables[i] for i in nz]
-    return float(const), LinearExpression([_Monomial((c, v)) for c, v in zip(coefs.tolist(), variables)])
+    return float(const), LinearExpression(
+        [_Monomial((c, v)) for c, v in zip(coefs.tolist(), variables)]
+    )
 
 
 def _pairs(keys: list) -> Set:
@@ -88,7 +90,9 @@ class _Writer:
         const, expr = body
         lo = None if lo is None else lo - const
         hi = None if hi is None else hi - const
-        self.rows.setdefault(name, {})[key] = (expr == lo) if lo is not None and lo == hi else (lo, expr, hi)
+        self.rows.setdefault(name, {})[key] = (
+            (expr == lo) if lo is not None and lo == hi else (lo, expr, hi)
+        )
 
     def _declare_vars(self):
         b = self.block
@@ -105,7 +109,9 @@ class _Writer:
         self.plans = []
         for k, layer in enumerate(self.net.layers):
             lo, up = self.bounds.lower[k], self.bounds.upper[k]
-            post_lo, post_up = self.bounds.post_bounds(k)  # once per layer: it builds arrays of the layer's width
+            post_lo, post_up = self.bounds.post_bounds(
+                k
+            )  # once per layer: it builds arrays of the layer's width
             last = k == len(self.net.layers) - 1
             if not layer.activation.is_piecewise:
                 kinds = np.full(layer.n_out, "lin" if not last else "out", dtype=object)
@@ -160,10 +166,19 @@ class _Writer:
         nxt_vars, nxt_idx, nxt_const = [], [], np.zeros(layer.n_out)
         for j, (const, coefs) in enumerate(a.rows(layer.weights, layer.bias)):
             kind = kinds[j]
-            if k == 0 and kind not in ("off", "sat"):  # this row uses the inputs with nonzero weight
+            if k == 0 and kind not in (
+                "off",
+                "sat",
+            ):  # this row uses the inputs with nonzero weight
                 self.input_used |= coefs != 0.0
             if kind == "out":
-                self._row("output", (k, j), 0.0, _linear(const, np.append(coefs, -1.0), a.variables + [outputs[j]]), 0.0)
+                self._row(
+                    "output",
+                    (k, j),
+                    0.0,
+                    _linear(const, np.append(coefs, -1.0), a.variables + [outputs[j]]),
+                    0.0,
+                )
                 continue
             if kind in ("off", "sat"):
                 nxt_const[j] = 0.0 if kind == "off" else caps[j]
@@ -174,19 +189,39 @@ class _Writer:
             nxt_idx.append(j)
             if kind == "lin":
                 self.counts["stable"] += layer.activation.is_piecewise
-                self._row("linear", (k, j), 0.0, _linear(const, np.append(coefs, -1.0), a.variables + [y]), 0.0)
+                self._row(
+                    "linear",
+                    (k, j),
+                    0.0,
+                    _linear(const, np.append(coefs, -1.0), a.variables + [y]),
+                    0.0,
+                )
                 continue
             self.counts["unstable"] += 1
             z = b.z[k, j]
-            self._row("pre", (k, j), 0.0, _linear(const, np.append(coefs, -1.0), a.variables + [z]), 0.0)
+            self._row(
+                "pre", (k, j), 0.0, _linear(const, np.append(coefs, -1.0), a.variables + [z]), 0.0
+            )
             self._bigm_rows(k, j, z, y, float(lo[j]), float(up[j]), float(caps[j]))
         if k == len(self.net.layers) - 1 and kinds[0] != "out":
             # piecewise output layer: outputs equal the activations
             for j in range(layer.n_out):
                 if kinds[j] in ("off", "sat"):
-                    self._row("output", (k, j), nxt_const[j], _linear(0.0, np.array([1.0]), [outputs[j]]), nxt_const[j])
+                    self._row(
+                        "output",
+                        (k, j),
+                        nxt_const[j],
+                        _linear(0.0, np.array([1.0]), [outputs[j]]),
+                        nxt_const[j],
+                    )
                 else:
-                    self._row("output", (k, j), 0.0, _linear(0.0, np.array([1.0, -1.0]), [outputs[j], b.y[k, j]]), 0.0)
+                    self._row(
+                        "output",
+                        (k, j),
+                        0.0,
+                        _linear(0.0, np.array([1.0, -1.0]), [outputs[j], b.y[k, j]]),
+                        0.0,
+                    )
         return _LayerInput(nxt_vars, np.asarray(nxt_idx, dtype=int), nxt_const)
 
     def _bigm_rows(self, k, j, z, y, l, u, c):
@@ -198,7 +233,9 @@ class _Writer:
         if d2 is None:
             self._row("ge_pre", key, 0.0, _linear(0.0, np.array([1.0, -1.0]), [y, z]), None)
         else:
-            self._row("ge_pre", key, 0.0, _linear(0.0, np.array([1.0, -1.0, u - c]), [y, z, d2]), None)
+            self._row(
+                "ge_pre", key, 0.0, _linear(0.0, np.array([1.0, -1.0, u - c]), [y, z, d2]), None
+            )
             # y >= c d2
             self._row("ge_cap", key, 0.0, _linear(0.0, np.array([1.0, -c]), [y, d2]), None)
         if d1 is not None:
@@ -260,8 +297,15 @@ class TightenedBigM(BigM):
             tight, report = hit[0].copy(), hit[1]  # a copy: blocks never share mutable bounds
             tight.report = report
         else:
-            tight = lp_bounds(net, bounds.input_lb, bounds.input_ub, prior=bounds, workers=workers,
-                              progress=progress, time_limit=self.time_limit)
+            tight = lp_bounds(
+                net,
+                bounds.input_lb,
+                bounds.input_ub,
+                prior=bounds,
+                workers=workers,
+                progress=progress,
+                time_limit=self.time_limit,
+            )
             report = getattr(tight, "report", None)
             if report is None or not report.n_time_limited:  # bounds cut short are not reused
                 remember(_TIGHTENED, key, net, (tight.copy(), report), size=_TIGHTENED_SIZE)
@@ -290,4 +334,6 @@ class TightenedScaledBigM(BigM):
     def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
         tight = TightenedBigM().prepare(net, bounds, workers=workers, progress=progress)
         scaled = ScaledBigM().prepare(net, tight.bounds)
-        return Prepared(scaled.network, scaled.bounds, tight.bounds, scaling=scaled.scaling, report=tight.report)
+        return Prepared(
+            scaled.network, scaled.bounds, tight.bounds, scaling=scaled.scaling, report=tight.report
+        )

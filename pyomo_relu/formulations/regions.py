@@ -97,12 +97,22 @@ class Regions(Formulation):
     name = "regions"
     description = "exact formulation over the linear regions (<= 2 free inputs; log2(regions) binaries, no big-M)"
 
-    def __init__(self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"):
-        if not isinstance(max_regions, (int, np.integer)) or isinstance(max_regions, bool) or max_regions < 1:
-            raise UnknownOptionError(f"Regions: max_regions must be a positive integer, found {max_regions!r}.")
+    def __init__(
+        self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"
+    ):
+        if (
+            not isinstance(max_regions, (int, np.integer))
+            or isinstance(max_regions, bool)
+            or max_regions < 1
+        ):
+            raise UnknownOptionError(
+                f"Regions: max_regions must be a positive integer, found {max_regions!r}."
+            )
         time_limit = seconds_option(time_limit, "Regions", allow_zero=False)
         if encoding not in ("log", "unary"):
-            raise UnknownOptionError(f"Regions: encoding={encoding!r} is not one of ['log', 'unary'].")
+            raise UnknownOptionError(
+                f"Regions: encoding={encoding!r} is not one of ['log', 'unary']."
+            )
         self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding
 
     def partition(self, net, bounds):
@@ -116,24 +126,42 @@ class Regions(Formulation):
         key = (id(net), bounds.input_lb.tobytes(), bounds.input_ub.tobytes(), self.max_regions)
         part = recall(_CACHE, key, net)
         if part is None:
-            part = linear_partition(net, bounds.input_lb, bounds.input_ub, bounds=_box_bounds(net, bounds),
-                                    time_limit=self.time_limit, max_regions=self.max_regions)
+            part = linear_partition(
+                net,
+                bounds.input_lb,
+                bounds.input_ub,
+                bounds=_box_bounds(net, bounds),
+                time_limit=self.time_limit,
+                max_regions=self.max_regions,
+            )
             if part.complete:
-                remember(_CACHE, key, net, part, size=_CACHE_SIZE,
-                         too_big=lambda parts: sum(p.n_regions for p in parts) > _CACHE_REGIONS)
+                remember(
+                    _CACHE,
+                    key,
+                    net,
+                    part,
+                    size=_CACHE_SIZE,
+                    too_big=lambda parts: sum(p.n_regions for p in parts) > _CACHE_REGIONS,
+                )
         if part.complete and not part.resolved:
             raise NotApplicableError(
-                "formulation 'regions': some linear regions are thinner than 1e-7 of the input box, below the "
-                "enumeration's resolution (the box is very wide for this network); use 'tightened_bigm' (or "
+                "formulation 'regions': some linear regions are thinner than 1e-7 of the input "
+                "box, below the "
+                "enumeration's resolution (the box is very wide for this network); use "
+                "'tightened_bigm' (or "
                 "'auto', which falls back to it) or a box closer to the inputs' real range."
             )
         if not part.complete:
-            why = (f"the network has more than {self.max_regions} linear regions on its box"
-                   if part.n_regions >= self.max_regions else
-                   f"enumerating the linear regions exceeded the time limit of {self.time_limit} s "
-                   f"({part.n_regions} regions found so far)")
+            why = (
+                f"the network has more than {self.max_regions} linear regions on its box"
+                if part.n_regions >= self.max_regions
+                else "enumerating the linear regions exceeded the time limit of "
+                f"{self.time_limit} s "
+                f"({part.n_regions} regions found so far)"
+            )
             raise NotApplicableError(
-                f"formulation 'regions': {why}; use 'tightened_bigm' (or 'auto', which falls back to it), "
+                f"formulation 'regions': {why}; use 'tightened_bigm' (or 'auto', which falls back "
+                "to it), "
                 f"or Regions(max_regions=..., time_limit=...) / a smaller box."
             )
         return part
@@ -157,26 +185,48 @@ class Regions(Formulation):
             block.bit = Var(range(n_bits), domain=Binary)
             codes = (np.arange(n_reg)[:, None] >> np.arange(n_bits)[None, :]) & 1
             member = codes[owner].astype(np.float64)  # (n_lam, n_bits)
-            block.code = Constraint(range(n_bits), rule={
-                b: _row(member[:, b], lam, [(-1.0, block.bit[b])]) == 0.0 for b in range(n_bits)})
+            block.code = Constraint(
+                range(n_bits),
+                rule={
+                    b: _row(member[:, b], lam, [(-1.0, block.bit[b])]) == 0.0 for b in range(n_bits)
+                },
+            )
             # an unused code selects no region
             if (1 << n_bits) > n_reg:
-                block.valid_code = Constraint(expr=_row(
-                    (1 << np.arange(n_bits)).astype(np.float64), [block.bit[b] for b in range(n_bits)]) <= n_reg - 1)
+                block.valid_code = Constraint(
+                    expr=_row(
+                        (1 << np.arange(n_bits)).astype(np.float64),
+                        [block.bit[b] for b in range(n_bits)],
+                    )
+                    <= n_reg - 1
+                )
             n_bin = n_bits
         elif n_reg > 1:
             block.delta = Var(range(n_reg), domain=Binary)
             starts = np.r_[0, np.cumsum(sizes)]
-            block.choose = Constraint(range(n_reg), rule={
-                r: _row(np.ones(sizes[r]), lam[starts[r]:starts[r + 1]], [(-1.0, block.delta[r])]) == 0.0
-                for r in range(n_reg)})
+            block.choose = Constraint(
+                range(n_reg),
+                rule={
+                    r: _row(
+                        np.ones(sizes[r]), lam[starts[r] : starts[r + 1]], [(-1.0, block.delta[r])]
+                    )
+                    == 0.0
+                    for r in range(n_reg)
+                },
+            )
             n_bin = n_reg
         inputs, outs = list(inputs), [outputs[j] for j in range(vals.shape[1])]
         # dicts (not lambdas) as rules keep the model picklable
-        block.input = Constraint(range(len(inputs)), rule={
-            j: _row(-verts[:, j], lam, [(1.0, inputs[j])]) == 0.0 for j in range(len(inputs))})
-        block.output = Constraint(range(len(outs)), rule={
-            j: _row(-vals[:, j], lam, [(1.0, outs[j])]) == 0.0 for j in range(len(outs))})
+        block.input = Constraint(
+            range(len(inputs)),
+            rule={
+                j: _row(-verts[:, j], lam, [(1.0, inputs[j])]) == 0.0 for j in range(len(inputs))
+            },
+        )
+        block.output = Constraint(
+            range(len(outs)),
+            rule={j: _row(-vals[:, j], lam, [(1.0, outs[j])]) == 0.0 for j in range(len(outs))},
+        )
         return {"binaries": n_bin, "regions": n_reg, "corners": n_lam}
 
 
@@ -184,10 +234,16 @@ class Auto(Formulation):
     """``regions`` where it applies and is small enough, else ``tightened_bigm``."""
 
     name = "auto"
-    description = "'regions' for networks with <= 2 free inputs and few regions, else 'tightened_bigm'"
+    description = (
+        "'regions' for networks with <= 2 free inputs and few regions, else 'tightened_bigm'"
+    )
 
-    def __init__(self, max_regions: int = 20_000, time_limit: float | None = 30.0,
-                 tighten_time_limit: float | None = None):
+    def __init__(
+        self,
+        max_regions: int = 20_000,
+        time_limit: float | None = 30.0,
+        tighten_time_limit: float | None = None,
+    ):
         """``time_limit`` bounds the region enumeration, ``tighten_time_limit`` the LP
         tightening of the ``tightened_bigm`` fallback (seconds; None: no limit)."""
         self._regions = Regions(max_regions=max_regions, time_limit=time_limit)

@@ -11,4 +11,12 @@ from .torch import from_torch, to_torch
 
 from_omlt, to_omlt = _omlt_converters.from_omlt, _omlt_converters.to_omlt
 
-__all__ = ["load_onnx", "save_onnx", "SUPPORTED_OPS", "from_torch", "to_torch", "from_omlt", "to_omlt"]
+__all__ = [
+    "load_onnx",
+    "save_onnx",
+    "SUPPORTED_OPS",
+    "from_torch",
+    "to_torch",
+    "from_omlt",
+    "to_omlt",
+]

@@ -28,12 +28,19 @@ SUPPORTED_OPS = tuple(sorted(set(_OPS) | {"Constant"}))
 #: the opset assumed when a graph does not name one for the standard domain
 OPSET = 17
 
-_SMOOTH = "a smooth activation has no exact piecewise-linear form; retrain with ReLU (activation='relu')"
+_SMOOTH = (
+    "a smooth activation has no exact piecewise-linear form; retrain with ReLU (activation='relu')"
+)
 _HINTS = {
     "LeakyRelu": "a leaky ReLU has no zero piece; retrain with ReLU",
     "Conv": "convolutions are not dense layers; flatten the network into Gemm layers first",
-    "Tanh": _SMOOTH, "Sigmoid": _SMOOTH, "Softplus": _SMOOTH, "Elu": _SMOOTH, "Selu": _SMOOTH,
-    "Gelu": _SMOOTH, "HardSigmoid": _SMOOTH,
+    "Tanh": _SMOOTH,
+    "Sigmoid": _SMOOTH,
+    "Softplus": _SMOOTH,
+    "Elu": _SMOOTH,
+    "Selu": _SMOOTH,
+    "Gelu": _SMOOTH,
+    "HardSigmoid": _SMOOTH,
     "Shape": "it reads the shape of a tensor off the single chain from the input to the output",
     "Softmax": "a softmax output belongs to a classifier; export the network up to its logits",
     "LogSoftmax": "a softmax output belongs to a classifier; export the network up to its logits",
@@ -76,7 +83,10 @@ class GraphParser:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node.name or node.op_type)
         self.layers, self.pending, self.act_open = [], None, False
-        self.layouts, self.batch_values = {}, {_MARK}  # batch_values: Reshape entries read as the batch
+        self.layouts, self.batch_values = (
+            {},
+            {_MARK},
+        )  # batch_values: Reshape entries read as the batch
         self.vector = False  # the data tensor has no batch axis (a rank-1 graph input)
 
     # -- driver ----------------------------------------------------------
@@ -87,7 +97,8 @@ class GraphParser:
         if len(outputs) != 1:
             raise UnsupportedOperatorError(
                 f"load_onnx: the graph has {len(outputs)} outputs {outputs}; expected exactly one "
-                "(a single output tensor of shape [N, n_outputs]). A classifier exported with labels "
+                "(a single output tensor of shape [N, n_outputs]). A classifier exported with "
+                "labels "
                 "and probabilities is not a regression network; export the network up to its last "
                 "dense layer, or remove the extra outputs."
             )
@@ -109,11 +120,15 @@ class GraphParser:
         if len(inputs) != 1:
             raise UnsupportedOperatorError(
                 f"load_onnx: the graph has {len(inputs)} non-constant inputs "
-                f"{[i.name for i in inputs]}; expected exactly one of shape [N, n_inputs].{self._weights_hint(inputs)}"
+                f"{[i.name for i in inputs]}; expected exactly one of shape [N, "
+                f"n_inputs].{self._weights_hint(inputs)}"
             )
         tensor_type = inputs[0].type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else None
-                for d in tensor_type.shape.dim] if tensor_type.HasField("shape") else []
+        dims = (
+            [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+            if tensor_type.HasField("shape")
+            else []
+        )
         if len(dims) == 1:
             return inputs[0].name, self._vector_input(inputs[0].name, dims[0])
         if len(dims) < 2 or None in dims[1:]:
@@ -125,12 +140,19 @@ class GraphParser:
     def _weights_hint(self, inputs):
         """A fix for graph inputs that are weights: ``torch.onnx.export(..., export_params=False)``."""
         names = {i.name for i in inputs}
-        weights = [name for node in self.graph.node for name in node.input[1:]
-                   if name in names and node.op_type in ("Gemm", "MatMul", "BatchNormalization")]
+        weights = [
+            name
+            for node in self.graph.node
+            for name in node.input[1:]
+            if name in names and node.op_type in ("Gemm", "MatMul", "BatchNormalization")
+        ]
         if not weights:
             return ""
-        return (f" Inputs such as {weights[0]!r} are weights that the file does not hold: export again with "
-                "them (torch.onnx.export(..., export_params=True), the default).")
+        return (
+            f" Inputs such as {weights[0]!r} are weights that the file does not hold: export "
+            "again with "
+            "them (torch.onnx.export(..., export_params=True), the default)."
+        )
 
     def _vector_input(self, name, dim):
         """Layout of a rank-1 input: one sample of ``dim`` features, or a batch of scalars."""
@@ -178,17 +200,28 @@ class GraphParser:
             return
         handler = _OPS.get(node.op_type)
         if handler is None:
-            self._unsupported(_HINTS.get(node.op_type, "it has no translation into dense ReLU layers"))
-        if len(data) > 1 or node.input[data[0]] != self.current or len(self.consumers[self.current]) > 1:
+            self._unsupported(
+                _HINTS.get(node.op_type, "it has no translation into dense ReLU layers")
+            )
+        if (
+            len(data) > 1
+            or node.input[data[0]] != self.current
+            or len(self.consumers[self.current]) > 1
+        ):
             raise UnsupportedOperatorError(
                 f"load_onnx: the graph is not a single chain: tensor {self.current!r} feeds "
                 f"{self.consumers.get(self.current)}, node {self._label()} reads "
                 f"{[node.input[k] for k in data]}; only sequential networks are supported."
             )
-        extra = [o for o in node.output[1:] if o and (o in self.consumers or o in
-                 {g.name for g in self.graph.output})]
+        extra = [
+            o
+            for o in node.output[1:]
+            if o and (o in self.consumers or o in {g.name for g in self.graph.output})
+        ]
         if extra:
-            self._unsupported(f"its secondary outputs {extra} are used; only the first output may be")
+            self._unsupported(
+                f"its secondary outputs {extra} are used; only the first output may be"
+            )
         handler(self, node, data[0])
         self.current = node.output[0]
         self.layouts[self.current] = self.shape
@@ -199,8 +232,10 @@ class GraphParser:
             return self.to_array(tensor)
         except Exception as exc:  # external data not found, unknown data type, ...
             raise InvalidNetworkError(
-                f"load_onnx: cannot read tensor {tensor.name!r} ({exc}). A model saved with external "
-                "data must be loaded from its file path (load_onnx('model.onnx')) with the data files "
+                f"load_onnx: cannot read tensor {tensor.name!r} ({exc}). A model saved with "
+                "external "
+                "data must be loaded from its file path (load_onnx('model.onnx')) with the data "
+                "files "
                 "next to it."
             ) from exc
 
@@ -225,16 +260,22 @@ class GraphParser:
             return self._tensor(a["value"].t)
         if "sparse_value" in a:
             return self._sparse(a["sparse_value"].sparse_tensor)
-        for key, field, dtype in (("value_float", "f", np.float32), ("value_floats", "floats", np.float32),
-                                  ("value_int", "i", np.int64), ("value_ints", "ints", np.int64)):
+        for key, field, dtype in (
+            ("value_float", "f", np.float32),
+            ("value_floats", "floats", np.float32),
+            ("value_int", "i", np.int64),
+            ("value_ints", "ints", np.int64),
+        ):
             if key in a:
                 return np.array(getattr(a[key], field), dtype=dtype)
         self._unsupported(f"Constant attributes {sorted(a)} are not numeric tensors")
 
     def _shape_of(self, node):
         if self.vector:
-            self._unsupported("Shape of a rank-1 (unbatched) input is not read",
-                              "Give the graph input a batch axis [N, n_inputs]. ")
+            self._unsupported(
+                "Shape of a rank-1 (unbatched) input is not read",
+                "Give the graph input a batch axis [N, n_inputs]. ",
+            )
         layout = self.layouts[node.input[0]]
         dims = [_MARK if d == _N else int(d) for d in layout]
         start, end = _attr(node, "start", 0), _attr(node, "end", None)
@@ -243,14 +284,19 @@ class GraphParser:
     def _fold(self, node):
         """Evaluate a node whose inputs are all constants and store its outputs as constants."""
         if node.op_type.startswith("Random") or node.op_type in ("Multinomial", "Bernoulli"):
-            self._unsupported("it draws random numbers, so the network would not be a fixed function")
+            self._unsupported(
+                "it draws random numbers, so the network would not be a fixed function"
+            )
         args = [self.consts[name] if name else None for name in node.input]
-        marked = any(a is not None and np.asarray(a).dtype.kind in "iu" and np.any(np.asarray(a) == _MARK)
-                     for a in args)
+        marked = any(
+            a is not None and np.asarray(a).dtype.kind in "iu" and np.any(np.asarray(a) == _MARK)
+            for a in args
+        )
         if marked and node.op_type not in _SHAPE_OPS:
             self._unsupported(
                 "it computes with the batch size (read by a Shape node)",
-                "Export with a fixed feature layout, e.g. x.flatten(1) or x.reshape(-1, n_features). ",
+                "Export with a fixed feature layout, e.g. x.flatten(1) or x.reshape(-1, "
+                "n_features). ",
             )
         try:
             outs = _evaluate(node, args, self.opset_import)
@@ -265,7 +311,9 @@ class GraphParser:
 
     # -- helpers ---------------------------------------------------------
     def _label(self):
-        return f"'{self.node.name or '<unnamed>'}' (op_type {self.node.op_type}, node #{self.index})"
+        return (
+            f"'{self.node.name or '<unnamed>'}' (op_type {self.node.op_type}, node #{self.index})"
+        )
 
     def _unsupported_error(self, why, fix=""):
         return UnsupportedOperatorError(
@@ -280,7 +328,9 @@ class GraphParser:
         if len(node.input) <= k or not node.input[k]:
             return None
         if node.input[k] not in self.consts:
-            self._unsupported(f"its {what} (input {k}) must be a constant, found tensor {node.input[k]!r}")
+            self._unsupported(
+                f"its {what} (input {k}) must be a constant, found tensor {node.input[k]!r}"
+            )
         return self.consts[node.input[k]]
 
     def _finite(self, value, what):
@@ -302,7 +352,9 @@ class GraphParser:
 
     def _require_matrix(self):
         if len(self.shape) != 2:
-            self._unsupported(f"it needs an [N, features] input, the tensor has layout {list(self.shape)}")
+            self._unsupported(
+                f"it needs an [N, features] input, the tensor has layout {list(self.shape)}"
+            )
 
     def _per_feature(self, const, what):
         """Broadcast a constant against one sample (batch axis 1); return it per feature."""
@@ -325,7 +377,8 @@ class GraphParser:
             raise ShapeMismatchError(
                 f"load_onnx: node {self._label()} has a weight for {n_in} inputs but its input "
                 f"tensor carries {self.n_features} features; the weights do not chain "
-                "(Gemm reads B as (n_in, n_out) unless transB=1; check the exporter or the weights)."
+                "(Gemm reads B as (n_in, n_out) unless transB=1; check the exporter or the "
+                "weights)."
             )
         p = self.pending
         if p is not None and p.dense:
@@ -339,7 +392,9 @@ class GraphParser:
     def _push_diag(self, scale, shift):
         if self.pending is None:
             n = scale.size
-            self.pending = _Affine(np.eye(n), np.zeros(n), False, self.node.name or f"node{self.index}")
+            self.pending = _Affine(
+                np.eye(n), np.zeros(n), False, self.node.name or f"node{self.index}"
+            )
         p = self.pending
         p.weights, p.bias = scale[:, None] * p.weights, scale * p.bias + shift
         self.act_open = False
@@ -350,7 +405,9 @@ class GraphParser:
             n = self.n_features
             p = _Affine(np.eye(n), np.zeros(n), False, self.node.name or f"node{self.index}")
         k = len(self.layers)
-        self.layers.append(DenseLayer(p.weights, p.bias, activation, name=f"layer {k} (ONNX node {p.name!r})"))
+        self.layers.append(
+            DenseLayer(p.weights, p.bias, activation, name=f"layer {k} (ONNX node {p.name!r})")
+        )
         self.pending = None
         self.act_open = activation.is_piecewise
 
@@ -370,11 +427,17 @@ class GraphParser:
             return
         if np.any(unbounded):
             self._unsupported(
-                "the caps are infinite for some neurons and finite for others, which a layer cannot hold",
+                "the caps are infinite for some neurons and finite for others, which a layer "
+                "cannot hold",
                 "Replace the infinite caps by finite ones. ",
             )
         if np.any(caps <= 0):
             self._unsupported(f"the cap must be > 0, found {caps.min()}")
-        old_scalar = last.activation.kind is not ActivationKind.CLIPPED_RELU or np.ndim(last.activation.cap) == 0
+        old_scalar = (
+            last.activation.kind is not ActivationKind.CLIPPED_RELU
+            or np.ndim(last.activation.cap) == 0
+        )
         cap = float(caps[0]) if scalar and old_scalar else tuple(caps)
-        self.layers[-1] = DenseLayer(last.weights, last.bias, Activation.CLIPPED_RELU(cap), name=last._name)
+        self.layers[-1] = DenseLayer(
+            last.weights, last.bias, Activation.CLIPPED_RELU(cap), name=last._name
+        )

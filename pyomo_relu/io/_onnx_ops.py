@@ -22,7 +22,17 @@ BATCH_MARK = 2_147_483_629  # stands for the batch size in shape tensors (a prim
 STD_DOMAINS = ("", "ai.onnx")
 ML_OPS = {("ai.onnx.ml", "Scaler")}
 # Constant-only operators that may carry BATCH_MARK without computing with its value.
-SHAPE_OPS = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Identity", "Cast", "Reshape", "Flatten"}
+SHAPE_OPS = {
+    "Gather",
+    "Unsqueeze",
+    "Squeeze",
+    "Concat",
+    "Slice",
+    "Identity",
+    "Cast",
+    "Reshape",
+    "Flatten",
+}
 _FLOAT_MAX = 3.4028234663852886e38  # Clip's default min/max before opset 11
 _FLOAT_TYPES = {1: "FLOAT", 10: "FLOAT16", 11: "DOUBLE", 16: "BFLOAT16"}
 
@@ -47,7 +57,9 @@ def evaluate(node, args, opset_import):
     single = helper.make_node(node.op_type, names, outs, domain=node.domain)
     single.attribute.extend(node.attribute)
     graph = helper.make_graph(
-        [single], "fold", [helper.make_empty_tensor_value_info(n) for n in names if n],
+        [single],
+        "fold",
+        [helper.make_empty_tensor_value_info(n) for n in names if n],
         [helper.make_empty_tensor_value_info(o) for o in outs if o],
     )
     model = helper.make_model(graph, opset_imports=opset_import)
@@ -61,7 +73,9 @@ def _scalar(p, value, what):
     if arr.size != 1:
         p._unsupported(f"{what} must be a scalar, found shape {list(arr.shape)}")
     if np.isnan(arr).any():
-        raise InvalidNetworkError(f"load_onnx: node {p._label()}: its {what} is NaN; fix the model file.")
+        raise InvalidNetworkError(
+            f"load_onnx: node {p._label()}: its {what} is NaN; fix the model file."
+        )
     return float(arr.reshape(-1)[0])
 
 
@@ -93,8 +107,12 @@ def _gemm(p, node, k):
         except ValueError:
             ok = False
         if not ok:
-            p._unsupported(f"bias C of shape {list(np.shape(c))} does not broadcast to [1, {n_out}]")
-        bias = float(attr(node, "beta", 1.0)) * np.broadcast_to(p._finite(c, "bias C"), (1, n_out))[0]
+            p._unsupported(
+                f"bias C of shape {list(np.shape(c))} does not broadcast to [1, {n_out}]"
+            )
+        bias = (
+            float(attr(node, "beta", 1.0)) * np.broadcast_to(p._finite(c, "bias C"), (1, n_out))[0]
+        )
     p._push_dense(weights, bias)
     p.shape = (BATCH, n_out)
 
@@ -110,14 +128,18 @@ def _matmul(p, node, k):
     if k == 1 and p.vector and len(p.shape) == 2:
         a = p._const(node, 0, "weight A")
         if np.ndim(a) != 2:
-            p._unsupported(f"weight A in A @ x must be a 2-D constant, found shape {list(np.shape(a))}")
+            p._unsupported(
+                f"weight A in A @ x must be a 2-D constant, found shape {list(np.shape(a))}"
+            )
         weights = p._finite(a, "weight A")
         p._push_dense(weights, np.zeros(weights.shape[0]))
         p.shape = (BATCH, weights.shape[0])
         return
     _first_input_only(p, k, "X in X @ B; the weight must be the second operand")
     if len(p.shape) < 2:
-        p._unsupported(f"it needs an [N, ..., features] input, the tensor has layout {list(p.shape)}")
+        p._unsupported(
+            f"it needs an [N, ..., features] input, the tensor has layout {list(p.shape)}"
+        )
     b = p._const(node, 1, "weight B")
     if np.ndim(b) not in (1, 2):
         p._unsupported(f"weight B must be a 1-D or 2-D constant, found shape {list(np.shape(b))}")
@@ -127,8 +149,11 @@ def _matmul(p, node, k):
     weights = block if rows == 1 else np.kron(np.eye(rows), block)
     n_in = p.shape[-1]
     if block.shape[1] != n_in:
-        p._unsupported(f"weight B of shape {list(b.shape)} does not match the {n_in} features of the last axis "
-                       f"of layout {list(p.shape)}")
+        p._unsupported(
+            f"weight B of shape {list(b.shape)} does not match the {n_in} features of the last "
+            "axis "
+            f"of layout {list(p.shape)}"
+        )
     p._push_dense(weights, np.zeros(weights.shape[0]))
     p.shape = p.shape[:-1] if b.ndim == 1 else p.shape[:-1] + (block.shape[0],)
 
@@ -160,16 +185,26 @@ def _batchnorm(p, node, k):
     """BatchNormalization in inference mode: ``scale (x - mean) / sqrt(var + eps) + B`` per feature."""
     _first_input_only(p, k, "BatchNormalization(x, scale, B, mean, var)")
     if attr(node, "training_mode", 0) or len([o for o in node.output if o]) > 1:
-        p._unsupported("only inference-mode BatchNormalization (one output, training_mode=0) is a fixed affine map",
-                       "Export the model in eval mode (model.eval()) before torch.onnx.export. ")
-    consts = [p._const(node, i, name) for i, name in enumerate(("", "scale", "bias B", "mean", "variance"))
-              if i > 0]
+        p._unsupported(
+            "only inference-mode BatchNormalization (one output, training_mode=0) is a fixed "
+            "affine map",
+            "Export the model in eval mode (model.eval()) before torch.onnx.export. ",
+        )
+    consts = [
+        p._const(node, i, name)
+        for i, name in enumerate(("", "scale", "bias B", "mean", "variance"))
+        if i > 0
+    ]
     if any(c is None for c in consts):
         p._unsupported("it needs constant scale, B, mean and variance inputs")
-    gamma, beta, mean, var = (p._per_feature(np.asarray(c, dtype=np.float64), "a statistics vector") for c in consts)
+    gamma, beta, mean, var = (
+        p._per_feature(np.asarray(c, dtype=np.float64), "a statistics vector") for c in consts
+    )
     eps = float(attr(node, "epsilon", 1e-5))
     if np.any(var + eps <= 0):
-        raise InvalidNetworkError(f"load_onnx: node {p._label()} has variance + epsilon <= 0; the model is broken.")
+        raise InvalidNetworkError(
+            f"load_onnx: node {p._label()} has variance + epsilon <= 0; the model is broken."
+        )
     scale = gamma / np.sqrt(var + eps)
     p._push_diag(scale, beta - mean * scale)
 
@@ -198,7 +233,8 @@ def _clip(p, node, k):
         return
     if lo != 0:
         p._unsupported(
-            f"Clip with min={lo} is not a ReLU", "Only Clip(min=0) or Clip(min=0, max=c) is read (a (clipped) ReLU). "
+            f"Clip with min={lo} is not a ReLU",
+            "Only Clip(min=0) or Clip(min=0, max=c) is read (a (clipped) ReLU). ",
         )
     if hi >= _FLOAT_MAX:
         p._activate(Activation.RELU)
@@ -225,7 +261,9 @@ def _min(p, node, k):
     const = p._const(node, 1 - k, "other operand")
     caps = np.asarray(const, dtype=np.float64)
     if np.isnan(caps).any():
-        raise InvalidNetworkError(f"load_onnx: node {p._label()}: the cap contains NaN; fix the model file.")
+        raise InvalidNetworkError(
+            f"load_onnx: node {p._label()}: the cap contains NaN; fix the model file."
+        )
     p._cap_last_layer(p._per_feature(np.minimum(caps, _FLOAT_MAX), "the cap"), caps.ndim == 0)
 
 
@@ -252,7 +290,9 @@ def _flatten(p, node, k):
     axis = attr(node, "axis", 1)
     axis = axis + rank if axis < 0 else axis
     if axis < 1 or any(d != 1 for d in p.shape[1:axis]):
-        p._unsupported(f"Flatten(axis={axis}) merges the batch axis of layout {list(p.shape)} with features")
+        p._unsupported(
+            f"Flatten(axis={axis}) merges the batch axis of layout {list(p.shape)} with features"
+        )
     p.shape = (BATCH, p.n_features)
 
 
@@ -273,10 +313,20 @@ def _reshape(p, node, k):
     known = int(np.prod([d for d in out if d not in (BATCH, -1)], dtype=np.int64))
     n = p.n_features
     if out.count(-1) == 1 and known > 0:
-        fill = (n // known if n % known == 0 else None) if BATCH in out else (BATCH if known == n else None)
+        fill = (
+            (n // known if n % known == 0 else None)
+            if BATCH in out
+            else (BATCH if known == n else None)
+        )
         out[out.index(-1)] = fill
     feats = [d for d in out if d != BATCH]
-    if out.count(BATCH) != 1 or out[0] != BATCH or None in feats or -1 in feats or int(np.prod(feats)) != n:
+    if (
+        out.count(BATCH) != 1
+        or out[0] != BATCH
+        or None in feats
+        or -1 in feats
+        or int(np.prod(feats)) != n
+    ):
         p._unsupported(
             f"Reshape to {target} does not keep layout {list(p.shape)} as [N, features]",
             "If it only reformats the graph output, remove it from the graph. ",
@@ -324,10 +374,23 @@ def _scaler(p, node, k):
 
 
 OPS = {
-    "Gemm": _gemm, "MatMul": _matmul,
-    "Add": _elementwise, "Sub": _elementwise, "Mul": _elementwise, "Div": _elementwise,
-    "Relu": _relu, "Clip": _clip, "Max": _max, "Min": _min,
-    "BatchNormalization": _batchnorm, "Identity": _identity, "Dropout": _dropout, "Cast": _cast,
-    "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Add": _elementwise,
+    "Sub": _elementwise,
+    "Mul": _elementwise,
+    "Div": _elementwise,
+    "Relu": _relu,
+    "Clip": _clip,
+    "Max": _max,
+    "Min": _min,
+    "BatchNormalization": _batchnorm,
+    "Identity": _identity,
+    "Dropout": _dropout,
+    "Cast": _cast,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
     "Scaler": _scaler,
 }

@@ -25,8 +25,7 @@ import numpy as np
 from ..errors import InvalidNetworkError
 from ..network import ActivationKind, ReluNetwork
 from ._onnx_graph import OPSET as _OPSET
-from ._onnx_graph import SUPPORTED_OPS
-from ._onnx_graph import GraphParser
+from ._onnx_graph import SUPPORTED_OPS, GraphParser
 from ._onnx_ops import BATCH as _N
 
 __all__ = ["load_onnx", "save_onnx", "SUPPORTED_OPS"]
@@ -81,35 +80,52 @@ def _read_model(model):
         try:
             return onnx.load_model_from_string(bytes(model))
         except Exception as exc:  # protobuf DecodeError
-            raise InvalidNetworkError(f"load_onnx: the bytes are not a serialised ONNX model ({exc}).") from exc
+            raise InvalidNetworkError(
+                f"load_onnx: the bytes are not a serialised ONNX model ({exc})."
+            ) from exc
     if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"load_onnx: expected a path, bytes or onnx.ModelProto, found {type(model).__name__}.")
+        raise TypeError(
+            f"load_onnx: expected a path, bytes or onnx.ModelProto, found {type(model).__name__}."
+        )
     path = os.fspath(model)
     if not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, f"load_onnx: no ONNX file at {path!r}", path)
     if os.path.getsize(path) == 0:  # protobuf parses an empty file as an empty model
-        raise InvalidNetworkError(f"load_onnx: {path!r} is empty (0 bytes); expected an ONNX model - export the "
-                                  "network again (e.g. torch.onnx.export or pyomo_relu.save_onnx).")
+        raise InvalidNetworkError(
+            f"load_onnx: {path!r} is empty (0 bytes); expected an ONNX model - export the "
+            "network again (e.g. torch.onnx.export or pyomo_relu.save_onnx)."
+        )
     try:
-        proto = onnx.load(path, load_external_data=False)  # external data next: its errors need their own fix
+        proto = onnx.load(
+            path, load_external_data=False
+        )  # external data next: its errors need their own fix
     except PermissionError:
-        raise PermissionError(errno.EACCES, f"load_onnx: {path!r} cannot be read (permission denied); make it "
-                              "readable (chmod +r) or load a copy you can read", path) from None
+        raise PermissionError(
+            errno.EACCES,
+            f"load_onnx: {path!r} cannot be read (permission denied); make it "
+            "readable (chmod +r) or load a copy you can read",
+            path,
+        ) from None
     except Exception as exc:  # protobuf raises DecodeError
         raise InvalidNetworkError(
-            f"load_onnx: {path!r} is not a readable ONNX model ({exc}){_file_kind_hint(path)}; pass a model "
+            f"load_onnx: {path!r} is not a readable ONNX model ({exc}){_file_kind_hint(path)}; "
+            "pass a model "
             "exported to ONNX (torch.onnx.export, skl2onnx or pyomo_relu.save_onnx)."
         ) from exc
     if not proto.graph.node:
-        raise InvalidNetworkError(f"load_onnx: {path!r} holds no graph nodes; is it an ONNX model file?")
+        raise InvalidNetworkError(
+            f"load_onnx: {path!r} holds no graph nodes; is it an ONNX model file?"
+        )
     _load_external_data(proto, path)
     return proto
 
 
 #: leading bytes of files that users mistake for ONNX models
-_MAGIC = ((b"PK\x03\x04", "a zip archive, such as a PyTorch checkpoint written by torch.save"),
-          (b"\x80", "a Python pickle, such as a model written by torch.save or joblib"),
-          (b"\x89HDF", "an HDF5 file, such as a Keras model"))
+_MAGIC = (
+    (b"PK\x03\x04", "a zip archive, such as a PyTorch checkpoint written by torch.save"),
+    (b"\x80", "a Python pickle, such as a model written by torch.save or joblib"),
+    (b"\x89HDF", "an HDF5 file, such as a Keras model"),
+)
 
 
 def _file_kind_hint(path) -> str:
@@ -130,22 +146,32 @@ def _load_external_data(proto, path) -> None:
     dynamo=True)`` writes ``model.onnx.data``); a model copied without them
     cannot be read, and the error should say which files are missing and where.
     """
-    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model, uses_external_data
+    from onnx.external_data_helper import (
+        ExternalDataInfo,
+        load_external_data_for_model,
+        uses_external_data,
+    )
 
     folder = os.path.dirname(os.path.abspath(path))
-    locations = dict.fromkeys(ExternalDataInfo(t).location for t in proto.graph.initializer if uses_external_data(t))
+    locations = dict.fromkeys(
+        ExternalDataInfo(t).location for t in proto.graph.initializer if uses_external_data(t)
+    )
     missing = [loc for loc in locations if not os.path.isfile(os.path.join(folder, loc))]
     if missing:
         raise InvalidNetworkError(
-            f"load_onnx: {path!r} is not a readable ONNX model without the external data file(s) {missing} "
-            f"that hold its weights, and they are not in {folder!r}; copy them next to the model file (or "
-            "save the model with its weights inside: onnx.save_model(model, path, save_as_external_data=False))."
+            f"load_onnx: {path!r} is not a readable ONNX model without the external data file(s) "
+            f"{missing} "
+            f"that hold its weights, and they are not in {folder!r}; copy them next to the model "
+            "file (or "
+            "save the model with its weights inside: onnx.save_model(model, path, "
+            "save_as_external_data=False))."
         )
     try:
         load_external_data_for_model(proto, folder)
     except Exception as exc:  # a truncated or foreign data file
         raise InvalidNetworkError(
-            f"load_onnx: {path!r} is not a readable ONNX model: its external data file(s) {list(locations)} "
+            f"load_onnx: {path!r} is not a readable ONNX model: its external data file(s) "
+            f"{list(locations)} "
             f"cannot be read ({exc}); copy them again from where the model was exported."
         ) from exc
 
@@ -161,8 +187,12 @@ def _stored_names(raw, n):
         names = json.loads(raw) if raw else None
     except ValueError:
         return None
-    usable = (isinstance(names, list) and len(names) == n and all(isinstance(v, str) and v for v in names)
-              and len(set(names)) == n)
+    usable = (
+        isinstance(names, list)
+        and len(names) == n
+        and all(isinstance(v, str) and v for v in names)
+        and len(set(names)) == n
+    )
     return names if usable else None
 
 
@@ -195,7 +225,10 @@ def save_onnx(net: ReluNetwork, path=None, *, dtype: str = "float64"):
 
     if not isinstance(net, ReluNetwork):
         raise TypeError(f"save_onnx: expected a ReluNetwork, found {type(net).__name__}.")
-    types = {"float64": (np.float64, TensorProto.DOUBLE), "float32": (np.float32, TensorProto.FLOAT)}
+    types = {
+        "float64": (np.float64, TensorProto.DOUBLE),
+        "float32": (np.float32, TensorProto.FLOAT),
+    }
     if dtype not in types:
         raise ValueError(f"save_onnx: dtype must be one of {sorted(types)}, found {dtype!r}.")
     np_type, elem = types[dtype]
@@ -209,15 +242,25 @@ def save_onnx(net: ReluNetwork, path=None, *, dtype: str = "float64"):
         current = _layer_nodes(k, layer, current, nodes, const)
     nodes[-1].output[0] = "output"
     graph = helper.make_graph(
-        nodes, "pyomo_relu_network",
+        nodes,
+        "pyomo_relu_network",
         [helper.make_tensor_value_info("input", elem, [_N, net.n_inputs])],
         [helper.make_tensor_value_info("output", elem, [_N, net.n_outputs])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
-                              producer_name="pyomo_relu", ir_version=8)
-    helper.set_model_props(model, {_META_IN: json.dumps(list(net.input_names)),
-                                   _META_OUT: json.dumps(list(net.output_names))})
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", _OPSET)],
+        producer_name="pyomo_relu",
+        ir_version=8,
+    )
+    helper.set_model_props(
+        model,
+        {
+            _META_IN: json.dumps(list(net.input_names)),
+            _META_OUT: json.dumps(list(net.output_names)),
+        },
+    )
     onnx.checker.check_model(model)
     if path is not None:
         onnx.save_model(model, os.fspath(path))
@@ -229,8 +272,18 @@ def _layer_nodes(k, layer, current, nodes, const):
     from onnx import helper
 
     w, b = const(f"layer{k}.weight", layer.weights), const(f"layer{k}.bias", layer.bias)
-    nodes.append(helper.make_node("Gemm", [current, w, b], [f"layer{k}.z"], name=f"layer{k}_gemm",
-                                  alpha=1.0, beta=1.0, transA=0, transB=1))  # all explicit: some readers need them
+    nodes.append(
+        helper.make_node(
+            "Gemm",
+            [current, w, b],
+            [f"layer{k}.z"],
+            name=f"layer{k}_gemm",
+            alpha=1.0,
+            beta=1.0,
+            transA=0,
+            transB=1,
+        )
+    )  # all explicit: some readers need them
     act = layer.activation
     if not act.is_piecewise:
         return f"layer{k}.z"

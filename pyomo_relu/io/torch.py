@@ -29,7 +29,7 @@ def _import_torch():
     return torch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _clipped_relu_class():
     """Build the module class ``min(max(0, z), caps)`` once torch is imported."""
     torch = _import_torch()
@@ -40,7 +40,9 @@ def _clipped_relu_class():
         def __init__(self, caps, dtype=None):
             super().__init__()
             dtype = torch.get_default_dtype() if dtype is None else dtype
-            self.register_buffer("caps", torch.as_tensor(np.asarray(caps, dtype=np.float64), dtype=dtype))
+            self.register_buffer(
+                "caps", torch.as_tensor(np.asarray(caps, dtype=np.float64), dtype=dtype)
+            )
 
         def forward(self, z):
             return torch.minimum(torch.relu(z), self.caps)
@@ -76,7 +78,8 @@ def _activation_of(mod, torch, where):
     if isinstance(mod, nn.Flatten):
         if mod.start_dim != 1 or mod.end_dim != -1:
             raise UnsupportedOperatorError(
-                f"from_torch: {where} is Flatten(start_dim={mod.start_dim}, end_dim={mod.end_dim}); "
+                f"from_torch: {where} is Flatten(start_dim={mod.start_dim}, "
+                f"end_dim={mod.end_dim}); "
                 "only Flatten(1, -1) keeps the [N, features] layout."
             )
         return None
@@ -94,7 +97,8 @@ def _activation_of(mod, torch, where):
     if isinstance(mod, _clipped_relu_class()):
         return Activation.CLIPPED_RELU(tuple(float(c) for c in mod.caps.detach().cpu().reshape(-1)))
     raise UnsupportedOperatorError(
-        f"from_torch: {where} is {type(mod).__name__}, which is not supported. Supported modules: {_SUPPORTED}."
+        f"from_torch: {where} is {type(mod).__name__}, which is not supported. Supported modules: "
+        f"{_SUPPORTED}."
     )
 
 
@@ -131,7 +135,11 @@ def from_torch(module, *, input_names=None, output_names=None) -> ReluNetwork:
         where = f"module {i} ({type(mod).__name__})"
         if isinstance(mod, torch.nn.Linear):
             w = mod.weight.detach().cpu().double().numpy()
-            b = np.zeros(w.shape[0]) if mod.bias is None else mod.bias.detach().cpu().double().numpy()
+            b = (
+                np.zeros(w.shape[0])
+                if mod.bias is None
+                else mod.bias.detach().cpu().double().numpy()
+            )
             state.linear(w, b, i, where)
         elif isinstance(mod, torch.nn.BatchNorm1d):
             state.affine(*_batchnorm_map(mod, where), i, where)
@@ -223,7 +231,9 @@ def _batchnorm_map(mod, where):
     gamma = np.ones_like(mean) if mod.weight is None else mod.weight.detach().cpu().double().numpy()
     beta = np.zeros_like(mean) if mod.bias is None else mod.bias.detach().cpu().double().numpy()
     if np.any(var + mod.eps <= 0):
-        raise InvalidNetworkError(f"from_torch: {where} has running_var + eps <= 0; the model is broken.")
+        raise InvalidNetworkError(
+            f"from_torch: {where} has running_var + eps <= 0; the model is broken."
+        )
     scale = gamma / np.sqrt(var + mod.eps)
     return scale, beta - mean * scale
 

@@ -36,7 +36,9 @@ def _well_net(i: int) -> ReluNetwork:
 def _riser_net() -> ReluNetwork:
     """PDS = relu(PUS - 0.2 QOIL - 0.1 QGAS - 0.05 QWAT) + 0.5 relu(PUS - 1) (increasing in PUS)."""
     w1 = np.array([[-0.2, -0.1, -0.05, 1.0], [0.0, 0.0, 0.0, 1.0]])
-    return ReluNetwork.from_arrays([w1, np.array([[1.0, 0.5]])], [np.array([0.0, -1.0]), np.zeros(1)])
+    return ReluNetwork.from_arrays(
+        [w1, np.array([[1.0, 0.5]])], [np.array([0.0, -1.0]), np.zeros(1)]
+    )
 
 
 def _nets(problem: str) -> dict:
@@ -83,7 +85,11 @@ def test_oil_builds_solves_and_routes(formulation):
 @pytest.mark.parametrize("activation", ["relu", "clipped_relu"])
 def test_omlt_and_ours_agree_on_peaks(activation):
     pytest.importorskip("omlt")
-    nets = {"f": _random_net((2, 8, 8, 1), 3, activation=activation, cap=0.8 if activation != "relu" else None)}
+    nets = {
+        "f": _random_net(
+            (2, 8, 8, 1), 3, activation=activation, cap=0.8 if activation != "relu" else None
+        )
+    }
     objs = {}
     for config in ("omlt_bigm", "bigm", "scaled_bigm"):
         row = runner.run_instance(PROBLEMS["peaks"], nets, config, time_limit=20)
@@ -103,8 +109,16 @@ def test_runner_resume_skips_rows(tmp_path, monkeypatch):
         calls.append(variant.name)
         return {"f": TrainedNet(_random_net((2, 6, 6, 1), 4), 0.1, 0.2)}
 
-    monkeypatch.setitem(PROBLEMS, "peaks", dataclasses.replace(PROBLEMS["peaks"], train_networks=fake_train))
-    opts = dict(problems=["peaks"], variants=["plain"], time_limit=10, cache_dir=tmp_path / "cache", progress=False)
+    monkeypatch.setitem(
+        PROBLEMS, "peaks", dataclasses.replace(PROBLEMS["peaks"], train_networks=fake_train)
+    )
+    opts = dict(
+        problems=["peaks"],
+        variants=["plain"],
+        time_limit=10,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+    )
     path = runner.run(tmp_path, configs=["bigm", "omlt_bigm"], **opts)
     with open(path) as fh:
         first = list(csv.DictReader(fh))

@@ -40,7 +40,10 @@ def _box_points(lb, ub, n_total=200_000):
     lb, ub = np.asarray(lb, float), np.asarray(ub, float)
     free = np.flatnonzero(ub > lb)
     per_axis = max(2, int(round(n_total ** (1 / max(1, free.size)))))
-    axes = [np.linspace(lb[i], ub[i], per_axis) if i in free else np.array([lb[i]]) for i in range(lb.size)]
+    axes = [
+        np.linspace(lb[i], ub[i], per_axis) if i in free else np.array([lb[i]])
+        for i in range(lb.size)
+    ]
     pts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, lb.size)
     h = max(((ub - lb)[free] / (per_axis - 1)).max(), 0.0) if free.size else 0.0
     return pts, h
@@ -55,7 +58,9 @@ def _lipschitz(net, c):
 def _model(net, lb, ub, formulation="bigm", **kw):
     m = pyo.ConcreteModel()
     # a dict, not a lambda, so that the model pickles
-    m.x = pyo.Var(range(net.n_inputs), bounds={i: (float(lb[i]), float(ub[i])) for i in range(net.n_inputs)})
+    m.x = pyo.Var(
+        range(net.n_inputs), bounds={i: (float(lb[i]), float(ub[i])) for i in range(net.n_inputs)}
+    )
     m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation, **kw)
     return m
 
@@ -88,31 +93,98 @@ def _edge_cases():
     rng = np.random.default_rng(42)
     lin = Activation.LINEAR
     return {
-        "affine 3 inputs": (ReluNetwork([_dense([[1.0, -2.0, 0.5]], [0.3], lin)]), [-1, -1, -1], [1, 1, 1]),
-        "affine 2 outputs": (ReluNetwork([_dense([[1.0, -2.0], [0.0, 0.0]], [0.3, -1.0], lin)]), [-1, 0], [1, 2]),
-        "single neuron": (ReluNetwork([_dense([[2.0]], [0.5]), _dense([[1.0]], [0.0], lin)]), [-1], [1]),
+        "affine 3 inputs": (
+            ReluNetwork([_dense([[1.0, -2.0, 0.5]], [0.3], lin)]),
+            [-1, -1, -1],
+            [1, 1, 1],
+        ),
+        "affine 2 outputs": (
+            ReluNetwork([_dense([[1.0, -2.0], [0.0, 0.0]], [0.3, -1.0], lin)]),
+            [-1, 0],
+            [1, 2],
+        ),
+        "single neuron": (
+            ReluNetwork([_dense([[2.0]], [0.5]), _dense([[1.0]], [0.0], lin)]),
+            [-1],
+            [1],
+        ),
         "single relu output": (ReluNetwork([_dense([[2.0]], [0.5])]), [-1], [1]),
-        "single clipped output": (ReluNetwork([_dense([[2.0]], [0.5], Activation.CLIPPED_RELU(1.0))]), [-1], [1]),
-        "all active": (ReluNetwork([_dense([[1.0], [2.0]], [5.0, 5.0]), _dense([[1.0, -1.0]], [0.0], lin)]),
-                       [-1], [1]),
-        "all dead": (ReluNetwork([_dense([[1.0, 1.0], [2.0, -1.0]], [-5.0, -5.0]),
-                                  _dense([[1.0, -1.0]], [0.3], lin)]), [-1, -1], [1, 1]),
-        "all dead, relu output": (ReluNetwork([_dense([[1.0], [2.0]], [-5.0, -5.0]),
-                                               _dense([[1.0, -1.0]], [-0.3])]), [-1], [1]),
-        "zero weights": (ReluNetwork([_dense(np.zeros((3, 2)), [0.0, 1.0, -1.0]),
-                                      _dense(np.ones((1, 3)), [0.0], lin)]), [-1, -1], [1, 1]),
-        "clipped saturated": (ReluNetwork([_dense([[1.0], [1.0]], [5.0, 0.0], Activation.CLIPPED_RELU(1.0)),
-                                           _dense([[1.0, 1.0]], [0.0], lin)]), [-1], [1]),
-        "clipped, relu output": (random_network((2, 6, 6, 2), seed=4, clipped=True, cap=0.5, relu_output=True),
-                                 [-1, -1], [1, 1]),
-        "relu output, 3 outputs": (random_network((2, 5, 3), seed=3, relu_output=True), [-1, -1], [1, 1]),
-        "huge weights": (ReluNetwork([_dense(rng.normal(size=(5, 2)) * 1e4, rng.normal(size=5) * 1e4),
-                                      _dense(rng.normal(size=(1, 5)) * 1e3, [0.0], lin)]), [-1, -1], [1, 1]),
-        "tiny weights": (ReluNetwork([_dense(rng.normal(size=(5, 2)) * 1e-5, rng.normal(size=5) * 1e-5),
-                                      _dense(rng.normal(size=(1, 5)) * 1e-5, [0.0], lin)]), [-1, -1], [1, 1]),
+        "single clipped output": (
+            ReluNetwork([_dense([[2.0]], [0.5], Activation.CLIPPED_RELU(1.0))]),
+            [-1],
+            [1],
+        ),
+        "all active": (
+            ReluNetwork([_dense([[1.0], [2.0]], [5.0, 5.0]), _dense([[1.0, -1.0]], [0.0], lin)]),
+            [-1],
+            [1],
+        ),
+        "all dead": (
+            ReluNetwork(
+                [_dense([[1.0, 1.0], [2.0, -1.0]], [-5.0, -5.0]), _dense([[1.0, -1.0]], [0.3], lin)]
+            ),
+            [-1, -1],
+            [1, 1],
+        ),
+        "all dead, relu output": (
+            ReluNetwork([_dense([[1.0], [2.0]], [-5.0, -5.0]), _dense([[1.0, -1.0]], [-0.3])]),
+            [-1],
+            [1],
+        ),
+        "zero weights": (
+            ReluNetwork(
+                [_dense(np.zeros((3, 2)), [0.0, 1.0, -1.0]), _dense(np.ones((1, 3)), [0.0], lin)]
+            ),
+            [-1, -1],
+            [1, 1],
+        ),
+        "clipped saturated": (
+            ReluNetwork(
+                [
+                    _dense([[1.0], [1.0]], [5.0, 0.0], Activation.CLIPPED_RELU(1.0)),
+                    _dense([[1.0, 1.0]], [0.0], lin),
+                ]
+            ),
+            [-1],
+            [1],
+        ),
+        "clipped, relu output": (
+            random_network((2, 6, 6, 2), seed=4, clipped=True, cap=0.5, relu_output=True),
+            [-1, -1],
+            [1, 1],
+        ),
+        "relu output, 3 outputs": (
+            random_network((2, 5, 3), seed=3, relu_output=True),
+            [-1, -1],
+            [1, 1],
+        ),
+        "huge weights": (
+            ReluNetwork(
+                [
+                    _dense(rng.normal(size=(5, 2)) * 1e4, rng.normal(size=5) * 1e4),
+                    _dense(rng.normal(size=(1, 5)) * 1e3, [0.0], lin),
+                ]
+            ),
+            [-1, -1],
+            [1, 1],
+        ),
+        "tiny weights": (
+            ReluNetwork(
+                [
+                    _dense(rng.normal(size=(5, 2)) * 1e-5, rng.normal(size=5) * 1e-5),
+                    _dense(rng.normal(size=(1, 5)) * 1e-5, [0.0], lin),
+                ]
+            ),
+            [-1, -1],
+            [1, 1],
+        ),
         "5 inputs": (random_network((5, 6, 1), seed=6), [-1] * 5, [1] * 5),
         "2 free of 4": (random_network((4, 6, 6, 1), seed=7), [-1, 0.3, -1, 0.5], [1, 0.3, 1, 0.5]),
-        "every input fixed": (random_network((3, 6, 1), seed=5), [0.1, 0.2, -0.3], [0.1, 0.2, -0.3]),
+        "every input fixed": (
+            random_network((3, 6, 1), seed=5),
+            [0.1, 0.2, -0.3],
+            [0.1, 0.2, -0.3],
+        ),
     }
 
 
@@ -127,13 +199,17 @@ def test_unusual_network_optimum_equals_forward_and_grid(case, formulation):
     net, lb, ub = EDGE[case]
     lb, ub = np.asarray(lb, float), np.asarray(ub, float)
     if formulation == "regions" and int(np.sum(ub > lb)) > 2:
-        with pytest.raises(pr.NotApplicableError, match=r"nn \(formulation 'regions'\).*free inputs"):
+        with pytest.raises(
+            pr.NotApplicableError, match=r"nn \(formulation 'regions'\).*free inputs"
+        ):
             _model(net, lb, ub, formulation)
         return
     m = _model(net, lb, ub, formulation)
     c = np.random.default_rng(len(case)).choice([-1.0, 1.0], size=net.n_outputs)
     sense = pyo.minimize if len(case) % 2 else pyo.maximize
-    m.obj = pyo.Objective(expr=sum(float(c[j]) * m.nn.outputs[j] for j in range(net.n_outputs)), sense=sense)
+    m.obj = pyo.Objective(
+        expr=sum(float(c[j]) * m.nn.outputs[j] for j in range(net.n_outputs)), sense=sense
+    )
     _solve_direct(m)
     _check_optimum(m, net, lb, ub, c, sense)
 
@@ -190,8 +266,18 @@ def _input_shapes():
         m.v = pyo.Var(range(2), bounds=(-1, 1))
         return lambda: [m.v[0], m.v[1]], [m.v[0], m.v[1]]
 
-    return {f.__name__: f for f in (indexed_strings, var_list, reference, dict_by_position, dict_by_name,
-                                    generator, callable_)}
+    return {
+        f.__name__: f
+        for f in (
+            indexed_strings,
+            var_list,
+            reference,
+            dict_by_position,
+            dict_by_name,
+            generator,
+            callable_,
+        )
+    }
 
 
 INPUT_SHAPES = _input_shapes()
@@ -227,7 +313,9 @@ def test_fixed_variables_and_degenerate_boxes(formulation):
     _solve_direct(m)
     assert m.nn.input_values()[1:] == pytest.approx([0.25, -0.5])
     axis = np.linspace(-1, 1, 200_001)
-    best = net.forward(np.column_stack([axis, np.full_like(axis, 0.25), np.full_like(axis, -0.5)]))[:, 0].max()
+    best = net.forward(np.column_stack([axis, np.full_like(axis, 0.25), np.full_like(axis, -0.5)]))[
+        :, 0
+    ].max()
     assert best - 1e-6 <= pyo.value(m.obj) <= best + 1e-4
     assert m.nn.prediction_error() < 1e-6
 
@@ -260,8 +348,14 @@ def test_input_bounds_tighter_and_looser_than_the_variables():
     m.tight = pr.ReluNetworkBlock(network=NET2, inputs=m.x, input_bounds=([-0.2, -0.3], [0.1, 0.4]))
     m.loose = pr.ReluNetworkBlock(network=NET2, inputs=m.y, input_bounds=(-5, 5))
     assert m.tight.mip.component("input_box") is not None  # the tighter box is enforced by rows
-    assert m.loose.mip.component("input_box") is None and m.loose.bounds.input_ub.tolist() == [0.5, 0.5]
-    assert [v.bounds for v in m.x.values()] == [(-1, 1), (-1, 1)]  # the user's variables are not touched
+    assert m.loose.mip.component("input_box") is None and m.loose.bounds.input_ub.tolist() == [
+        0.5,
+        0.5,
+    ]
+    assert [v.bounds for v in m.x.values()] == [
+        (-1, 1),
+        (-1, 1),
+    ]  # the user's variables are not touched
     m.obj = pyo.Objective(expr=m.tight.outputs[0] + m.loose.outputs[0])
     _solve_direct(m)
     best_t, slack_t = _minimum_on_grid(NET2, [-0.2, -0.3], [0.1, 0.4])
@@ -278,46 +372,135 @@ def _build(**kw):
     m.u = pyo.Var(range(2))
     m.s = pyo.Var(["a", "b"], ["p", "q"], bounds=(0, 1))
     spec = kw.pop("inputs", None)
-    m.nn = pr.ReluNetworkBlock(network=kw.pop("network", NET2), inputs=spec(m) if callable(spec) else spec, **kw)
+    m.nn = pr.ReluNetworkBlock(
+        network=kw.pop("network", NET2), inputs=spec(m) if callable(spec) else spec, **kw
+    )
     return m
 
 
 BAD_INPUT = [
-    ("no bounds on own inputs", dict(), pr.MissingBoundsError, r"nn: input 0 .*bounds \(None, None\).*input_bounds"),
-    ("no bounds on user inputs", dict(inputs=lambda m: m.u), pr.MissingBoundsError, r"variable u\[0\].*set them"),
-    ("infinite input bound", dict(input_bounds=([-1, -np.inf], [1, 1])), pr.MissingBoundsError,
-     r"nn input_bounds: lb\[1\] .* is -inf"),
-    ("one bound only", dict(input_bounds=[0.0]), pr.MissingBoundsError, r"must be a pair \(lb, ub\)"),
-    ("wrong length", dict(inputs=lambda m: [m.x[0]]), pr.ShapeMismatchError, r"nn: inputs must be 2 .*found 1"),
-    ("wrong input_bounds length", dict(input_bounds=([0, 0, 0], [1, 1, 1])), pr.ShapeMismatchError,
-     r"nn input_bounds: lb has 3 entries but the network has 2"),
-    ("expression", dict(inputs=lambda m: [m.x[0], 2 * m.x[1]]), pr.ShapeMismatchError,
-     r"nn: input 1 must be a Pyomo variable, found the expression 2\*x\[1\].*constraint"),
-    ("a number", dict(inputs=lambda m: [m.x[0], 3.0]), pr.ShapeMismatchError, r"input 1 .* found the number 3.0"),
+    (
+        "no bounds on own inputs",
+        dict(),
+        pr.MissingBoundsError,
+        r"nn: input 0 .*bounds \(None, None\).*input_bounds",
+    ),
+    (
+        "no bounds on user inputs",
+        dict(inputs=lambda m: m.u),
+        pr.MissingBoundsError,
+        r"variable u\[0\].*set them",
+    ),
+    (
+        "infinite input bound",
+        dict(input_bounds=([-1, -np.inf], [1, 1])),
+        pr.MissingBoundsError,
+        r"nn input_bounds: lb\[1\] .* is -inf",
+    ),
+    (
+        "one bound only",
+        dict(input_bounds=[0.0]),
+        pr.MissingBoundsError,
+        r"must be a pair \(lb, ub\)",
+    ),
+    (
+        "wrong length",
+        dict(inputs=lambda m: [m.x[0]]),
+        pr.ShapeMismatchError,
+        r"nn: inputs must be 2 .*found 1",
+    ),
+    (
+        "wrong input_bounds length",
+        dict(input_bounds=([0, 0, 0], [1, 1, 1])),
+        pr.ShapeMismatchError,
+        r"nn input_bounds: lb has 3 entries but the network has 2",
+    ),
+    (
+        "expression",
+        dict(inputs=lambda m: [m.x[0], 2 * m.x[1]]),
+        pr.ShapeMismatchError,
+        r"nn: input 1 must be a Pyomo variable, found the expression 2\*x\[1\].*constraint",
+    ),
+    (
+        "a number",
+        dict(inputs=lambda m: [m.x[0], 3.0]),
+        pr.ShapeMismatchError,
+        r"input 1 .* found the number 3.0",
+    ),
     ("a Param", dict(inputs=lambda m: m.p), pr.ShapeMismatchError, r"found p \(IndexedParam\)"),
-    ("an integer", dict(inputs=5), pr.ShapeMismatchError, r"nn: inputs must be Pyomo variables .* number 5"),
-    ("dict with other keys", dict(inputs=lambda m: {"a": m.x[0], "b": m.x[1]}), pr.ShapeMismatchError,
-     r"keyed by input position 0\.\.1 or by the network's input names \['x0', 'x1'\]"),
-    ("2-D Var for a scalar block", dict(inputs=lambda m: m.s), pr.ShapeMismatchError, r"found 4 item"),
-    ("empty box", dict(inputs=lambda m: m.x, input_bounds=([2, 2], [3, 3])), pr.InfeasibleBoxError,
-     r"lb\[0\] = 2.0 > ub\[0\] = 1.0"),
-    ("network is a path", dict(network="net.onnx", input_bounds=(0, 1)), BlockArgumentError,
-     r"nn: network must be a pyomo_relu.ReluNetwork, found str; load one"),
-    ("bounds of the wrong type", dict(input_bounds=(0, 1), bounds=[[0, 1]]), BlockArgumentError,
-     r"nn: bounds must be pyomo_relu.NeuronBounds, found list"),
-    ("bounds of another network", dict(input_bounds=(0, 1), bounds=pr.interval_bounds(random_network((2, 3, 1)),
-                                                                                     0, 1)),
-     pr.ShapeMismatchError, r"do not match the network \[2, 8, 8, 1\]"),
-    ("bounds of a disjoint box", dict(input_bounds=(0, 1), bounds=pr.interval_bounds(NET2, 2, 3)),
-     pr.InfeasibleBoxError, r"nn: the neuron bounds were computed for inputs in \[2.0, 3.0\]"),
-    ("unknown keyword", dict(input_bounds=(0, 1), formulaton="bigm"), pr.UnknownOptionError,
-     r"nn: unknown keyword argument\(s\) 'formulaton'; ReluNetworkBlock takes network, inputs"),
-    ("unknown formulation", dict(input_bounds=(0, 1), formulation="big-m"), pr.UnknownOptionError,
-     r"unknown formulation 'big-m'; valid names: auto, bigm"),
-    ("formulation None", dict(input_bounds=(0, 1), formulation=None), pr.UnknownOptionError,
-     r"unknown formulation None"),
+    (
+        "an integer",
+        dict(inputs=5),
+        pr.ShapeMismatchError,
+        r"nn: inputs must be Pyomo variables .* number 5",
+    ),
+    (
+        "dict with other keys",
+        dict(inputs=lambda m: {"a": m.x[0], "b": m.x[1]}),
+        pr.ShapeMismatchError,
+        r"keyed by input position 0\.\.1 or by the network's input names \['x0', 'x1'\]",
+    ),
+    (
+        "2-D Var for a scalar block",
+        dict(inputs=lambda m: m.s),
+        pr.ShapeMismatchError,
+        r"found 4 item",
+    ),
+    (
+        "empty box",
+        dict(inputs=lambda m: m.x, input_bounds=([2, 2], [3, 3])),
+        pr.InfeasibleBoxError,
+        r"lb\[0\] = 2.0 > ub\[0\] = 1.0",
+    ),
+    (
+        "network is a path",
+        dict(network="net.onnx", input_bounds=(0, 1)),
+        BlockArgumentError,
+        r"nn: network must be a pyomo_relu.ReluNetwork, found str; load one",
+    ),
+    (
+        "bounds of the wrong type",
+        dict(input_bounds=(0, 1), bounds=[[0, 1]]),
+        BlockArgumentError,
+        r"nn: bounds must be pyomo_relu.NeuronBounds, found list",
+    ),
+    (
+        "bounds of another network",
+        dict(input_bounds=(0, 1), bounds=pr.interval_bounds(random_network((2, 3, 1)), 0, 1)),
+        pr.ShapeMismatchError,
+        r"do not match the network \[2, 8, 8, 1\]",
+    ),
+    (
+        "bounds of a disjoint box",
+        dict(input_bounds=(0, 1), bounds=pr.interval_bounds(NET2, 2, 3)),
+        pr.InfeasibleBoxError,
+        r"nn: the neuron bounds were computed for inputs in \[2.0, 3.0\]",
+    ),
+    (
+        "unknown keyword",
+        dict(input_bounds=(0, 1), formulaton="bigm"),
+        pr.UnknownOptionError,
+        r"nn: unknown keyword argument\(s\) 'formulaton'; ReluNetworkBlock takes network, inputs",
+    ),
+    (
+        "unknown formulation",
+        dict(input_bounds=(0, 1), formulation="big-m"),
+        pr.UnknownOptionError,
+        r"unknown formulation 'big-m'; valid names: auto, bigm",
+    ),
+    (
+        "formulation None",
+        dict(input_bounds=(0, 1), formulation=None),
+        pr.UnknownOptionError,
+        r"unknown formulation None",
+    ),
     ("zero workers", dict(input_bounds=(0, 1), workers=0), pr.UnknownOptionError, r"nn: .*workers"),
-    ("fractional workers", dict(input_bounds=(0, 1), workers=2.5), pr.UnknownOptionError, r"workers"),
+    (
+        "fractional workers",
+        dict(input_bounds=(0, 1), workers=2.5),
+        pr.UnknownOptionError,
+        r"workers",
+    ),
 ]
 
 
@@ -337,11 +520,15 @@ def test_errors_keep_the_builtin_type():
 
 def test_prediction_error_before_a_solve_is_a_clear_error():
     m = _build(inputs=lambda m: m.x)
-    with pytest.raises(NoValueError, match=r"nn: input 0 \(variable x\[0\]\) has no value; .*after a solve"):
+    with pytest.raises(
+        NoValueError, match=r"nn: input 0 \(variable x\[0\]\) has no value; .*after a solve"
+    ):
         m.nn.prediction_error()
     for v in m.x.values():
         v.set_value(0.1)
-    with pytest.raises(NoValueError, match=r"nn: output 0 \(variable nn.outputs\[0\]\) has no value"):
+    with pytest.raises(
+        NoValueError, match=r"nn: output 0 \(variable nn.outputs\[0\]\) has no value"
+    ):
         m.nn.output_values()
     assert isinstance(NoValueError("x"), pr.ReluError) and isinstance(NoValueError("x"), ValueError)
 
@@ -350,7 +537,9 @@ def test_summary_of_every_formulation():
     for name in FORMULATIONS:
         s = _build(inputs=lambda m: m.x, formulation=name).nn.summary()
         assert s["layers"] == [2, 8, 8, 1] and s["formulation"] == name
-        assert 0 <= s["stable"] <= s["neurons"] == 16 and s["variables"] > 0 and s["constraints"] > 0
+        assert (
+            0 <= s["stable"] <= s["neurons"] == 16 and s["variables"] > 0 and s["constraints"] > 0
+        )
         assert ("regions" in s) == (name in ("regions", "auto"))
 
 
@@ -366,12 +555,21 @@ def test_indexed_blocks_with_tuple_and_string_indices():
     m.y = pyo.Var(m.S, range(2), bounds=(-1, 1))
     m.by_rule = pr.ReluNetworkBlock(m.S, network=NET2, inputs=lambda s: [m.y[s, 1], m.y[s, 0]])
     m.w = pyo.Var(m.S, range(2), bounds=(-1, 1))
-    m.by_dict = pr.ReluNetworkBlock(m.S, network=NET2, inputs={s: [m.w[s, 0], m.w[s, 1]] for s in m.S})
+    m.by_dict = pr.ReluNetworkBlock(
+        m.S, network=NET2, inputs={s: [m.w[s, 0], m.w[s, 1]] for s in m.S}
+    )
     m.own = pr.ReluNetworkBlock([1, 2, 3], network=NET2, input_bounds=([-1, -1], [1, 1]))
     assert m.nn[2, "b"].inputs[1] is m.x[2, "b", "v"]
-    assert m.by_rule["south"].inputs[0] is m.y["south", 1] and m.by_dict["north"].inputs[1] is m.w["north", 1]
-    blocks = [m.nn[p] for p in m.P] + [m.by_rule[s] for s in m.S] + [m.by_dict[s] for s in m.S] + \
-             [m.own[t] for t in (1, 2, 3)]
+    assert (
+        m.by_rule["south"].inputs[0] is m.y["south", 1]
+        and m.by_dict["north"].inputs[1] is m.w["north", 1]
+    )
+    blocks = (
+        [m.nn[p] for p in m.P]
+        + [m.by_rule[s] for s in m.S]
+        + [m.by_dict[s] for s in m.S]
+        + [m.own[t] for t in (1, 2, 3)]
+    )
     m.obj = pyo.Objective(expr=sum(b.outputs[0] for b in blocks))
     _solve_direct(m)
     best, slack = _minimum_on_grid(NET2, [-1, -1], [1, 1])
@@ -382,11 +580,17 @@ def test_indexed_blocks_with_tuple_and_string_indices():
 def test_indexed_block_input_errors_name_the_block():
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(3), range(2), bounds=(-1, 1))
-    with pytest.raises(pr.ShapeMismatchError, match=r"nn\[3\]: x has no entries indexed by the block index 3"):
+    with pytest.raises(
+        pr.ShapeMismatchError, match=r"nn\[3\]: x has no entries indexed by the block index 3"
+    ):
         m.nn = pr.ReluNetworkBlock([1, 2, 3], network=NET2, inputs=m.x)
-    with pytest.raises(pr.ShapeMismatchError, match=r"nn2\[5\]: the dict of inputs has no entry for block index 5"):
+    with pytest.raises(
+        pr.ShapeMismatchError, match=r"nn2\[5\]: the dict of inputs has no entry for block index 5"
+    ):
         m.nn2 = pr.ReluNetworkBlock([5], network=NET2, inputs={4: [m.x[0, 0], m.x[0, 1]]})
-    with pytest.raises(pr.ShapeMismatchError, match=r"nn3\[0\]: z has 3 entries whose index starts with 0"):
+    with pytest.raises(
+        pr.ShapeMismatchError, match=r"nn3\[0\]: z has 3 entries whose index starts with 0"
+    ):
         m.z = pyo.Var(range(2), range(3), bounds=(-1, 1))
         m.nn3 = pr.ReluNetworkBlock([0, 1], network=NET2, inputs=m.z)
 
@@ -406,7 +610,9 @@ def test_rebuild_with_other_formulations_and_a_smaller_box():
         assert m.nn.prediction_error() < 1e-6
     # bounds for a smaller box restrict the block to that box, visibly and enforced
     m.nn.rebuild(bounds=pr.interval_bounds(NET2, [0.0, -0.5], [0.5, 0.5]), formulation="bigm")
-    assert m.nn.bounds.input_lb.tolist() == [0.0, -0.5] and m.nn.mip.component("input_box") is not None
+    assert (
+        m.nn.bounds.input_lb.tolist() == [0.0, -0.5] and m.nn.mip.component("input_box") is not None
+    )
     _solve_direct(m)
     small, small_slack = _minimum_on_grid(NET2, [0.0, -0.5], [0.5, 0.5])
     assert small - small_slack <= pyo.value(m.obj) <= small + 1e-7
@@ -421,11 +627,15 @@ def test_rebuild_with_other_formulations_and_a_smaller_box():
 def test_failed_rebuild_leaves_the_block_unchanged():
     m = _model(random_network((2, 12, 12, 1), seed=15), [-1, -1], [1, 1], "bigm")
     before, mip = m.nn.summary(), m.nn.mip
-    with pytest.raises(pr.NotApplicableError, match=r"nn \(formulation 'regions'\): the network has more than 2"):
+    with pytest.raises(
+        pr.NotApplicableError, match=r"nn \(formulation 'regions'\): the network has more than 2"
+    ):
         m.nn.rebuild(formulation=Regions(max_regions=2))
     with pytest.raises(pr.InfeasibleBoxError, match="misses the block's box"):
         m.nn.rebuild(bounds=pr.interval_bounds(m.nn.network, [2, 2], [3, 3]))
-    with pytest.raises(BlockArgumentError, match=r"nn.rebuild: bounds must be pyomo_relu.NeuronBounds"):
+    with pytest.raises(
+        BlockArgumentError, match=r"nn.rebuild: bounds must be pyomo_relu.NeuronBounds"
+    ):
         m.nn.rebuild(bounds=(0, 1))
     assert m.nn.mip is mip and m.nn.formulation == "bigm"
     assert {**m.nn.summary(), "build_seconds": 0} == {**before, "build_seconds": 0}
@@ -522,15 +732,27 @@ def test_infeasible_model_status():
         m.nn.prediction_error()
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    (dict(solver="gurobi"), r"unknown solver 'gurobi'; valid: scip_direct, scip_persistent, appsi_highs"),
-    (dict(time_limit=-1), r"time_limit must be a number of seconds >= 0 or None"),
-    (dict(time_limit="soon"), r"time_limit must be .* found 'soon'"),
-    (dict(settings="fast"), r"unknown SCIP settings 'fast'"),
-    (dict(options={"limits/tme": 5}), r"SCIP has no parameter 'limits/tme'"),
-    (dict(options={"limits/time": "long"}), r"SCIP parameter 'limits/time' cannot take the value 'long'"),
-    (dict(solver="appsi_highs", options={"mip_gap": 0.0}), r"HiGHS rejects the option mip_gap=0.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (
+            dict(solver="gurobi"),
+            r"unknown solver 'gurobi'; valid: scip_direct, scip_persistent, appsi_highs",
+        ),
+        (dict(time_limit=-1), r"time_limit must be a number of seconds >= 0 or None"),
+        (dict(time_limit="soon"), r"time_limit must be .* found 'soon'"),
+        (dict(settings="fast"), r"unknown SCIP settings 'fast'"),
+        (dict(options={"limits/tme": 5}), r"SCIP has no parameter 'limits/tme'"),
+        (
+            dict(options={"limits/time": "long"}),
+            r"SCIP parameter 'limits/time' cannot take the value 'long'",
+        ),
+        (
+            dict(solver="appsi_highs", options={"mip_gap": 0.0}),
+            r"HiGHS rejects the option mip_gap=0.0",
+        ),
+    ],
+)
 def test_solve_model_rejects_bad_options_before_solving(kwargs, pattern):
     pytest.importorskip("pyscipopt")
     m = _model(NET2, [-1, -1], [1, 1])
@@ -546,7 +768,9 @@ def test_unavailable_solver_names_the_package(monkeypatch):
     monkeypatch.setattr(Highs, "available", lambda self: False)
     m = _model(NET2, [-1, -1], [1, 1])
     m.obj = pyo.Objective(expr=m.nn.outputs[0])
-    with pytest.raises(pr.SolverUnavailableError, match="'appsi_highs' is not available.*pip install highspy"):
+    with pytest.raises(
+        pr.SolverUnavailableError, match="'appsi_highs' is not available.*pip install highspy"
+    ):
         solve_model(m, solver="appsi_highs")
 
 
@@ -557,14 +781,18 @@ def test_regions_and_auto_beyond_their_limits():
     deep = random_network((2, 12, 12, 1), seed=17)
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(2), bounds=(-1, 1))
-    with pytest.raises(pr.NotApplicableError,
-                       match=r"nn \(formulation 'regions'\): the network has more than 1 linear regions.*'auto'"):
+    with pytest.raises(
+        pr.NotApplicableError,
+        match=r"nn \(formulation 'regions'\): the network has more than 1 linear regions.*'auto'",
+    ):
         m.nn = pr.ReluNetworkBlock(network=deep, inputs=m.x, formulation=Regions(max_regions=1))
     m.auto = pr.ReluNetworkBlock(network=deep, inputs=m.x, formulation=Auto(max_regions=1))
     assert m.auto.summary()["used"] == "tightened_bigm"
     m.w = pyo.Var(range(3), bounds=(-1, 1))
     wide = random_network((3, 6, 1), seed=18)
-    with pytest.raises(pr.NotApplicableError, match=r"nn3 \(formulation 'regions'\): .*3 free inputs"):
+    with pytest.raises(
+        pr.NotApplicableError, match=r"nn3 \(formulation 'regions'\): .*3 free inputs"
+    ):
         m.nn3 = pr.ReluNetworkBlock(network=wide, inputs=m.w, formulation="regions")
     m.auto3 = pr.ReluNetworkBlock(network=wide, inputs=m.w, formulation="auto")
     assert m.auto3.summary()["used"] == "tightened_bigm"
@@ -575,7 +803,9 @@ def test_regions_and_auto_beyond_their_limits():
     four = random_network((4, 6, 6, 1), seed=19)
     m.auto4 = pr.ReluNetworkBlock(network=four, inputs=m.v, formulation="auto")
     assert m.auto4.summary()["used"] == "regions"
-    m.obj = pyo.Objective(expr=m.auto.outputs[0] + m.auto3.outputs[0] + m.auto4.outputs[0], sense=pyo.maximize)
+    m.obj = pyo.Objective(
+        expr=m.auto.outputs[0] + m.auto3.outputs[0] + m.auto4.outputs[0], sense=pyo.maximize
+    )
     _solve_direct(m)
     for blk in (m.auto, m.auto3, m.auto4):
         assert blk.prediction_error() < 1e-6
@@ -583,13 +813,19 @@ def test_regions_and_auto_beyond_their_limits():
     assert pyo.value(m.auto4.outputs[0]) >= four.forward(best4)[:, 0].max() - 1e-6
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    (dict(max_regions=0), "max_regions must be a positive integer, found 0"),
-    (dict(max_regions="many"), "max_regions must be a positive integer, found 'many'"),
-    (dict(max_regions=2.5), "max_regions must be a positive integer"),
-    (dict(time_limit=-1), "Regions: time_limit must be a number of seconds > 0 or None \\(no limit\\), found -1"),
-    (dict(encoding="gray"), "encoding='gray' is not one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(max_regions=0), "max_regions must be a positive integer, found 0"),
+        (dict(max_regions="many"), "max_regions must be a positive integer, found 'many'"),
+        (dict(max_regions=2.5), "max_regions must be a positive integer"),
+        (
+            dict(time_limit=-1),
+            "Regions: time_limit must be a number of seconds > 0 or None \\(no limit\\), found -1",
+        ),
+        (dict(encoding="gray"), "encoding='gray' is not one of"),
+    ],
+)
 def test_regions_options_are_checked(kwargs, pattern):
     with pytest.raises(pr.UnknownOptionError, match=pattern):
         Regions(**kwargs)
@@ -613,30 +849,60 @@ def test_cli_bad_files_give_one_line_errors(tmp_path, capsys, command):
     garbage, empty = tmp_path / "garbage.onnx", tmp_path / "empty.onnx"
     garbage.write_bytes(b"this is not an ONNX model\x00\xff")
     empty.write_bytes(b"")
-    for path, needle in ((tmp_path / "missing.onnx", "not found; pass the path of an ONNX file"),
-                         (tmp_path, "is a directory"),
-                         (garbage, "is not a readable ONNX model"),
-                         (empty, "is empty (0 bytes); expected an ONNX model")):
+    for path, needle in (
+        (tmp_path / "missing.onnx", "not found; pass the path of an ONNX file"),
+        (tmp_path, "is a directory"),
+        (garbage, "is not a readable ONNX model"),
+        (empty, "is empty (0 bytes); expected an ONNX model"),
+    ):
         code, out, err = _main(capsys, command, path, *extra, "--lb", "0", "--ub", "1")
         assert code == 2 and out == ""
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"pyomo-relu {command}: error:") and needle in lines[0]
+        assert (
+            len(lines) == 1
+            and lines[0].startswith(f"pyomo-relu {command}: error:")
+            and needle in lines[0]
+        )
 
 
-@pytest.mark.parametrize("bounds", [["--lb", "-3,x", "--ub", "3"], ["--lb=-3", "--ub", "3,,3"],
-                                    ["--lb=-3", "--ub="], ["--lb=nan", "--ub", "3"], ["--lb=[-3,-3]", "--ub", "3"]])
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        ["--lb", "-3,x", "--ub", "3"],
+        ["--lb=-3", "--ub", "3,,3"],
+        ["--lb=-3", "--ub="],
+        ["--lb=nan", "--ub", "3"],
+        ["--lb=[-3,-3]", "--ub", "3"],
+    ],
+)
 def test_cli_bad_bounds_strings_are_parser_errors(capsys, bounds):
     from pyomo_relu.cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["solve", str(PEAKS), "--minimize", "0", *bounds])
     assert info.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("pyomo-relu solve: error: argument --")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .startswith("pyomo-relu solve: error: argument --")
+    )
 
 
 def test_cli_output_folder_is_checked_before_solving(tmp_path, capsys):
-    code, out, err = _main(capsys, "solve", PEAKS, "--minimize", "0", "--lb=-3", "--ub", "3", "--quiet",
-                           "--json", tmp_path / "nowhere" / "r.json")
+    code, out, err = _main(
+        capsys,
+        "solve",
+        PEAKS,
+        "--minimize",
+        "0",
+        "--lb=-3",
+        "--ub",
+        "3",
+        "--quiet",
+        "--json",
+        tmp_path / "nowhere" / "r.json",
+    )
     assert code == 2 and out == "" and "does not exist" in err
 
 
@@ -646,8 +912,21 @@ def test_cli_solve_on_the_peaks_network(tmp_path, capsys):
     import json
 
     out_file = tmp_path / "peaks.json"
-    code, out, err = _main(capsys, "solve", PEAKS, "--minimize", "y0", "--lb=-3", "--ub", "3", "--formulation",
-                           "regions", "--quiet", "--json", out_file)
+    code, out, err = _main(
+        capsys,
+        "solve",
+        PEAKS,
+        "--minimize",
+        "y0",
+        "--lb=-3",
+        "--ub",
+        "3",
+        "--formulation",
+        "regions",
+        "--quiet",
+        "--json",
+        out_file,
+    )
     assert code == 0, err
     res = json.loads(out_file.read_text())
     net = pr.load_onnx(PEAKS)
@@ -662,8 +941,19 @@ def test_cli_solve_on_the_peaks_network(tmp_path, capsys):
 @pytest.mark.solver
 @requires_scip
 def test_cli_time_limit_without_a_solution_says_so(capsys):
-    code, out, _ = _main(capsys, "solve", PEAKS, "--minimize", "0", "--lb=-3", "--ub", "3", "--quiet",
-                         "--time-limit", "1e-9")
+    code, out, _ = _main(
+        capsys,
+        "solve",
+        PEAKS,
+        "--minimize",
+        "0",
+        "--lb=-3",
+        "--ub",
+        "3",
+        "--quiet",
+        "--time-limit",
+        "1e-9",
+    )
     assert code == 0
     status = next(line for line in out.splitlines() if line.startswith("status:"))
     if "TIME LIMIT" in status:
@@ -687,7 +977,9 @@ def test_rebuild_follows_changed_input_variable_bounds():
     m.x = pyo.Var(range(2), bounds=(-0.2, 0.2))
     m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x)
     m.obj = pyo.Objective(expr=m.nn.outputs[0])
-    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 401), np.linspace(-1, 1, 401)), -1).reshape(-1, 2)
+    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 401), np.linspace(-1, 1, 401)), -1).reshape(
+        -1, 2
+    )
     for v in m.x.values():
         v.setlb(-1.0)
         v.setub(1.0)
@@ -704,4 +996,7 @@ def test_rebuild_follows_changed_input_variable_bounds():
     assert max(float(np.max(m.nn.bounds.big_m(k))) for k in range(2)) <= wide_m
     pyo.SolverFactory("scip_direct").solve(m)
     inner = grid[np.all(np.abs(grid) <= 0.5, axis=1)]
-    assert pyo.value(m.obj) == pytest.approx(net.forward(inner).min(), abs=5e-3) and m.nn.prediction_error() < 1e-6
+    assert (
+        pyo.value(m.obj) == pytest.approx(net.forward(inner).min(), abs=5e-3)
+        and m.nn.prediction_error() < 1e-6
+    )

@@ -203,17 +203,42 @@ def test_stable_neurons_get_no_binary():
 def _edge_networks():
     rng = np.random.default_rng(0)
     dense = pr.DenseLayer
-    yield "linear only", pr.ReluNetwork([dense([[1.0, -2.0]], [0.5], pr.Activation.LINEAR)]), [0, 0], [1, 1]
+    yield (
+        "linear only",
+        pr.ReluNetwork([dense([[1.0, -2.0]], [0.5], pr.Activation.LINEAR)]),
+        [0, 0],
+        [1, 1],
+    )
     yield "relu output", random_network((2, 5, 3), seed=1, relu_output=True), [-1, -1], [1, 1]
-    yield "linear hidden layer", pr.ReluNetwork([
-        dense(rng.normal(size=(4, 2)), rng.normal(size=4), pr.Activation.RELU),
-        dense(rng.normal(size=(3, 4)), None, pr.Activation.LINEAR),
-        dense(rng.normal(size=(3, 3)), None, pr.Activation.RELU),
-        dense(rng.normal(size=(1, 3)), None, pr.Activation.LINEAR)]), [-1, -1], [1, 1]
+    yield (
+        "linear hidden layer",
+        pr.ReluNetwork(
+            [
+                dense(rng.normal(size=(4, 2)), rng.normal(size=4), pr.Activation.RELU),
+                dense(rng.normal(size=(3, 4)), None, pr.Activation.LINEAR),
+                dense(rng.normal(size=(3, 3)), None, pr.Activation.RELU),
+                dense(rng.normal(size=(1, 3)), None, pr.Activation.LINEAR),
+            ]
+        ),
+        [-1, -1],
+        [1, 1],
+    )
     yield "flat box", random_network((3, 6, 6, 1), seed=2), [0.2, -1, 0.3], [0.2, 1, 0.3]
-    yield "per-neuron caps", pr.ReluNetwork([
-        dense(rng.normal(size=(4, 2)), rng.normal(size=4), pr.Activation.CLIPPED_RELU((0.5, 1.0, 2.0, 0.1))),
-        dense(rng.normal(size=(1, 4)), None, pr.Activation.LINEAR)]), [-2, -2], [2, 2]
+    yield (
+        "per-neuron caps",
+        pr.ReluNetwork(
+            [
+                dense(
+                    rng.normal(size=(4, 2)),
+                    rng.normal(size=4),
+                    pr.Activation.CLIPPED_RELU((0.5, 1.0, 2.0, 0.1)),
+                ),
+                dense(rng.normal(size=(1, 4)), None, pr.Activation.LINEAR),
+            ]
+        ),
+        [-2, -2],
+        [2, 2],
+    )
 
 
 @pytest.mark.parametrize("formulation", FORMULATIONS)

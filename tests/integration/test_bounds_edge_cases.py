@@ -19,8 +19,15 @@ import pytest
 
 import pyomo_relu as pr
 from pyomo_relu.bounds import interval_bounds, lp_bounds, milp_bounds
-from pyomo_relu.errors import (InfeasibleBoxError, MissingBoundsError, NotApplicableError, ReluError,
-                               ShapeMismatchError, TimeLimitWarning, UnknownOptionError)
+from pyomo_relu.errors import (
+    InfeasibleBoxError,
+    MissingBoundsError,
+    NotApplicableError,
+    ReluError,
+    ShapeMismatchError,
+    TimeLimitWarning,
+    UnknownOptionError,
+)
 from pyomo_relu.network import Activation, DenseLayer, ReluNetwork
 from tests.conftest import random_network, requires_scip
 from tests.unit.test_lp_bounds import make_net
@@ -66,7 +73,9 @@ def exact_witnesses(net, lb, ub):
                     else:  # z >= cap
                         r.append(-z_mat[j]), h.append(z_const[j] - caps[j])
                         new_const[j] = caps[j]
-                res = linprog(np.zeros(n), A_ub=np.array(r), b_ub=np.array(h), bounds=box, method="highs")
+                res = linprog(
+                    np.zeros(n), A_ub=np.array(r), b_ub=np.array(h), bounds=box, method="highs"
+                )
                 if res.status == 0:
                     grown.append((r, h, new_mat, new_const))
         prefixes = grown
@@ -76,7 +85,10 @@ def exact_witnesses(net, lb, ub):
 def reachable(net, lb, ub, *, n=3000, exact=True, seed=0):
     lb, ub = (np.broadcast_to(np.asarray(v, dtype=float), (net.n_inputs,)) for v in (lb, ub))
     rng = np.random.default_rng(seed)
-    parts = [rng.uniform(lb, ub, size=(n, net.n_inputs)), np.array(list(itertools.product(*zip(lb, ub))))]
+    parts = [
+        rng.uniform(lb, ub, size=(n, net.n_inputs)),
+        np.array(list(itertools.product(*zip(lb, ub)))),
+    ]
     if exact:
         pytest.importorskip("scipy")
         parts.append(exact_witnesses(net, lb, ub))
@@ -86,17 +98,25 @@ def reachable(net, lb, ub, *, n=3000, exact=True, seed=0):
 def assert_sound(net, bounds, x):
     for k, z in enumerate(net.preactivations(x)):
         assert np.all(np.isfinite(bounds.lower[k])) and np.all(np.isfinite(bounds.upper[k]))
-        assert np.all(z >= bounds.lower[k]), f"layer {k}: lower bound cuts off {np.max(bounds.lower[k] - z)}"
-        assert np.all(z <= bounds.upper[k]), f"layer {k}: upper bound cuts off {np.max(z - bounds.upper[k])}"
+        assert np.all(z >= bounds.lower[k]), (
+            f"layer {k}: lower bound cuts off {np.max(bounds.lower[k] - z)}"
+        )
+        assert np.all(z <= bounds.upper[k]), (
+            f"layer {k}: upper bound cuts off {np.max(z - bounds.upper[k])}"
+        )
 
 
 def assert_within(bounds, prior):
     for k in range(prior.n_layers):
-        assert np.all(bounds.lower[k] >= prior.lower[k]) and np.all(bounds.upper[k] <= prior.upper[k])
+        assert np.all(bounds.lower[k] >= prior.lower[k]) and np.all(
+            bounds.upper[k] <= prior.upper[k]
+        )
 
 
 def scaled(net, factors):
-    return ReluNetwork([DenseLayer(l.weights * f, l.bias * f, l.activation) for l, f in zip(net.layers, factors)])
+    return ReluNetwork(
+        [DenseLayer(l.weights * f, l.bias * f, l.activation) for l, f in zip(net.layers, factors)]
+    )
 
 
 def edited(net, k, edit):
@@ -172,8 +192,11 @@ BOX_CASES = {  # name: (network, lb, ub)
     "clipped point box": (CLIPPED, [0.3, 0.3], [0.3, 0.3]),
     "clipped tiny cap": (make_net([2, 4, 4, 1], 3, clipped=True, cap=1e-9), -1.0, 1.0),
     "clipped huge cap": (make_net([2, 4, 4, 1], 3, clipped=True, cap=1e6), -1.0, 1.0),
-    "relu output layer": (ReluNetwork([DenseLayer(l.weights, l.bias, Activation.RELU) for l in BASE.layers]),
-                          -1.0, 1.0),
+    "relu output layer": (
+        ReluNetwork([DenseLayer(l.weights, l.bias, Activation.RELU) for l in BASE.layers]),
+        -1.0,
+        1.0,
+    ),
 }
 
 
@@ -188,9 +211,16 @@ def test_bounds_sound_and_never_looser_than_interval(case):
         bounds = method(net, lb, ub)
         assert_sound(net, bounds, x)
         assert_within(bounds, ib)
-    if np.all(np.asarray(lb) == np.asarray(ub)):  # a point: every bound is (nearly) the forward value
-        for z, lo, up in zip(net.preactivations(np.broadcast_to(lb, (1, net.n_inputs))), ib.lower, ib.upper):
-            np.testing.assert_allclose(lo, z[0], atol=1e-12), np.testing.assert_allclose(up, z[0], atol=1e-12)
+    if np.all(
+        np.asarray(lb) == np.asarray(ub)
+    ):  # a point: every bound is (nearly) the forward value
+        for z, lo, up in zip(
+            net.preactivations(np.broadcast_to(lb, (1, net.n_inputs))), ib.lower, ib.upper
+        ):
+            (
+                np.testing.assert_allclose(lo, z[0], atol=1e-12),
+                np.testing.assert_allclose(up, z[0], atol=1e-12),
+            )
 
 
 @pytest.mark.parametrize("seed", [18, 267, 336])
@@ -226,16 +256,24 @@ def test_scip_failures_keep_the_prior_instead_of_raising():
 
 # -- bad boxes, priors and options ---------------------------------------------------------------
 @pytest.mark.parametrize("method", sorted(METHODS))
-@pytest.mark.parametrize("lb, ub, error, match", [
-    ([1.0, 1.0], [0.0, 0.0], InfeasibleBoxError, r"lb\[0\] = 1.0 > ub\[0\] = 0.0"),
-    ([np.nan, 0.0], [1.0, 1.0], MissingBoundsError, r"lb\[0\].*is nan"),
-    ([-np.inf, 0.0], [1.0, 1.0], MissingBoundsError, r"lb\[0\].*is -inf"),
-    (None, [1.0, 1.0], MissingBoundsError, "lb is missing"),
-    ([None, 0.0], [1.0, 1.0], MissingBoundsError, "finite bound"),
-    ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], ShapeMismatchError, "3 entries but the network has 2 inputs"),
-    ("a", 1.0, MissingBoundsError, "cannot be read as numbers"),
-    (-1e308, 1e308, NotApplicableError, "overflow float64"),
-])
+@pytest.mark.parametrize(
+    "lb, ub, error, match",
+    [
+        ([1.0, 1.0], [0.0, 0.0], InfeasibleBoxError, r"lb\[0\] = 1.0 > ub\[0\] = 0.0"),
+        ([np.nan, 0.0], [1.0, 1.0], MissingBoundsError, r"lb\[0\].*is nan"),
+        ([-np.inf, 0.0], [1.0, 1.0], MissingBoundsError, r"lb\[0\].*is -inf"),
+        (None, [1.0, 1.0], MissingBoundsError, "lb is missing"),
+        ([None, 0.0], [1.0, 1.0], MissingBoundsError, "finite bound"),
+        (
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 1.0],
+            ShapeMismatchError,
+            "3 entries but the network has 2 inputs",
+        ),
+        ("a", 1.0, MissingBoundsError, "cannot be read as numbers"),
+        (-1e308, 1e308, NotApplicableError, "overflow float64"),
+    ],
+)
 def test_bad_boxes_raise_clear_errors(method, lb, ub, error, match):
     net = make_net([2, 6, 6, 1], 0)
     with pytest.raises(error, match=match):
@@ -272,16 +310,19 @@ def test_prior_validation_and_use():
     assert_sound(net, tight, reachable(net, [-1, -1], [1, 1], exact=False))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"workers": 0}, "workers: expected an integer >= 1"),
-    ({"workers": "two"}, "workers: expected an integer >= 1"),
-    ({"workers": 1.5}, "workers: expected an integer >= 1"),
-    ({"time_limit": -1}, "lp_bounds: time_limit must be a number of seconds >= 0"),
-    ({"time_limit": float("nan")}, "lp_bounds: time_limit must be .* found nan"),
-    ({"time_limit": "x"}, "lp_bounds: time_limit must be .* found .x."),
-    ({"executor": 3}, "executor: expected a concurrent.futures.Executor"),
-    ({"layers": "a"}, "layers: expected layer indices"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"workers": 0}, "workers: expected an integer >= 1"),
+        ({"workers": "two"}, "workers: expected an integer >= 1"),
+        ({"workers": 1.5}, "workers: expected an integer >= 1"),
+        ({"time_limit": -1}, "lp_bounds: time_limit must be a number of seconds >= 0"),
+        ({"time_limit": float("nan")}, "lp_bounds: time_limit must be .* found nan"),
+        ({"time_limit": "x"}, "lp_bounds: time_limit must be .* found .x."),
+        ({"executor": 3}, "executor: expected a concurrent.futures.Executor"),
+        ({"layers": "a"}, "layers: expected layer indices"),
+    ],
+)
 def test_bad_options_raise_clear_errors(kwargs, match):
     net = make_net([2, 6, 6, 1], 0)
     with pytest.raises(UnknownOptionError, match=match):
@@ -297,16 +338,23 @@ def test_bad_milp_options_raise_clear_errors():
             milp_bounds(net, -1, 1, time_limit_per_neuron=value)
 
 
-@pytest.mark.parametrize("extra, error, match", [
-    ((np.array([[1.0, 1.0]]), 3.0, np.inf), InfeasibleBoxError, "no input in the box"),
-    ((np.zeros((1, 2)), 1.0, 2.0), InfeasibleBoxError, "no input in the box"),
-    ((np.array([[1.0, 1.0]]), np.inf, np.inf), InfeasibleBoxError, "row 0 asks inf <= A x <= inf"),
-    ((np.array([[1.0, 1.0]]), 1.0, 0.0), InfeasibleBoxError, "row 0 asks 1.0 <= A x <= 0.0"),
-    (("a", 0.0, 1.0), ShapeMismatchError, "must be numeric arrays"),
-    ((np.ones((2, 2)), [0.0, 0.0, 0.0], 1.0), ShapeMismatchError, "expected shape"),
-    ((np.array([[np.nan, 1.0]]), 0.0, 1.0), ShapeMismatchError, "must be finite"),
-    (3, ShapeMismatchError, "expected a tuple"),
-])
+@pytest.mark.parametrize(
+    "extra, error, match",
+    [
+        ((np.array([[1.0, 1.0]]), 3.0, np.inf), InfeasibleBoxError, "no input in the box"),
+        ((np.zeros((1, 2)), 1.0, 2.0), InfeasibleBoxError, "no input in the box"),
+        (
+            (np.array([[1.0, 1.0]]), np.inf, np.inf),
+            InfeasibleBoxError,
+            "row 0 asks inf <= A x <= inf",
+        ),
+        ((np.array([[1.0, 1.0]]), 1.0, 0.0), InfeasibleBoxError, "row 0 asks 1.0 <= A x <= 0.0"),
+        (("a", 0.0, 1.0), ShapeMismatchError, "must be numeric arrays"),
+        ((np.ones((2, 2)), [0.0, 0.0, 0.0], 1.0), ShapeMismatchError, "expected shape"),
+        ((np.array([[np.nan, 1.0]]), 0.0, 1.0), ShapeMismatchError, "must be finite"),
+        (3, ShapeMismatchError, "expected a tuple"),
+    ],
+)
 def test_bad_extra_constraints_raise_clear_errors(extra, error, match):
     pytest.importorskip("pyscipopt")
     net = make_net([2, 6, 6, 1], 0)
@@ -354,11 +402,14 @@ def test_milp_with_executors_is_sound():
         assert_within(bounds, ib)
 
 
-@pytest.mark.parametrize("method, kwargs", [
-    ("lp", {"time_limit": 0.001}),
-    ("milp", {"time_limit": 0.001}),
-    ("milp", {"time_limit_per_neuron": 0.001, "prior": "interval"}),
-])
+@pytest.mark.parametrize(
+    "method, kwargs",
+    [
+        ("lp", {"time_limit": 0.001}),
+        ("milp", {"time_limit": 0.001}),
+        ("milp", {"time_limit_per_neuron": 0.001, "prior": "interval"}),
+    ],
+)
 def test_tiny_time_limits_warn_and_stay_sound(method, kwargs):
     if method == "milp":
         pytest.importorskip("pyscipopt")
@@ -423,13 +474,17 @@ def test_model_context_with_user_constraints_integers_and_nonlinear_rows():
     m.on = pyo.Var(domain=pyo.Binary)
     m.free = pyo.Var(bounds=(0, 1))
     m.free.fix(0.5)
-    m.eq = pyo.Constraint(expr=m.x[0] - m.x[1] == 0.5 * m.free - 0.25)  # x0 - x1 == 0, fixed var a constant
+    m.eq = pyo.Constraint(
+        expr=m.x[0] - m.x[1] == 0.5 * m.free - 0.25
+    )  # x0 - x1 == 0, fixed var a constant
     m.ineq = pyo.Constraint(expr=m.x[0] <= 0.25 * m.k - 0.5)  # via an integer
     m.pick = pyo.Constraint(expr=m.x[1] >= -1 + 0.5 * m.on)  # via a binary
     m.curve = pyo.Constraint(expr=m.x[0] ** 2 + pyo.exp(m.x[1]) <= 5.0)  # nonlinear: ignored
     m.off = pyo.Constraint(expr=m.x[0] >= 0.9)  # deactivated: must not be used
     m.off.deactivate()
-    cap = float(np.quantile(net.forward(np.random.default_rng(0).uniform(-1, 1, (4000, 2)))[:, 1], 0.5))
+    cap = float(
+        np.quantile(net.forward(np.random.default_rng(0).uniform(-1, 1, (4000, 2)))[:, 1], 0.5)
+    )
     m.out_cap = pyo.Constraint(expr=m.nn.outputs[1] <= cap)
     before, opt = m.nn.bounds, _solve(m, m.nn)
     _xf().apply_to(m, method="lp", context="model")
@@ -441,7 +496,9 @@ def test_model_context_with_user_constraints_integers_and_nonlinear_rows():
     x = x[(x[:, 0] ** 2 + np.exp(x[:, 1]) <= 5.0) & (net.forward(x)[:, 1] <= cap)]
     _sound_on(net, after, x)
     assert _solve(m, m.nn) == pytest.approx(opt, abs=1e-6)
-    assert m.k.domain is pyo.Integers and m.on.domain is pyo.Binary  # only the internal clone was relaxed
+    assert (
+        m.k.domain is pyo.Integers and m.on.domain is pyo.Binary
+    )  # only the internal clone was relaxed
     assert m.off.active is False and m.free.fixed
 
 
@@ -493,8 +550,14 @@ def test_shared_inputs_indexed_blocks_and_targets():
     m.c = pr.ReluNetworkBlock([0, 1], network=net, inputs=m.y)
     m.sub = pyo.Block()
     m.sub.d = pr.ReluNetworkBlock(network=net, inputs=m.x)
-    m.obj = pyo.Objective(expr=m.a.outputs[0] + m.b.outputs[0] + m.c[0].outputs[0] - m.c[1].outputs[0]
-                          + m.sub.d.outputs[0], sense=pyo.maximize)
+    m.obj = pyo.Objective(
+        expr=m.a.outputs[0]
+        + m.b.outputs[0]
+        + m.c[0].outputs[0]
+        - m.c[1].outputs[0]
+        + m.sub.d.outputs[0],
+        sense=pyo.maximize,
+    )
     opt = pyo.value(pyo.SolverFactory("scip_direct").solve(m) and m.obj)
     xf = _xf()
     xf.apply_to(m, method="lp", targets=m.a)  # a single block, not in a list
@@ -516,24 +579,27 @@ def test_shared_inputs_indexed_blocks_and_targets():
 
 
 @requires_scip
-@pytest.mark.parametrize("kwargs, match", [
-    ({"targets": "nn"}, "targets='nn' is not a block"),
-    ({"targets": 5}, "targets=5 is not a block"),
-    ({"targets": ["nn"]}, "target 'nn' is a str, not a block"),
-    ({"targets": "x"}, "is not a block"),
-    ({"targets": []}, "no ReluNetworkBlock"),
-    ({"method": None}, "method=None is not allowed"),
-    ({"method": "simplex"}, "method"),
-    ({"context": None}, "context=None"),
-    ({"workers": 0}, "workers"),
-    ({"workers": 1.5}, "workers"),
-    ({"time_limit": -1}, "time_limit"),
-    ({"time_limit": float("nan")}, "time_limit"),
-    ({"time_limit_per_neuron": 0}, "time_limit_per_neuron"),
-    ({"progress": "maybe"}, "progress"),
-    ({"solver": 3}, "solver"),
-    ({"method_": "lp"}, "Valid options"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"targets": "nn"}, "targets='nn' is not a block"),
+        ({"targets": 5}, "targets=5 is not a block"),
+        ({"targets": ["nn"]}, "target 'nn' is a str, not a block"),
+        ({"targets": "x"}, "is not a block"),
+        ({"targets": []}, "no ReluNetworkBlock"),
+        ({"method": None}, "method=None is not allowed"),
+        ({"method": "simplex"}, "method"),
+        ({"context": None}, "context=None"),
+        ({"workers": 0}, "workers"),
+        ({"workers": 1.5}, "workers"),
+        ({"time_limit": -1}, "time_limit"),
+        ({"time_limit": float("nan")}, "time_limit"),
+        ({"time_limit_per_neuron": 0}, "time_limit_per_neuron"),
+        ({"progress": "maybe"}, "progress"),
+        ({"solver": 3}, "solver"),
+        ({"method_": "lp"}, "Valid options"),
+    ],
+)
 def test_transformation_bad_options_raise_clear_errors(kwargs, match):
     m = _model(random_network((2, 6, 1), seed=1))
     with pytest.raises(UnknownOptionError, match=match):
@@ -552,7 +618,9 @@ def test_create_using_leaves_the_original_alone_and_time_limits_warn():
     opt = _solve(m, m.nn)
     new = _xf().create_using(m, method="lp")
     assert new is not m and set(m.nn.bounds.methods) == {"interval"}
-    assert new.nn.bounds.methods[1] == "lp-constrained"  # the model's budget row on the inputs was used
+    assert (
+        new.nn.bounds.methods[1] == "lp-constrained"
+    )  # the model's budget row on the inputs was used
     assert _solve(new, new.nn) == pytest.approx(opt, abs=1e-6)
     for method in ("lp", "milp"):
         limited = _model(net)
@@ -562,6 +630,11 @@ def test_create_using_leaves_the_original_alone_and_time_limits_warn():
 
 
 def test_errors_are_relu_errors():
-    for error in (InfeasibleBoxError, MissingBoundsError, NotApplicableError, ShapeMismatchError,
-                  UnknownOptionError):
+    for error in (
+        InfeasibleBoxError,
+        MissingBoundsError,
+        NotApplicableError,
+        ShapeMismatchError,
+        UnknownOptionError,
+    ):
         assert issubclass(error, ReluError) and issubclass(error, ValueError)

@@ -42,14 +42,34 @@ def run_analyze(*argv):
 def cli(*argv, timeout=180):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run([sys.executable, "-m", "pyomo_relu", "analyze", *map(str, argv)], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pyomo_relu", "analyze", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def test_report_json_and_plots(net_file, tmp_path, capsys):
     out, plot, rplot = tmp_path / "r.json", tmp_path / "b.png", tmp_path / "regions.png"
-    assert run_analyze(net_file, "--lb", "-3", "--ub", "3,3", "--json", out, "--plot", plot,
-                       "--regions-plot", rplot) == 0
+    assert (
+        run_analyze(
+            net_file,
+            "--lb",
+            "-3",
+            "--ub",
+            "3,3",
+            "--json",
+            out,
+            "--plot",
+            plot,
+            "--regions-plot",
+            rplot,
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     net = load_onnx(net_file)
     bounds = interval_bounds(net, -3.0, 3.0)
@@ -68,7 +88,10 @@ def test_report_json_and_plots(net_file, tmp_path, capsys):
 
 
 def test_sampled_regions_and_no_regions(net_file, capsys):
-    assert run_analyze(net_file, "--lb=-1,-1", "--ub", "1", "--regions", "sample", "--samples", "2000") == 0
+    assert (
+        run_analyze(net_file, "--lb=-1,-1", "--ub", "1", "--regions", "sample", "--samples", "2000")
+        == 0
+    )
     assert "lower bound, sample" in capsys.readouterr().out
     assert run_analyze(net_file, "--lb", "-1", "--ub", "1", "--regions", "none") == 0
     assert "linear regions" not in capsys.readouterr().out
@@ -83,7 +106,9 @@ def test_lp_tightening_is_reported_and_never_looser(net_file, tmp_path, capsys):
     loose, tight = data["interval"], data["lp"]
     assert tight["stable"]["stable"] >= loose["stable"]["stable"]
     assert tight["big_m"]["total"]["m_max"] <= loose["big_m"]["total"]["m_max"]
-    assert "lp" in tight["stable"]["methods"]  # layer 0 stays exact interval bounds, layer 1 is tightened
+    assert (
+        "lp" in tight["stable"]["methods"]
+    )  # layer 0 stays exact interval bounds, layer 1 is tightened
 
 
 def test_bad_inputs_raise_package_errors(net_file, tmp_path):
@@ -118,17 +143,22 @@ def test_cli_end_to_end(net_file, tmp_path):
     assert json.loads(out.read_text())["regions"]["exact"] is True
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (("missing.onnx", "--lb", "0", "--ub", "1"), "not found"),
-    ((None, "--lb", "1", "--ub", "0"), "lb[0] = 1.0 > ub[0] = 0.0"),
-    ((None, "--lb", "0,0,0", "--ub", "1"), "3 entries"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (("missing.onnx", "--lb", "0", "--ub", "1"), "not found"),
+        ((None, "--lb", "1", "--ub", "0"), "lb[0] = 1.0 > ub[0] = 0.0"),
+        ((None, "--lb", "0,0,0", "--ub", "1"), "3 entries"),
+    ],
+)
 def test_cli_errors_are_one_line(net_file, tmp_path, argv, needle):
     argv = [net_file if a is None else tmp_path / a if a == "missing.onnx" else a for a in argv]
     proc = cli(*argv)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pyomo-relu analyze: error:") and needle in lines[0]
+    assert (
+        len(lines) == 1 and lines[0].startswith("pyomo-relu analyze: error:") and needle in lines[0]
+    )
 
 
 def test_cli_rejects_non_numbers():

@@ -32,8 +32,14 @@ LB, UB = np.array([-1.0, -0.5]), np.array([1.0, 1.5])
 def _cli(*args, timeout=120):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run([sys.executable, "-m", "pyomo_relu", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pyomo_relu", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +68,21 @@ def _grid(net, j, n=1001):
 
 def _solve_json(onnx_file, tmp_path, *args):
     out = tmp_path / "result.json"
-    proc = _cli("solve", onnx_file, *args, "--lb=-1,-0.5", "--ub", "1,1.5", "--quiet", "--json", out)
+    proc = _cli(
+        "solve", onnx_file, *args, "--lb=-1,-0.5", "--ub", "1,1.5", "--quiet", "--json", out
+    )
     assert proc.returncode == 0, proc.stderr
     return proc, json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("formulation, solver",
-                         [("bigm", "scip_direct"), ("scaled_bigm", "scip_persistent"), ("bigm", "appsi_highs")])
+@pytest.mark.parametrize(
+    "formulation, solver",
+    [("bigm", "scip_direct"), ("scaled_bigm", "scip_persistent"), ("bigm", "appsi_highs")],
+)
 def test_minimum_matches_dense_grid(net2d, onnx_file, tmp_path, formulation, solver):
-    proc, res = _solve_json(onnx_file, tmp_path, "--minimize", "yield", "--formulation", formulation,
-                            "--solver", solver)
+    proc, res = _solve_json(
+        onnx_file, tmp_path, "--minimize", "yield", "--formulation", formulation, "--solver", solver
+    )
     values, slack = _grid(net2d, 1)
     assert res["status"] == "optimal" and res["output"] == "yield" and res["output_index"] == 1
     assert res["objective"] <= values.min() + 1e-6
@@ -98,8 +109,21 @@ def test_time_limit_reports_best_solution_and_bound(tmp_path):
     path = tmp_path / "big.onnx"
     save_onnx(big, path)
     out = tmp_path / "big.json"
-    proc = _cli("solve", path, "--minimize", "0", "--lb", "-1", "--ub", "1", "--time-limit", "0.5",
-                "--quiet", "--json", out)
+    proc = _cli(
+        "solve",
+        path,
+        "--minimize",
+        "0",
+        "--lb",
+        "-1",
+        "--ub",
+        "1",
+        "--time-limit",
+        "0.5",
+        "--quiet",
+        "--json",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     res = json.loads(out.read_text())
     assert res["status"] == "time_limit"
@@ -114,7 +138,8 @@ def test_missing_file_in_a_subprocess():
     proc = _cli("solve", "missing.onnx", "--minimize", "0", "--lb", "0", "--ub", "1")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "pyomo-relu solve: error: network file 'missing.onnx' not found; pass the path of an ONNX file."
+        "pyomo-relu solve: error: network file 'missing.onnx' not found; pass the path of an ONNX "
+        "file."
     ]
 
 
@@ -122,8 +147,14 @@ def test_missing_file_in_a_subprocess():
     "args, needle",
     [
         (["NET", "--minimize", "0", "--lb", "2", "--ub", "1"], "lb[0] = 2.0 > ub[0] = 1.0"),
-        (["NET", "--minimize", "0", "--lb", "0,0,0", "--ub", "1"], "lb has 3 entries but the network has 2"),
-        (["NET", "--minimize", "profit", "--lb", "0", "--ub", "1"], "output 'profit' is not an output"),
+        (
+            ["NET", "--minimize", "0", "--lb", "0,0,0", "--ub", "1"],
+            "lb has 3 entries but the network has 2",
+        ),
+        (
+            ["NET", "--minimize", "profit", "--lb", "0", "--ub", "1"],
+            "output 'profit' is not an output",
+        ),
         (["NET", "--maximize", "2", "--lb", "0", "--ub", "1"], "output '2' is not an output"),
         (["NET.missing", "--maximize", "0", "--lb", "0", "--ub", "1"], "not found"),
     ],
@@ -140,7 +171,9 @@ def test_bad_input_gives_one_line_error(onnx_file, capsys, args, needle):
     assert captured.out == ""
 
 
-@pytest.mark.parametrize("bad", [["--lb", "zero", "--ub", "1"], ["--lb", "0", "--ub", "inf"], ["--lb", "0"]])
+@pytest.mark.parametrize(
+    "bad", [["--lb", "zero", "--ub", "1"], ["--lb", "0", "--ub", "inf"], ["--lb", "0"]]
+)
 def test_unparsable_options_are_parser_errors(onnx_file, capsys, bad):
     from pyomo_relu.cli import main
 
@@ -153,11 +186,15 @@ def test_unparsable_options_are_parser_errors(onnx_file, capsys, bad):
 
 
 def test_demo_on_the_shipped_network():
-    proc = _cli("demo", "--formulation", "tightened_bigm", "--formulation", "regions", "--grid", "201")
+    proc = _cli(
+        "demo", "--formulation", "tightened_bigm", "--formulation", "regions", "--grid", "201"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all checks passed" in proc.stdout
-    rows = {name: next(line for line in proc.stdout.splitlines() if line.startswith(name + " "))
-            for name in ("tightened_bigm", "regions")}
+    rows = {
+        name: next(line for line in proc.stdout.splitlines() if line.startswith(name + " "))
+        for name in ("tightened_bigm", "regions")
+    }
     for row in rows.values():
         assert row.split()[1] == "optimal"
         # the surrogate's minimum lies near the true peaks minimum (-6.551)
@@ -168,8 +205,8 @@ def test_demo_on_the_shipped_network():
 def test_missing_solver_names_the_fix(monkeypatch):
     from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
 
-    from pyomo_relu.solving import get_solver
     from pyomo_relu.errors import SolverUnavailableError
+    from pyomo_relu.solving import get_solver
 
     monkeypatch.setattr(ScipDirect, "available", lambda self: False)
     with pytest.raises(SolverUnavailableError, match="pip install pyscipopt"):

@@ -16,12 +16,21 @@ def _torch_clipped_onnx(path, seed=0):
     torch = pytest.importorskip("torch")
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Linear(2, 12), torch.nn.Hardtanh(0.0, 1.5),
-        torch.nn.Linear(12, 12), torch.nn.ReLU6(),
+        torch.nn.Linear(2, 12),
+        torch.nn.Hardtanh(0.0, 1.5),
+        torch.nn.Linear(12, 12),
+        torch.nn.ReLU6(),
         torch.nn.Linear(12, 1),
     )
-    torch.onnx.export(model, (torch.zeros(1, 2),), str(path), dynamo=False,
-                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}})
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 2),),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "n"}},
+    )
     return model
 
 

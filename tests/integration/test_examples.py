@@ -17,8 +17,13 @@ pytestmark = [pytest.mark.solver, requires_scip]
 
 def test_peaks_example_runs():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "peaks.py")], capture_output=True, text=True,
-                         env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "peaks.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "minimum of the surrogate: -6.5" in out.stdout
     error = float(out.stdout.strip().splitlines()[-1].split(":")[-1])

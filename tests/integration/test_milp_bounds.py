@@ -11,7 +11,6 @@ from pyomo_relu.bounds.interval import interval_bounds  # noqa: E402
 from pyomo_relu.bounds.lp import lp_bounds  # noqa: E402
 from pyomo_relu.bounds.milp import milp_bounds  # noqa: E402
 from pyomo_relu.errors import InfeasibleBoxError  # noqa: E402
-
 from tests.unit.test_lp_bounds import make_net  # noqa: E402  (one generator for both files)
 
 pytestmark = pytest.mark.solver

@@ -42,8 +42,9 @@ from omlt.scaling import OffsetScaling
 
 TIGHTEN = pyo.TransformationFactory("relu.tighten_bounds")
 BOX = ([-1.0, -0.5], [1.0, 2.0])
-SCALING = OffsetScaling(offset_inputs=[1.0, -2.0], factor_inputs=[2.0, 0.5],
-                        offset_outputs=[10.0], factor_outputs=[3.0])
+SCALING = OffsetScaling(
+    offset_inputs=[1.0, -2.0], factor_inputs=[2.0, 0.5], offset_outputs=[10.0], factor_outputs=[3.0]
+)
 
 
 def _onnx_definition(net, lb, ub, scaling=None):
@@ -53,9 +54,16 @@ def _onnx_definition(net, lb, ub, scaling=None):
     model = save_onnx(net)
     for node in model.graph.node:
         if node.op_type == "Gemm":
-            node.attribute.extend([helper.make_attribute("alpha", 1.0), helper.make_attribute("beta", 1.0),
-                                   helper.make_attribute("transA", 0)])
-    return load_onnx_neural_network(model, scaling, {i: (lb[i], ub[i]) for i in range(net.n_inputs)})
+            node.attribute.extend(
+                [
+                    helper.make_attribute("alpha", 1.0),
+                    helper.make_attribute("beta", 1.0),
+                    helper.make_attribute("transA", 0),
+                ]
+            )
+    return load_onnx_neural_network(
+        model, scaling, {i: (lb[i], ub[i]) for i in range(net.n_inputs)}
+    )
 
 
 def _chain(layers, *, scaling=None, bounds=None):
@@ -74,7 +82,9 @@ def _definition(source, net):
     if source == "onnx":
         return _onnx_definition(net, lb, ub)
     if source == "scaled":  # OffsetScaling around a to_omlt network; the box is in scaled units
-        return _chain(list(to_omlt(net, lb, ub).layers), scaling=SCALING, bounds=dict(enumerate(zip(lb, ub))))
+        return _chain(
+            list(to_omlt(net, lb, ub).layers), scaling=SCALING, bounds=dict(enumerate(zip(lb, ub)))
+        )
     return _onnx_definition(net, lb, ub, SCALING)  # "onnx_scaled"
 
 
@@ -93,7 +103,11 @@ def _zhat_bounds(blk, nd):
     out = []
     for layer in list(nd.layers)[1:]:
         rows = [blk.layer[id(layer)].zhat[j].bounds for j in range(layer.output_size[-1])]
-        out.append(np.array([(-np.inf if lo is None else lo, np.inf if up is None else up) for lo, up in rows]))
+        out.append(
+            np.array(
+                [(-np.inf if lo is None else lo, np.inf if up is None else up) for lo, up in rows]
+            )
+        )
     return out
 
 
@@ -118,7 +132,9 @@ def _omlt_model(nd, formulation=FullSpaceNNFormulation, **kwargs):
 @requires_scip
 @pytest.mark.solver
 @pytest.mark.parametrize("source", ["to_omlt", "onnx", "scaled", "onnx_scaled"])
-@pytest.mark.parametrize("formulation", [FullSpaceNNFormulation, ReluBigMFormulation, ReluPartitionFormulation])
+@pytest.mark.parametrize(
+    "formulation", [FullSpaceNNFormulation, ReluBigMFormulation, ReluPartitionFormulation]
+)
 def test_omlt_formulations_get_sound_bounds_and_keep_the_optimum(source, formulation):
     net = random_network((2, 10, 10, 1), seed=5)
     nd = _definition(source, net)
@@ -155,8 +171,12 @@ def test_scaled_network_bounds_every_layer_in_scaled_units(relu_output):
     TIGHTEN.apply_to(m, method="interval")
     _assert_sound(m.nn, nd)
     out = list(nd.layers)[-1]
-    ref = pr.interval_bounds(net, *BOX)  # the OMLT layers are net's layers, the box is in scaled units
-    assert m.nn.layer[id(out)].zhat[0].bounds == pytest.approx((ref.lower[-1][0], ref.upper[-1][0]), rel=1e-9)
+    ref = pr.interval_bounds(
+        net, *BOX
+    )  # the OMLT layers are net's layers, the box is in scaled units
+    assert m.nn.layer[id(out)].zhat[0].bounds == pytest.approx(
+        (ref.lower[-1][0], ref.upper[-1][0]), rel=1e-9
+    )
 
 
 def test_single_layer_and_linear_output_networks():
@@ -179,8 +199,9 @@ def test_indexed_and_several_omlt_blocks_next_to_a_relu_block():
     m.nets[2].build_formulation(ReluPartitionFormulation(nd_b))
     m.x = pyo.Var(range(2), bounds=(-1, 1))
     m.relu = pr.ReluNetworkBlock(network=net, inputs=m.x)
-    m.obj = pyo.Objective(expr=m.nets[1].outputs[0] + m.nets[2].outputs[0] - m.relu.outputs[0],
-                          sense=pyo.maximize)
+    m.obj = pyo.Objective(
+        expr=m.nets[1].outputs[0] + m.nets[2].outputs[0] - m.relu.outputs[0], sense=pyo.maximize
+    )
     pyo.SolverFactory("scip_direct").solve(m)
     before_opt = pyo.value(m.obj)
     TIGHTEN.apply_to(m, method="lp", context="model")
@@ -222,17 +243,24 @@ def _two_blocks(bad):
 
 def _reduced(blk, net):
     relu = lambda z: pyo.Expr_if(z >= 0, z, 0)
-    blk.build_formulation(ReducedSpaceNNFormulation(to_omlt(net, [-1, -1], [1, 1]),
-                                                    activation_functions={"relu": relu}))
+    blk.build_formulation(
+        ReducedSpaceNNFormulation(
+            to_omlt(net, [-1, -1], [1, 1]), activation_functions={"relu": relu}
+        )
+    )
 
 
 def _tanh(blk, net):
     layers = [InputLayer([2]), OmltDense([2], [3], np.ones((2, 3)), np.zeros(3), activation="tanh")]
-    blk.build_formulation(FullSpaceSmoothNNFormulation(_chain(layers, bounds={0: (0, 1), 1: (0, 1)})))
+    blk.build_formulation(
+        FullSpaceSmoothNNFormulation(_chain(layers, bounds={0: (0, 1), 1: (0, 1)}))
+    )
 
 
 def _unbounded(blk, net):
-    blk.build_formulation(ReluComplementarityFormulation(_chain(list(to_omlt(net, [-1, -1], [1, 1]).layers))))
+    blk.build_formulation(
+        ReluComplementarityFormulation(_chain(list(to_omlt(net, [-1, -1], [1, 1]).layers)))
+    )
 
 
 def _crossed(blk, net):
@@ -240,12 +268,15 @@ def _crossed(blk, net):
     blk.scaled_inputs[1].setlb(2.0)
 
 
-@pytest.mark.parametrize("bad, error, words", [
-    (_reduced, NotApplicableError, "ReducedSpaceNNFormulation"),
-    (_tanh, UnsupportedOperatorError, "'tanh'"),
-    (_unbounded, MissingBoundsError, "scaled_input_bounds"),
-    (_crossed, InfeasibleBoxError, "lower bound > upper bound"),
-])
+@pytest.mark.parametrize(
+    "bad, error, words",
+    [
+        (_reduced, NotApplicableError, "ReducedSpaceNNFormulation"),
+        (_tanh, UnsupportedOperatorError, "'tanh'"),
+        (_unbounded, MissingBoundsError, "scaled_input_bounds"),
+        (_crossed, InfeasibleBoxError, "lower bound > upper bound"),
+    ],
+)
 def test_unsupported_omlt_blocks_raise_clear_errors_and_change_nothing(bad, error, words):
     m = _two_blocks(bad)
     before = [v.bounds for v in m.good.component_data_objects(pyo.Var)]
@@ -304,14 +335,42 @@ def test_plot_errors_are_clear(tmp_path):
     cases = [
         (lambda: plots.plot_regions_2d(net, 0, 0, tmp_path / "a.png"), ShapeMismatchError, "widen"),
         (lambda: plots.plot_regions_2d(net, 1, 0, tmp_path / "a.png"), InfeasibleBoxError, "empty"),
-        (lambda: plots.plot_regions_2d(net, -np.inf, 1, tmp_path / "a.png"), MissingBoundsError, "finite"),
-        (lambda: plots.plot_regions_2d(net, -1e308, 1e308, tmp_path / "a.png"), MissingBoundsError, "too wide"),
-        (lambda: plots.plot_regions_2d(net, -1, 1, tmp_path / "a.png", resolution=1), UnknownOptionError, ">= 2"),
-        (lambda: plots.plot_regions_2d(net, -1, 1, tmp_path / "a.png", resolution=2.5), UnknownOptionError, ">= 2"),
-        (lambda: plots.plot_regions_2d("net.onnx", -1, 1, tmp_path / "a.png"), NetworkTypeError, "ReluNetwork"),
+        (
+            lambda: plots.plot_regions_2d(net, -np.inf, 1, tmp_path / "a.png"),
+            MissingBoundsError,
+            "finite",
+        ),
+        (
+            lambda: plots.plot_regions_2d(net, -1e308, 1e308, tmp_path / "a.png"),
+            MissingBoundsError,
+            "too wide",
+        ),
+        (
+            lambda: plots.plot_regions_2d(net, -1, 1, tmp_path / "a.png", resolution=1),
+            UnknownOptionError,
+            ">= 2",
+        ),
+        (
+            lambda: plots.plot_regions_2d(net, -1, 1, tmp_path / "a.png", resolution=2.5),
+            UnknownOptionError,
+            ">= 2",
+        ),
+        (
+            lambda: plots.plot_regions_2d("net.onnx", -1, 1, tmp_path / "a.png"),
+            NetworkTypeError,
+            "ReluNetwork",
+        ),
         (lambda: plots.plot_bounds(net, tmp_path / "a.png"), BoundsTypeError, "NeuronBounds"),
-        (lambda: plots.plot_bounds(bounds, tmp_path / "missing" / "a.png"), FileNotFoundError, "does not exist"),
-        (lambda: plots.plot_regions_2d(net, -1, 1, tmp_path / "no" / "a.png"), FileNotFoundError, "does not exist"),
+        (
+            lambda: plots.plot_bounds(bounds, tmp_path / "missing" / "a.png"),
+            FileNotFoundError,
+            "does not exist",
+        ),
+        (
+            lambda: plots.plot_regions_2d(net, -1, 1, tmp_path / "no" / "a.png"),
+            FileNotFoundError,
+            "does not exist",
+        ),
         (lambda: plots.plot_bounds(bounds, tmp_path), IsADirectoryError, "is a folder"),
     ]
     for call, error, words in cases:
@@ -328,7 +387,8 @@ def test_save_onnx_files_are_read_by_omlt(tmp_path):
     net = random_network((3, 7, 5, 2), seed=21)
     path = tmp_path / "net.onnx"
     pr.save_onnx(net, path)
-    nd = load_onnx_neural_network(onnx.load(str(path)), scaling_object=None,
-                                  input_bounds={i: (-1.0, 1.0) for i in range(3)})
+    nd = load_onnx_neural_network(
+        onnx.load(str(path)), scaling_object=None, input_bounds={i: (-1.0, 1.0) for i in range(3)}
+    )
     x = np.random.default_rng(3).uniform(-1, 1, (64, 3))
     np.testing.assert_allclose(pr.from_omlt(nd).forward(x), net.forward(x), rtol=1e-12, atol=1e-12)

@@ -82,9 +82,11 @@ def test_time_limit_rules():
     with pytest.warns(TimeLimitWarning, match="cut"):
         bounds = pr.lp_bounds(net, -3, 3, time_limit=0)
     assert bounds.methods == ["interval"] * net.n_layers
-    for bad in (lambda: Regions(time_limit=0),
-                lambda: pr.milp_bounds(net, -3, 3, time_limit_per_neuron=0),
-                lambda: pr.lp_bounds(net, -3, 3, time_limit=-1)):
+    for bad in (
+        lambda: Regions(time_limit=0),
+        lambda: pr.milp_bounds(net, -3, 3, time_limit_per_neuron=0),
+        lambda: pr.lp_bounds(net, -3, 3, time_limit=-1),
+    ):
         with pytest.raises(UnknownOptionError, match="number of seconds"):
             bad()
     assert Regions(time_limit=None).time_limit is None
@@ -115,7 +117,9 @@ def test_apply_to_a_unit_reads_only_the_rows_under_it():
         mean_m[where] = m.unit.nn.summary()["mean_M"]
         assert m.unit.nn.bounds.methods[0] == ("lp-constrained" if where == "unit" else "interval")
     # a row outside the unit changes nothing: the bounds are those of the box alone
-    assert mean_m["outside"] == pytest.approx(pr.analysis.big_m_report(pr.lp_bounds(net, -3, 3)).total.m_mean)
+    assert mean_m["outside"] == pytest.approx(
+        pr.analysis.big_m_report(pr.lp_bounds(net, -3, 3)).total.m_mean
+    )
     assert mean_m["unit"] < mean_m["outside"]
 
 

@@ -31,8 +31,12 @@ def low_dim_networks(draw):
     n_in = draw(st.integers(1, 2))
     hidden = [draw(st.integers(1, 10)) for _ in range(draw(st.integers(1, 3)))]
     n_out = draw(st.integers(1, 3))
-    return random_network((n_in, *hidden, n_out), seed=draw(st.integers(0, 10_000)),
-                          clipped=draw(st.booleans()), cap=draw(st.floats(0.2, 2.0)))
+    return random_network(
+        (n_in, *hidden, n_out),
+        seed=draw(st.integers(0, 10_000)),
+        clipped=draw(st.booleans()),
+        cap=draw(st.floats(0.2, 2.0)),
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -54,7 +58,9 @@ def test_partition_covers_box_and_network_is_affine_on_each_region(net, seed):
         # points inside the region (random convex combinations of its corners)
         w = rng.dirichlet(np.ones(len(v)), size=20)
         x = w @ v
-        np.testing.assert_allclose(np.hstack([x, np.ones((20, 1))]) @ coef, net.forward(x), atol=1e-6)
+        np.testing.assert_allclose(
+            np.hstack([x, np.ones((20, 1))]) @ coef, net.forward(x), atol=1e-6
+        )
 
 
 def test_partition_with_fixed_inputs_and_errors():
@@ -65,10 +71,10 @@ def test_partition_with_fixed_inputs_and_errors():
     assert point.n_regions == 1 and np.allclose(point.values[0], net.forward([0.1, 0.2, 0.3]))
     with pytest.raises(pr.NotApplicableError, match="3 free inputs.*tightened_bigm"):
         linear_partition(net, -np.ones(3), np.ones(3))
-    capped = linear_partition(random_network((2, 20, 20, 1), seed=1), [-1, -1], [1, 1], max_regions=5)
+    capped = linear_partition(
+        random_network((2, 20, 20, 1), seed=1), [-1, -1], [1, 1], max_regions=5
+    )
     assert not capped.complete and capped.n_regions == 5
-
-
 
 
 def _model(net, lb, ub, formulation, sense=None):
@@ -83,8 +89,15 @@ def _model(net, lb, ub, formulation, sense=None):
 @pytest.mark.solver
 @requires_scip
 @pytest.mark.parametrize("encoding", ["log", "unary"])
-@pytest.mark.parametrize("sizes, seed, clipped", [((2, 12, 12, 1), 5, False), ((2, 10, 10, 10, 2), 6, True),
-                                                   ((1, 16, 16, 1), 7, False), ((1, 8, 8, 3), 8, True)])
+@pytest.mark.parametrize(
+    "sizes, seed, clipped",
+    [
+        ((2, 12, 12, 1), 5, False),
+        ((2, 10, 10, 10, 2), 6, True),
+        ((1, 16, 16, 1), 7, False),
+        ((1, 8, 8, 3), 8, True),
+    ],
+)
 @pytest.mark.parametrize("sense", [pyo.minimize, pyo.maximize])
 def test_regions_optimum_equals_bigm_and_forward(encoding, sizes, seed, clipped, sense):
     net = random_network(sizes, seed=seed, clipped=clipped, cap=0.7)
@@ -124,8 +137,9 @@ def test_auto_uses_regions_when_it_applies_and_bigm_otherwise():
     m.y = pyo.Var(range(3), bounds=(-1, 1))
     m.a = pr.ReluNetworkBlock(network=small, inputs=m.x, formulation="auto")
     m.b = pr.ReluNetworkBlock(network=wide, inputs=m.y, formulation="auto")
-    m.c = pr.ReluNetworkBlock(network=random_network((2, 20, 20, 1), seed=3), inputs=m.x,
-                              formulation=Auto(max_regions=3))
+    m.c = pr.ReluNetworkBlock(
+        network=random_network((2, 20, 20, 1), seed=3), inputs=m.x, formulation=Auto(max_regions=3)
+    )
     assert m.a.mip.component("lam") is not None and m.a.mip.component("z") is None
     assert m.b.mip.component("lam") is None and m.b.mip.component("z") is not None
     assert m.c.mip.component("lam") is None  # too many regions: big-M
@@ -147,8 +161,11 @@ def test_regions_errors_name_the_problem():
     m2 = pyo.ConcreteModel()
     m2.x = pyo.Var(range(2), bounds=(-1, 1))
     with pytest.raises(pr.NotApplicableError, match="more than 4 linear regions"):
-        m2.nn = pr.ReluNetworkBlock(network=random_network((2, 20, 20, 1), seed=1), inputs=m2.x,
-                                    formulation=Regions(max_regions=4))
+        m2.nn = pr.ReluNetworkBlock(
+            network=random_network((2, 20, 20, 1), seed=1),
+            inputs=m2.x,
+            formulation=Regions(max_regions=4),
+        )
     with pytest.raises(pr.UnknownOptionError, match="encoding"):
         Regions(encoding="binary")
     with pytest.raises(pr.UnknownOptionError, match="max_regions"):

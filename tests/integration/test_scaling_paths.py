@@ -19,11 +19,11 @@ from pyomo.core.base.indexed_component import IndexedComponent
 
 import pyomo_relu as pr
 from pyomo_relu import block as block_module
+from pyomo_relu import transformations as tr_module
 from pyomo_relu.bounds import NeuronBounds, interval_bounds, lp_bounds
 from pyomo_relu.bounds import lp as lp_module
 from pyomo_relu.formulations import bigm as bigm_module
 from pyomo_relu.formulations import regions as regions_module
-from pyomo_relu import transformations as tr_module
 from tests.conftest import random_network
 
 
@@ -119,7 +119,9 @@ def test_indexed_tightened_block_solves_the_lps_once(monkeypatch, formulation):
             np.testing.assert_array_equal(m.nn[t].bounds.upper[k], expected.upper[k])
         assert m.nn[t].bounds is not m.nn[1].bounds or t == 1
     # another box is tightened anew
-    m.other = pr.ReluNetworkBlock(network=net, input_bounds=([0, 0, 0], [1, 1, 1]), formulation=formulation)
+    m.other = pr.ReluNetworkBlock(
+        network=net, input_bounds=([0, 0, 0], [1, 1, 1]), formulation=formulation
+    )
     assert len(calls) == 2
 
 
@@ -127,7 +129,9 @@ def test_tightening_cache_is_bounded_and_keeps_no_network(monkeypatch):
     monkeypatch.setattr(bigm_module, "_TIGHTENED", {})
     nets = [random_network((2, 4, 1), seed=100 + i) for i in range(bigm_module._TIGHTENED_SIZE + 3)]
     for net in nets:
-        pr.ReluNetworkBlock(network=net, input_bounds=([-1, -1], [1, 1]), formulation="tightened_bigm")
+        pr.ReluNetworkBlock(
+            network=net, input_bounds=([-1, -1], [1, 1]), formulation="tightened_bigm"
+        )
         assert len(bigm_module._TIGHTENED) <= bigm_module._TIGHTENED_SIZE
     gone = weakref.ref(nets[-1])
     del nets, net
@@ -157,7 +161,9 @@ def _copies_with_rows(net, copies, n_user):
     m.nn = pr.ReluNetworkBlock(m.T, network=net, inputs=m.x)
     m.u = pyo.Var(range(n_user), bounds=(0, 1))
     m.chain = pyo.Constraint(range(n_user), rule=lambda m, i: m.u[i] + m.u[(i + 1) % n_user] <= 1.5)
-    m.budget = pyo.Constraint(m.T, rule=lambda m, t: sum(m.x[t, i] for i in range(net.n_inputs)) <= 0.5)
+    m.budget = pyo.Constraint(
+        m.T, rule=lambda m, t: sum(m.x[t, i] for i in range(net.n_inputs)) <= 0.5
+    )
     return m
 
 
@@ -230,7 +236,9 @@ def test_model_context_scans_the_model_once_per_change_not_per_solve(monkeypatch
     # the same bounds as with the legacy interface, which re-reads the model at every solve
     ref = build()
     monkeypatch.setattr(tr_module, "_persistent_appsi", lambda name: None)
-    pyo.TransformationFactory("relu.tighten_bounds").apply_to(ref, method="interval", context="model")
+    pyo.TransformationFactory("relu.tighten_bounds").apply_to(
+        ref, method="interval", context="model"
+    )
     for t in m.T:
         for k in range(net.n_layers):
             np.testing.assert_array_equal(m.nn[t].bounds.lower[k], ref.nn[t].bounds.lower[k])
@@ -266,6 +274,11 @@ def test_lp_bounds_after_an_appsi_highs_solve_in_the_same_process():
         assert str(res.solver.termination_condition) == "optimal"
         print("ok")
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=str(Path(__file__).resolve().parents[2]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

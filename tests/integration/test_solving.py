@@ -42,7 +42,9 @@ def test_relu_settings_turn_cuts_off_and_options_override():
 
 def test_unknown_settings_name():
     m = _model(random_network((2, 4, 1), seed=1))
-    with pytest.raises(pr.UnknownOptionError, match="unknown SCIP settings 'fast'; valid: default, relu"):
+    with pytest.raises(
+        pr.UnknownOptionError, match="unknown SCIP settings 'fast'; valid: default, relu"
+    ):
         solve_model(m, settings="fast")
 
 
@@ -73,8 +75,13 @@ def test_long_scip_log_does_not_hang(solver, tee, tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-c", _LONG_LOG, solver, tee], cwd=root, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LONG_LOG, solver, tee],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "nodes" in proc.stdout
     if tee == "tee":

@@ -71,7 +71,9 @@ def assert_sound(net, bounds, n=3000, seed=0):
 
 def assert_within(bounds, wider):
     for k in range(bounds.n_layers):
-        assert np.all(bounds.lower[k] >= wider.lower[k]) and np.all(bounds.upper[k] <= wider.upper[k])
+        assert np.all(bounds.lower[k] >= wider.lower[k]) and np.all(
+            bounds.upper[k] <= wider.upper[k]
+        )
 
 
 def same_bounds(a, b) -> bool:
@@ -122,8 +124,9 @@ def test_milp_time_limit_does_not_build_models_after_the_deadline(kwargs):
 def test_milp_per_neuron_and_total_limits_together():
     net = big_net()
     prior = pr.interval_bounds(net, -1, 1)
-    bounds, seconds, caught = timed(pr.milp_bounds, net, -1, 1, prior=prior, time_limit=1.0,
-                                    time_limit_per_neuron=0.05)
+    bounds, seconds, caught = timed(
+        pr.milp_bounds, net, -1, 1, prior=prior, time_limit=1.0, time_limit_per_neuron=0.05
+    )
     assert seconds < 1.0 + OVERHEAD
     assert time_limit_warnings(caught)
     # every solve ran into its 0.05 s limit, and the call's limit stopped the rest
@@ -165,10 +168,19 @@ def test_partial_bounds_build_a_block_that_solves_to_the_forward_pass():
 def test_region_count_and_partition_stop_at_their_limit():
     net = planar_net()
     count, seconds, _ = timed(count_linear_regions, net, -3, 3, method="exact", time_limit=0.3)
-    assert seconds < 0.3 + OVERHEAD and not count.exact and "time limit" in count.note and count.count > 0
-    for method in ("sample", "grid"):  # a grid cut short covered a slab of the box and did not say so
-        count, seconds, _ = timed(count_linear_regions, big_net(), -1, 1, method=method, n_samples=10**7,
-                                  time_limit=0.3)
+    assert (
+        seconds < 0.3 + OVERHEAD
+        and not count.exact
+        and "time limit" in count.note
+        and count.count > 0
+    )
+    for method in (
+        "sample",
+        "grid",
+    ):  # a grid cut short covered a slab of the box and did not say so
+        count, seconds, _ = timed(
+            count_linear_regions, big_net(), -1, 1, method=method, n_samples=10**7, time_limit=0.3
+        )
         assert seconds < 0.3 + OVERHEAD and not count.exact and 0 < count.count < 10**7
         assert "time limit of 0.3 s reached before all" in count.note
     part, seconds, _ = timed(linear_partition, net, -3, 3, time_limit=0.3)
@@ -185,13 +197,21 @@ def _polygon_area(v) -> float:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), hidden=st.lists(st.integers(1, 12), min_size=1, max_size=3),
-       n_free=st.sampled_from([1, 2]), half_width=st.floats(0.1, 5.0))
+@given(
+    seed=st.integers(0, 10_000),
+    hidden=st.lists(st.integers(1, 12), min_size=1, max_size=3),
+    n_free=st.sampled_from([1, 2]),
+    half_width=st.floats(0.1, 5.0),
+)
 def test_partition_regions_tile_the_box(seed, hidden, n_free, half_width):
     """The corners of every region (computed for all cells at once) tile the box exactly."""
     net = random_network((3, *hidden, 1), seed=seed)
     lb = np.array([-half_width, 0.25, -half_width])
-    ub = np.array([half_width, 0.25, half_width]) if n_free == 2 else np.array([half_width, 0.25, -half_width])
+    ub = (
+        np.array([half_width, 0.25, half_width])
+        if n_free == 2
+        else np.array([half_width, 0.25, -half_width])
+    )
     part = linear_partition(net, lb, ub)
     assert part.complete
     for v, y in zip(part.vertices, part.values):
@@ -205,7 +225,9 @@ def test_partition_regions_tile_the_box(seed, hidden, n_free, half_width):
         assert area == pytest.approx((2 * half_width) ** 2, rel=1e-9)
     else:
         assert all(len(v) == 2 and v[0, 0] < v[1, 0] for v in part.vertices)
-        assert sum(v[1, 0] - v[0, 0] for v in part.vertices) == pytest.approx(2 * half_width, rel=1e-9)
+        assert sum(v[1, 0] - v[0, 0] for v in part.vertices) == pytest.approx(
+            2 * half_width, rel=1e-9
+        )
 
 
 def test_regions_formulation_stops_at_its_limit_and_auto_falls_back():
@@ -230,11 +252,15 @@ def _big_model():
     return m
 
 
-@pytest.mark.parametrize("method", ["lp", pytest.param("milp", marks=[requires_scip, pytest.mark.solver])])
+@pytest.mark.parametrize(
+    "method", ["lp", pytest.param("milp", marks=[requires_scip, pytest.mark.solver])]
+)
 def test_tighten_bounds_network_context_honours_time_limit(method):
     m = _big_model()
     xf = pyo.TransformationFactory("relu.tighten_bounds")
-    _, seconds, caught = timed(xf.apply_to, m, method=method, time_limit=0.5, time_limit_per_neuron=0.1)
+    _, seconds, caught = timed(
+        xf.apply_to, m, method=method, time_limit=0.5, time_limit_per_neuron=0.1
+    )
     assert seconds < 0.5 + OVERHEAD, f"{seconds:.2f} s for a 0.5 s limit"
     assert time_limit_warnings(caught) and m.nn.tightening_report.n_time_limited > 0
     assert m.nn.bounds.methods[1] == method  # what was tightened is labelled
@@ -312,8 +338,14 @@ except KeyboardInterrupt:
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
 def test_ctrl_c_stops_parallel_milp_bounds():
     """SCIP catches Ctrl-C itself and only ended the current solve: milp_bounds went on for minutes."""
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, ROOT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, ROOT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=ROOT,
+    )
     try:
         assert proc.stdout.readline().strip() == "start"
         time.sleep(1.0)
@@ -409,7 +441,9 @@ def _shut_pool():
     return pool
 
 
-@pytest.mark.parametrize("make", [_Failing, _broken_pool, _shut_pool], ids=["future-raises", "broken", "shut-down"])
+@pytest.mark.parametrize(
+    "make", [_Failing, _broken_pool, _shut_pool], ids=["future-raises", "broken", "shut-down"]
+)
 def test_a_failing_executor_falls_back_to_this_process(make):
     net = random_network((4, 30, 30, 1), seed=2)
     reference = pr.lp_bounds(net, -1, 1)
@@ -429,7 +463,9 @@ def _exit_in_worker(task):
 _REAL_SOLVE = None
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers see the patch by fork")
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="workers see the patch by fork"
+)
 def test_a_worker_process_that_dies_does_not_break_lp_bounds(monkeypatch):
     global _REAL_SOLVE
     from pyomo_relu.bounds import lp
@@ -493,14 +529,19 @@ def test_progress_bars_show_only_when_asked(capfd, progress):
     pr.lp_bounds(net, -1, 1, progress=progress, workers=2)
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(4), bounds=(-1, 1))
-    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation="tightened_bigm", progress=progress)
-    pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="interval", context="model",
-                                                              progress=progress)
+    m.nn = pr.ReluNetworkBlock(
+        network=net, inputs=m.x, formulation="tightened_bigm", progress=progress
+    )
+    pyo.TransformationFactory("relu.tighten_bounds").apply_to(
+        m, method="interval", context="model", progress=progress
+    )
     out, err = capfd.readouterr()
     assert out == ""
     if progress:
         assert err.count("lp bounds") >= 2 and "100%" in err
-        assert "model LP bounds nn" in err  # the slowest pass of the transformation shows progress too
+        assert (
+            "model LP bounds nn" in err
+        )  # the slowest pass of the transformation shows progress too
     else:
         assert err == ""
 
@@ -531,15 +572,23 @@ def test_huge_time_limits_are_accepted_by_scip():
 
 
 # -- tightened_bigm / auto at build time ------------------------------------------------------------
-@pytest.mark.parametrize("make", [lambda: TightenedBigM(time_limit=0.3),
-                                  lambda: Auto(time_limit=0.2, tighten_time_limit=0.3)], ids=["tightened", "auto"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: TightenedBigM(time_limit=0.3), lambda: Auto(time_limit=0.2, tighten_time_limit=0.3)],
+    ids=["tightened", "auto"],
+)
 def test_tightened_bigm_and_auto_fallback_honour_their_tightening_limit(make):
     net = random_network((3, 120, 120, 120, 1), seed=5)  # 3 inputs: auto falls back to big-M
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(3), bounds=(-1, 1))
-    blk, seconds, caught = timed(lambda: m.add_component("nn", pr.ReluNetworkBlock(
-        network=net, inputs=m.x, formulation=make())))
-    assert seconds < 0.3 + OVERHEAD + 0.5, f"{seconds:.2f} s for a 0.3 s tightening limit"  # + the build
+    blk, seconds, caught = timed(
+        lambda: m.add_component(
+            "nn", pr.ReluNetworkBlock(network=net, inputs=m.x, formulation=make())
+        )
+    )
+    assert seconds < 0.3 + OVERHEAD + 0.5, (
+        f"{seconds:.2f} s for a 0.3 s tightening limit"
+    )  # + the build
     assert time_limit_warnings(caught) and m.nn.prepared.report.n_time_limited > 0
     assert_sound(net, m.nn.bounds)
     # bounds cut short are not remembered: an unlimited block does the whole tightening
@@ -549,5 +598,7 @@ def test_tightened_bigm_and_auto_fallback_honour_their_tightening_limit(make):
 
 
 def test_tightened_bigm_time_limit_is_validated():
-    with pytest.raises(pr.UnknownOptionError, match="TightenedBigM: time_limit must be a number of seconds"):
+    with pytest.raises(
+        pr.UnknownOptionError, match="TightenedBigM: time_limit must be a number of seconds"
+    ):
         TightenedBigM(time_limit=-1)

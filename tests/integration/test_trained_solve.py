@@ -27,7 +27,9 @@ def _data(n=150, seed=1):
 @pytest.mark.parametrize("activation", ["relu", "clipped_relu"])
 def test_round_trip_and_fixed_input_solve(tmp_path, activation):
     X, y = _data()
-    net = train_mlp(X, y, hidden=(6, 5), activation=activation, cap=0.8, epochs=10, lr=1e-2, seed=2).network
+    net = train_mlp(
+        X, y, hidden=(6, 5), activation=activation, cap=0.8, epochs=10, lr=1e-2, seed=2
+    ).network
     path = tmp_path / "trained.onnx"
     save_onnx(net, path)
     loaded = load_onnx(path)

@@ -21,8 +21,13 @@ from pyomo_relu.benchmarks import runner  # noqa: E402
 from pyomo_relu.benchmarks.problems import PROBLEMS, TrainedNet  # noqa: E402
 from pyomo_relu.benchmarks.report import SuiteFileError, write_report  # noqa: E402
 from pyomo_relu.cli import main  # noqa: E402
-from pyomo_relu.errors import (InfeasibleBoxError, MissingBoundsError, ReluError, ShapeMismatchError,  # noqa: E402
-                               UnknownOptionError)
+from pyomo_relu.errors import (
+    InfeasibleBoxError,
+    MissingBoundsError,
+    ReluError,
+    ShapeMismatchError,  # noqa: E402
+    UnknownOptionError,
+)
 from pyomo_relu.io.onnx import load_onnx, save_onnx  # noqa: E402
 from pyomo_relu.training import TrainingDataError, train_mlp  # noqa: E402
 from tests.conftest import random_network, requires_scip  # noqa: E402
@@ -42,7 +47,11 @@ def _cli(capsys, *argv):
     """Run ``pyomo-relu`` in-process; (exit code, stdout, stderr lines without progress bars)."""
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
-    lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and not ln.startswith("bench:")]
+    lines = [
+        ln
+        for ln in err.replace("\r", "\n").splitlines()
+        if ln.strip() and not ln.startswith("bench:")
+    ]
     return code, out, lines
 
 
@@ -62,16 +71,39 @@ def _nan_x():
 
 BAD_DATA = {
     "nan_x": (_nan_x, TrainingDataError, "X contains NaN.*row 7, column 1"),
-    "inf_y": (lambda: (_data()[0], np.where(np.arange(40) == 3, np.inf, _data()[1])), TrainingDataError,
-              "y contains NaN or Inf.*row 3"),
+    "inf_y": (
+        lambda: (_data()[0], np.where(np.arange(40) == 3, np.inf, _data()[1])),
+        TrainingDataError,
+        "y contains NaN or Inf.*row 3",
+    ),
     "text": (lambda: (np.array([["a", "1"]] * 5), np.ones(5)), TrainingDataError, "real numbers"),
     "complex": (lambda: (_data()[0] * 1j, _data()[1]), TrainingDataError, "complex"),
     "ragged": (lambda: ([[1.0, 2.0], [3.0]], [1.0, 2.0]), TrainingDataError, "real numbers"),
-    "3d_x": (lambda: (_data()[0][:, :, None], _data()[1]), ShapeMismatchError, r"found X \(40, 2, 1\)"),
-    "no_y_column": (lambda: (_data()[0], np.zeros((40, 0))), ShapeMismatchError, "at least one column"),
-    "lengths": (lambda: (_data()[0], _data()[1][:30]), ShapeMismatchError, "40 samples but y has 30"),
-    "one_sample": (lambda: (_data()[0][:1], _data()[1][:1]), ShapeMismatchError, "at least 2 samples"),
-    "huge_x": (lambda: (_data()[0] * 1e300, _data()[1]), TrainingDataError, "too large to standardize"),
+    "3d_x": (
+        lambda: (_data()[0][:, :, None], _data()[1]),
+        ShapeMismatchError,
+        r"found X \(40, 2, 1\)",
+    ),
+    "no_y_column": (
+        lambda: (_data()[0], np.zeros((40, 0))),
+        ShapeMismatchError,
+        "at least one column",
+    ),
+    "lengths": (
+        lambda: (_data()[0], _data()[1][:30]),
+        ShapeMismatchError,
+        "40 samples but y has 30",
+    ),
+    "one_sample": (
+        lambda: (_data()[0][:1], _data()[1][:1]),
+        ShapeMismatchError,
+        "at least 2 samples",
+    ),
+    "huge_x": (
+        lambda: (_data()[0] * 1e300, _data()[1]),
+        TrainingDataError,
+        "too large to standardize",
+    ),
 }
 
 
@@ -84,25 +116,28 @@ def test_bad_training_data_raises_a_clear_error(case):
     assert isinstance(info.value, ReluError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(l1=-1.0), "l1 must be a finite number >= 0"),
-    (dict(stability=float("nan")), "stability"),
-    (dict(epochs=0), "epochs must be an integer >= 1"),
-    (dict(epochs=2.5), "epochs"),
-    (dict(batch_size=True), "batch_size"),
-    (dict(activation="tanh"), "activation='tanh'.*relu, clipped_relu"),
-    (dict(activation="clipped_relu", cap=0.0), "cap must be a finite number > 0"),
-    (dict(activation="clipped_relu", cap=-1.0), "cap"),
-    (dict(hidden=()), "hidden must be a non-empty sequence"),
-    (dict(hidden=(4, 0)), "hidden"),
-    (dict(hidden=None), "hidden"),
-    (dict(hidden=(True,)), "hidden"),
-    (dict(lr="fast"), "lr must be a finite number > 0, found 'fast'"),
-    (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
-    (dict(seed=-1), "seed must be an integer >= 0"),
-    (dict(seed=1.5), "seed"),
-    (dict(seed=2**70), "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(l1=-1.0), "l1 must be a finite number >= 0"),
+        (dict(stability=float("nan")), "stability"),
+        (dict(epochs=0), "epochs must be an integer >= 1"),
+        (dict(epochs=2.5), "epochs"),
+        (dict(batch_size=True), "batch_size"),
+        (dict(activation="tanh"), "activation='tanh'.*relu, clipped_relu"),
+        (dict(activation="clipped_relu", cap=0.0), "cap must be a finite number > 0"),
+        (dict(activation="clipped_relu", cap=-1.0), "cap"),
+        (dict(hidden=()), "hidden must be a non-empty sequence"),
+        (dict(hidden=(4, 0)), "hidden"),
+        (dict(hidden=None), "hidden"),
+        (dict(hidden=(True,)), "hidden"),
+        (dict(lr="fast"), "lr must be a finite number > 0, found 'fast'"),
+        (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
+        (dict(seed=-1), "seed must be an integer >= 0"),
+        (dict(seed=1.5), "seed"),
+        (dict(seed=2**70), "seed"),
+    ],
+)
 def test_bad_hyperparameters_raise_unknown_option_error(kwargs, match):
     with pytest.raises(UnknownOptionError, match=match):
         train_mlp(*_data(), **{**TINY, **kwargs})
@@ -114,13 +149,16 @@ def test_validation_leaving_no_training_sample():
         train_mlp(X, y, **{**TINY, "validation": 0.9})
 
 
-@pytest.mark.parametrize("bounds, error, match", [
-    (([0.0, -0.5], [2.0, 0.5]), TrainingDataError, "do not cover the data.*Widen input_bounds"),
-    (([0.0, -1.0, 0.0], [4.0, 1.0, 1.0]), ShapeMismatchError, "one entry per input"),
-    (([4.0, 1.0], [0.0, -1.0]), InfeasibleBoxError, "lb <= ub"),
-    (([np.nan, -1.0], [4.0, 1.0]), MissingBoundsError, "finite"),
-    (5.0, ShapeMismatchError, "pair"),
-])
+@pytest.mark.parametrize(
+    "bounds, error, match",
+    [
+        (([0.0, -0.5], [2.0, 0.5]), TrainingDataError, "do not cover the data.*Widen input_bounds"),
+        (([0.0, -1.0, 0.0], [4.0, 1.0, 1.0]), ShapeMismatchError, "one entry per input"),
+        (([4.0, 1.0], [0.0, -1.0]), InfeasibleBoxError, "lb <= ub"),
+        (([np.nan, -1.0], [4.0, 1.0]), MissingBoundsError, "finite"),
+        (5.0, ShapeMismatchError, "pair"),
+    ],
+)
 def test_bad_input_bounds(bounds, error, match):
     with pytest.raises(error, match=match):
         train_mlp(*_data(), input_bounds=bounds, stability=0.1, **TINY)
@@ -129,7 +167,13 @@ def test_bad_input_bounds(bounds, error, match):
 def test_input_bounds_equal_to_rounded_data_range_are_accepted():
     X, y = _data()
     lo, hi = X.min(axis=0), X.max(axis=0)
-    res = train_mlp(X, y, input_bounds=(np.nextafter(lo, np.inf), np.nextafter(hi, -np.inf)), stability=0.1, **TINY)
+    res = train_mlp(
+        X,
+        y,
+        input_bounds=(np.nextafter(lo, np.inf), np.nextafter(hi, -np.inf)),
+        stability=0.1,
+        **TINY,
+    )
     np.testing.assert_array_less(lo - 1e-12, res.input_bounds[0])
 
 
@@ -171,7 +215,10 @@ def test_same_seed_gives_identical_onnx_that_matches_torch(tmp_path):
         np.testing.assert_array_equal(a.bias, b.bias)
     s = res.scaling
     with torch.no_grad():
-        pred = res.model(torch.as_tensor((X - s["x_mean"]) / s["x_std"])).numpy() * s["y_std"] + s["y_mean"]
+        pred = (
+            res.model(torch.as_tensor((X - s["x_mean"]) / s["x_std"])).numpy() * s["y_std"]
+            + s["y_mean"]
+        )
     np.testing.assert_allclose(loaded[0].forward(X), pred, rtol=1e-10, atol=1e-10)
     other = train_mlp(X, y, seed=12, l1=1e-3, **TINY).network
     assert not np.array_equal(other.layers[0].weights, loaded[0].layers[0].weights)
@@ -193,8 +240,21 @@ def data_csv(tmp_path):
 
 
 def _train_args(data, out, *extra, inputs="a,b", outputs="t"):
-    return ["train", data, "--inputs", inputs, "--outputs", outputs, "--hidden", "3", "--epochs", "1", "-o", out,
-            *extra]
+    return [
+        "train",
+        data,
+        "--inputs",
+        inputs,
+        "--outputs",
+        outputs,
+        "--hidden",
+        "3",
+        "--epochs",
+        "1",
+        "-o",
+        out,
+        *extra,
+    ]
 
 
 def test_cli_train_bad_files_and_paths(tmp_path, data_csv, capsys):
@@ -202,10 +262,16 @@ def test_cli_train_bad_files_and_paths(tmp_path, data_csv, capsys):
     rows = np.column_stack(_data()).tolist()
     cases = [
         (_train_args(tmp_path / "missing.csv", out), ["missing.csv", "not found"]),
-        (_train_args(data_csv, out, inputs="a,zz"), ["'zz' not found", "available columns: a, b, t"]),
+        (
+            _train_args(data_csv, out, inputs="a,zz"),
+            ["'zz' not found", "available columns: a, b, t"],
+        ),
         (_train_args(data_csv, out, outputs="a"), ["'a' are both an input and an output"]),
         (_train_args(data_csv, out, inputs="a,a"), ["'a' twice"]),
-        (_train_args(data_csv, tmp_path / "no" / "such" / "net.onnx"), ["output folder", "does not exist"]),
+        (
+            _train_args(data_csv, tmp_path / "no" / "such" / "net.onnx"),
+            ["output folder", "does not exist"],
+        ),
         (_train_args(data_csv, tmp_path), ["is a folder"]),
         (_train_args(data_csv, out, "--l1", "-1"), ["l1 must be a finite number >= 0"]),
         (_train_args(data_csv, out, "--activation", "clipped_relu", "--cap", "0"), ["cap"]),
@@ -213,14 +279,32 @@ def test_cli_train_bad_files_and_paths(tmp_path, data_csv, capsys):
     ]
     bad = [list(r) for r in rows]
     bad[4][1] = "n/a"
-    cases.append((_train_args(_write(tmp_path / "text.csv", ["a", "b", "t"], bad), out),
-                  ["text.csv line 6, column 'b'", "'n/a'"]))
+    cases.append(
+        (
+            _train_args(_write(tmp_path / "text.csv", ["a", "b", "t"], bad), out),
+            ["text.csv line 6, column 'b'", "'n/a'"],
+        )
+    )
     bad[4][1] = "nan"
-    cases.append((_train_args(_write(tmp_path / "nan.csv", ["a", "b", "t"], bad), out), ["line 6", "'nan'"]))
+    cases.append(
+        (_train_args(_write(tmp_path / "nan.csv", ["a", "b", "t"], bad), out), ["line 6", "'nan'"])
+    )
     bad[4] = bad[4][:1]
-    cases.append((_train_args(_write(tmp_path / "short.csv", ["a", "b", "t"], bad), out), ["line 6", "missing"]))
-    cases.append((_train_args(_write(tmp_path / "head.csv", ["a", "b", "t"], []), out), ["no data rows"]))
-    cases.append((_train_args(_write(tmp_path / "dup.csv", ["a", "b", "b", "t"], []), out), ["more than once"]))
+    cases.append(
+        (
+            _train_args(_write(tmp_path / "short.csv", ["a", "b", "t"], bad), out),
+            ["line 6", "missing"],
+        )
+    )
+    cases.append(
+        (_train_args(_write(tmp_path / "head.csv", ["a", "b", "t"], []), out), ["no data rows"])
+    )
+    cases.append(
+        (
+            _train_args(_write(tmp_path / "dup.csv", ["a", "b", "b", "t"], []), out),
+            ["more than once"],
+        )
+    )
     (tmp_path / "latin.csv").write_bytes(b"a,b,t\xe9\n1,2,3\n")
     cases.append((_train_args(tmp_path / "latin.csv", out), ["not UTF-8"]))
     (tmp_path / "semi.csv").write_text("a;b;t\n1;2;3\n")
@@ -244,15 +328,24 @@ def test_cli_train_reads_a_utf8_bom_header(tmp_path, capsys):
 # -- pyomo-relu bench and the runner -------------------------------------------------
 def _fake_peaks(monkeypatch, calls, sizes=(2, 6, 6, 1)):
     """Replace the peaks networks by a seeded random one (no training)."""
+
     def train(variant, *, cache_dir, quick=False):
         calls.append(variant.name)
         return {"f": TrainedNet(random_network(sizes, seed=4), 0.1, 0.2)}
 
-    monkeypatch.setitem(PROBLEMS, "peaks", dataclasses.replace(PROBLEMS["peaks"], train_networks=train))
+    monkeypatch.setitem(
+        PROBLEMS, "peaks", dataclasses.replace(PROBLEMS["peaks"], train_networks=train)
+    )
 
 
 def _run(tmp_path, configs, **kwargs):
-    opts = dict(problems=["peaks"], variants=["plain"], time_limit=10, cache_dir=tmp_path / "cache", progress=False)
+    opts = dict(
+        problems=["peaks"],
+        variants=["plain"],
+        time_limit=10,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+    )
     return runner.run(tmp_path / "out", configs=configs, **{**opts, **kwargs})
 
 
@@ -266,18 +359,31 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["--problems", "peaks,nope"], ["'nope'", "valid: peaks, reformer, oil"]),
-    (["--variants", "plain,huge"], ["'huge'", "valid: plain, l1_weak"]),
-    (["--configs", "bigm,fast"], ["'fast'", "valid: omlt_bigm, bigm"]),
-    (["--configs", ","], ["list of configurations is empty", "bigm"]),
-    (["--time-limit", "-1"], ["time_limit", "> 0", "-1"]),
-    (["--time-limit", "nan"], ["time_limit"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--problems", "peaks,nope"], ["'nope'", "valid: peaks, reformer, oil"]),
+        (["--variants", "plain,huge"], ["'huge'", "valid: plain, l1_weak"]),
+        (["--configs", "bigm,fast"], ["'fast'", "valid: omlt_bigm, bigm"]),
+        (["--configs", ","], ["list of configurations is empty", "bigm"]),
+        (["--time-limit", "-1"], ["time_limit", "> 0", "-1"]),
+        (["--time-limit", "nan"], ["time_limit"]),
+    ],
+)
 def test_cli_bench_rejects_bad_options_before_touching_files(tmp_path, capsys, args, needles):
     out = tmp_path / "out"
-    code, _, lines = _cli(capsys, "bench", "--quick", "--problems", "peaks", "--out", out, "--cache",
-                          tmp_path / "cache", *args)
+    code, _, lines = _cli(
+        capsys,
+        "bench",
+        "--quick",
+        "--problems",
+        "peaks",
+        "--out",
+        out,
+        "--cache",
+        tmp_path / "cache",
+        *args,
+    )
     _assert_one_line_error(code, lines, *needles)
     assert not out.exists() and not (tmp_path / "cache").exists()
 
@@ -287,8 +393,21 @@ def test_no_resume_with_a_typo_keeps_the_old_file_and_backs_it_up(tmp_path, monk
     _fake_peaks(monkeypatch, calls)
     path = _run(tmp_path, ["bigm"])
     before = _text(path)
-    code, _, lines = _cli(capsys, "bench", "--problems", "peaks", "--variants", "plain", "--configs", "bigm,typo",
-                          "--no-resume", "--out", path.parent, "--cache", tmp_path / "cache")
+    code, _, lines = _cli(
+        capsys,
+        "bench",
+        "--problems",
+        "peaks",
+        "--variants",
+        "plain",
+        "--configs",
+        "bigm,typo",
+        "--no-resume",
+        "--out",
+        path.parent,
+        "--cache",
+        tmp_path / "cache",
+    )
     _assert_one_line_error(code, lines, "'typo'")
     assert _text(path) == before
     with pytest.warns(UserWarning, match="kept as suite.csv.bak"):
@@ -303,7 +422,9 @@ def test_resume_keeps_finished_rows_and_reruns_a_row_cut_off_by_a_crash(tmp_path
     path = _run(tmp_path, ["bigm", "scaled_bigm"])
     full = _text(path)
     first_row = full.split("\r\n")[1]
-    with open(path, "w", newline="", encoding="utf-8") as fh:  # a crash while writing the second row
+    with open(
+        path, "w", newline="", encoding="utf-8"
+    ) as fh:  # a crash while writing the second row
         fh.write(full[:-40])
     with pytest.warns(UserWarning, match="last row was cut off"):
         _run(tmp_path, ["bigm", "scaled_bigm", "regions"])
@@ -337,14 +458,26 @@ def test_interrupted_run_keeps_finished_rows(tmp_path, monkeypatch):
     assert [r["config"] for r in _rows(path)] == ["bigm", "scaled_bigm"]
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda full: "x,y\n1,2\n", "none of the columns of a suite.csv"),
-    (lambda full: ",".join(runner.FIELDS[:10]) + "\r\npeaks,plain,bigm,a,1,1,1,True,1,optimal\r\n",
-     "missing: solved"),
-    (lambda full: full.replace("problem,variant", "variant,problem", 1), "order differs"),
-    (lambda full: full.replace(full.split("\r\n")[1], full.split("\r\n")[1][:40], 1), "data row 1 has"),
-])
-def test_foreign_old_or_damaged_suite_csv_is_refused_and_left_alone(tmp_path, monkeypatch, make, match):
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda full: "x,y\n1,2\n", "none of the columns of a suite.csv"),
+        (
+            lambda full: (
+                ",".join(runner.FIELDS[:10]) + "\r\npeaks,plain,bigm,a,1,1,1,True,1,optimal\r\n"
+            ),
+            "missing: solved",
+        ),
+        (lambda full: full.replace("problem,variant", "variant,problem", 1), "order differs"),
+        (
+            lambda full: full.replace(full.split("\r\n")[1], full.split("\r\n")[1][:40], 1),
+            "data row 1 has",
+        ),
+    ],
+)
+def test_foreign_old_or_damaged_suite_csv_is_refused_and_left_alone(
+    tmp_path, monkeypatch, make, match
+):
     calls = []
     _fake_peaks(monkeypatch, calls)
     path = _run(tmp_path, ["bigm", "scaled_bigm"])
@@ -374,9 +507,11 @@ def test_unusable_output_or_cache_folder(tmp_path, capsys):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     base = ["bench", "--quick", "--problems", "peaks", "--variants", "plain", "--configs", "bigm"]
-    for extra, needle in ((["--out", a_file, "--cache", tmp_path / "c"], "is a file, not a folder"),
-                          (["--out", a_file / "sub", "--cache", tmp_path / "c"], "cannot create the output folder"),
-                          (["--out", tmp_path / "o", "--cache", a_file], "network cache folder")):
+    for extra, needle in (
+        (["--out", a_file, "--cache", tmp_path / "c"], "is a file, not a folder"),
+        (["--out", a_file / "sub", "--cache", tmp_path / "c"], "cannot create the output folder"),
+        (["--out", tmp_path / "o", "--cache", a_file], "network cache folder"),
+    ):
         code, _, lines = _cli(capsys, *base, *extra)
         _assert_one_line_error(code, lines, needle)
     (tmp_path / "o2" / "suite.csv").mkdir(parents=True)
@@ -407,10 +542,35 @@ def test_failed_rows_are_recorded_on_one_line_and_left_out_of_speedups(tmp_path,
 
 # -- the report ---------------------------------------------------------------------
 def _row(**kw):
-    base = dict(problem="peaks", variant="plain", config="bigm", layers="2-8-1", train_mse=0.1, val_mse=0.1,
-                regions=5, regions_exact="True", stable_interval=0.5, status="optimal", solved=True, objective=-1.0,
-                bound=-1.0, gap=0.0, nodes=3, build_s=0.1, tighten_s=0.0, solve_s=0.5, total_s=0.5, fwd_err=0.0,
-                check_ok=True, check="{}", binaries=3, stable=0.5, max_M=2.0, mean_M=1.0, time_limit=10.0)
+    base = dict(
+        problem="peaks",
+        variant="plain",
+        config="bigm",
+        layers="2-8-1",
+        train_mse=0.1,
+        val_mse=0.1,
+        regions=5,
+        regions_exact="True",
+        stable_interval=0.5,
+        status="optimal",
+        solved=True,
+        objective=-1.0,
+        bound=-1.0,
+        gap=0.0,
+        nodes=3,
+        build_s=0.1,
+        tighten_s=0.0,
+        solve_s=0.5,
+        total_s=0.5,
+        fwd_err=0.0,
+        check_ok=True,
+        check="{}",
+        binaries=3,
+        stable=0.5,
+        max_M=2.0,
+        mean_M=1.0,
+        time_limit=10.0,
+    )
     return {**base, **kw}
 
 
@@ -424,12 +584,20 @@ def test_report_on_empty_foreign_and_mixed_files(tmp_path):
     with pytest.raises(SuiteFileError, match="not a benchmark suite file.*problem"):
         write_report(foreign, tmp_path)
     mixed = tmp_path / "mixed.csv"
-    rows = [_row(config="omlt_bigm", status="timelimit", solved=False, gap="inf", total_s=10.0),
-            _row(config="bigm", total_s=0.5),
-            _row(variant="l1", config="omlt_bigm", status="error: ValueError: x", solved=False, objective="",
-                 fwd_err=""),
-            _row(variant="l1", config="bigm"),
-            _row(variant="l1", config="custom")]
+    rows = [
+        _row(config="omlt_bigm", status="timelimit", solved=False, gap="inf", total_s=10.0),
+        _row(config="bigm", total_s=0.5),
+        _row(
+            variant="l1",
+            config="omlt_bigm",
+            status="error: ValueError: x",
+            solved=False,
+            objective="",
+            fwd_err="",
+        ),
+        _row(variant="l1", config="bigm"),
+        _row(variant="l1", config="custom"),
+    ]
     with open(mixed, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=runner.FIELDS)
         writer.writeheader()
@@ -438,20 +606,36 @@ def test_report_on_empty_foreign_and_mixed_files(tmp_path):
     # only 'plain' is compared (l1's baseline failed): 10 s / 0.5 s
     assert "| peaks | **bigm** | 1 | 0 | 1 | yes | 20.00x | met |" in md
     assert "| plain | TL gap inf / 3 | 0.5s / 3 |  |" in md
-    assert "| l1 | error | 0.5s / 3 | 0.5s / 3 |" in md  # an unknown configuration gets its own column
+    assert (
+        "| l1 | error | 0.5s / 3 | 0.5s / 3 |" in md
+    )  # an unknown configuration gets its own column
     assert (tmp_path / "suite.png").stat().st_size > 0
 
 
 def test_cli_bench_quick_end_to_end_and_damaged_cache(tmp_path, capsys):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    argv = ["bench", "--quick", "--problems", "peaks", "--variants", "plain", "--configs", "bigm,regions",
-            "--out", out, "--cache", cache]
+    argv = [
+        "bench",
+        "--quick",
+        "--problems",
+        "peaks",
+        "--variants",
+        "plain",
+        "--configs",
+        "bigm,regions",
+        "--out",
+        out,
+        "--cache",
+        cache,
+    ]
     code, stdout, lines = _cli(capsys, *argv)
     assert code == 0, lines
     assert "suite.md" in stdout
     rows = _rows(out / "suite.csv")
-    assert [(r["config"], r["status"], r["check_ok"]) for r in rows] == [("bigm", "optimal", "True"),
-                                                                      ("regions", "optimal", "True")]
+    assert [(r["config"], r["status"], r["check_ok"]) for r in rows] == [
+        ("bigm", "optimal", "True"),
+        ("regions", "optimal", "True"),
+    ]
     assert abs(float(rows[0]["objective"]) - float(rows[1]["objective"])) < 1e-5
     md = (out / "suite.md").read_text()
     assert "| variant | bigm | regions |" in md and "2 rows have a solution" in md
@@ -461,6 +645,10 @@ def test_cli_bench_quick_end_to_end_and_damaged_cache(tmp_path, capsys):
     assert code == 0 and _text(out / "suite.csv") == before
     meta = next(cache.glob("peaks-plain-*.json"))
     meta.write_text("{not json")
-    code, _, lines = _cli(capsys, *argv[:-4], "--configs", "scaled_bigm", "--out", out, "--cache", cache)
-    _assert_one_line_error(code, lines, "cached network", "is damaged", "delete the files peaks-*plain-*")
+    code, _, lines = _cli(
+        capsys, *argv[:-4], "--configs", "scaled_bigm", "--out", out, "--cache", cache
+    )
+    _assert_one_line_error(
+        code, lines, "cached network", "is damaged", "delete the files peaks-*plain-*"
+    )
     assert _text(out / "suite.csv") == before

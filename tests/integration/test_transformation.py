@@ -40,13 +40,17 @@ def test_tighten_bounds_is_sound_tighter_and_keeps_optimum(method):
     xf.apply_to(m, method=method, time_limit_per_neuron=2.0)
     after = m.nn.bounds
     for k in range(after.n_layers):
-        assert np.all(after.lower[k] >= before.lower[k]) and np.all(after.upper[k] <= before.upper[k])
+        assert np.all(after.lower[k] >= before.lower[k]) and np.all(
+            after.upper[k] <= before.upper[k]
+        )
     for z, lo, up in zip(_sampled_preactivations(net), after.lower, after.upper):
         assert np.all(z >= lo) and np.all(z <= up)
     if method != "interval":
         # optimization-based bounds are strictly tighter than interval ones somewhere
         assert any(np.any(after.upper[k] < before.upper[k] - 1e-9) for k in range(after.n_layers))
-        assert sum(int(after.stable(k).sum()) for k in range(2)) >= sum(int(before.stable(k).sum()) for k in range(2))
+        assert sum(int(after.stable(k).sum()) for k in range(2)) >= sum(
+            int(before.stable(k).sum()) for k in range(2)
+        )
     assert m.nn.outputs[0] is out and m.nn.inputs[0] is inp
     pyo.SolverFactory("scip_direct").solve(m)
     assert pyo.value(m.obj) == pytest.approx(before_opt, abs=1e-6)
@@ -66,8 +70,12 @@ def test_model_context_uses_output_constraints():
     net = random_network((2, 16, 16, 2), seed=5)
     m = _model(net, extra=False)
     # a constraint on a network output: only the whole-model context can use it
-    m.cap = pyo.Constraint(expr=m.nn.outputs[1] <= float(np.quantile(net.forward(
-        np.random.default_rng(0).uniform(-1, 1, (5000, 2)))[:, 1], 0.3)))
+    m.cap = pyo.Constraint(
+        expr=m.nn.outputs[1]
+        <= float(
+            np.quantile(net.forward(np.random.default_rng(0).uniform(-1, 1, (5000, 2)))[:, 1], 0.3)
+        )
+    )
     pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="lp", context="network")
     pyo.SolverFactory("scip_direct").solve(m)
     opt_network, network_bounds = pyo.value(m.obj), m.nn.bounds

@@ -106,7 +106,9 @@ def test_flowsheet_after_tighten_bounds(formulation, method, context):
     TIGHTEN.apply_to(m, method=method, context=context, time_limit_per_neuron=2.0)
     for blk, old in zip((m.reactor, m.purity, m.value), before):
         for k in range(old.n_layers):
-            assert np.all(blk.bounds.lower[k] >= old.lower[k]) and np.all(blk.bounds.upper[k] <= old.upper[k])
+            assert np.all(blk.bounds.lower[k] >= old.lower[k]) and np.all(
+                blk.bounds.upper[k] <= old.upper[k]
+            )
         assert blk.formulation == formulation
     if context == "model":
         assert "lp-model" in m.reactor.bounds.methods
@@ -125,16 +127,18 @@ def test_solve_through_plain_solver_factory_and_persistent_interface():
 
 def test_nonlinear_rows_and_objective_around_the_networks():
     m = _flowsheet("auto")
-    m.ring = pyo.Constraint(expr=m.T ** 2 + m.P ** 2 <= 0.8)
+    m.ring = pyo.Constraint(expr=m.T**2 + m.P**2 <= 0.8)
     m.obj.deactivate()
-    m.nl_obj = pyo.Objective(expr=0.3 * m.build + 0.05 * pyo.exp(m.T) - m.prod + 0.1 * m.purity.outputs[0] ** 2)
+    m.nl_obj = pyo.Objective(
+        expr=0.3 * m.build + 0.05 * pyo.exp(m.T) - m.prod + 0.1 * m.purity.outputs[0] ** 2
+    )
     out = solve_model(m)
     assert out.status == "optimal"
     t, p, build = m.T.value, m.P.value, round(m.build.value)
-    assert t ** 2 + p ** 2 <= 0.8 + 1e-5
+    assert t**2 + p**2 <= 0.8 + 1e-5
     value = VALUE.forward(REACTOR.forward(np.array([t, p])))[0]
     purity = PURITY.forward(np.array([p, t]))[0]
-    expected = 0.3 * build + 0.05 * np.exp(t) - (value if build else 0.0) + 0.1 * purity ** 2
+    expected = 0.3 * build + 0.05 * np.exp(t) - (value if build else 0.0) + 0.1 * purity**2
     assert out.objective == pytest.approx(expected, abs=1e-4)
     assert max(b.prediction_error() for b in (m.reactor, m.purity, m.value)) < 1e-5
 
@@ -147,8 +151,9 @@ def _scenario_model(formulation, how):
     m.size = pyo.Var(bounds=(-1, 1))  # first stage: shared by every scenario
     m.u = pyo.Var(m.S, bounds=(-1, 1))  # recourse
     if how == "callable":
-        m.nn = pr.ReluNetworkBlock(m.S, network=REACTOR, inputs=lambda s: [m.size, m.u[s]],
-                                   formulation=formulation)
+        m.nn = pr.ReluNetworkBlock(
+            m.S, network=REACTOR, inputs=lambda s: [m.size, m.u[s]], formulation=formulation
+        )
     else:  # a 2-D Var indexed (scenario, input), linked to the decisions
         m.x = pyo.Var(m.S, range(2), bounds=(-1, 1))
         m.nn = pr.ReluNetworkBlock(m.S, network=REACTOR, inputs=m.x, formulation=formulation)
@@ -178,7 +183,9 @@ def test_scenario_copies_of_one_network(formulation, how):
         total = 0.1 * size
         for s in m.S:
             ok = u >= pyo.value(m.demand[s]) + 0.3 * size
-            total += REACTOR.forward(np.column_stack([np.full(ok.sum(), size), u[ok]]))[:, 0].min() / 3
+            total += (
+                REACTOR.forward(np.column_stack([np.full(ok.sum(), size), u[ok]]))[:, 0].min() / 3
+            )
         best = min(best, total)
     assert best - 0.05 <= out.objective <= best + 1e-6
     ref = _scenario_model("bigm", "callable")
@@ -210,10 +217,14 @@ def test_slices_select_the_input_variables():
 
 def test_a_var_indexed_by_the_input_names_is_matched_by_name():
     # f(T, P) = 2 T - P: swapping the inputs changes the value
-    net = ReluNetwork([DenseLayer(np.array([[2.0, -1.0]]), np.zeros(1), Activation.LINEAR)],
-                      input_names=["T", "P"])
+    net = ReluNetwork(
+        [DenseLayer(np.array([[2.0, -1.0]]), np.zeros(1), Activation.LINEAR)],
+        input_names=["T", "P"],
+    )
     m = pyo.ConcreteModel()
-    m.op = pyo.Var(["P", "T"], bounds={"P": (1.0, 2.0), "T": (3.0, 4.0)})  # declared in another order
+    m.op = pyo.Var(
+        ["P", "T"], bounds={"P": (1.0, 2.0), "T": (3.0, 4.0)}
+    )  # declared in another order
     m.nn = pr.ReluNetworkBlock(network=net, inputs=m.op)
     m.S = pyo.Set(initialize=[1, 2])
     m.z = pyo.Var(m.S, ["P", "T"], bounds=(0.0, 1.0))
@@ -252,12 +263,17 @@ def test_missing_bounds_say_why_for_fixed_and_constraint_bounded_inputs():
     m.T = pyo.Var(bounds=(-1, 1))
     m.feed = pyo.Var()
     m.feed.fix(0.2)
-    with pytest.raises(pr.MissingBoundsError, match=r"variable feed\) has bounds \(None, None\) and is fixed "
-                                                    r"to 0.2;.*input_bounds"):
+    with pytest.raises(
+        pr.MissingBoundsError,
+        match=r"variable feed\) has bounds \(None, None\) and is fixed "
+        r"to 0.2;.*input_bounds",
+    ):
         m.a = pr.ReluNetworkBlock(network=REACTOR, inputs=[m.T, m.feed])
     m.P = pyo.Var()
     m.P_box = pyo.Constraint(expr=pyo.inequality(-1, m.P, 1))
-    with pytest.raises(pr.MissingBoundsError, match=r"variable P\).*constraints on it are not read as bounds"):
+    with pytest.raises(
+        pr.MissingBoundsError, match=r"variable P\).*constraints on it are not read as bounds"
+    ):
         m.b = pr.ReluNetworkBlock(network=REACTOR, inputs=[m.T, m.P])
     m.c = pr.ReluNetworkBlock(network=REACTOR, inputs=[m.T, m.P], input_bounds=([-1, -1], [1, 1]))
     assert m.c.mip.input_box[1].upper == 1.0  # the box given is enforced by rows
@@ -266,8 +282,12 @@ def test_missing_bounds_say_why_for_fixed_and_constraint_bounded_inputs():
 # -- chained networks stay consistent when the upstream block is rebuilt --------------------
 IDENTITY = ReluNetwork([DenseLayer(np.eye(1), np.zeros(1), Activation.LINEAR)])
 # relu(x1 + x2 - 10) is dead on [-1, 1]^2, relu(x1 - x2 + 5) is active there
-DOWNSTREAM = ReluNetwork([DenseLayer(np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([-10.0, 5.0]), Activation.RELU),
-                          DenseLayer(np.array([[1.0, 1.0]]), np.zeros(1), Activation.LINEAR)])
+DOWNSTREAM = ReluNetwork(
+    [
+        DenseLayer(np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([-10.0, 5.0]), Activation.RELU),
+        DenseLayer(np.array([[1.0, 1.0]]), np.zeros(1), Activation.LINEAR),
+    ]
+)
 
 
 @pytest.mark.parametrize("formulation", ["bigm", "scaled_bigm", "tightened_bigm"])
@@ -275,8 +295,9 @@ def test_chained_block_keeps_its_box_when_the_upstream_block_widens(formulation)
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(2), bounds=(-1, 1))
     m.up = pr.ReluNetworkBlock(range(2), network=IDENTITY, inputs=lambda i: [m.x[i]])
-    m.down = pr.ReluNetworkBlock(network=DOWNSTREAM, inputs=[m.up[0].outputs[0], m.up[1].outputs[0]],
-                                 formulation=formulation)
+    m.down = pr.ReluNetworkBlock(
+        network=DOWNSTREAM, inputs=[m.up[0].outputs[0], m.up[1].outputs[0]], formulation=formulation
+    )
     m.obj = pyo.Objective(expr=m.down.outputs[0] + 0.01 * (m.x[0] + m.x[1]), sense=pyo.maximize)
     for v in m.x.values():
         v.setub(8.0)
@@ -290,7 +311,9 @@ def test_chained_block_keeps_its_box_when_the_upstream_block_widens(formulation)
     m.down.rebuild()  # follows the new box
     out = solve_model(m)
     assert m.down.prediction_error() < 1e-6
-    assert out.objective == pytest.approx(DOWNSTREAM.forward(np.array([8.0, -1.0]))[0] + 0.07, abs=1e-6)
+    assert out.objective == pytest.approx(
+        DOWNSTREAM.forward(np.array([8.0, -1.0]))[0] + 0.07, abs=1e-6
+    )
 
 
 def test_user_variables_need_no_box_rows():
@@ -316,7 +339,9 @@ def _parametric(feed, how):
 
 
 @pytest.mark.parametrize("how", ["param", "fixed"])
-@pytest.mark.parametrize("method,context", [("lp", "network"), ("milp", "network"), ("lp", "model")])
+@pytest.mark.parametrize(
+    "method,context", [("lp", "network"), ("milp", "network"), ("lp", "model")]
+)
 def test_tightened_bounds_stay_valid_when_params_or_fixed_values_change(method, context, how):
     m = _parametric(0.5, how)
     TIGHTEN.apply_to(m, method=method, context=context)
@@ -396,8 +421,12 @@ def test_model_context_honours_the_time_limit():
 
 def test_model_context_solver_names(caplog):
     m = _flowsheet()
-    with caplog.at_level(logging.WARNING), \
-            pytest.raises(pr.SolverUnavailableError, match="'highs_typo' is not available: Pyomo knows no solver"):
+    with (
+        caplog.at_level(logging.WARNING),
+        pytest.raises(
+            pr.SolverUnavailableError, match="'highs_typo' is not available: Pyomo knows no solver"
+        ),
+    ):
         TIGHTEN.apply_to(m, context="model", solver="highs_typo")
     assert "Failed to create solver" not in caplog.text  # Pyomo's own traceback is not shown
     assert m.reactor.bounds.methods == ["interval"] * REACTOR.n_layers  # checked before any change
@@ -405,7 +434,9 @@ def test_model_context_solver_names(caplog):
     TIGHTEN.apply_to(ref, method="interval", context="model")
     TIGHTEN.apply_to(m, method="interval", context="model", solver="scip_direct")
     for k in range(REACTOR.n_layers):
-        np.testing.assert_allclose(m.reactor.bounds.upper[k], ref.reactor.bounds.upper[k], atol=1e-4)
+        np.testing.assert_allclose(
+            m.reactor.bounds.upper[k], ref.reactor.bounds.upper[k], atol=1e-4
+        )
     if not pyo.SolverFactory("glpk").available(exception_flag=False):
         with pytest.raises(pr.SolverUnavailableError, match="'glpk' is not available; install it"):
             TIGHTEN.apply_to(m, context="model", solver="glpk")
@@ -455,23 +486,32 @@ def test_infeasible_and_time_limited_user_models():
 
 def test_highs_refuses_nonlinear_models_with_a_clear_error():
     m = _flowsheet()
-    m.ring = pyo.Constraint(expr=m.T ** 2 + m.P ** 2 <= 0.8)
-    with pytest.raises(pr.NotApplicableError, match=r"appsi_highs solves linear \(MILP\) models only, but the "
-                                                    r"constraint 'ring' is nonlinear; use solver='scip_direct'"):
+    m.ring = pyo.Constraint(expr=m.T**2 + m.P**2 <= 0.8)
+    with pytest.raises(
+        pr.NotApplicableError,
+        match=r"appsi_highs solves linear \(MILP\) models only, but the "
+        r"constraint 'ring' is nonlinear; use solver='scip_direct'",
+    ):
         solve_model(m, solver="appsi_highs")
     m.ring.deactivate()
     m.obj.deactivate()
-    m.q = pyo.Objective(expr=m.prod ** 2)
+    m.q = pyo.Objective(expr=m.prod**2)
     with pytest.raises(ValueError, match="the objective 'q' is nonlinear"):
         solve_model(m, solver="appsi_highs")
     m.q.deactivate()
     m.obj.activate()
-    assert solve_model(m, solver="appsi_highs").objective == pytest.approx(_check_flowsheet(_flowsheet()), abs=1e-4)
+    assert solve_model(m, solver="appsi_highs").objective == pytest.approx(
+        _check_flowsheet(_flowsheet()), abs=1e-4
+    )
 
 
 # -- generated chains: every formulation agrees with the forward pass --------------------------
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), width=st.integers(2, 6), sense=st.sampled_from([pyo.minimize, pyo.maximize]))
+@given(
+    seed=st.integers(0, 10_000),
+    width=st.integers(2, 6),
+    sense=st.sampled_from([pyo.minimize, pyo.maximize]),
+)
 def test_generated_chains_agree_across_formulations(seed, width, sense):
     first = random_network((2, width, width, 1), seed=seed)
     second = random_network((1, width, 1), seed=seed + 1)
@@ -485,7 +525,9 @@ def test_generated_chains_agree_across_formulations(seed, width, sense):
         out = solve_model(m)
         assert out.status == "optimal"
         x = m.a.input_values()
-        assert out.objective == pytest.approx(second.forward(first.forward(x))[0] + 0.1 * x[0], abs=1e-5)
+        assert out.objective == pytest.approx(
+            second.forward(first.forward(x))[0] + 0.1 * x[0], abs=1e-5
+        )
         optima.append(out.objective)
     assert max(optima) - min(optima) < 1e-5
 
@@ -494,20 +536,28 @@ def test_generated_chains_agree_across_formulations(seed, width, sense):
 @pytest.mark.parametrize("how", ["bounds argument", "tighten then rebuild", "model context"])
 @pytest.mark.parametrize("seed", [0, 2])
 def test_regions_stay_exact_with_bounds_from_the_models_constraints(seed, how):
-    net = random_network((2, 8, 8, 1), seed=seed)  # a new network object: no partition is cached for it
+    net = random_network(
+        (2, 8, 8, 1), seed=seed
+    )  # a new network object: no partition is cached for it
     half = (np.array([[1.0, 1.0]]), np.array([-np.inf]), np.array([-1.2]))  # x0 + x1 <= -1.2
     for sense in (pyo.minimize, pyo.maximize):
         m = pyo.ConcreteModel()
         m.x = pyo.Var(range(2), bounds=(-1, 1))
         if how == "bounds argument":
-            m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation="regions",
-                                       bounds=pr.lp_bounds(net, -1, 1, extra_constraints=half))
+            m.nn = pr.ReluNetworkBlock(
+                network=net,
+                inputs=m.x,
+                formulation="regions",
+                bounds=pr.lp_bounds(net, -1, 1, extra_constraints=half),
+            )
         else:
             m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation="bigm")
         m.half = pyo.Constraint(expr=m.x[0] + m.x[1] <= -1.2)
         m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=sense)
         if how != "bounds argument":
-            TIGHTEN.apply_to(m, method="lp", context="network" if how.startswith("tighten") else "model")
+            TIGHTEN.apply_to(
+                m, method="lp", context="network" if how.startswith("tighten") else "model"
+            )
             m.nn.rebuild(formulation="regions")
         assert m.nn.bounds.methods[-1] in ("lp-constrained", "lp-model")
         out = solve_model(m)
@@ -550,7 +600,9 @@ def test_network_inside_a_disjunct(gdp, tighten):
     best_a = REACTOR.forward(np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2))[:, 0].max()
     for alternative in (best_a + 0.3, best_a - 0.3):
         m = _superstructure(alternative)
-        if tighten is not None:  # blocks inside active disjuncts are found; the disjunct rows are not used
+        if (
+            tighten is not None
+        ):  # blocks inside active disjuncts are found; the disjunct rows are not used
             TIGHTEN.apply_to(m, method="lp", context=tighten)
             assert m.unit_a.nn.bounds.methods[-1] in ("lp", "lp-model")
         pyo.TransformationFactory(gdp).apply_to(m)
@@ -566,12 +618,18 @@ def test_network_inside_a_disjunct(gdp, tighten):
 
 # -- generated models: tightening never changes the optimum ----------------------------------------
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), clipped=st.booleans(), formulation=st.sampled_from(["auto", "regions", "bigm"]),
-       context=st.sampled_from(["network", "model"]))
+@given(
+    seed=st.integers(0, 10_000),
+    clipped=st.booleans(),
+    formulation=st.sampled_from(["auto", "regions", "bigm"]),
+    context=st.sampled_from(["network", "model"]),
+)
 def test_generated_models_keep_their_optimum_after_tightening(seed, clipped, formulation, context):
     rng = np.random.default_rng(seed)
     width = int(rng.integers(3, 7))
-    first = random_network((2, width, width, 2), seed=seed, clipped=clipped, cap=float(rng.uniform(0.3, 2.0)))
+    first = random_network(
+        (2, width, width, 2), seed=seed, clipped=clipped, cap=float(rng.uniform(0.3, 2.0))
+    )
     second = random_network((2, width, 1), seed=seed + 1)
     c, level = rng.normal(size=4), float(rng.normal()) * 0.3
 
@@ -582,8 +640,12 @@ def test_generated_models_keep_their_optimum_after_tightening(seed, clipped, for
         m.a = pr.ReluNetworkBlock(network=first, inputs=m.x, formulation=formulation)
         m.b = pr.ReluNetworkBlock(network=second, inputs=m.a.outputs, formulation=formulation)
         m.inputs_row = pyo.Constraint(expr=c[0] * m.x[0] + c[1] * m.x[1] <= 0.3 + m.on)
-        m.outputs_row = pyo.Constraint(expr=m.a.outputs[0] + c[2] * m.a.outputs[1] >= level - 2 * m.on)
-        m.obj = pyo.Objective(expr=m.b.outputs[0] + 0.2 * m.on, sense=pyo.minimize if c[3] > 0 else pyo.maximize)
+        m.outputs_row = pyo.Constraint(
+            expr=m.a.outputs[0] + c[2] * m.a.outputs[1] >= level - 2 * m.on
+        )
+        m.obj = pyo.Objective(
+            expr=m.b.outputs[0] + 0.2 * m.on, sense=pyo.minimize if c[3] > 0 else pyo.maximize
+        )
         return m
 
     ref = solve_model(build())

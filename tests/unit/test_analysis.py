@@ -35,7 +35,9 @@ def test_stable_fraction_relu_by_hand():
 def test_stable_fraction_clipped_by_hand():
     # cap 2: x+2 in [1,3] crosses the cap (unstable), x+5 in [4,6] is saturated,
     # x-3 is inactive, -x+0.5 and 2x cross 0
-    rep = analysis.stable_fraction(interval_bounds(hand_net(Activation.CLIPPED_RELU(2.0)), -1.0, 1.0))
+    rep = analysis.stable_fraction(
+        interval_bounds(hand_net(Activation.CLIPPED_RELU(2.0)), -1.0, 1.0)
+    )
     (layer,) = rep.layers
     assert (layer.active, layer.inactive, layer.saturated, layer.stable) == (0, 1, 1, 2)
     assert rep.fraction == pytest.approx(0.4)
@@ -118,8 +120,14 @@ def test_linear_network_has_nothing_to_report():
 
 
 def test_reports_accept_hand_made_bounds():
-    b = NeuronBounds(np.array([0.0]), np.array([1.0]), [np.array([-1.0, 0.0, -3.0])], [np.array([4.0, 2.0, -1.0])],
-                     ["milp"], [np.full(3, np.inf)])
+    b = NeuronBounds(
+        np.array([0.0]),
+        np.array([1.0]),
+        [np.array([-1.0, 0.0, -3.0])],
+        [np.array([4.0, 2.0, -1.0])],
+        ["milp"],
+        [np.full(3, np.inf)],
+    )
     st, bm = analysis.stable_fraction(b), analysis.big_m_report(b)
     assert (st.layers[0].active, st.layers[0].inactive) == (1, 1) and st.methods == ("milp",)
     assert (bm.total.m_max, bm.total.max_abs_lower, bm.total.max_upper) == (4.0, 1.0, 4.0)

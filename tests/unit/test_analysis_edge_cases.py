@@ -19,26 +19,38 @@ from hypothesis import strategies as st
 import pyomo_relu as pr
 from pyomo_relu import analysis, regions
 from pyomo_relu.bounds import NeuronBounds, interval_bounds
-from pyomo_relu.errors import (InfeasibleBoxError, InvalidNetworkError, MissingBoundsError, NotApplicableError,
-                               ReluError, ShapeMismatchError, UnknownOptionError)
+from pyomo_relu.errors import (
+    InfeasibleBoxError,
+    InvalidNetworkError,
+    MissingBoundsError,
+    NotApplicableError,
+    ReluError,
+    ShapeMismatchError,
+    UnknownOptionError,
+)
 from pyomo_relu.network import Activation, DenseLayer, ReluNetwork
 from pyomo_relu.reductions import RESCALE_RULES, prune_stable, rescale
 from tests.conftest import random_network
 
-FAST = settings(max_examples=60, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 # -- helpers ------------------------------------------------------------------------------
 def box(net, lb, ub):
-    return (np.broadcast_to(np.asarray(lb, float), (net.n_inputs,)).copy(),
-            np.broadcast_to(np.asarray(ub, float), (net.n_inputs,)).copy())
+    return (
+        np.broadcast_to(np.asarray(lb, float), (net.n_inputs,)).copy(),
+        np.broadcast_to(np.asarray(ub, float), (net.n_inputs,)).copy(),
+    )
 
 
 def box_points(net, lb, ub, n=4000, seed=0):
     """Uniform points and the corners of the box."""
     lb, ub = box(net, lb, ub)
-    corners = np.stack(np.meshgrid(*([0.0, 1.0],) * net.n_inputs, indexing="ij"), -1).reshape(-1, net.n_inputs)
+    corners = np.stack(np.meshgrid(*([0.0, 1.0],) * net.n_inputs, indexing="ij"), -1).reshape(
+        -1, net.n_inputs
+    )
     rng = np.random.default_rng(seed)
     return np.vstack([lb + corners * (ub - lb), lb + rng.random((n, net.n_inputs)) * (ub - lb)])
 
@@ -50,7 +62,9 @@ def keys(net, x):
 def fine_grid(net, lb, ub, n):
     lb, ub = box(net, lb, ub)
     free = np.flatnonzero(ub > lb)
-    y = np.stack(np.meshgrid(*[(np.arange(n) + 0.5) / n] * free.size, indexing="ij"), -1).reshape(-1, free.size)
+    y = np.stack(np.meshgrid(*[(np.arange(n) + 0.5) / n] * free.size, indexing="ij"), -1).reshape(
+        -1, free.size
+    )
     x = np.repeat(lb[None], len(y), 0)
     x[:, free] = lb[free] + (ub - lb)[free] * y
     return x
@@ -69,7 +83,9 @@ def verified_count(net, lb, ub):
         if free.size == 1:
             measure += float(y.max() - y.min())
         elif free.size == 2:
-            measure += 0.5 * abs(float(np.sum(y[:, 0] * np.roll(y[:, 1], -1) - np.roll(y[:, 0], -1) * y[:, 1])))
+            measure += 0.5 * abs(
+                float(np.sum(y[:, 0] * np.roll(y[:, 1], -1) - np.roll(y[:, 0], -1) * y[:, 1]))
+            )
         # interior points: convex combinations pulled towards the centroid
         w = rng.dirichlet(np.ones(len(v)), size=20)
         inner = 0.9 * v.mean(axis=0) + 0.1 * (w @ v)
@@ -87,7 +103,9 @@ def verified_count(net, lb, ub):
 
 def one_layer(w, b, act=Activation.RELU):
     w = np.atleast_2d(np.asarray(w, float))
-    return ReluNetwork([DenseLayer(w, b, act), DenseLayer(np.ones((1, w.shape[0])), [0.0], Activation.LINEAR)])
+    return ReluNetwork(
+        [DenseLayer(w, b, act), DenseLayer(np.ones((1, w.shape[0])), [0.0], Activation.LINEAR)]
+    )
 
 
 def assert_same(new, old, x):
@@ -103,44 +121,107 @@ def assert_sound(bounds, net, x):
 
 # -- network construction and forward ------------------------------------------------------------
 BAD_NETWORKS = [
-    ("unknown activation", lambda: Activation("relu6"), InvalidNetworkError, "unknown kind 'relu6'"),
-    ("cap not a number", lambda: Activation.CLIPPED_RELU("six"), InvalidNetworkError, "cap must be"),
+    (
+        "unknown activation",
+        lambda: Activation("relu6"),
+        InvalidNetworkError,
+        "unknown kind 'relu6'",
+    ),
+    (
+        "cap not a number",
+        lambda: Activation.CLIPPED_RELU("six"),
+        InvalidNetworkError,
+        "cap must be",
+    ),
     ("empty caps", lambda: Activation.CLIPPED_RELU([]), InvalidNetworkError, "cap must be finite"),
     ("inf cap", lambda: Activation.CLIPPED_RELU(np.inf), InvalidNetworkError, "cap must be finite"),
-    ("one layer not in a list", lambda: ReluNetwork(DenseLayer([[1.0]], [0.0])), InvalidNetworkError,
-     r"wrap a single layer in a list"),
+    (
+        "one layer not in a list",
+        lambda: ReluNetwork(DenseLayer([[1.0]], [0.0])),
+        InvalidNetworkError,
+        r"wrap a single layer in a list",
+    ),
     ("no layers", lambda: ReluNetwork(None), InvalidNetworkError, "found NoneType"),
-    ("NaN weight", lambda: DenseLayer([[1.0, np.nan]], [0.0]), InvalidNetworkError, r"NaN or Inf .*index \[0, 1\]"),
+    (
+        "NaN weight",
+        lambda: DenseLayer([[1.0, np.nan]], [0.0]),
+        InvalidNetworkError,
+        r"NaN or Inf .*index \[0, 1\]",
+    ),
     ("inf bias", lambda: DenseLayer([[1.0]], [-np.inf]), InvalidNetworkError, "NaN or Inf"),
-    ("1-D weights", lambda: DenseLayer([1.0, 2.0], [0.0]), ShapeMismatchError, "expected a 2-D array"),
-    ("empty layer", lambda: DenseLayer(np.zeros((0, 2)), None), InvalidNetworkError, "at least one"),
-    ("caps per neuron mismatch", lambda: DenseLayer(np.ones((3, 1)), None, Activation.CLIPPED_RELU((1.0, 2.0))),
-     ShapeMismatchError, "2 caps given for 3 neurons"),
-    ("layers do not chain", lambda: ReluNetwork([DenseLayer(np.ones((3, 2)), None), DenseLayer(np.ones((1, 2)), None)]),
-     ShapeMismatchError, "layer 1 expects 2 inputs"),
-    ("duplicate names", lambda: ReluNetwork([DenseLayer(np.ones((1, 2)), None)], input_names=["a", "a"]),
-     InvalidNetworkError, "'a' more than once"),
-    ("too few names", lambda: ReluNetwork([DenseLayer(np.ones((1, 2)), None)], input_names="a"),
-     ShapeMismatchError, "1 names for 2 values"),
-    ("from_arrays bad activation", lambda: ReluNetwork.from_arrays([np.ones((2, 1)), np.ones((1, 2))],
-                                                                  [np.zeros(2), np.zeros(1)], activation="tanh"),
-     InvalidNetworkError, "unknown kind 'tanh'"),
-    ("from_arrays counts", lambda: ReluNetwork.from_arrays([np.ones((1, 1))], []), ShapeMismatchError,
-     "1 weight matrices but 0 bias"),
+    (
+        "1-D weights",
+        lambda: DenseLayer([1.0, 2.0], [0.0]),
+        ShapeMismatchError,
+        "expected a 2-D array",
+    ),
+    (
+        "empty layer",
+        lambda: DenseLayer(np.zeros((0, 2)), None),
+        InvalidNetworkError,
+        "at least one",
+    ),
+    (
+        "caps per neuron mismatch",
+        lambda: DenseLayer(np.ones((3, 1)), None, Activation.CLIPPED_RELU((1.0, 2.0))),
+        ShapeMismatchError,
+        "2 caps given for 3 neurons",
+    ),
+    (
+        "layers do not chain",
+        lambda: ReluNetwork([DenseLayer(np.ones((3, 2)), None), DenseLayer(np.ones((1, 2)), None)]),
+        ShapeMismatchError,
+        "layer 1 expects 2 inputs",
+    ),
+    (
+        "duplicate names",
+        lambda: ReluNetwork([DenseLayer(np.ones((1, 2)), None)], input_names=["a", "a"]),
+        InvalidNetworkError,
+        "'a' more than once",
+    ),
+    (
+        "too few names",
+        lambda: ReluNetwork([DenseLayer(np.ones((1, 2)), None)], input_names="a"),
+        ShapeMismatchError,
+        "1 names for 2 values",
+    ),
+    (
+        "from_arrays bad activation",
+        lambda: ReluNetwork.from_arrays(
+            [np.ones((2, 1)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)], activation="tanh"
+        ),
+        InvalidNetworkError,
+        "unknown kind 'tanh'",
+    ),
+    (
+        "from_arrays counts",
+        lambda: ReluNetwork.from_arrays([np.ones((1, 1))], []),
+        ShapeMismatchError,
+        "1 weight matrices but 0 bias",
+    ),
 ]
 
 
-@pytest.mark.parametrize("make, error, pattern", [c[1:] for c in BAD_NETWORKS], ids=[c[0] for c in BAD_NETWORKS])
+@pytest.mark.parametrize(
+    "make, error, pattern", [c[1:] for c in BAD_NETWORKS], ids=[c[0] for c in BAD_NETWORKS]
+)
 def test_bad_networks_raise_clear_errors(make, error, pattern):
     with pytest.raises(error, match=pattern) as info:
         make()
     assert isinstance(info.value, ReluError)
 
 
-@pytest.mark.parametrize("x, pattern", [(None, "found inputs None"), (["a", "b"], "cannot read"),
-                                        ([0.0, np.nan], r"input nan at index \[0, 1\] \(input 'x1'\)"),
-                                        ([[0.0, np.inf]], "input inf"), (np.zeros((2, 3)), r"found \(2, 3\)"),
-                                        (0.5, r"shape \(N, 2\)")])
+@pytest.mark.parametrize(
+    "x, pattern",
+    [
+        (None, "found inputs None"),
+        (["a", "b"], "cannot read"),
+        ([0.0, np.nan], r"input nan at index \[0, 1\] \(input 'x1'\)"),
+        ([[0.0, np.inf]], "input inf"),
+        (np.zeros((2, 3)), r"found \(2, 3\)"),
+        (0.5, r"shape \(N, 2\)"),
+    ],
+)
 def test_bad_forward_inputs(x, pattern):
     net = random_network((2, 3, 1), seed=0)
     for f in (net.forward, net.preactivations, net.activation_patterns):
@@ -149,7 +230,9 @@ def test_bad_forward_inputs(x, pattern):
 
 
 def test_forward_overflow_is_an_error_not_inf():
-    net = ReluNetwork([DenseLayer([[1e200, 1e200]], [0.0]), DenseLayer([[1e200]], [0.0], Activation.LINEAR)])
+    net = ReluNetwork(
+        [DenseLayer([[1e200, 1e200]], [0.0]), DenseLayer([[1e200]], [0.0], Activation.LINEAR)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(NotApplicableError, match="layer 1 overflow"):
@@ -161,24 +244,39 @@ def test_forward_shapes_and_names():
     np.testing.assert_array_equal(net1.forward(0.3), net1.forward([0.3]))
     assert net1.forward(0.3).shape == (2,) and net1.forward(np.zeros((0, 1))).shape == (0, 2)
     assert ReluNetwork(net1.layers, input_names="speed").input_names == ("speed",)
-    net = ReluNetwork.from_arrays([np.ones((2, 1)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)],
-                                  output_activation="clipped_relu", cap=0.5, output_names=["y"])
+    net = ReluNetwork.from_arrays(
+        [np.ones((2, 1)), np.ones((1, 2))],
+        [np.zeros(2), np.zeros(1)],
+        output_activation="clipped_relu",
+        cap=0.5,
+        output_names=["y"],
+    )
     assert net.output_names == ("y",) and net.layers[-1].activation == Activation.CLIPPED_RELU(0.5)
     np.testing.assert_allclose(net.forward([[1.0], [-1.0]])[:, 0], [0.5, 0.0])
 
 
 # -- linear regions: exact counts verified ------------------------------------------------------
 @FAST
-@given(seed=st.integers(0, 10_000), d=st.sampled_from([1, 2]), depth=st.integers(1, 2),
-       width=st.integers(1, 6), clipped=st.booleans(), relu_output=st.booleans())
-def test_exact_count_is_proven_by_the_partition_and_matches_a_fine_grid(seed, d, depth, width, clipped,
-                                                                        relu_output):
-    net = random_network((d,) + (width,) * depth + (1,), seed=seed, clipped=clipped, cap=0.6,
-                         relu_output=relu_output)
+@given(
+    seed=st.integers(0, 10_000),
+    d=st.sampled_from([1, 2]),
+    depth=st.integers(1, 2),
+    width=st.integers(1, 6),
+    clipped=st.booleans(),
+    relu_output=st.booleans(),
+)
+def test_exact_count_is_proven_by_the_partition_and_matches_a_fine_grid(
+    seed, d, depth, width, clipped, relu_output
+):
+    net = random_network(
+        (d,) + (width,) * depth + (1,), seed=seed, clipped=clipped, cap=0.6, relu_output=relu_output
+    )
     count, seen = verified_count(net, -1.5, 1.5)
     grid = keys(net, fine_grid(net, -1.5, 1.5, 20_000 if d == 1 else 300))
     assert grid <= seen  # the grid finds no region the exact count missed
-    samples = analysis.count_linear_regions(net, -1.5, 1.5, method="sample", n_samples=5_000, seed=seed)
+    samples = analysis.count_linear_regions(
+        net, -1.5, 1.5, method="sample", n_samples=5_000, seed=seed
+    )
     assert samples.count <= count and keys(net, samples.points) <= seen
 
 
@@ -202,13 +300,20 @@ def test_parallel_neuron_in_a_later_layer():
     assert verified_count(net, -1.0, 1.0)[0] == 3  # kinks at x = 0 and x = 0.5
 
 
-@pytest.mark.parametrize("name, net, expected", [
-    ("no hidden layer", ReluNetwork([DenseLayer([[1.0, -1.0]], [0.2], Activation.LINEAR)]), 1),
-    ("relu output only", ReluNetwork([DenseLayer([[1.0, -1.0], [1.0, 1.0]], [0.0, 0.0])]), 4),
-    ("one neuron", ReluNetwork([DenseLayer([[1.0]], [0.25])]), 2),
-    ("clipped output", ReluNetwork([DenseLayer([[1.0]], [0.0], Activation.CLIPPED_RELU(0.5))]), 3),
-    ("zero weights", one_layer(np.zeros((3, 2)), [0.0, 1.0, -1.0]), 1),
-])
+@pytest.mark.parametrize(
+    "name, net, expected",
+    [
+        ("no hidden layer", ReluNetwork([DenseLayer([[1.0, -1.0]], [0.2], Activation.LINEAR)]), 1),
+        ("relu output only", ReluNetwork([DenseLayer([[1.0, -1.0], [1.0, 1.0]], [0.0, 0.0])]), 4),
+        ("one neuron", ReluNetwork([DenseLayer([[1.0]], [0.25])]), 2),
+        (
+            "clipped output",
+            ReluNetwork([DenseLayer([[1.0]], [0.0], Activation.CLIPPED_RELU(0.5))]),
+            3,
+        ),
+        ("zero weights", one_layer(np.zeros((3, 2)), [0.0, 1.0, -1.0]), 1),
+    ],
+)
 def test_hand_built_counts(name, net, expected):
     assert verified_count(net, -1.0, 1.0)[0] == expected
 
@@ -216,7 +321,9 @@ def test_hand_built_counts(name, net, expected):
 def test_dead_and_always_active_layers_add_no_region():
     net = random_network((2, 5, 4, 1), seed=1)
     l0, l1, l2 = net.layers
-    first = verified_count(ReluNetwork([l0, DenseLayer(np.ones((1, 5)), [0.0], Activation.LINEAR)]), -1, 1)[0]
+    first = verified_count(
+        ReluNetwork([l0, DenseLayer(np.ones((1, 5)), [0.0], Activation.LINEAR)]), -1, 1
+    )[0]
     dead = ReluNetwork([l0, DenseLayer(l1.weights, l1.bias - 100.0), l2])
     active = ReluNetwork([l0, DenseLayer(l1.weights, l1.bias + 100.0), l2])
     assert verified_count(dead, -1, 1)[0] == verified_count(active, -1, 1)[0] == first
@@ -228,7 +335,9 @@ def fold_fixed(net, lb, ub):
     """The same network as a function of its free inputs only (fixed inputs folded into the bias)."""
     free = np.flatnonzero(ub > lb)
     l0 = net.layers[0]
-    first = DenseLayer(l0.weights[:, free], l0.bias + l0.weights @ np.where(ub > lb, 0.0, lb), l0.activation)
+    first = DenseLayer(
+        l0.weights[:, free], l0.bias + l0.weights @ np.where(ub > lb, 0.0, lb), l0.activation
+    )
     return ReluNetwork([first, *net.layers[1:]]), lb[free], ub[free]
 
 
@@ -236,7 +345,7 @@ def fold_fixed(net, lb, ub):
 def test_fixed_inputs_count_exactly_in_the_free_ones(fixed):
     net = random_network((4, 8, 6, 1), seed=2)
     lb, ub = np.full(4, -1.0), np.full(4, 1.0)
-    lb[list(fixed)] = ub[list(fixed)] = [0.3, 0.2, -0.4][:len(fixed)]
+    lb[list(fixed)] = ub[list(fixed)] = [0.3, 0.2, -0.4][: len(fixed)]
     count, _ = verified_count(net, lb, ub)
     small, slb, sub = fold_fixed(net, lb, ub)
     assert count == verified_count(small, slb, sub)[0]
@@ -266,7 +375,10 @@ def test_tiny_and_huge_boxes_match_the_unit_box_after_an_affine_change(width):
     # 1e3 box, missed by the 1e6 box, whose count must then say it is a lower bound
     assert res.exact == (width < 1)
     if width > 1:
-        assert count < analysis.count_linear_regions(net, centre - 500, centre + 500, method="exact").count
+        assert (
+            count
+            < analysis.count_linear_regions(net, centre - 500, centre + 500, method="exact").count
+        )
     found = keys(net, res.points)
     assert len(found) == count and keys(net, fine_grid(net, lb, ub, 200)) <= found
     if width < 1:
@@ -281,7 +393,9 @@ def test_huge_and_tiny_weights_keep_the_regions():
     net = random_network((2, 6, 5, 1), seed=3)
     l0, l1, l2 = net.layers
     # relu(c z) = c relu(z): the regions do not change
-    scaled = ReluNetwork([DenseLayer(l0.weights * 1e6, l0.bias * 1e6), DenseLayer(l1.weights * 1e-6, l1.bias), l2])
+    scaled = ReluNetwork(
+        [DenseLayer(l0.weights * 1e6, l0.bias * 1e6), DenseLayer(l1.weights * 1e-6, l1.bias), l2]
+    )
     assert verified_count(scaled, -1, 1)[1] == verified_count(net, -1, 1)[1]
 
 
@@ -291,9 +405,19 @@ def test_time_limit_and_max_regions_flag_partial_results():
     full = analysis.count_linear_regions(net, -2.0, 2.0, method="exact")
     assert full.exact and full.count > 20
     part = analysis.count_linear_regions(net, -2.0, 2.0, method="exact", time_limit=0.0)
-    assert not part.exact and part.count < full.count and "time limit" in part.note and "lower bound" in part.note
+    assert (
+        not part.exact
+        and part.count < full.count
+        and "time limit" in part.note
+        and "lower bound" in part.note
+    )
     capped = analysis.count_linear_regions(net, -2.0, 2.0, method="exact", max_regions=10)
-    assert not capped.exact and capped.count == 10 and len(capped.points) == 10 and "max_regions=10" in capped.note
+    assert (
+        not capped.exact
+        and capped.count == 10
+        and len(capped.points) == 10
+        and "max_regions=10" in capped.note
+    )
     enough = analysis.count_linear_regions(net, -2.0, 2.0, method="exact", max_regions=full.count)
     assert enough.exact and enough.count == full.count
     auto = analysis.count_linear_regions(net, -2.0, 2.0, max_regions=3, n_samples=2_000)
@@ -306,16 +430,23 @@ def test_time_limit_and_max_regions_flag_partial_results():
 def test_sampling_respects_the_time_limit_instead_of_hanging():
     net = random_network((3, 10, 1), seed=0)
     t0 = time.perf_counter()
-    res = analysis.count_linear_regions(net, -1.0, 1.0, method="sample", n_samples=10**12, time_limit=0.0)
+    res = analysis.count_linear_regions(
+        net, -1.0, 1.0, method="sample", n_samples=10**12, time_limit=0.0
+    )
     assert time.perf_counter() - t0 < 5.0
     assert not res.exact and "time limit" in res.note and res.count >= 1
-    grid = analysis.count_linear_regions(net, -1.0, 1.0, method="grid", n_samples=10**12, time_limit=0.0)
+    grid = analysis.count_linear_regions(
+        net, -1.0, 1.0, method="grid", n_samples=10**12, time_limit=0.0
+    )
     assert not grid.exact and grid.count >= 1
 
 
 def test_sampled_counts_are_seeded():
     net = random_network((3, 8, 8, 1), seed=2)
-    runs = [analysis.count_linear_regions(net, -1.0, 1.0, method="sample", n_samples=3_000, seed=s) for s in (7, 7, 8)]
+    runs = [
+        analysis.count_linear_regions(net, -1.0, 1.0, method="sample", n_samples=3_000, seed=s)
+        for s in (7, 7, 8)
+    ]
     assert runs[0].count == runs[1].count and np.array_equal(runs[0].points, runs[1].points)
     assert not np.array_equal(runs[0].points, runs[2].points)
     assert "3000 uniform random points" in runs[0].note
@@ -346,8 +477,11 @@ BAD_COUNT_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", [c for c in BAD_COUNT_OPTIONS],
-                         ids=[str(sorted(c[0])) + str(i) for i, c in enumerate(BAD_COUNT_OPTIONS)])
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [c for c in BAD_COUNT_OPTIONS],
+    ids=[str(sorted(c[0])) + str(i) for i, c in enumerate(BAD_COUNT_OPTIONS)],
+)
 def test_bad_count_arguments(kwargs, error, pattern):
     args = dict(net=random_network((2, 4, 1), seed=0), lb=-1.0, ub=1.0) | kwargs
     net, lb, ub = args.pop("net"), args.pop("lb"), args.pop("ub")
@@ -362,10 +496,15 @@ def test_bad_count_arguments(kwargs, error, pattern):
 def test_wrong_types_are_also_type_errors():
     net = random_network((2, 4, 1), seed=0)
     b = interval_bounds(net, -1, 1)
-    for call in (lambda: analysis.count_linear_regions(net, -1, 1, bounds=[b]), lambda: rescale(net, None),
-                 lambda: prune_stable(net, "b"), lambda: analysis.stable_fraction(net),
-                 lambda: analysis.big_m_report(None), lambda: rescale(None, b),
-                 lambda: regions.linear_partition("net", -1, 1)):
+    for call in (
+        lambda: analysis.count_linear_regions(net, -1, 1, bounds=[b]),
+        lambda: rescale(net, None),
+        lambda: prune_stable(net, "b"),
+        lambda: analysis.stable_fraction(net),
+        lambda: analysis.big_m_report(None),
+        lambda: rescale(None, b),
+        lambda: regions.linear_partition("net", -1, 1),
+    ):
         with pytest.raises(TypeError) as info:
             call()
         assert isinstance(info.value, ReluError)
@@ -378,13 +517,17 @@ def shifted(net, delta):
 
 def test_bounds_of_another_network_are_caught():
     net = random_network((2, 8, 6, 1), seed=4)
-    wrong = interval_bounds(shifted(net, -5.0), -1, 1)  # same shape, every first-layer neuron "dead"
+    wrong = interval_bounds(
+        shifted(net, -5.0), -1, 1
+    )  # same shape, every first-layer neuron "dead"
     with pytest.raises(ShapeMismatchError, match="layer 0 neuron .* pre-activation at input"):
         analysis.count_linear_regions(net, -1, 1, bounds=wrong)
     with pytest.raises(ShapeMismatchError, match="another network"):
         prune_stable(net, wrong)
     with pytest.raises(ShapeMismatchError, match="do not match the network"):
-        analysis.count_linear_regions(net, -1, 1, bounds=interval_bounds(random_network((2, 5, 1)), -1, 1))
+        analysis.count_linear_regions(
+            net, -1, 1, bounds=interval_bounds(random_network((2, 5, 1)), -1, 1)
+        )
     # bounds of a larger box are fine; of a smaller one are not
     assert analysis.count_linear_regions(net, -1, 1, bounds=interval_bounds(net, -2, 2)).exact
     with pytest.raises(MissingBoundsError, match="does not contain"):
@@ -397,8 +540,12 @@ def test_bounds_of_another_network_are_caught():
 
 # -- stable neurons and big-M statistics -------------------------------------------------------
 @FAST
-@given(seed=st.integers(0, 10_000), n_in=st.integers(1, 3), width=st.integers(1, 8),
-       shift=st.sampled_from([0.0, -3.0, 3.0]))
+@given(
+    seed=st.integers(0, 10_000),
+    n_in=st.integers(1, 3),
+    width=st.integers(1, 8),
+    shift=st.sampled_from([0.0, -3.0, 3.0]),
+)
 def test_first_layer_stability_matches_the_corners(seed, n_in, width, shift):
     # interval bounds of the first layer are attained at corners of the box
     net = shifted(random_network((n_in, width, 3, 1), seed=seed), shift)
@@ -434,19 +581,33 @@ def test_zero_row_neuron_is_stable_under_interval_bounds():
 
 
 def test_hand_made_bounds_are_validated():
-    ok = NeuronBounds(np.zeros(1), np.ones(1), [[-1.0, 2.0]], [[1.0, 3.0]], ["milp"])  # lists, no caps
+    ok = NeuronBounds(
+        np.zeros(1), np.ones(1), [[-1.0, 2.0]], [[1.0, 3.0]], ["milp"]
+    )  # lists, no caps
     assert analysis.stable_fraction(ok).n_stable == 1 and analysis.big_m_report(ok).n_binaries == 1
     inf = NeuronBounds(np.zeros(1), np.ones(1), [np.array([-np.inf])], [np.array([np.inf])], ["x"])
     assert analysis.big_m_report(inf).total.ratio == np.inf
     cases = [
-        (NeuronBounds(np.zeros(1), np.ones(1), [np.array([np.nan])], [np.array([1.0])], ["x"]),
-         MissingBoundsError, "NaN"),
-        (NeuronBounds(np.zeros(1), np.ones(1), [np.array([2.0])], [np.array([1.0])], ["x"]),
-         InfeasibleBoxError, "lower bound 2.0 > upper bound 1.0"),
-        (NeuronBounds(np.zeros(1), np.ones(1), [np.array([0.0])], [np.array([1.0])], []),
-         ShapeMismatchError, "'methods': 0"),
-        (NeuronBounds(np.zeros(1), np.ones(1), [np.array([0.0, 1.0])], [np.array([1.0])], ["x"]),
-         ShapeMismatchError, "2 lower, 1 upper"),
+        (
+            NeuronBounds(np.zeros(1), np.ones(1), [np.array([np.nan])], [np.array([1.0])], ["x"]),
+            MissingBoundsError,
+            "NaN",
+        ),
+        (
+            NeuronBounds(np.zeros(1), np.ones(1), [np.array([2.0])], [np.array([1.0])], ["x"]),
+            InfeasibleBoxError,
+            "lower bound 2.0 > upper bound 1.0",
+        ),
+        (
+            NeuronBounds(np.zeros(1), np.ones(1), [np.array([0.0])], [np.array([1.0])], []),
+            ShapeMismatchError,
+            "'methods': 0",
+        ),
+        (
+            NeuronBounds(np.zeros(1), np.ones(1), [np.array([0.0, 1.0])], [np.array([1.0])], ["x"]),
+            ShapeMismatchError,
+            "2 lower, 1 upper",
+        ),
     ]
     for bad, error, pattern in cases:
         for report in (analysis.stable_fraction, analysis.big_m_report):
@@ -455,19 +616,28 @@ def test_hand_made_bounds_are_validated():
 
 
 # -- rescale and prune_stable ----------------------------------------------------------------------
-edge_nets = st.fixed_dictionaries({
-    "seed": st.integers(0, 10_000),
-    "sizes": st.sampled_from([(1, 1), (2, 1, 1), (2, 5, 1), (3, 4, 4, 2), (2, 6, 3, 6, 1)]),
-    "clipped": st.booleans(),
-    "relu_output": st.booleans(),
-    "edit": st.sampled_from(["none", "zero_row", "duplicate", "dead", "active", "huge", "tiny"]),
-    "box": st.sampled_from(["unit", "tiny", "huge", "fixed"]),
-})
+edge_nets = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 10_000),
+        "sizes": st.sampled_from([(1, 1), (2, 1, 1), (2, 5, 1), (3, 4, 4, 2), (2, 6, 3, 6, 1)]),
+        "clipped": st.booleans(),
+        "relu_output": st.booleans(),
+        "edit": st.sampled_from(
+            ["none", "zero_row", "duplicate", "dead", "active", "huge", "tiny"]
+        ),
+        "box": st.sampled_from(["unit", "tiny", "huge", "fixed"]),
+    }
+)
 
 
 def edge_case(case):
-    net = random_network(case["sizes"], seed=case["seed"], clipped=case["clipped"], cap=0.7,
-                         relu_output=case["relu_output"])
+    net = random_network(
+        case["sizes"],
+        seed=case["seed"],
+        clipped=case["clipped"],
+        cap=0.7,
+        relu_output=case["relu_output"],
+    )
     layers = list(net.layers)
     w, b = np.array(layers[0].weights), np.array(layers[0].bias)
     edit = case["edit"]
@@ -481,15 +651,22 @@ def edge_case(case):
         c = 1e6 if edit == "huge" else 1e-6
         w, b = w * c, b * c
         layers[1] = DenseLayer(layers[1].weights / c, layers[1].bias, layers[1].activation)
-    if layers[0].activation.kind.value == "clipped_relu" and edit in ("huge", "tiny") and len(layers) > 1:
+    if (
+        layers[0].activation.kind.value == "clipped_relu"
+        and edit in ("huge", "tiny")
+        and len(layers) > 1
+    ):
         w, b = np.array(layers[0].weights), np.array(layers[0].bias)  # the cap does not scale: undo
         layers[1] = net.layers[1]
     layers[0] = DenseLayer(w, b, layers[0].activation)
     net = ReluNetwork(layers)
     n = net.n_inputs
-    lb, ub = {"unit": (-np.ones(n), np.ones(n)), "tiny": (np.full(n, 0.3), np.full(n, 0.3 + 1e-9)),
-              "huge": (np.full(n, -1e6), np.full(n, 1e6)),
-              "fixed": (np.r_[-1.0, np.full(n - 1, 0.25)], np.r_[1.0, np.full(n - 1, 0.25)])}[case["box"]]
+    lb, ub = {
+        "unit": (-np.ones(n), np.ones(n)),
+        "tiny": (np.full(n, 0.3), np.full(n, 0.3 + 1e-9)),
+        "huge": (np.full(n, -1e6), np.full(n, 1e6)),
+        "fixed": (np.r_[-1.0, np.full(n - 1, 0.25)], np.r_[1.0, np.full(n - 1, 0.25)]),
+    }[case["box"]]
     return net, lb, ub
 
 
@@ -525,12 +702,18 @@ def test_prune_all_dead_network_is_constant_and_exact():
 def test_row_norm_with_huge_weights_does_not_overflow():
     net = random_network((2, 4, 1), seed=0)
     l0, l1 = net.layers
-    big = ReluNetwork([DenseLayer(l0.weights * 1e200, l0.bias * 1e200), DenseLayer(l1.weights * 1e-200, l1.bias,
-                                                                                 Activation.LINEAR)])
+    big = ReluNetwork(
+        [
+            DenseLayer(l0.weights * 1e200, l0.bias * 1e200),
+            DenseLayer(l1.weights * 1e-200, l1.bias, Activation.LINEAR),
+        ]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scaled = rescale(big, interval_bounds(big, -1, 1), rule="row_norm")
-    norms = np.sqrt((scaled.network.layers[0].weights ** 2).sum(axis=1) + scaled.network.layers[0].bias ** 2)
+    norms = np.sqrt(
+        (scaled.network.layers[0].weights ** 2).sum(axis=1) + scaled.network.layers[0].bias ** 2
+    )
     np.testing.assert_allclose(norms, 1.0, rtol=1e-12)
     assert_same(scaled.network, big, box_points(big, -1, 1))
 

@@ -24,7 +24,9 @@ def networks_and_boxes(draw):
     weights = [rng.normal(size=(sizes[i + 1], sizes[i])) * scale for i in range(len(sizes) - 1)]
     biases = [rng.normal(size=sizes[i + 1]) * scale for i in range(len(sizes) - 1)]
     if draw(st.booleans()):
-        net = ReluNetwork.from_arrays(weights, biases, activation="clipped_relu", cap=draw(st.floats(0.1, 5.0)))
+        net = ReluNetwork.from_arrays(
+            weights, biases, activation="clipped_relu", cap=draw(st.floats(0.1, 5.0))
+        )
     else:
         net = ReluNetwork.from_arrays(weights, biases)
     lb = rng.uniform(-2, 1, size=n_in)

@@ -19,7 +19,10 @@ from pyomo_relu.network import ReluNetwork  # noqa: E402
 
 def make_net(sizes, seed, *, clipped=False, cap=1.0, bias=0.3):
     rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=(sizes[i + 1], sizes[i])) * np.sqrt(2.0 / sizes[i]) for i in range(len(sizes) - 1)]
+    weights = [
+        rng.normal(size=(sizes[i + 1], sizes[i])) * np.sqrt(2.0 / sizes[i])
+        for i in range(len(sizes) - 1)
+    ]
     biases = [rng.normal(size=sizes[i + 1]) * bias for i in range(len(sizes) - 1)]
     if clipped:
         return ReluNetwork.from_arrays(weights, biases, activation="clipped_relu", cap=cap)
@@ -34,8 +37,12 @@ def samples(lb, ub, n=100_000, seed=0):
 
 def assert_contains(net, bounds, x):
     for k, z in enumerate(net.preactivations(x)):
-        assert np.all(z >= bounds.lower[k]), f"layer {k}: lower bound cuts off {np.min(z - bounds.lower[k])}"
-        assert np.all(z <= bounds.upper[k]), f"layer {k}: upper bound cuts off {np.max(z - bounds.upper[k])}"
+        assert np.all(z >= bounds.lower[k]), (
+            f"layer {k}: lower bound cuts off {np.min(z - bounds.lower[k])}"
+        )
+        assert np.all(z <= bounds.upper[k]), (
+            f"layer {k}: upper bound cuts off {np.max(z - bounds.upper[k])}"
+        )
 
 
 def assert_same(a, b):
@@ -99,21 +106,42 @@ def reference_lp_bounds(net, lb, ub):
             cols += list(zip(lower[i], upper[i]))
             new_idx = list(range(len(cols), len(cols) + n))
             cap = net.layers[i].activation.caps(n)
-            cols += [(min(max(l, 0), c), min(max(u, 0), c)) for l, u, c in zip(lower[i], upper[i], cap)]
+            cols += [
+                (min(max(l, 0), c), min(max(u, 0), c)) for l, u, c in zip(lower[i], upper[i], cap)
+            ]
             for j in range(n):
-                eq = {z_idx[j]: 1.0, **{prev[t]: -w for t, w in enumerate(net.layers[i].weights[j])}}
+                eq = {
+                    z_idx[j]: 1.0,
+                    **{prev[t]: -w for t, w in enumerate(net.layers[i].weights[j])},
+                }
                 a_eq.append(eq), b_eq.append(net.layers[i].bias[j])
                 for s, beta, sense in hull_rows(lower[i][j], upper[i][j], cap[j]):
-                    sign = -1.0 if sense == ">=" else 1.0  # a - s z >= beta  <=>  -(a - s z) <= -beta
+                    sign = (
+                        -1.0 if sense == ">=" else 1.0
+                    )  # a - s z >= beta  <=>  -(a - s z) <= -beta
                     a_ub.append({new_idx[j]: sign, z_idx[j]: -sign * s}), b_ub.append(sign * beta)
             a_idx = new_idx
-        dense = lambda rows: np.array([[r.get(c, 0.0) for c in range(len(cols))] for r in rows]) if rows else None  # noqa: E731
+        dense = lambda rows: (
+            np.array([[r.get(c, 0.0) for c in range(len(cols))] for r in rows]) if rows else None
+        )  # noqa: E731
         lo_k, up_k = [], []
         for j in range(layer.n_out):
             c = np.zeros(len(cols))
             c[a_idx] = layer.weights[j]
-            vals = [linprog(sgn * c, A_ub=dense(a_ub), b_ub=b_ub or None, A_eq=dense(a_eq), b_eq=b_eq or None,
-                            bounds=cols, method="highs").fun * sgn + layer.bias[j] for sgn in (1.0, -1.0)]
+            vals = [
+                linprog(
+                    sgn * c,
+                    A_ub=dense(a_ub),
+                    b_ub=b_ub or None,
+                    A_eq=dense(a_eq),
+                    b_eq=b_eq or None,
+                    bounds=cols,
+                    method="highs",
+                ).fun
+                * sgn
+                + layer.bias[j]
+                for sgn in (1.0, -1.0)
+            ]
             lo_k.append(vals[0]), up_k.append(vals[1])
         lower.append(np.array(lo_k)), upper.append(np.array(up_k))
     return lower, upper
@@ -121,9 +149,16 @@ def reference_lp_bounds(net, lb, ub):
 
 # clipped cases chosen so that the 0 kink alone, the cap kink alone and both kinks all occur, and
 # (the last one) stable inactive, saturated and linear neurons before unstable ones
-@pytest.mark.parametrize("clipped, seed, cap, bias", [(False, 7, 1.0, 0.3), (True, 7, 0.8, 0.3),
-                                                      (True, 1, 0.8, 1.0), (True, 8, 1.5, 1.0),
-                                                      (True, 0, 2.0, 2.0)])
+@pytest.mark.parametrize(
+    "clipped, seed, cap, bias",
+    [
+        (False, 7, 1.0, 0.3),
+        (True, 7, 0.8, 0.3),
+        (True, 1, 0.8, 1.0),
+        (True, 8, 1.5, 1.0),
+        (True, 0, 2.0, 2.0),
+    ],
+)
 def test_lp_bounds_equal_independent_lp(clipped, seed, cap, bias):
     pytest.importorskip("scipy")
     net = make_net([2, 5, 5, 4, 1], seed=seed, clipped=clipped, cap=cap, bias=bias)
@@ -143,8 +178,16 @@ def test_lp_bounds_equal_independent_lp(clipped, seed, cap, bias):
 
 def test_dual_certificate_is_valid_for_any_multipliers():
     # min x0 + 2 x1  s.t.  1 <= x0 + x1 <= 3,  x0 - x1 <= 0.5,  0 <= x <= 2 ; optimum 1.25 at (0.75, 0.25)
-    lp = LayerLP(np.zeros(2), np.full(2, 2.0), np.array([1.0, -np.inf]), np.array([3.0, 0.5]),
-                 np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([1.0, 1.0, 1.0, -1.0]), np.arange(2))
+    lp = LayerLP(
+        np.zeros(2),
+        np.full(2, 2.0),
+        np.array([1.0, -np.inf]),
+        np.array([3.0, 0.5]),
+        np.array([0, 0, 1, 1]),
+        np.array([0, 1, 0, 1]),
+        np.array([1.0, 1.0, 1.0, -1.0]),
+        np.arange(2),
+    )
     cost = np.array([1.0, 2.0])
     assert dual_certificate(lp, cost, np.array([1.5, -0.5])) == pytest.approx(1.25, abs=1e-12)
     assert dual_certificate(lp, cost, np.array([1.5, -0.5])) <= 1.25

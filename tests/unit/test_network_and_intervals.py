@@ -44,15 +44,33 @@ def test_clipped_relu_forward():
     "make, error, words",
     [
         (lambda: pr.ReluNetwork([]), pr.InvalidNetworkError, ["no layers", "DenseLayer"]),
-        (lambda: pr.DenseLayer([[np.nan, 1.0]], [0.0]), pr.InvalidNetworkError, ["NaN or Inf", "index [0, 0]"]),
-        (lambda: pr.DenseLayer([[1.0, 2.0]], [0.0, np.inf]), pr.InvalidNetworkError, ["NaN or Inf"]),
-        (lambda: pr.DenseLayer([[1.0, 2.0]], [0.0, 1.0]), pr.ShapeMismatchError, ["bias has 2 entries", "1 rows"]),
         (
-            lambda: pr.ReluNetwork([pr.DenseLayer(np.ones((3, 2)), None), pr.DenseLayer(np.ones((1, 4)), None)]),
+            lambda: pr.DenseLayer([[np.nan, 1.0]], [0.0]),
+            pr.InvalidNetworkError,
+            ["NaN or Inf", "index [0, 0]"],
+        ),
+        (
+            lambda: pr.DenseLayer([[1.0, 2.0]], [0.0, np.inf]),
+            pr.InvalidNetworkError,
+            ["NaN or Inf"],
+        ),
+        (
+            lambda: pr.DenseLayer([[1.0, 2.0]], [0.0, 1.0]),
+            pr.ShapeMismatchError,
+            ["bias has 2 entries", "1 rows"],
+        ),
+        (
+            lambda: pr.ReluNetwork(
+                [pr.DenseLayer(np.ones((3, 2)), None), pr.DenseLayer(np.ones((1, 4)), None)]
+            ),
             pr.ShapeMismatchError,
             ["layer 1 expects 4 inputs", "produces 3"],
         ),
-        (lambda: pr.Activation.CLIPPED_RELU(-1.0), pr.InvalidNetworkError, ["cap must be finite and > 0"]),
+        (
+            lambda: pr.Activation.CLIPPED_RELU(-1.0),
+            pr.InvalidNetworkError,
+            ["cap must be finite and > 0"],
+        ),
     ],
 )
 def test_network_errors_name_the_problem(make, error, words):
@@ -79,11 +97,15 @@ def test_block_errors():
     net = random_network((2, 3, 1))
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(2), bounds=lambda _m, i: (0, 1) if i == 0 else (0, None))
-    with pytest.raises(pr.MissingBoundsError, match=r"input 1 \('x1', variable x\[1\]\) has bounds \(0, None\)"):
+    with pytest.raises(
+        pr.MissingBoundsError, match=r"input 1 \('x1', variable x\[1\]\) has bounds \(0, None\)"
+    ):
         m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x)
     m2 = pyo.ConcreteModel()
     m2.x = pyo.Var(range(2), bounds=(0, 1))
-    with pytest.raises(pr.UnknownOptionError, match="unknown formulation 'bigM'; valid names: .*bigm"):
+    with pytest.raises(
+        pr.UnknownOptionError, match="unknown formulation 'bigM'; valid names: .*bigm"
+    ):
         m2.nn = pr.ReluNetworkBlock(network=net, inputs=m2.x, formulation="bigM")
     m3 = pyo.ConcreteModel()
     m3.x = pyo.Var(range(3), bounds=(0, 1))
@@ -110,7 +132,9 @@ def test_interval_bounds_contain_sampled_preactivations(sizes, seed, clipped):
 
 
 def test_interval_bounds_hand_checked():
-    net = pr.ReluNetwork.from_arrays([np.array([[1.0, -2.0]]), np.array([[3.0]])], [np.array([0.5]), np.array([-1.0])])
+    net = pr.ReluNetwork.from_arrays(
+        [np.array([[1.0, -2.0]]), np.array([[3.0]])], [np.array([0.5]), np.array([-1.0])]
+    )
     b = pr.interval_bounds(net, [-1, 0], [1, 1])
     assert b.lower[0][0] == pytest.approx(-2.5) and b.upper[0][0] == pytest.approx(1.5)
     assert b.lower[0][0] < -2.5 and b.upper[0][0] > 1.5  # rounded outward
@@ -127,10 +151,16 @@ def test_pure_modules_do_not_import_pyomo():
             if not f.exists():
                 continue
             tree = ast.parse(f.read_text())
-            for node in tree.body:  # module-level imports only; lazy imports inside functions are fine
+            for (
+                node
+            ) in tree.body:  # module-level imports only; lazy imports inside functions are fine
                 names = []
                 if isinstance(node, ast.Import):
                     names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0:  # relative: our own modules
+                elif (
+                    isinstance(node, ast.ImportFrom) and node.level == 0
+                ):  # relative: our own modules
                     names = [node.module or ""]
-                assert not any(n.split(".")[0] in ("pyomo", "omlt") for n in names), f"{f} imports {names}"
+                assert not any(n.split(".")[0] in ("pyomo", "omlt") for n in names), (
+                    f"{f} imports {names}"
+                )

@@ -42,10 +42,16 @@ def test_to_omlt_and_back_is_exact():
 
 def test_clipped_relu_becomes_two_relus():
     rng = np.random.default_rng(1)
-    net = ReluNetwork([
-        DenseLayer(rng.normal(size=(4, 2)), rng.normal(size=4), Activation.CLIPPED_RELU((0.5, 1, 2, 0.2))),
-        DenseLayer(rng.normal(size=(3, 4)), rng.normal(size=3), Activation.CLIPPED_RELU(0.7)),
-    ])
+    net = ReluNetwork(
+        [
+            DenseLayer(
+                rng.normal(size=(4, 2)),
+                rng.normal(size=4),
+                Activation.CLIPPED_RELU((0.5, 1, 2, 0.2)),
+            ),
+            DenseLayer(rng.normal(size=(3, 4)), rng.normal(size=3), Activation.CLIPPED_RELU(0.7)),
+        ]
+    )
     nd = to_omlt(net, [-2, -2], [2, 2])
     assert {layer.activation for layer in list(nd.layers)[1:]} <= {"relu", "linear"}
     back = from_omlt(nd)
@@ -57,9 +63,18 @@ def test_clipped_relu_becomes_two_relus():
 
 def test_offset_scaling_is_folded():
     rng = np.random.default_rng(3)
-    w1, b1, w2, b2 = rng.normal(size=(2, 4)), rng.normal(size=4), rng.normal(size=(4, 1)), rng.normal(size=1)
-    scaling = OffsetScaling(offset_inputs=[1.0, -2.0], factor_inputs=[2.0, 0.5],
-                            offset_outputs=[10.0], factor_outputs=[3.0])
+    w1, b1, w2, b2 = (
+        rng.normal(size=(2, 4)),
+        rng.normal(size=4),
+        rng.normal(size=(4, 1)),
+        rng.normal(size=1),
+    )
+    scaling = OffsetScaling(
+        offset_inputs=[1.0, -2.0],
+        factor_inputs=[2.0, 0.5],
+        offset_outputs=[10.0],
+        factor_outputs=[3.0],
+    )
     nd = NetworkDefinition(scaling_object=scaling, scaled_input_bounds={0: (-1, 1), 1: (-1, 1)})
     inp = InputLayer([2])
     h = OmltDense([2], [4], w1, b1, activation="relu")
@@ -77,7 +92,10 @@ def test_offset_scaling_is_folded():
 
 def test_unsupported_omlt_networks():
     nd = NetworkDefinition(scaled_input_bounds={0: (0, 1)})
-    inp, dense = InputLayer([1]), OmltDense([1], [2], np.ones((1, 2)), np.zeros(2), activation="tanh")
+    inp, dense = (
+        InputLayer([1]),
+        OmltDense([1], [2], np.ones((1, 2)), np.zeros(2), activation="tanh"),
+    )
     nd.add_layer(inp)
     nd.add_layer(dense)
     nd.add_edge(inp, dense)

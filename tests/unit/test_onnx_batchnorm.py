@@ -14,8 +14,13 @@ onnx = pytest.importorskip("onnx")
 def _trained_bn_model(seed=0):
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Linear(3, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
-        torch.nn.Linear(8, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 2),
+        torch.nn.Linear(3, 8),
+        torch.nn.BatchNorm1d(8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 8),
+        torch.nn.BatchNorm1d(8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 2),
     )
     model.train()
     for _ in range(3):  # move the running statistics away from their defaults
@@ -43,14 +48,33 @@ def test_training_mode_batchnorm_is_rejected_with_a_fix():
     from onnx import TensorProto, helper
 
     n = 2
-    inits = [helper.make_tensor(name, TensorProto.FLOAT, [n], vals) for name, vals in
-             (("s", [1.0, 2.0]), ("b", [0.0, 1.0]), ("m", [0.5, 0.5]), ("v", [1.0, 4.0]))]
+    inits = [
+        helper.make_tensor(name, TensorProto.FLOAT, [n], vals)
+        for name, vals in (
+            ("s", [1.0, 2.0]),
+            ("b", [0.0, 1.0]),
+            ("m", [0.5, 0.5]),
+            ("v", [1.0, 4.0]),
+        )
+    ]
     w = helper.make_tensor("W", TensorProto.FLOAT, [n, n], [1.0, 0.0, 0.0, 1.0])
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], name="fc"),
-             helper.make_node("BatchNormalization", ["h", "s", "b", "m", "v"], ["y", "rm", "rv"],
-                              name="bn", training_mode=1)]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", n])], [w, *inits])
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], name="fc"),
+        helper.make_node(
+            "BatchNormalization",
+            ["h", "s", "b", "m", "v"],
+            ["y", "rm", "rv"],
+            name="bn",
+            training_mode=1,
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", n])],
+        [w, *inits],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
     with pytest.raises(pr.UnsupportedOperatorError, match=r"'bn'.*inference-mode.*model.eval\(\)"):
         pr.load_onnx(model)

@@ -31,10 +31,18 @@ def run_ort(model, x):
 
 def make_model(nodes, inits, n_in, n_out, *, opset=17, extra_inputs=()):
     """A float32 graph 'x' [N, n_in] -> 'y' [N, n_out]; ``inits`` maps names to arrays."""
-    tensors = [numpy_helper.from_array(np.asarray(v, dtype=np.float32 if np.asarray(v).dtype.kind == "f"
-                                                   else np.asarray(v).dtype), k) for k, v in inits.items()]
+    tensors = [
+        numpy_helper.from_array(
+            np.asarray(
+                v, dtype=np.float32 if np.asarray(v).dtype.kind == "f" else np.asarray(v).dtype
+            ),
+            k,
+        )
+        for k, v in inits.items()
+    ]
     graph = helper.make_graph(
-        nodes, "g",
+        nodes,
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n_in]), *extra_inputs],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         initializer=tensors,
@@ -52,12 +60,20 @@ def assert_matches_ort(model, n_in, *, atol=1e-5):
 
 def mixed_network():
     rng = np.random.default_rng(0)
-    return ReluNetwork([
-        DenseLayer(rng.normal(size=(4, 3)), rng.normal(size=4), Activation.RELU),
-        DenseLayer(rng.normal(size=(5, 4)), rng.normal(size=5), Activation.CLIPPED_RELU(1.5)),
-        DenseLayer(rng.normal(size=(3, 5)), rng.normal(size=3), Activation.CLIPPED_RELU((1.0, 2.0, 0.5))),
-        DenseLayer(rng.normal(size=(2, 3)), rng.normal(size=2), Activation.LINEAR),
-    ], input_names=["a", "b", "c"], output_names=["u", "v"])
+    return ReluNetwork(
+        [
+            DenseLayer(rng.normal(size=(4, 3)), rng.normal(size=4), Activation.RELU),
+            DenseLayer(rng.normal(size=(5, 4)), rng.normal(size=5), Activation.CLIPPED_RELU(1.5)),
+            DenseLayer(
+                rng.normal(size=(3, 5)),
+                rng.normal(size=3),
+                Activation.CLIPPED_RELU((1.0, 2.0, 0.5)),
+            ),
+            DenseLayer(rng.normal(size=(2, 3)), rng.normal(size=2), Activation.LINEAR),
+        ],
+        input_names=["a", "b", "c"],
+        output_names=["u", "v"],
+    )
 
 
 # ------------------------------------------------------------------ save
@@ -66,9 +82,23 @@ def test_save_layout_and_exact_round_trip(tmp_path):
     path = tmp_path / "net.onnx"
     model = save_onnx(net, path)
     assert max(o.version for o in model.opset_import if o.domain == "") >= 13
-    assert [n.op_type for n in model.graph.node] == ["Gemm", "Relu", "Gemm", "Clip", "Gemm", "Relu", "Min", "Gemm"]
-    assert all(helper.get_attribute_value(a) == 1 for n in model.graph.node if n.op_type == "Gemm"
-               for a in n.attribute if a.name == "transB")
+    assert [n.op_type for n in model.graph.node] == [
+        "Gemm",
+        "Relu",
+        "Gemm",
+        "Clip",
+        "Gemm",
+        "Relu",
+        "Min",
+        "Gemm",
+    ]
+    assert all(
+        helper.get_attribute_value(a) == 1
+        for n in model.graph.node
+        if n.op_type == "Gemm"
+        for a in n.attribute
+        if a.name == "transB"
+    )
     (inp,), (out,) = model.graph.input, model.graph.output
     assert (inp.name, out.name) == ("input", "output")
     assert inp.type.tensor_type.shape.dim[0].dim_param == "N"
@@ -99,10 +129,17 @@ def networks(draw):
     layers = []
     for k in range(len(sizes) - 1):
         kind = draw(st.sampled_from(["relu", "linear", "clip", "caps"]))
-        act = {"relu": Activation.RELU, "linear": Activation.LINEAR,
-               "clip": Activation.CLIPPED_RELU(float(rng.uniform(0.1, 3))),
-               "caps": Activation.CLIPPED_RELU(tuple(rng.uniform(0.1, 3, size=sizes[k + 1])))}[kind]
-        layers.append(DenseLayer(rng.normal(size=(sizes[k + 1], sizes[k])), rng.normal(size=sizes[k + 1]), act))
+        act = {
+            "relu": Activation.RELU,
+            "linear": Activation.LINEAR,
+            "clip": Activation.CLIPPED_RELU(float(rng.uniform(0.1, 3))),
+            "caps": Activation.CLIPPED_RELU(tuple(rng.uniform(0.1, 3, size=sizes[k + 1]))),
+        }[kind]
+        layers.append(
+            DenseLayer(
+                rng.normal(size=(sizes[k + 1], sizes[k])), rng.normal(size=sizes[k + 1]), act
+            )
+        )
     return ReluNetwork(layers)
 
 
@@ -126,50 +163,81 @@ def test_gemm_spec_defaults_without_attributes():
 
 @pytest.mark.parametrize("c_shape", [(), (1,), (4,), (1, 4)])
 def test_gemm_alpha_beta_and_bias_broadcast(c_shape):
-    nodes = [helper.make_node("Gemm", ["x", "W", "C"], ["h"], alpha=2.0, beta=0.5, transB=1),
-             helper.make_node("Relu", ["h"], ["y"])]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W", "C"], ["h"], alpha=2.0, beta=0.5, transB=1),
+        helper.make_node("Relu", ["h"], ["y"]),
+    ]
     model = make_model(nodes, {"W": RNG.normal(size=(4, 3)), "C": RNG.normal(size=c_shape)}, 3, 4)
     assert_matches_ort(model, 3)
 
 
 def test_gemm_trans_a_is_rejected():
-    model = make_model([helper.make_node("Gemm", ["x", "W"], ["y"], transA=1, name="g0")],
-                       {"W": RNG.normal(size=(3, 4))}, 3, 4)
+    model = make_model(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], transA=1, name="g0")],
+        {"W": RNG.normal(size=(3, 4))},
+        3,
+        4,
+    )
     with pytest.raises(UnsupportedOperatorError, match="transA"):
         load_onnx(model)
 
 
 @pytest.mark.parametrize("bias_first", [False, True])
 def test_matmul_add_with_constant_node_bias(bias_first):
-    bias = helper.make_node("Constant", [], ["b"], value=numpy_helper.from_array(
-        RNG.normal(size=(1, 4)).astype(np.float32)))
+    bias = helper.make_node(
+        "Constant",
+        [],
+        ["b"],
+        value=numpy_helper.from_array(RNG.normal(size=(1, 4)).astype(np.float32)),
+    )
     add_in = ["b", "m"] if bias_first else ["m", "b"]
-    nodes = [bias, helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", add_in, ["h"]),
-             helper.make_node("Relu", ["h"], ["r"]), helper.make_node("MatMul", ["r", "W2"], ["y"])]
+    nodes = [
+        bias,
+        helper.make_node("MatMul", ["x", "W"], ["m"]),
+        helper.make_node("Add", add_in, ["h"]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("MatMul", ["r", "W2"], ["y"]),
+    ]
     model = make_model(nodes, {"W": RNG.normal(size=(3, 4)), "W2": RNG.normal(size=(4, 2))}, 3, 2)
     net = assert_matches_ort(model, 3)
     assert net.layer_sizes == (3, 4, 2) and net.layers[0].activation == Activation.RELU
 
 
 def test_clip_attributes_before_opset_11():
-    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),  # C is required before opset 11
-             helper.make_node("Clip", ["h"], ["c"], min=0.0, max=0.7),
-             helper.make_node("Gemm", ["c", "W2", "b2"], ["h2"], transB=1),
-             helper.make_node("Clip", ["h2"], ["y"], min=0.0)]
-    inits = {"W": RNG.normal(size=(4, 3)), "b": RNG.normal(size=4), "W2": RNG.normal(size=(2, 4)),
-             "b2": RNG.normal(size=2)}
+    nodes = [
+        helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),  # C is required before opset 11
+        helper.make_node("Clip", ["h"], ["c"], min=0.0, max=0.7),
+        helper.make_node("Gemm", ["c", "W2", "b2"], ["h2"], transB=1),
+        helper.make_node("Clip", ["h2"], ["y"], min=0.0),
+    ]
+    inits = {
+        "W": RNG.normal(size=(4, 3)),
+        "b": RNG.normal(size=4),
+        "W2": RNG.normal(size=(2, 4)),
+        "b2": RNG.normal(size=2),
+    }
     model = make_model(nodes, inits, 3, 2, opset=10)
     net = assert_matches_ort(model, 3)
     acts = [layer.activation for layer in net.layers]
     assert acts[0] == Activation.CLIPPED_RELU(np.float32(0.7)) and acts[1] == Activation.RELU
 
 
-@pytest.mark.parametrize("inputs, expected", [
-    (["h", "zero", "cap"], "clipped"), (["h", "zero", ""], "relu"), (["h", "zero"], "relu"),
-])
+@pytest.mark.parametrize(
+    "inputs, expected",
+    [
+        (["h", "zero", "cap"], "clipped"),
+        (["h", "zero", ""], "relu"),
+        (["h", "zero"], "relu"),
+    ],
+)
 def test_clip_inputs_with_optional_empty_names(inputs, expected):
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], transB=1), helper.make_node("Clip", inputs, ["y"])]
-    model = make_model(nodes, {"W": RNG.normal(size=(4, 3)), "zero": np.float32(0), "cap": np.float32(0.5)}, 3, 4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
+        helper.make_node("Clip", inputs, ["y"]),
+    ]
+    model = make_model(
+        nodes, {"W": RNG.normal(size=(4, 3)), "zero": np.float32(0), "cap": np.float32(0.5)}, 3, 4
+    )
     net = assert_matches_ort(model, 3)
     kind = net.layers[0].activation.kind.value
     assert kind == ("clipped_relu" if expected == "clipped" else "relu")
@@ -177,26 +245,44 @@ def test_clip_inputs_with_optional_empty_names(inputs, expected):
 
 @pytest.mark.parametrize("inputs", [["h", "lo", "cap"], ["h", "", "cap"]])
 def test_clip_with_nonzero_or_missing_min_is_rejected(inputs):
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
-             helper.make_node("Clip", inputs, ["y"], name="clip0")]
-    model = make_model(nodes, {"W": RNG.normal(size=(4, 3)), "lo": np.float32(-1), "cap": np.float32(1)}, 3, 4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
+        helper.make_node("Clip", inputs, ["y"], name="clip0"),
+    ]
+    model = make_model(
+        nodes, {"W": RNG.normal(size=(4, 3)), "lo": np.float32(-1), "cap": np.float32(1)}, 3, 4
+    )
     with pytest.raises(UnsupportedOperatorError, match=r"clip0.*Clip with min=(-1|-inf)"):
         load_onnx(model)
 
 
 def test_max_zero_and_min_vector_form_a_per_neuron_clipped_relu():
     caps = np.array([0.5, 1.0, 2.0, 0.25], dtype=np.float32)
-    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-             helper.make_node("Max", ["h", "zero"], ["r"]), helper.make_node("Min", ["caps", "r"], ["y"])]
-    model = make_model(nodes, {"W": RNG.normal(size=(4, 3)), "b": RNG.normal(size=4),
-                               "zero": np.float32(0), "caps": caps}, 3, 4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+        helper.make_node("Max", ["h", "zero"], ["r"]),
+        helper.make_node("Min", ["caps", "r"], ["y"]),
+    ]
+    model = make_model(
+        nodes,
+        {
+            "W": RNG.normal(size=(4, 3)),
+            "b": RNG.normal(size=4),
+            "zero": np.float32(0),
+            "caps": caps,
+        },
+        3,
+        4,
+    )
     net = assert_matches_ort(model, 3)
     np.testing.assert_allclose(net.layers[0].activation.caps(4), caps)
 
 
 def test_unsupported_operator_names_node_and_op():
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
-             helper.make_node("LeakyRelu", ["h"], ["y"], name="leaky_7", alpha=0.1)]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
+        helper.make_node("LeakyRelu", ["h"], ["y"], name="leaky_7", alpha=0.1),
+    ]
     model = make_model(nodes, {"W": RNG.normal(size=(4, 3))}, 3, 4)
     with pytest.raises(UnsupportedOperatorError) as info:
         load_onnx(model)
@@ -206,35 +292,62 @@ def test_unsupported_operator_names_node_and_op():
 
 
 def test_layout_no_ops_are_skipped():
-    nodes = [helper.make_node("Identity", ["x"], ["i"]), helper.make_node("Flatten", ["i"], ["f"]),
-             helper.make_node("Unsqueeze", ["f", "ax1"], ["u"]), helper.make_node("Squeeze", ["u", "ax1"], ["s"]),
-             helper.make_node("Gemm", ["s", "W"], ["h"], transB=1), helper.make_node("Dropout", ["h"], ["d"]),
-             helper.make_node("Relu", ["d"], ["r"]), helper.make_node("Gemm", ["r", "W2"], ["g"], transB=1),
-             helper.make_node("Reshape", ["g", "shape"], ["y"])]
-    inits = {"W": RNG.normal(size=(4, 3)), "W2": RNG.normal(size=(1, 4)),
-             "ax1": np.array([1], dtype=np.int64), "shape": np.array([-1, 1], dtype=np.int64)}
+    nodes = [
+        helper.make_node("Identity", ["x"], ["i"]),
+        helper.make_node("Flatten", ["i"], ["f"]),
+        helper.make_node("Unsqueeze", ["f", "ax1"], ["u"]),
+        helper.make_node("Squeeze", ["u", "ax1"], ["s"]),
+        helper.make_node("Gemm", ["s", "W"], ["h"], transB=1),
+        helper.make_node("Dropout", ["h"], ["d"]),
+        helper.make_node("Relu", ["d"], ["r"]),
+        helper.make_node("Gemm", ["r", "W2"], ["g"], transB=1),
+        helper.make_node("Reshape", ["g", "shape"], ["y"]),
+    ]
+    inits = {
+        "W": RNG.normal(size=(4, 3)),
+        "W2": RNG.normal(size=(1, 4)),
+        "ax1": np.array([1], dtype=np.int64),
+        "shape": np.array([-1, 1], dtype=np.int64),
+    }
     net = assert_matches_ort(make_model(nodes, inits, 3, 1), 3)
     assert net.layer_sizes == (3, 4, 1)
 
 
 def test_reshape_that_mixes_the_batch_is_rejected():
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
-             helper.make_node("Reshape", ["h", "shape"], ["y"], name="flat_all")]
-    model = make_model(nodes, {"W": RNG.normal(size=(4, 3)), "shape": np.array([-1], dtype=np.int64)}, 3, 4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
+        helper.make_node("Reshape", ["h", "shape"], ["y"], name="flat_all"),
+    ]
+    model = make_model(
+        nodes, {"W": RNG.normal(size=(4, 3)), "shape": np.array([-1], dtype=np.int64)}, 3, 4
+    )
     with pytest.raises(UnsupportedOperatorError, match="flat_all.*Reshape"):
         load_onnx(model)
 
 
 def test_normalization_is_folded_and_round_trips():
     mean, std = RNG.normal(size=3), RNG.uniform(0.5, 2, size=3)
-    nodes = [helper.make_node("Sub", ["x", "mean"], ["s"]), helper.make_node("Div", ["s", "std"], ["n"]),
-             helper.make_node("Gemm", ["n", "W", "b"], ["h"], transB=1),
-             helper.make_node("Clip", ["h", "zero", "cap"], ["c"]),
-             helper.make_node("Gemm", ["c", "W2", "b2"], ["o"], transB=1),
-             helper.make_node("Mul", ["scale", "o"], ["m"]), helper.make_node("Add", ["m", "offset"], ["y"])]
-    inits = {"mean": mean, "std": std, "W": RNG.normal(size=(5, 3)), "b": RNG.normal(size=5),
-             "zero": np.float32(0), "cap": np.float32(1.2), "W2": RNG.normal(size=(2, 5)),
-             "b2": RNG.normal(size=2), "scale": np.array([3.0, 0.5]), "offset": np.array([10.0, -1.0])}
+    nodes = [
+        helper.make_node("Sub", ["x", "mean"], ["s"]),
+        helper.make_node("Div", ["s", "std"], ["n"]),
+        helper.make_node("Gemm", ["n", "W", "b"], ["h"], transB=1),
+        helper.make_node("Clip", ["h", "zero", "cap"], ["c"]),
+        helper.make_node("Gemm", ["c", "W2", "b2"], ["o"], transB=1),
+        helper.make_node("Mul", ["scale", "o"], ["m"]),
+        helper.make_node("Add", ["m", "offset"], ["y"]),
+    ]
+    inits = {
+        "mean": mean,
+        "std": std,
+        "W": RNG.normal(size=(5, 3)),
+        "b": RNG.normal(size=5),
+        "zero": np.float32(0),
+        "cap": np.float32(1.2),
+        "W2": RNG.normal(size=(2, 5)),
+        "b2": RNG.normal(size=2),
+        "scale": np.array([3.0, 0.5]),
+        "offset": np.array([10.0, -1.0]),
+    }
     model = make_model(nodes, inits, 3, 2)
     net = assert_matches_ort(model, 3, atol=1e-4)
     assert net.layer_sizes == (3, 5, 2)  # normalisation folded, no extra layers
@@ -245,8 +358,12 @@ def test_normalization_is_folded_and_round_trips():
 
 
 def test_constant_first_sub_and_scalar_mul_after_relu():
-    nodes = [helper.make_node("Sub", ["c", "x"], ["s"]), helper.make_node("Gemm", ["s", "W"], ["h"], transB=1),
-             helper.make_node("Relu", ["h"], ["r"]), helper.make_node("Mul", ["r", "two"], ["y"])]
+    nodes = [
+        helper.make_node("Sub", ["c", "x"], ["s"]),
+        helper.make_node("Gemm", ["s", "W"], ["h"], transB=1),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Mul", ["r", "two"], ["y"]),
+    ]
     inits = {"c": RNG.normal(size=(1, 3)), "W": RNG.normal(size=(4, 3)), "two": np.float32(2.0)}
     net = assert_matches_ort(make_model(nodes, inits, 3, 4), 3)
     assert net.layer_sizes == (3, 4, 4)  # the trailing scale after a ReLU is its own linear layer
@@ -256,22 +373,27 @@ def test_constant_first_sub_and_scalar_mul_after_relu():
 def test_initializers_listed_as_graph_inputs_are_ignored():
     w = RNG.normal(size=(4, 3))
     extra = [helper.make_tensor_value_info("W", TensorProto.FLOAT, [4, 3])]
-    model = make_model([helper.make_node("Gemm", ["x", "W"], ["y"], transB=1)], {"W": w}, 3, 4,
-                       extra_inputs=extra)
+    model = make_model(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], transB=1)], {"W": w}, 3, 4, extra_inputs=extra
+    )
     assert load_onnx(model).layer_sizes == (3, 4)
 
 
 def test_nan_weights_are_reported():
     w = RNG.normal(size=(4, 3))
     w[2, 1] = np.nan
-    model = make_model([helper.make_node("Gemm", ["x", "W"], ["y"], transB=1, name="dense0")], {"W": w}, 3, 4)
+    model = make_model(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], transB=1, name="dense0")], {"W": w}, 3, 4
+    )
     with pytest.raises(InvalidNetworkError, match=r"dense0.*NaN"):
         load_onnx(model)
 
 
 def test_weights_that_do_not_chain():
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
-             helper.make_node("Gemm", ["h", "W2"], ["y"], transB=1, name="second")]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], transB=1),
+        helper.make_node("Gemm", ["h", "W2"], ["y"], transB=1, name="second"),
+    ]
     model = make_model(nodes, {"W": RNG.normal(size=(4, 3)), "W2": RNG.normal(size=(2, 5))}, 3, 2)
     with pytest.raises(ShapeMismatchError, match=r"second.*5 inputs.*4 features"):
         load_onnx(model)
@@ -288,17 +410,26 @@ def test_branching_and_multiple_inputs_are_rejected():
     with pytest.raises(UnsupportedOperatorError, match="single chain"):
         load_onnx(make_model(nodes, {}, 3, 3))
     second = helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["N", 3])
-    model = make_model([helper.make_node("Add", ["x", "x2"], ["y"])], {}, 3, 3, extra_inputs=[second])
+    model = make_model(
+        [helper.make_node("Add", ["x", "x2"], ["y"])], {}, 3, 3, extra_inputs=[second]
+    )
     with pytest.raises(UnsupportedOperatorError, match="2 non-constant inputs"):
         load_onnx(model)
 
 
 def test_division_by_zero_and_integer_cast():
-    nodes = [helper.make_node("Div", ["x", "s"], ["d"]), helper.make_node("Gemm", ["d", "W"], ["y"], transB=1)]
+    nodes = [
+        helper.make_node("Div", ["x", "s"], ["d"]),
+        helper.make_node("Gemm", ["d", "W"], ["y"], transB=1),
+    ]
     with pytest.raises(InvalidNetworkError, match="divides by a constant containing 0"):
-        load_onnx(make_model(nodes, {"s": np.array([1.0, 0.0, 2.0]), "W": RNG.normal(size=(2, 3))}, 3, 2))
-    nodes = [helper.make_node("Cast", ["x"], ["c"], to=TensorProto.INT32),
-             helper.make_node("Gemm", ["c", "W"], ["y"], transB=1)]
+        load_onnx(
+            make_model(nodes, {"s": np.array([1.0, 0.0, 2.0]), "W": RNG.normal(size=(2, 3))}, 3, 2)
+        )
+    nodes = [
+        helper.make_node("Cast", ["x"], ["c"], to=TensorProto.INT32),
+        helper.make_node("Gemm", ["c", "W"], ["y"], transB=1),
+    ]
     with pytest.raises(UnsupportedOperatorError, match="Cast to type 6"):
         load_onnx(make_model(nodes, {"W": RNG.normal(size=(2, 3))}, 3, 2))
 
@@ -323,10 +454,15 @@ def test_torch_onnx_export(tmp_path, dynamo, kind):
     if dynamo:
         pytest.importorskip("onnxscript")
     torch.manual_seed(0)
-    act = {"relu": lambda: torch.nn.ReLU(), "hardtanh": lambda: torch.nn.Hardtanh(0.0, 0.8),
-           "relu6": lambda: torch.nn.ReLU6(), "clamp": lambda: _Clamp.make(torch, 0.6)}[kind]
-    module = torch.nn.Sequential(torch.nn.Linear(3, 8), act(), torch.nn.Linear(8, 6), act(),
-                                 torch.nn.Linear(6, 2)).eval()
+    act = {
+        "relu": lambda: torch.nn.ReLU(),
+        "hardtanh": lambda: torch.nn.Hardtanh(0.0, 0.8),
+        "relu6": lambda: torch.nn.ReLU6(),
+        "clamp": lambda: _Clamp.make(torch, 0.6),
+    }[kind]
+    module = torch.nn.Sequential(
+        torch.nn.Linear(3, 8), act(), torch.nn.Linear(8, 6), act(), torch.nn.Linear(6, 2)
+    ).eval()
     path = tmp_path / "m.onnx"
     x = torch.randn(5, 3)
     with warnings.catch_warnings():
@@ -334,9 +470,15 @@ def test_torch_onnx_export(tmp_path, dynamo, kind):
         kwargs = {"dynamic_axes": {"x": {0: "N"}}} if not dynamo else {}
         torch.onnx.export(module, (x,), str(path), dynamo=dynamo, input_names=["x"], **kwargs)
     net = load_onnx(path)
-    expected_act = {"relu": Activation.RELU, "hardtanh": Activation.CLIPPED_RELU(0.8),
-                    "relu6": Activation.CLIPPED_RELU(6.0), "clamp": Activation.CLIPPED_RELU(0.6)}[kind]
-    assert [layer.activation.kind for layer in net.layers] == [expected_act.kind] * 2 + [Activation.LINEAR.kind]
+    expected_act = {
+        "relu": Activation.RELU,
+        "hardtanh": Activation.CLIPPED_RELU(0.8),
+        "relu6": Activation.CLIPPED_RELU(6.0),
+        "clamp": Activation.CLIPPED_RELU(0.6),
+    }[kind]
+    assert [layer.activation.kind for layer in net.layers] == [expected_act.kind] * 2 + [
+        Activation.LINEAR.kind
+    ]
     np.testing.assert_allclose(net.layers[0].activation.caps(8), expected_act.caps(8), rtol=1e-6)
     with torch.no_grad():
         ref = module(x).double().numpy()
@@ -352,7 +494,9 @@ def _fit_mlp(n_outputs):
     y = np.column_stack([np.sin(x[:, 0]) + x[:, 1], x[:, 2] ** 2][:n_outputs])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return x, MLPRegressor(hidden_layer_sizes=(6, 5), max_iter=60, random_state=0).fit(x, y.squeeze())
+        return x, MLPRegressor(hidden_layer_sizes=(6, 5), max_iter=60, random_state=0).fit(
+            x, y.squeeze()
+        )
 
 
 def test_sklearn_mlp_regressor_via_skl2onnx():

@@ -24,7 +24,9 @@ def random_net(seed, sizes, *, activation="relu", cap=None, shift=0.0, scale=1.0
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         weights.append(scale * rng.normal(size=(n_out, n_in)) / np.sqrt(n_in))
         hidden = k < len(sizes) - 2
-        biases.append(rng.normal(size=n_out) + (shift * rng.uniform(0.5, 1.5, n_out) if hidden else 0.0))
+        biases.append(
+            rng.normal(size=n_out) + (shift * rng.uniform(0.5, 1.5, n_out) if hidden else 0.0)
+        )
     return ReluNetwork.from_arrays(weights, biases, activation=activation, cap=cap)
 
 
@@ -49,24 +51,36 @@ def assert_bounds_contain(bounds, net, x):
         assert np.all(z <= bounds.upper[k]), f"layer {k}: upper bound cuts off a sampled value"
 
 
-net_cases = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**31 - 1),
-    "sizes": st.lists(st.integers(1, 6), min_size=1, max_size=3).flatmap(
-        lambda hidden: st.tuples(st.integers(1, 3), st.integers(1, 2)).map(
-            lambda io: (io[0], *hidden, io[1]))),
-    "activation": st.sampled_from(["relu", "clipped_relu"]),
-    "cap": st.floats(0.2, 3.0),
-    "shift": st.sampled_from([0.0, -2.0, 2.0, 4.0]),
-    "scale": st.sampled_from([0.1, 1.0, 10.0]),
-    "half_width": st.floats(0.1, 3.0),
-})
-hypothesis_settings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+net_cases = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**31 - 1),
+        "sizes": st.lists(st.integers(1, 6), min_size=1, max_size=3).flatmap(
+            lambda hidden: st.tuples(st.integers(1, 3), st.integers(1, 2)).map(
+                lambda io: (io[0], *hidden, io[1])
+            )
+        ),
+        "activation": st.sampled_from(["relu", "clipped_relu"]),
+        "cap": st.floats(0.2, 3.0),
+        "shift": st.sampled_from([0.0, -2.0, 2.0, 4.0]),
+        "scale": st.sampled_from([0.1, 1.0, 10.0]),
+        "half_width": st.floats(0.1, 3.0),
+    }
+)
+hypothesis_settings = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def build(case):
     cap = case["cap"] if case["activation"] == "clipped_relu" else None
-    net = random_net(case["seed"], case["sizes"], activation=case["activation"], cap=cap,
-                     shift=case["shift"], scale=case["scale"])
+    net = random_net(
+        case["seed"],
+        case["sizes"],
+        activation=case["activation"],
+        cap=cap,
+        shift=case["shift"],
+        scale=case["scale"],
+    )
     lb, ub = -case["half_width"], case["half_width"]
     return net, interval_bounds(net, lb, ub), samples(net, lb, ub, case["seed"] % 1000)
 
@@ -127,7 +141,7 @@ def test_row_norm_rule_gives_unit_rows_including_bias():
     net = random_net(7, (3, 5, 4, 2), scale=3.0)
     scaled = rescale(net, interval_bounds(net, -2, 2), rule="row_norm")
     for layer in scaled.network.layers[:-1]:
-        norms = np.sqrt((layer.weights ** 2).sum(axis=1) + layer.bias ** 2)
+        norms = np.sqrt((layer.weights**2).sum(axis=1) + layer.bias**2)
         np.testing.assert_allclose(norms, 1.0, rtol=1e-12)
 
 
@@ -140,8 +154,9 @@ def test_clipped_caps_scale_with_the_factor():
 
 
 def test_dead_neuron_keeps_factor_one():
-    net = ReluNetwork.from_arrays([np.array([[0.0], [2.0]]), np.array([[1.0, 1.0]])],
-                                  [np.array([0.0, 1.0]), np.array([0.0])])
+    net = ReluNetwork.from_arrays(
+        [np.array([[0.0], [2.0]]), np.array([[1.0, 1.0]])], [np.array([0.0, 1.0]), np.array([0.0])]
+    )
     scaled = rescale(net, interval_bounds(net, -1, 1))
     assert scaled.factors[0][0] == 1.0
     assert scaled.factors[0][1] == pytest.approx(1 / 3)
@@ -197,7 +212,9 @@ def test_prune_keeps_function_and_sound_bounds(case):
 def test_prune_removes_stable_neurons(activation, cap, shift):
     net = random_net(21, (3, 12, 12, 12, 2), activation=activation, cap=cap, shift=shift)
     bounds = interval_bounds(net, -0.5, 0.5)
-    constants = sum(int((bounds.stable_inactive(k) | bounds.stable_saturated(k)).sum()) for k in range(3))
+    constants = sum(
+        int((bounds.stable_inactive(k) | bounds.stable_saturated(k)).sum()) for k in range(3)
+    )
     assert constants > 0  # the shift makes many neurons stable
     pruned = prune_stable(net, bounds)
     assert pruned.n_constant == constants
@@ -209,7 +226,10 @@ def test_prune_by_hand_inactive_saturated_and_kept():
     # z = x + (0, -5, 5, 0.5) on [-1, 1]: neuron 1 inactive, 2 saturated at cap 3, 0 and 3 unstable
     net = ReluNetwork.from_arrays(
         [np.ones((4, 1)), np.array([[1.0, 2.0, 3.0, 4.0]])],
-        [np.array([0.0, -5.0, 5.0, 0.5]), np.array([1.0])], activation="clipped_relu", cap=3.0)
+        [np.array([0.0, -5.0, 5.0, 0.5]), np.array([1.0])],
+        activation="clipped_relu",
+        cap=3.0,
+    )
     pruned = prune_stable(net, interval_bounds(net, -1, 1))
     np.testing.assert_array_equal(pruned.kept[0], [0, 3])
     assert pruned.layer_map == (0, 1) and pruned.n_constant == 2 and pruned.n_folded == 0
@@ -267,9 +287,11 @@ def test_linear_hidden_layer_is_folded_and_rescaled():
 
 # -- a trained network -------------------------------------------------------------------
 def peaks(x, y):
-    return (3 * (1 - x) ** 2 * np.exp(-x ** 2 - (y + 1) ** 2)
-            - 10 * (x / 5 - x ** 3 - y ** 5) * np.exp(-x ** 2 - y ** 2)
-            - np.exp(-(x + 1) ** 2 - y ** 2) / 3)
+    return (
+        3 * (1 - x) ** 2 * np.exp(-(x**2) - (y + 1) ** 2)
+        - 10 * (x / 5 - x**3 - y**5) * np.exp(-(x**2) - y**2)
+        - np.exp(-((x + 1) ** 2) - y**2) / 3
+    )
 
 
 def test_trained_sklearn_network_keeps_its_function():

@@ -19,8 +19,10 @@ from pyomo_relu.formulations.regions import Regions
 
 def _net(seed=3, n_in=2):
     rng = np.random.default_rng(seed)
-    return pr.ReluNetwork.from_arrays([rng.normal(size=(8, n_in)), rng.normal(size=(8, 8)), rng.normal(size=(1, 8))],
-                                      [rng.normal(size=8), rng.normal(size=8), np.zeros(1)])
+    return pr.ReluNetwork.from_arrays(
+        [rng.normal(size=(8, n_in)), rng.normal(size=(8, 8)), rng.normal(size=(1, 8))],
+        [rng.normal(size=8), rng.normal(size=8), np.zeros(1)],
+    )
 
 
 @pytest.mark.parametrize("n_in", [2, 3])  # polygon engine, LP engine
@@ -58,8 +60,10 @@ def test_regions_formulation_refuses_and_auto_falls_back_on_a_wide_box():
 def test_random_networks_on_their_box_are_resolved(seed):
     rng = np.random.default_rng(seed)
     sizes = [2, 12, 12, 1]
-    net = pr.ReluNetwork.from_arrays([rng.normal(size=(sizes[k + 1], sizes[k])) for k in range(3)],
-                                     [rng.normal(size=sizes[k + 1]) * 0.5 for k in range(3)])
+    net = pr.ReluNetwork.from_arrays(
+        [rng.normal(size=(sizes[k + 1], sizes[k])) for k in range(3)],
+        [rng.normal(size=sizes[k + 1]) * 0.5 for k in range(3)],
+    )
     part = regions.linear_partition(net, -np.ones(2), np.ones(2))
     assert part.resolved and part.complete
     # the network is affine on every cell: the centre's value is the mean of the corners' values
@@ -71,20 +75,29 @@ def test_random_networks_on_their_box_are_resolved(seed):
 def test_constrained_bounds_are_refused_for_the_whole_box():
     net = _net()
     lb, ub = -np.ones(2), np.ones(2)
-    constrained = pr.lp_bounds(net, lb, ub, extra_constraints=(np.array([[1.0, 1.0]]), [-np.inf], [0.0]))
+    constrained = pr.lp_bounds(
+        net, lb, ub, extra_constraints=(np.array([[1.0, 1.0]]), [-np.inf], [0.0])
+    )
     assert any("constrained" in m for m in constrained.methods)
-    for call in (lambda: regions.linear_partition(net, lb, ub, bounds=constrained),
-                 lambda: analysis.count_linear_regions(net, lb, ub, method="exact", bounds=constrained)):
+    for call in (
+        lambda: regions.linear_partition(net, lb, ub, bounds=constrained),
+        lambda: analysis.count_linear_regions(net, lb, ub, method="exact", bounds=constrained),
+    ):
         with pytest.raises(MissingBoundsError, match="labelled 'lp-constrained'.*over the box"):
             call()
     # box bounds are accepted and give the same partition as the default interval bounds
     lp = pr.lp_bounds(net, lb, ub)
-    assert regions.linear_partition(net, lb, ub, bounds=lp).n_regions == regions.linear_partition(net, lb, ub).n_regions
+    assert (
+        regions.linear_partition(net, lb, ub, bounds=lp).n_regions
+        == regions.linear_partition(net, lb, ub).n_regions
+    )
 
 
 def test_partition_spot_checks_bounds_of_another_network():
     net, other = _net(3), _net(4)
     foreign = pr.interval_bounds(other, [-0.01, -0.01], [1, 1])
     foreign.input_lb[:] = -1.0  # claims the whole box
-    with pytest.raises(ShapeMismatchError, match="linear_partition: the bounds .* computed for another network"):
+    with pytest.raises(
+        ShapeMismatchError, match="linear_partition: the bounds .* computed for another network"
+    ):
         regions.linear_partition(net, [-1, -1], [1, 1], bounds=foreign)

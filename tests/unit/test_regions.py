@@ -16,8 +16,12 @@ from tests.conftest import random_network
 
 def one_layer(w, b, act=Activation.RELU):
     w = np.atleast_2d(np.asarray(w, dtype=float))
-    return ReluNetwork([DenseLayer(w, b, act, name="hidden"),
-                        DenseLayer(np.ones((1, w.shape[0])), [0.0], Activation.LINEAR, name="out")])
+    return ReluNetwork(
+        [
+            DenseLayer(w, b, act, name="hidden"),
+            DenseLayer(np.ones((1, w.shape[0])), [0.0], Activation.LINEAR, name="out"),
+        ]
+    )
 
 
 def patterns(net, points):
@@ -31,7 +35,10 @@ def exact(net, lb, ub, **kw):
 
 
 def engines(net, lb, ub):
-    lb, ub = np.broadcast_to(np.asarray(lb, float), (net.n_inputs,)), np.broadcast_to(np.asarray(ub, float), (net.n_inputs,))
+    lb, ub = (
+        np.broadcast_to(np.asarray(lb, float), (net.n_inputs,)),
+        np.broadcast_to(np.asarray(ub, float), (net.n_inputs,)),
+    )
     b = interval_bounds(net, lb, ub)
     return [regions._count_exact(net, lb, ub, b, np.inf, engine=e) for e in ("polygon", "lp")]
 
@@ -57,8 +64,13 @@ def test_n_kinks_in_one_dimension(n):
 
 def test_two_layers_in_one_dimension():
     # a1 + a2 = |x|, then relu(|x| - 0.5): kinks at -0.5, 0, 0.5
-    net = ReluNetwork([DenseLayer([[1.0], [-1.0]], [0.0, 0.0]), DenseLayer([[1.0, 1.0]], [-0.5]),
-                       DenseLayer([[1.0]], [0.0], Activation.LINEAR)])
+    net = ReluNetwork(
+        [
+            DenseLayer([[1.0], [-1.0]], [0.0, 0.0]),
+            DenseLayer([[1.0, 1.0]], [-0.5]),
+            DenseLayer([[1.0]], [0.0], Activation.LINEAR),
+        ]
+    )
     res = exact(net, -1.0, 1.0)
     assert res.count == 4
     assert len(patterns(net, res.points)) == 4
@@ -128,15 +140,19 @@ def test_two_dimensional_exact_against_grid_and_samples():
         found = patterns(net, res.points)
         assert len(found) == res.count  # one interior point per region, all patterns distinct
         grid = analysis.count_linear_regions(net, -1.5, 1.5, method="grid", n_samples=1_000_000)
-        sample = analysis.count_linear_regions(net, -1.5, 1.5, method="sample", n_samples=50_000, seed=seed)
+        sample = analysis.count_linear_regions(
+            net, -1.5, 1.5, method="sample", n_samples=50_000, seed=seed
+        )
         assert not grid.exact and not sample.exact
         assert patterns(net, grid.points) <= found and patterns(net, sample.points) <= found
         assert sample.count <= grid.count <= res.count
         assert grid.count == res.count  # no region of these nets is thinner than the grid spacing
 
 
-@pytest.mark.parametrize("sizes,seed,clipped", [((2, 10, 10, 1), 0, False), ((2, 6, 6, 1), 3, True),
-                                                 ((1, 5, 5, 1), 4, True)])
+@pytest.mark.parametrize(
+    "sizes,seed,clipped",
+    [((2, 10, 10, 1), 0, False), ((2, 6, 6, 1), 3, True), ((1, 5, 5, 1), 4, True)],
+)
 def test_polygon_and_lp_engines_agree(sizes, seed, clipped):
     net = random_network(sizes, seed=seed, clipped=clipped, cap=0.7)
     (cp, pp, okp, _, rp), (cl, pl, okl, _, rl) = engines(net, -1.0, 1.0)

@@ -63,7 +63,9 @@ def test_l1_reduces_mean_absolute_weight():
     plain = train_mlp(X, y, **FAST)
     sparse = train_mlp(X, y, l1=1e-2, **FAST)
     # compare in standardized units (the torch model), where the penalty acts
-    w = lambda r: np.mean([p.detach().abs().mean().item() for n, p in r.model.named_parameters() if "weight" in n])  # noqa: E731
+    w = lambda r: np.mean(
+        [p.detach().abs().mean().item() for n, p in r.model.named_parameters() if "weight" in n]
+    )  # noqa: E731
     assert w(sparse) < 0.7 * w(plain)
 
 
@@ -79,7 +81,9 @@ def test_stability_loss_matches_interval_bounds_of_the_network():
     res = train_mlp(X, y, normalize=False, **dict(FAST, epochs=2))
     lb, ub = res.input_bounds
     bounds = interval_bounds(res.network, lb, ub)
-    expected = -sum(np.tanh(1 + bounds.lower[k] * bounds.upper[k]).sum() for k in range(bounds.n_layers - 1))
+    expected = -sum(
+        np.tanh(1 + bounds.lower[k] * bounds.upper[k]).sum() for k in range(bounds.n_layers - 1)
+    )
     got = stability_loss(res.model, torch.as_tensor(lb), torch.as_tensor(ub), None).item()
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
@@ -98,9 +102,14 @@ def test_folded_network_matches_torch_model_in_physical_units():
 
 
 def test_fold_normalization_by_hand():
-    w, b = fold_normalization([np.array([[2.0, 1.0]]), np.array([[3.0]])], [np.array([1.0]), np.array([0.5])],
-                              x_mean=np.array([1.0, -1.0]), x_std=np.array([2.0, 4.0]),
-                              y_mean=np.array([10.0]), y_std=np.array([5.0]))
+    w, b = fold_normalization(
+        [np.array([[2.0, 1.0]]), np.array([[3.0]])],
+        [np.array([1.0]), np.array([0.5])],
+        x_mean=np.array([1.0, -1.0]),
+        x_std=np.array([2.0, 4.0]),
+        y_mean=np.array([10.0]),
+        y_std=np.array([5.0]),
+    )
     np.testing.assert_allclose(w[0], [[1.0, 0.25]])
     np.testing.assert_allclose(b[0], [1.0 - (2.0 * 0.5 + 1.0 * -0.25)])
     np.testing.assert_allclose(w[1], [[15.0]])
@@ -111,7 +120,11 @@ def test_clipped_relu_layers_and_caps():
     X, y = toy_data()
     res = train_mlp(X, y, activation="clipped_relu", cap=0.7, **FAST)
     kinds = [layer.activation.kind for layer in res.network.layers]
-    assert kinds == [ActivationKind.CLIPPED_RELU, ActivationKind.CLIPPED_RELU, ActivationKind.LINEAR]
+    assert kinds == [
+        ActivationKind.CLIPPED_RELU,
+        ActivationKind.CLIPPED_RELU,
+        ActivationKind.LINEAR,
+    ]
     assert res.network.layers[0].activation.cap == 0.7
     # hidden outputs really are clipped: some neuron saturates on the data
     pats = res.network.activation_patterns(X)
@@ -125,13 +138,16 @@ def test_dropout_and_l2_train_and_differ_from_plain():
     assert train_mlp(X, y, l2=1e-3, **FAST).network != plain.network
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(activation="tanh"), UnknownOptionError, "activation='tanh'.*relu, clipped_relu"),
-    (dict(dropout=1.0), ValueError, "dropout"),
-    (dict(hidden=(8, 0)), ValueError, "hidden"),
-    (dict(l1=-1.0), ValueError, "l1"),
-    (dict(epochs=0), ValueError, "epochs"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(activation="tanh"), UnknownOptionError, "activation='tanh'.*relu, clipped_relu"),
+        (dict(dropout=1.0), ValueError, "dropout"),
+        (dict(hidden=(8, 0)), ValueError, "hidden"),
+        (dict(l1=-1.0), ValueError, "l1"),
+        (dict(epochs=0), ValueError, "epochs"),
+    ],
+)
 def test_bad_options(kwargs, error, match):
     with pytest.raises(error, match=match):
         train_mlp(*toy_data(20), **kwargs)
@@ -181,8 +197,25 @@ def test_cli_train_end_to_end(tmp_path):
     data = write_csv(tmp_path / "data.csv", ["a", "b", "target"], np.column_stack([X, y]).tolist())
     out = tmp_path / "net.onnx"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "pyomo_relu", "train", str(data), "--inputs", "a,b", "--outputs", "target",
-           "--hidden", "6", "--epochs", "5", "--l1", "1e-4", "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pyomo_relu",
+        "train",
+        str(data),
+        "--inputs",
+        "a,b",
+        "--outputs",
+        "target",
+        "--hidden",
+        "6",
+        "--epochs",
+        "5",
+        "--l1",
+        "1e-4",
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "validation MSE" in proc.stdout
@@ -191,7 +224,9 @@ def test_cli_train_end_to_end(tmp_path):
     net = load_onnx(out)
     assert net.layer_sizes == (2, 6, 1)
 
-    bad = subprocess.run(cmd[:6] + ["a,nope"] + cmd[7:], capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        cmd[:6] + ["a,nope"] + cmd[7:], capture_output=True, text=True, env=env, timeout=60
+    )
     assert bad.returncode == 2
     assert "nope" in bad.stderr and "a, b, target" in bad.stderr
 
@@ -201,14 +236,18 @@ def test_sampled_region_count_of_a_hand_made_network():
     from pyomo_relu.network import ReluNetwork
 
     # kinks x0 = 0 and x1 = 1 split [-3, 3]^2 into 4 regions; the third neuron is always on
-    net = ReluNetwork.from_arrays([np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), np.ones((1, 3))],
-                                  [np.array([0.0, -1.0, 5.0]), np.zeros(1)])
+    net = ReluNetwork.from_arrays(
+        [np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), np.ones((1, 3))],
+        [np.array([0.0, -1.0, 5.0]), np.zeros(1)],
+    )
     assert sampled_regions(net, n=101) == 4
 
 
 def test_missing_torch_gives_install_hint():
     code = "import sys; sys.modules['torch'] = None; import pyomo_relu.training"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode != 0
     assert "pip install pyomo_relu[train]" in proc.stderr

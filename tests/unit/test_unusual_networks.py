@@ -48,7 +48,9 @@ def box_points(lb, ub, n: int = 400, seed: int = 0) -> np.ndarray:
     """Random points of the box plus all its corners (up to 8 inputs)."""
     lb, ub = np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64)
     x = lb + (ub - lb) * np.random.default_rng(seed).random((n, lb.size))
-    corners = np.array(list(itertools.product(*zip(lb, ub)))) if lb.size <= 8 else np.zeros((0, lb.size))
+    corners = (
+        np.array(list(itertools.product(*zip(lb, ub)))) if lb.size <= 8 else np.zeros((0, lb.size))
+    )
     return np.vstack([x, corners, (lb + ub) / 2])
 
 
@@ -59,12 +61,15 @@ def assert_sound(net: ReluNetwork, bounds: NeuronBounds, x: np.ndarray, what: st
         above = np.flatnonzero(np.any(z > bounds.upper[k], axis=0))
         assert below.size == 0 and above.size == 0, (
             f"{what}: layer {k} neurons {below.tolist()} / {above.tolist()} cut off: bounds "
-            f"[{bounds.lower[k]}, {bounds.upper[k]}], values in [{z.min(0)}, {z.max(0)}]")
+            f"[{bounds.lower[k]}, {bounds.upper[k]}], values in [{z.min(0)}, {z.max(0)}]"
+        )
 
 
 def assert_tighter(inner: NeuronBounds, outer: NeuronBounds) -> None:
     for k in range(outer.n_layers):
-        assert np.all(inner.lower[k] >= outer.lower[k]) and np.all(inner.upper[k] <= outer.upper[k]), k
+        assert np.all(inner.lower[k] >= outer.lower[k]) and np.all(
+            inner.upper[k] <= outer.upper[k]
+        ), k
 
 
 def assert_same_bounds(a: NeuronBounds, b: NeuronBounds) -> None:
@@ -138,12 +143,18 @@ def unusual_networks(draw):
     """A small network with some of: zero rows/columns, duplicates, odd caps, weights over many decades."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n_in = draw(st.integers(1, 3))
-    sizes = [n_in] + draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)) + [draw(st.integers(1, 3))]
+    sizes = (
+        [n_in]
+        + draw(st.lists(st.integers(1, 4), min_size=0, max_size=3))
+        + [draw(st.integers(1, 3))]
+    )
     decades = draw(st.sampled_from([(0, 0), (-2, 2), (-8, 6)]))
     last_act = draw(st.sampled_from(["linear", "relu", "clipped"]))
     layers = []
     for k in range(len(sizes) - 1):
-        w = rng.normal(size=(sizes[k + 1], sizes[k])) * 10.0 ** rng.uniform(*decades, size=(sizes[k + 1], sizes[k]))
+        w = rng.normal(size=(sizes[k + 1], sizes[k])) * 10.0 ** rng.uniform(
+            *decades, size=(sizes[k + 1], sizes[k])
+        )
         b = rng.normal(size=sizes[k + 1]) * 10.0 ** rng.uniform(*decades, size=sizes[k + 1])
         if draw(st.booleans()):  # a zero row, a zero column, a duplicated neuron
             w[rng.integers(sizes[k + 1])] = 0.0
@@ -196,10 +207,17 @@ def test_network_of_one_piecewise_layer(act):
 
 def test_width_one_chain_and_several_outputs():
     rng = np.random.default_rng(3)
-    net = ReluNetwork([dense(rng, 1, 2), DenseLayer([[-1.5]], [0.2], RELU),
-                       DenseLayer([[1.0], [-2.0], [0.0]], [0, 1, 2], LINEAR)])
+    net = ReluNetwork(
+        [
+            dense(rng, 1, 2),
+            DenseLayer([[-1.5]], [0.2], RELU),
+            DenseLayer([[1.0], [-2.0], [0.0]], [0, 1, 2], LINEAR),
+        ]
+    )
     lp = full_check(net, -1, 1)
-    assert 2.0 - 1e-14 < lp.lower[2][2] <= 2.0 <= lp.upper[2][2] < 2.0 + 1e-14  # a zero row: its bias
+    assert (
+        2.0 - 1e-14 < lp.lower[2][2] <= 2.0 <= lp.upper[2][2] < 2.0 + 1e-14
+    )  # a zero row: its bias
 
 
 def test_final_relu_and_clipped_layers_bound_their_preactivations():
@@ -214,8 +232,13 @@ def test_zero_rows_and_columns():
     rng = np.random.default_rng(5)
     w = rng.normal(size=(5, 3))
     w[1], w[:, 2] = 0.0, 0.0
-    net = ReluNetwork([DenseLayer(w, [0, 0, 1, 0, 0], RELU), DenseLayer(np.zeros((2, 5)), [0, 1], RELU),
-                       dense(rng, 1, 2, LINEAR)])
+    net = ReluNetwork(
+        [
+            DenseLayer(w, [0, 0, 1, 0, 0], RELU),
+            DenseLayer(np.zeros((2, 5)), [0, 1], RELU),
+            dense(rng, 1, 2, LINEAR),
+        ]
+    )
     lp = full_check(net, -1, 1)
     assert lp.lower[0][1] == lp.upper[0][1] == 0.0  # exactly zero: stable, no binary
     pruned = pr.prune_stable(net, lp)
@@ -232,35 +255,53 @@ def test_duplicated_neurons_get_identical_bounds():
     np.testing.assert_array_equal(lp.lower[0][:3], lp.lower[0][3:])
     np.testing.assert_array_equal(lp.upper[0][:3], lp.upper[0][3:])
     exact = count_linear_regions(net, -1, 1)
-    single = count_linear_regions(ReluNetwork([DenseLayer(w, b, RELU), dense(rng, 1, 3, LINEAR)]), -1, 1)
+    single = count_linear_regions(
+        ReluNetwork([DenseLayer(w, b, RELU), dense(rng, 1, 3, LINEAR)]), -1, 1
+    )
     assert exact.count == single.count  # a duplicate shares its kink
 
 
 def test_dead_network_is_constant_and_prunes_to_one_layer():
     rng = np.random.default_rng(7)
-    net = ReluNetwork([DenseLayer(-np.abs(rng.normal(size=(4, 2))), -5 * np.ones(4), RELU), dense(rng, 4, 4),
-                       DenseLayer(rng.normal(size=(1, 4)), [0.3], LINEAR)])
+    net = ReluNetwork(
+        [
+            DenseLayer(-np.abs(rng.normal(size=(4, 2))), -5 * np.ones(4), RELU),
+            dense(rng, 4, 4),
+            DenseLayer(rng.normal(size=(1, 4)), [0.3], LINEAR),
+        ]
+    )
     lp = full_check(net, 0, 1)
     assert stable_fraction(lp).fraction == 1.0 and big_m_report(lp).n_binaries == 0
     pruned = pr.prune_stable(net, lp)
     assert pruned.network.n_layers == 1 and not np.any(pruned.network.layers[0].weights)
     assert pruned.n_constant + pruned.n_folded == 8
     assert count_linear_regions(net, 0, 1).count == 1
-    assert lp.report.n_solves == 2  # only the linear output (min and max); no hidden neuron is unstable
+    assert (
+        lp.report.n_solves == 2
+    )  # only the linear output (min and max); no hidden neuron is unstable
 
 
 def test_every_neuron_stably_active_folds_into_one_affine_layer():
     rng = np.random.default_rng(8)
-    net = ReluNetwork([DenseLayer(np.abs(rng.normal(size=(4, 2))), 5 * np.ones(4), RELU),
-                       DenseLayer(np.abs(rng.normal(size=(3, 4))), np.ones(3), RELU), dense(rng, 1, 3, LINEAR)])
+    net = ReluNetwork(
+        [
+            DenseLayer(np.abs(rng.normal(size=(4, 2))), 5 * np.ones(4), RELU),
+            DenseLayer(np.abs(rng.normal(size=(3, 4))), np.ones(3), RELU),
+            dense(rng, 1, 3, LINEAR),
+        ]
+    )
     full_check(net, 0, 1)
     pruned = pr.prune_stable(net, interval_bounds(net, 0, 1))
     assert pruned.network.layer_sizes == (2, 1) and pruned.n_folded == 7
 
 
 def test_saturated_final_clipped_layer():
-    net = ReluNetwork([DenseLayer(np.ones((3, 2)), np.ones(3), RELU),
-                       DenseLayer(np.ones((2, 3)), np.ones(2), CLIP((0.5, 100.0)))])
+    net = ReluNetwork(
+        [
+            DenseLayer(np.ones((3, 2)), np.ones(3), RELU),
+            DenseLayer(np.ones((2, 3)), np.ones(2), CLIP((0.5, 100.0))),
+        ]
+    )
     lp = full_check(net, 0, 1)
     assert stable_fraction(lp).layers[-1].saturated == 1
     assert count_linear_regions(net, 0, 1).count == 1
@@ -268,14 +309,18 @@ def test_saturated_final_clipped_layer():
 
 def test_linear_hidden_layer_between_relu_layers():
     rng = np.random.default_rng(9)
-    net = ReluNetwork([dense(rng, 3, 2), dense(rng, 3, 3, LINEAR), dense(rng, 3, 3), dense(rng, 1, 3, LINEAR)])
+    net = ReluNetwork(
+        [dense(rng, 3, 2), dense(rng, 3, 3, LINEAR), dense(rng, 3, 3), dense(rng, 1, 3, LINEAR)]
+    )
     full_check(net, -1, 1)
     assert [s.layer for s in stable_fraction(interval_bounds(net, -1, 1)).layers] == [0, 2]
 
 
 def test_deep_narrow_network():
     rng = np.random.default_rng(10)
-    layers = [dense(rng, 3, 2 if k == 0 else 3, bias=0.3) for k in range(18)] + [dense(rng, 1, 3, LINEAR)]
+    layers = [dense(rng, 3, 2 if k == 0 else 3, bias=0.3) for k in range(18)] + [
+        dense(rng, 1, 3, LINEAR)
+    ]
     full_check(ReluNetwork(layers), -1, 1, workers=(1, 2))
 
 
@@ -296,26 +341,42 @@ def test_weights_over_fourteen_decades():
     rng = np.random.default_rng(12)
     w1 = rng.normal(size=(4, 3)) * 10.0 ** rng.uniform(-8, 6, size=(4, 3))
     w2 = rng.normal(size=(2, 4)) * 10.0 ** rng.uniform(-8, 6, size=(2, 4))
-    full_check(ReluNetwork([DenseLayer(w1, rng.normal(size=4), RELU), DenseLayer(w2, [0, 0], LINEAR)]), -1, 1)
+    full_check(
+        ReluNetwork([DenseLayer(w1, rng.normal(size=4), RELU), DenseLayer(w2, [0, 0], LINEAR)]),
+        -1,
+        1,
+    )
 
 
 def small_net(seed=13):
     rng = np.random.default_rng(seed)
-    return ReluNetwork([dense(rng, 4, 3, bias=0.1), dense(rng, 4, 4, CLIP(0.3), bias=0.1), dense(rng, 2, 4, LINEAR)])
+    return ReluNetwork(
+        [
+            dense(rng, 4, 3, bias=0.1),
+            dense(rng, 4, 4, CLIP(0.3), bias=0.1),
+            dense(rng, 2, 4, LINEAR),
+        ]
+    )
 
 
-@pytest.mark.parametrize("lb, ub", [
-    ([0, -1, 0.5], [0, 1, 0.5]),                           # some inputs fixed
-    ([0, -1, 0.5], [0, -1, 0.5]),                          # a single point
-    ([0.1, 0.2, 0.3], [0.1 + 1e-9, 0.2 + 1e-9, 0.3 + 1e-9]),  # a tiny box
-    (-1e8, 1e8),                                           # a huge box
-], ids=["some-fixed", "point", "tiny", "huge"])
+@pytest.mark.parametrize(
+    "lb, ub",
+    [
+        ([0, -1, 0.5], [0, 1, 0.5]),  # some inputs fixed
+        ([0, -1, 0.5], [0, -1, 0.5]),  # a single point
+        ([0.1, 0.2, 0.3], [0.1 + 1e-9, 0.2 + 1e-9, 0.3 + 1e-9]),  # a tiny box
+        (-1e8, 1e8),  # a huge box
+    ],
+    ids=["some-fixed", "point", "tiny", "huge"],
+)
 def test_degenerate_tiny_and_huge_boxes(lb, ub):
     net = small_net()
     lp = full_check(net, lb, ub)
     if np.array_equal(np.broadcast_to(lb, 3), np.broadcast_to(ub, 3)):
         y = net.forward(np.asarray(lb, dtype=float))
-        assert np.all(lp.upper[-1] - lp.lower[-1] <= 1e-12 * (1 + np.abs(y)))  # a point has (almost) exact bounds
+        assert np.all(
+            lp.upper[-1] - lp.lower[-1] <= 1e-12 * (1 + np.abs(y))
+        )  # a point has (almost) exact bounds
         assert count_linear_regions(net, lb, ub).count == 1
 
 
@@ -332,17 +393,24 @@ def test_lp_bounds_on_boxes_beyond_highs_limits(s):
     assert_tighter(lp, ib)
     if s == 1e16:  # as tight, relatively, as on a 1e12 box (where the biases are as negligible)
         ref, ref_ib = lp_bounds(net, -1e12, 1e12), interval_bounds(net, -1e12, 1e12)
-        np.testing.assert_allclose((lp.upper[2] - lp.lower[2]) / (ib.upper[2] - ib.lower[2]),
-                                   (ref.upper[2] - ref.lower[2]) / (ref_ib.upper[2] - ref_ib.lower[2]), rtol=1e-6)
+        np.testing.assert_allclose(
+            (lp.upper[2] - lp.lower[2]) / (ib.upper[2] - ib.lower[2]),
+            (ref.upper[2] - ref.lower[2]) / (ref_ib.upper[2] - ref_ib.lower[2]),
+            rtol=1e-6,
+        )
 
 
-@pytest.mark.parametrize("lb, ub", [
-    ([-1, -1, -1], (1, 1, 1)),
-    (np.float32([-1, -1, -1]), np.float32([1, 1, 1])),
-    (np.array(-1.0), np.array(1.0)),
-    (-1, 1.0),
-    ([np.float32(-1), -1, np.int64(-1)], [1, 1, 1]),
-], ids=["list-tuple", "float32", "0d", "scalars", "mixed"])
+@pytest.mark.parametrize(
+    "lb, ub",
+    [
+        ([-1, -1, -1], (1, 1, 1)),
+        (np.float32([-1, -1, -1]), np.float32([1, 1, 1])),
+        (np.array(-1.0), np.array(1.0)),
+        (-1, 1.0),
+        ([np.float32(-1), -1, np.int64(-1)], [1, 1, 1]),
+    ],
+    ids=["list-tuple", "float32", "0d", "scalars", "mixed"],
+)
 def test_box_given_in_other_forms(lb, ub):
     net = small_net()
     ref = lp_bounds(net, -np.ones(3), np.ones(3))
@@ -355,8 +423,14 @@ def test_box_given_in_other_forms(lb, ub):
 
 def test_float32_network_data_and_inputs():
     rng = np.random.default_rng(15)
-    net = ReluNetwork([DenseLayer(rng.normal(size=(3, 2)).astype(np.float32), np.float32([0.1, -0.2, 0.3]), RELU),
-                       DenseLayer(rng.normal(size=(1, 3)).astype(np.float32), np.float32([0]), LINEAR)])
+    net = ReluNetwork(
+        [
+            DenseLayer(
+                rng.normal(size=(3, 2)).astype(np.float32), np.float32([0.1, -0.2, 0.3]), RELU
+            ),
+            DenseLayer(rng.normal(size=(1, 3)).astype(np.float32), np.float32([0]), LINEAR),
+        ]
+    )
     assert net.layers[0].weights.dtype == np.float64
     full_check(net, np.float32([-1, -1]), np.float32([1, 1]))
     x32 = np.float32([[0.3, -0.7]])
@@ -365,7 +439,9 @@ def test_float32_network_data_and_inputs():
 
 
 def test_one_input_network_takes_0d_and_scalar_inputs():
-    net = ReluNetwork([DenseLayer([[2.0], [-1.0]], [0.0, 0.5], RELU), DenseLayer([[1.0, 1.0]], [0.0], LINEAR)])
+    net = ReluNetwork(
+        [DenseLayer([[2.0], [-1.0]], [0.0, 0.5], RELU), DenseLayer([[1.0, 1.0]], [0.0], LINEAR)]
+    )
     np.testing.assert_array_equal(net.forward(np.array(0.25)), net.forward([0.25]))
     np.testing.assert_array_equal(net.forward(0.25), [0.75])
     full_check(net, np.array(0.0), 1)
@@ -389,8 +465,19 @@ def test_clipped_relu_cap_zero_is_refused_clearly():
 # -- MILP bounds ------------------------------------------------------------------------
 @pytest.mark.solver
 @requires_scip
-@pytest.mark.parametrize("case", ["affine", "relu-only", "final-clipped", "width-1", "dead", "point-box",
-                                  "some-fixed", "weights-span"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "affine",
+        "relu-only",
+        "final-clipped",
+        "width-1",
+        "dead",
+        "point-box",
+        "some-fixed",
+        "weights-span",
+    ],
+)
 def test_milp_bounds_on_unusual_networks(case):
     rng = np.random.default_rng(17)
     lb, ub = -1.0, 1.0
@@ -401,17 +488,35 @@ def test_milp_bounds_on_unusual_networks(case):
     elif case == "final-clipped":
         net = ReluNetwork([dense(rng, 4, 2), dense(rng, 3, 4, CLIP((0.1, 1.0, 1e9)))])
     elif case == "width-1":
-        net = ReluNetwork([dense(rng, 1, 2), DenseLayer([[1.0]], [0.0], RELU),
-                           DenseLayer([[2.0], [3.0]], [0, 1], LINEAR)])
+        net = ReluNetwork(
+            [
+                dense(rng, 1, 2),
+                DenseLayer([[1.0]], [0.0], RELU),
+                DenseLayer([[2.0], [3.0]], [0, 1], LINEAR),
+            ]
+        )
     elif case == "dead":
-        net = ReluNetwork([DenseLayer(-np.ones((3, 2)), -5 * np.ones(3), RELU), dense(rng, 2, 3),
-                           dense(rng, 1, 2, LINEAR)])
+        net = ReluNetwork(
+            [
+                DenseLayer(-np.ones((3, 2)), -5 * np.ones(3), RELU),
+                dense(rng, 2, 3),
+                dense(rng, 1, 2, LINEAR),
+            ]
+        )
     elif case == "weights-span":
-        net = ReluNetwork([DenseLayer(rng.normal(size=(4, 3)) * 10.0 ** rng.uniform(-8, 6, (4, 3)), rng.normal(size=4)),
-                           dense(rng, 1, 4, LINEAR)])
+        net = ReluNetwork(
+            [
+                DenseLayer(
+                    rng.normal(size=(4, 3)) * 10.0 ** rng.uniform(-8, 6, (4, 3)), rng.normal(size=4)
+                ),
+                dense(rng, 1, 4, LINEAR),
+            ]
+        )
     else:
         net = small_net()
-        lb, ub = ([0, -1, 0.5], [0, 1, 0.5]) if case == "some-fixed" else ([0, -1, 0.5], [0, -1, 0.5])
+        lb, ub = (
+            ([0, -1, 0.5], [0, 1, 0.5]) if case == "some-fixed" else ([0, -1, 0.5], [0, -1, 0.5])
+        )
     lp = lp_bounds(net, lb, ub)
     mb = milp_bounds(net, lb, ub, time_limit_per_neuron=5)
     assert_same_bounds(milp_bounds(net, lb, ub, prior=lp, time_limit_per_neuron=5), mb)
@@ -425,7 +530,9 @@ def test_milp_bounds_on_unusual_networks(case):
 def test_milp_bounds_on_huge_boxes_are_sound_and_useful(s):
     """SCIP's dual bound cut off 30 % of a neuron's range on a 1e12 box, and refused 1e20 boxes outright."""
     rng = np.random.default_rng(0)
-    net = ReluNetwork([dense(rng, 6, 3, bias=1.0), dense(rng, 6, 6, bias=1.0), dense(rng, 2, 6, LINEAR, bias=0.0)])
+    net = ReluNetwork(
+        [dense(rng, 6, 3, bias=1.0), dense(rng, 6, 6, bias=1.0), dense(rng, 2, 6, LINEAR, bias=0.0)]
+    )
     lp = lp_bounds(net, -s, s)
     mb = milp_bounds(net, -s, s, prior=lp, time_limit_per_neuron=5)
     assert_sound(net, mb, box_points([-s] * 3, [s] * 3, n=2000, seed=1), "milp_bounds")
@@ -433,9 +540,12 @@ def test_milp_bounds_on_huge_boxes_are_sound_and_useful(s):
     ib = interval_bounds(net, -s, s)
     width = (mb.upper[2] - mb.lower[2]) / (ib.upper[2] - ib.lower[2])
     unit = milp_bounds(net, -1e6, 1e6, time_limit_per_neuron=5)
-    unit_width = (unit.upper[2] - unit.lower[2]) / (interval_bounds(net, -1e6, 1e6).upper[2]
-                                                     - interval_bounds(net, -1e6, 1e6).lower[2])
-    np.testing.assert_allclose(width, unit_width, rtol=1e-3)  # as tight, relatively, as on a 1e6 box
+    unit_width = (unit.upper[2] - unit.lower[2]) / (
+        interval_bounds(net, -1e6, 1e6).upper[2] - interval_bounds(net, -1e6, 1e6).lower[2]
+    )
+    np.testing.assert_allclose(
+        width, unit_width, rtol=1e-3
+    )  # as tight, relatively, as on a 1e6 box
 
 
 # -- bounds objects -----------------------------------------------------------------------
@@ -469,7 +579,9 @@ def test_intersect_refuses_other_types_and_shapes():
     with pytest.raises(BoundsTypeError, match="other must be NeuronBounds, found NoneType"):
         ib.intersect(None)
     other = interval_bounds(ReluNetwork([DenseLayer(np.eye(3), np.zeros(3), RELU)]), -1, 1)
-    with pytest.raises(ShapeMismatchError, match=r"layer sizes \[3, 4, 4, 2\] but other has \[3, 3\]"):
+    with pytest.raises(
+        ShapeMismatchError, match=r"layer sizes \[3, 4, 4, 2\] but other has \[3, 3\]"
+    ):
         ib.intersect(other)
 
 
@@ -490,8 +602,11 @@ BAD_BOXES = [
 WITH_SCIP = [pytest.mark.solver, requires_scip]
 
 
-@pytest.mark.parametrize("fn", [interval_bounds, lp_bounds, pytest.param(milp_bounds, marks=WITH_SCIP)],
-                         ids=["interval", "lp", "milp"])
+@pytest.mark.parametrize(
+    "fn",
+    [interval_bounds, lp_bounds, pytest.param(milp_bounds, marks=WITH_SCIP)],
+    ids=["interval", "lp", "milp"],
+)
 @pytest.mark.parametrize("name, lb, ub, exc, msg", BAD_BOXES, ids=[b[0] for b in BAD_BOXES])
 def test_bad_boxes_raise_package_errors(fn, name, lb, ub, exc, msg):
     with pytest.raises(exc, match=msg) as info:
@@ -499,11 +614,19 @@ def test_bad_boxes_raise_package_errors(fn, name, lb, ub, exc, msg):
     assert isinstance(info.value, ReluError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("fn, what", [(interval_bounds, "interval_bounds"), (lp_bounds, "lp_bounds"),
-                                      pytest.param(milp_bounds, "milp_bounds", marks=WITH_SCIP)])
+@pytest.mark.parametrize(
+    "fn, what",
+    [
+        (interval_bounds, "interval_bounds"),
+        (lp_bounds, "lp_bounds"),
+        pytest.param(milp_bounds, "milp_bounds", marks=WITH_SCIP),
+    ],
+)
 @pytest.mark.parametrize("net", [None, [1, 2], "net.onnx"])
 def test_bounds_of_something_that_is_not_a_network(fn, what, net):
-    with pytest.raises(NetworkTypeError, match=f"{what}: net must be a ReluNetwork, found {type(net).__name__}"):
+    with pytest.raises(
+        NetworkTypeError, match=f"{what}: net must be a ReluNetwork, found {type(net).__name__}"
+    ):
         fn(net, 0, 1)
 
 
@@ -516,7 +639,9 @@ def test_bad_boxes_for_region_counting_and_reductions():
     with pytest.raises(ShapeMismatchError):
         count_linear_regions(net, [0, 0], 1)
     with pytest.raises(ShapeMismatchError, match="do not match the network"):
-        pr.rescale(net, interval_bounds(ReluNetwork([DenseLayer(np.eye(3), np.zeros(3), RELU)]), -1, 1))
+        pr.rescale(
+            net, interval_bounds(ReluNetwork([DenseLayer(np.eye(3), np.zeros(3), RELU)]), -1, 1)
+        )
 
 
 def harsh_network(seed: int):
@@ -530,9 +655,18 @@ def harsh_network(seed: int):
         if k == 2:
             act = LINEAR
         else:
-            act = CLIP(tuple(10.0 ** rng.uniform(-2, 6, sizes[k + 1]))) if rng.random() < 0.3 else RELU
-        layers.append(DenseLayer(rng.normal(size=(sizes[k + 1], sizes[k])) * scale,
-                                 rng.normal(size=sizes[k + 1]) * scale * 10.0 ** rng.uniform(-1, 3), act))
+            act = (
+                CLIP(tuple(10.0 ** rng.uniform(-2, 6, sizes[k + 1])))
+                if rng.random() < 0.3
+                else RELU
+            )
+        layers.append(
+            DenseLayer(
+                rng.normal(size=(sizes[k + 1], sizes[k])) * scale,
+                rng.normal(size=sizes[k + 1]) * scale * 10.0 ** rng.uniform(-1, 3),
+                act,
+            )
+        )
     s = 10.0 ** rng.uniform(0, 12)
     centre = rng.normal(size=n_in) * s * rng.uniform(0, 1)
     return ReluNetwork(layers), centre - s, centre + s
@@ -557,8 +691,13 @@ def test_hand_made_bounds_without_caps_and_with_lists_answer_queries():
     """caps left empty mean plain ReLU layers (as validated_bounds reads them); lists are numbers too."""
     net = small_net()
     ref = lp_bounds(net, -1, 1)
-    hand = NeuronBounds([-1.0] * 3, [1.0] * 3, [list(lo) for lo in ref.lower], [list(up) for up in ref.upper],
-                        list(ref.methods))
+    hand = NeuronBounds(
+        [-1.0] * 3,
+        [1.0] * 3,
+        [list(lo) for lo in ref.lower],
+        [list(up) for up in ref.upper],
+        list(ref.methods),
+    )
     for k in range(2):  # the plain ReLU layer 0 and the clipped layer 1 read as ReLU
         np.testing.assert_array_equal(hand.stable_inactive(k), ref.stable_inactive(k))
         np.testing.assert_array_equal(hand.post_bounds(k)[0], np.maximum(ref.lower[k], 0.0))

@@ -10,20 +10,40 @@ Each problem module offers ``train_networks(variant, cache_dir=..., quick=...)``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ...errors import UnknownOptionError
 from . import oil, peaks, reformer
-from ._common import (OMLT_FORMULATION, VARIANTS, TrainedNet, Variant, block_network, default_cache_dir,
-                      select_variants)
+from ._common import (
+    OMLT_FORMULATION,
+    VARIANTS,
+    TrainedNet,
+    Variant,
+    block_network,
+    default_cache_dir,
+    select_variants,
+)
 from .oil import build_oil
 from .peaks import build_peaks, peaks_function
 from .reformer import build_reformer
 
-__all__ = ["Problem", "PROBLEMS", "get_problem", "build_peaks", "build_reformer", "build_oil", "peaks_function",
-           "Variant", "VARIANTS", "select_variants", "TrainedNet", "block_network", "default_cache_dir",
-           "OMLT_FORMULATION"]
+__all__ = [
+    "Problem",
+    "PROBLEMS",
+    "get_problem",
+    "build_peaks",
+    "build_reformer",
+    "build_oil",
+    "peaks_function",
+    "Variant",
+    "VARIANTS",
+    "select_variants",
+    "TrainedNet",
+    "block_network",
+    "default_cache_dir",
+    "OMLT_FORMULATION",
+]
 
 
 @dataclass(frozen=True)
@@ -57,11 +77,27 @@ class Problem:
 
 
 PROBLEMS = {
-    "peaks": Problem("peaks", "min", peaks.train_networks, build_peaks, lambda nets: {"f": nets["f"]},
-                     peaks.input_boxes, peaks.check),
-    "reformer": Problem("reformer", "max", reformer.train_networks, build_reformer,
-                        lambda nets: {"reformer": nets["reformer"]}, reformer.input_boxes, reformer.check),
-    "oil": Problem("oil", "max", oil.train_networks, build_oil, oil.block_networks, oil.input_boxes, oil.check),
+    "peaks": Problem(
+        "peaks",
+        "min",
+        peaks.train_networks,
+        build_peaks,
+        lambda nets: {"f": nets["f"]},
+        peaks.input_boxes,
+        peaks.check,
+    ),
+    "reformer": Problem(
+        "reformer",
+        "max",
+        reformer.train_networks,
+        build_reformer,
+        lambda nets: {"reformer": nets["reformer"]},
+        reformer.input_boxes,
+        reformer.check,
+    ),
+    "oil": Problem(
+        "oil", "max", oil.train_networks, build_oil, oil.block_networks, oil.input_boxes, oil.check
+    ),
 }
 
 
@@ -70,4 +106,6 @@ def get_problem(name: str) -> Problem:
     try:
         return PROBLEMS[name]
     except KeyError:
-        raise UnknownOptionError(f"unknown benchmark problem {name!r}; valid: {', '.join(PROBLEMS)}.") from None
+        raise UnknownOptionError(
+            f"unknown benchmark problem {name!r}; valid: {', '.join(PROBLEMS)}."
+        ) from None

@@ -22,8 +22,18 @@ import numpy as np
 from ...errors import UnknownOptionError
 from ...network import ReluNetwork
 
-__all__ = ["Variant", "VARIANTS", "select_variants", "TrainedNet", "train_cached", "default_cache_dir",
-           "data_path", "embed", "block_network", "OMLT_FORMULATION"]
+__all__ = [
+    "Variant",
+    "VARIANTS",
+    "select_variants",
+    "TrainedNet",
+    "train_cached",
+    "default_cache_dir",
+    "data_path",
+    "embed",
+    "block_network",
+    "OMLT_FORMULATION",
+]
 
 #: formulation name that selects the OMLT baseline in :func:`embed`
 OMLT_FORMULATION = "omlt_bigm"
@@ -46,10 +56,16 @@ VARIANTS = (
     Variant("l1_weak", {"l1": 1e-4}, "L1 on the weights, 1e-4"),
     Variant("l1_strong", {"l1": 1e-3}, "L1 on the weights, 1e-3"),
     Variant("stability", {"stability": 2e-3}, "ReLU-stability loss (Xiao et al. 2019), 2e-3"),
-    Variant("clipped", {"activation": "clipped_relu", "cap": 1.0}, "clipped ReLU min(max(0, z), 1)"),
+    Variant(
+        "clipped", {"activation": "clipped_relu", "cap": 1.0}, "clipped ReLU min(max(0, z), 1)"
+    ),
     Variant("dropout", {"dropout": 0.1}, "dropout 0.1 after every hidden layer"),
-    Variant("plain_alt", {"arch": "alt"}, "no regularization, the problem's second architecture "
-            "(peaks 3 x 50, reformer OMLT's 4 x 10, oil the deep networks)"),
+    Variant(
+        "plain_alt",
+        {"arch": "alt"},
+        "no regularization, the problem's second architecture "
+        "(peaks 3 x 50, reformer OMLT's 4 x 10, oil the deep networks)",
+    ),
 )
 QUICK_VARIANTS = ("plain", "l1_strong")
 
@@ -61,7 +77,9 @@ def select_variants(names=None, *, quick: bool = False) -> list[Variant]:
         names = QUICK_VARIANTS if quick else tuple(by_name)
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise UnknownOptionError(f"unknown network variant(s) {unknown}; valid: {', '.join(by_name)}.")
+        raise UnknownOptionError(
+            f"unknown network variant(s) {unknown}; valid: {', '.join(by_name)}."
+        )
     return [by_name[n] for n in names]
 
 
@@ -69,7 +87,9 @@ def data_path(*parts: str) -> Path:
     """Path of a shipped data file (``pyomo_relu/benchmarks/data/...``)."""
     path = DATA_DIR.joinpath(*parts)
     if not path.exists():
-        raise FileNotFoundError(f"benchmark data file {path} is missing; reinstall pyomo_relu with its package data.")
+        raise FileNotFoundError(
+            f"benchmark data file {path} is missing; reinstall pyomo_relu with its package data."
+        )
     return path
 
 
@@ -130,7 +150,16 @@ def train_cached(tag: str, X, y, options: dict, cache_dir) -> TrainedNet:
     return TrainedNet(result.network, result.train_mse, result.val_mse)
 
 
-def embed(m, name: str, net: ReluNetwork, inputs: list, *, formulation: str, bounds=None, input_bounds=None):
+def embed(
+    m,
+    name: str,
+    net: ReluNetwork,
+    inputs: list,
+    *,
+    formulation: str,
+    bounds=None,
+    input_bounds=None,
+):
     """Add network ``net`` to model ``m`` as component ``name``, fed by the variables ``inputs``.
 
     ``formulation == "omlt_bigm"`` builds OMLT's big-M formulation (the baseline);
@@ -144,8 +173,13 @@ def embed(m, name: str, net: ReluNetwork, inputs: list, *, formulation: str, bou
         return add_omlt_block(m, name, net, inputs, input_bounds=input_bounds)
     from ...block import ReluNetworkBlock
 
-    blk = ReluNetworkBlock(network=net, inputs=list(inputs), input_bounds=input_bounds, bounds=bounds,
-                           formulation=formulation)
+    blk = ReluNetworkBlock(
+        network=net,
+        inputs=list(inputs),
+        input_bounds=input_bounds,
+        bounds=bounds,
+        formulation=formulation,
+    )
     m.add_component(name, blk)
     return blk
 

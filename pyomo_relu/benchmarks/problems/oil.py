@@ -52,14 +52,19 @@ RISER_LB = np.array([0.04, 0.024, 0.0, 0.299867])
 RISER_UB = np.array([1.6, 1.92, 0.96, 2.09987])
 PDS_BOUNDS = (0.005022, 1.33179)
 #: hidden layers (wells, riser): published shallow and deep architectures
-HIDDEN = {"full": ((20, 20), (50, 50)), "alt": ((10, 10, 10, 10), (20, 20, 20, 20, 20)),
-          "quick": ((10, 10), (20, 20))}
+HIDDEN = {
+    "full": ((20, 20), (50, 50)),
+    "alt": ((10, 10, 10, 10), (20, 20, 20, 20, 20)),
+    "quick": ((10, 10), (20, 20)),
+}
 EPOCHS = {"full": (1500, 150), "quick": (400, 40)}
 WELLS = [f"well_{i + 1}" for i in range(N_WELLS)]
 RISERS = ("riser_1", "riser_2")
 
 
-def train_networks(variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0) -> dict[str, TrainedNet]:
+def train_networks(
+    variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0
+) -> dict[str, TrainedNet]:
     """The 8 well networks and the riser network of ``variant`` (cached)."""
     mode = "quick" if quick else "full"
     options = dict(variant.options)
@@ -68,13 +73,34 @@ def train_networks(variant: Variant, *, cache_dir, quick: bool = False, seed: in
     out = {}
     for i, name in enumerate(WELLS):
         data = read_csv(data_path("oil_production", "wells", f"{name}.csv"), ["PWH", "QOIL"])
-        opts = {"hidden": h_well, "epochs": e_well, "batch_size": 16, "lr": 3e-3, "seed": seed,
-                "input_bounds": ([PWH_LB], [PWH_UB[i]]), **options}
-        out[name] = train_cached(f"oil-{name}-{variant.name}", data[:, :1], data[:, 1], opts, cache_dir)
-    data = read_csv(data_path("oil_production", "flowlines", "flowline_1.csv"), ["QOIL", "QGAS", "QWAT", "PUS", "PDS"])
-    opts = {"hidden": h_riser, "epochs": e_riser, "batch_size": 64, "lr": 3e-3, "seed": seed,
-            "input_bounds": (RISER_LB, RISER_UB), **options}
-    out["riser"] = train_cached(f"oil-riser-{variant.name}", data[:, :4], data[:, 4], opts, cache_dir)
+        opts = {
+            "hidden": h_well,
+            "epochs": e_well,
+            "batch_size": 16,
+            "lr": 3e-3,
+            "seed": seed,
+            "input_bounds": ([PWH_LB], [PWH_UB[i]]),
+            **options,
+        }
+        out[name] = train_cached(
+            f"oil-{name}-{variant.name}", data[:, :1], data[:, 1], opts, cache_dir
+        )
+    data = read_csv(
+        data_path("oil_production", "flowlines", "flowline_1.csv"),
+        ["QOIL", "QGAS", "QWAT", "PUS", "PDS"],
+    )
+    opts = {
+        "hidden": h_riser,
+        "epochs": e_riser,
+        "batch_size": 64,
+        "lr": 3e-3,
+        "seed": seed,
+        "input_bounds": (RISER_LB, RISER_UB),
+        **options,
+    }
+    out["riser"] = train_cached(
+        f"oil-riser-{variant.name}", data[:, :4], data[:, 4], opts, cache_dir
+    )
     return out
 
 
@@ -87,7 +113,7 @@ def block_networks(networks: dict) -> dict:
 
 def input_boxes(networks: dict) -> dict:
     """Input box of every embedded network, keyed by block name."""
-    out = {name: (np.array([PWH_LB]), PWH_UB[i:i + 1].copy()) for i, name in enumerate(WELLS)}
+    out = {name: (np.array([PWH_LB]), PWH_UB[i : i + 1].copy()) for i, name in enumerate(WELLS)}
     out.update({r: (RISER_LB.copy(), RISER_UB.copy()) for r in RISERS})
     return out
 
@@ -95,7 +121,9 @@ def input_boxes(networks: dict) -> dict:
 def _network_rows(m, networks, formulation, bounds):
     blocks = {}
     for i, name in enumerate(WELLS):
-        blocks[name] = embed(m, name, networks[name], [m.pwh[i]], formulation=formulation, bounds=bounds.get(name))
+        blocks[name] = embed(
+            m, name, networks[name], [m.pwh[i]], formulation=formulation, bounds=bounds.get(name)
+        )
     # the well curve holds when the well produces (routed somewhere), see the module docstring
     spread = {}
     for i, name in enumerate(WELLS):
@@ -103,13 +131,17 @@ def _network_rows(m, networks, formulation, bounds):
         lo, up = out.lower[-1][0], out.upper[-1][0]
         spread[i] = (max(0.0, -lo) + QOIL_UB[i] + 1e-6, max(0.0, up) + 1e-6)
     on = {i: sum(m.y[i, r] for r in m.R) for i in m.W}
-    m.well_curve_ge = pyo.Constraint(m.W, rule=lambda _m, i:
-                                     m.qo[i] - blocks[WELLS[i]].outputs[0] >= -spread[i][1] * (1 - on[i]))
-    m.well_curve_le = pyo.Constraint(m.W, rule=lambda _m, i:
-                                     m.qo[i] - blocks[WELLS[i]].outputs[0] <= spread[i][0] * (1 - on[i]))
+    m.well_curve_ge = pyo.Constraint(
+        m.W, rule=lambda _m, i: m.qo[i] - blocks[WELLS[i]].outputs[0] >= -spread[i][1] * (1 - on[i])
+    )
+    m.well_curve_le = pyo.Constraint(
+        m.W, rule=lambda _m, i: m.qo[i] - blocks[WELLS[i]].outputs[0] <= spread[i][0] * (1 - on[i])
+    )
     for r, name in enumerate(RISERS):
         ins = [m.rqo[r], m.rqg[r], m.rqw[r], m.pm[r]]
-        blocks[name] = embed(m, name, networks["riser"], ins, formulation=formulation, bounds=bounds.get(name))
+        blocks[name] = embed(
+            m, name, networks["riser"], ins, formulation=formulation, bounds=bounds.get(name)
+        )
     m.separator = pyo.Constraint(m.R, rule=lambda _m, r: blocks[RISERS[r]].outputs[0] == P_SEP[r])
     return blocks
 
@@ -149,7 +181,9 @@ def build_oil(networks: dict, *, formulation: str = "bigm", bounds=None):
     blocks = _network_rows(m, networks, formulation, bounds)
 
     m.route_once = pyo.Constraint(m.W, rule=lambda _m, i: sum(m.y[i, r] for r in m.R) <= 1)
-    m.oil_off = pyo.Constraint(m.W, m.R, rule=lambda _m, i, r: m.eqo[i, r] <= QOIL_UB[i] * m.y[i, r])
+    m.oil_off = pyo.Constraint(
+        m.W, m.R, rule=lambda _m, i, r: m.eqo[i, r] <= QOIL_UB[i] * m.y[i, r]
+    )
     # gas and water follow oil on every edge, so they vanish with it
     m.gas_edge = pyo.Constraint(m.W, m.R, rule=lambda _m, i, r: m.eqg[i, r] == GOR[i] * m.eqo[i, r])
     m.wat_edge = pyo.Constraint(m.W, m.R, rule=lambda _m, i, r: m.eqw[i, r] == WOR[i] * m.eqo[i, r])
@@ -161,10 +195,16 @@ def build_oil(networks: dict, *, formulation: str = "bigm", bounds=None):
     def big_m(i):
         return float((PWH_UB[i] - PWH_LB) + (RISER_UB[3] - RISER_LB[3]))
 
-    m.dp_le = pyo.Constraint(m.W, m.R, rule=lambda _m, i, r:
-                             m.pwh[i] - m.pm[r] - m.dp[i, r] <= big_m(i) * (1 - m.y[i, r]))
-    m.dp_ge = pyo.Constraint(m.W, m.R, rule=lambda _m, i, r:
-                             m.pwh[i] - m.pm[r] - m.dp[i, r] >= -big_m(i) * (1 - m.y[i, r]))
+    m.dp_le = pyo.Constraint(
+        m.W,
+        m.R,
+        rule=lambda _m, i, r: m.pwh[i] - m.pm[r] - m.dp[i, r] <= big_m(i) * (1 - m.y[i, r]),
+    )
+    m.dp_ge = pyo.Constraint(
+        m.W,
+        m.R,
+        rule=lambda _m, i, r: m.pwh[i] - m.pm[r] - m.dp[i, r] >= -big_m(i) * (1 - m.y[i, r]),
+    )
     m.gas_capacity = pyo.Constraint(expr=sum(m.rqg[r] for r in m.R) <= GAS_CAPACITY)
     m.obj = pyo.Objective(expr=sum(m.rqo[r] for r in m.R), sense=pyo.maximize)
     return m, blocks
@@ -180,5 +220,10 @@ def check(m, blocks, networks, *, solved: bool, tol: float = 1e-6) -> dict:
     routed = np.round(y) > 0.5
     dp_ok = all(pwh[i] - pm[r] >= -1e-5 for i in range(N_WELLS) for r in range(2) if routed[i, r])
     flow_ok = bool(np.all(eqo[~routed] <= tol))
-    return {"routes": "".join("12"[int(np.argmax(y[i]))] if routed[i].any() else "0" for i in range(N_WELLS)),
-            "gas": round(gas, 6), "grid_ok": bool(dp_ok and flow_ok and gas <= GAS_CAPACITY + 1e-6) if solved else None}
+    return {
+        "routes": "".join(
+            "12"[int(np.argmax(y[i]))] if routed[i].any() else "0" for i in range(N_WELLS)
+        ),
+        "gas": round(gas, 6),
+        "grid_ok": bool(dp_ok and flow_ok and gas <= GAS_CAPACITY + 1e-6) if solved else None,
+    }

@@ -19,7 +19,15 @@ import pyomo.environ as pyo
 from ...network import ReluNetwork
 from ._common import TrainedNet, Variant, embed, train_cached
 
-__all__ = ["NAME", "peaks_function", "peaks_samples", "train_networks", "build_peaks", "input_boxes", "check"]
+__all__ = [
+    "NAME",
+    "peaks_function",
+    "peaks_samples",
+    "train_networks",
+    "build_peaks",
+    "input_boxes",
+    "check",
+]
 
 NAME = "peaks"
 LOWER, UPPER = -3.0, 3.0
@@ -33,9 +41,11 @@ def peaks_function(x) -> np.ndarray:
     """MATLAB's peaks function of points ``x`` with shape (N, 2) or (2,)."""
     x = np.asarray(x, dtype=np.float64)
     u, v = x[..., 0], x[..., 1]
-    return (3 * (1 - u) ** 2 * np.exp(-u**2 - (v + 1) ** 2)
-            - 10 * (u / 5 - u**3 - v**5) * np.exp(-u**2 - v**2)
-            - np.exp(-(u + 1) ** 2 - v**2) / 3)
+    return (
+        3 * (1 - u) ** 2 * np.exp(-(u**2) - (v + 1) ** 2)
+        - 10 * (u / 5 - u**3 - v**5) * np.exp(-(u**2) - v**2)
+        - np.exp(-((u + 1) ** 2) - v**2) / 3
+    )
 
 
 def peaks_samples(n: int = 3000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +54,9 @@ def peaks_samples(n: int = 3000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return X, peaks_function(X)
 
 
-def train_networks(variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0) -> dict[str, TrainedNet]:
+def train_networks(
+    variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0
+) -> dict[str, TrainedNet]:
     """The surrogate of ``variant`` (trained once, then loaded from ``cache_dir``) as ``{"f": TrainedNet}``.
 
     ``variant.options["arch"] == "alt"`` selects the wider, deeper architecture (3 x 50).
@@ -53,8 +65,15 @@ def train_networks(variant: Variant, *, cache_dir, quick: bool = False, seed: in
     options = dict(variant.options)
     arch = options.pop("arch", mode)
     X, y = peaks_samples(3000, seed=seed)
-    opts = {"hidden": HIDDEN[arch], "epochs": EPOCHS[mode], "batch_size": 64, "lr": 3e-3, "seed": seed,
-            "input_bounds": ([LOWER] * 2, [UPPER] * 2), **options}
+    opts = {
+        "hidden": HIDDEN[arch],
+        "epochs": EPOCHS[mode],
+        "batch_size": 64,
+        "lr": 3e-3,
+        "seed": seed,
+        "input_bounds": ([LOWER] * 2, [UPPER] * 2),
+        **options,
+    }
     return {"f": train_cached(f"peaks-{variant.name}", X, y, opts, cache_dir)}
 
 
@@ -101,5 +120,9 @@ def check(m, blocks, networks, *, solved: bool, tol: float = 1e-4) -> dict:
     best = float(vals.min())
     obj = float(pyo.value(m.obj))
     x = np.array([pyo.value(m.x[i]) for i in range(2)])
-    return {"grid_best": best, "grid_ok": (obj <= best + tol) if solved else None,
-            "true_f_at_opt": float(peaks_function(x)), "x_opt": np.round(x, 4).tolist()}
+    return {
+        "grid_best": best,
+        "grid_ok": (obj <= best + tol) if solved else None,
+        "true_f_at_opt": float(peaks_function(x)),
+        "x_opt": np.round(x, 4).tolist(),
+    }

@@ -24,11 +24,33 @@ import pyomo.environ as pyo
 from ...network import ReluNetwork
 from ._common import TrainedNet, Variant, data_path, embed, read_csv, train_cached
 
-__all__ = ["NAME", "INPUTS", "OUTPUTS", "reformer_data", "train_networks", "build_reformer", "input_boxes", "check"]
+__all__ = [
+    "NAME",
+    "INPUTS",
+    "OUTPUTS",
+    "reformer_data",
+    "train_networks",
+    "build_reformer",
+    "input_boxes",
+    "check",
+]
 
 NAME = "reformer"
 INPUTS = ("Bypass Fraction", "NG Steam Ratio")
-OUTPUTS = ("Steam Flow", "Reformer Duty", "AR", "C2H6", "C3H8", "C4H10", "CH4", "CO", "CO2", "H2", "H2O", "N2")
+OUTPUTS = (
+    "Steam Flow",
+    "Reformer Duty",
+    "AR",
+    "C2H6",
+    "C3H8",
+    "C4H10",
+    "CH4",
+    "CO",
+    "CO2",
+    "H2",
+    "H2O",
+    "N2",
+)
 LB, UB = np.array([0.1, 0.8]), np.array([0.8, 1.2])
 H2, N2 = OUTPUTS.index("H2"), OUTPUTS.index("N2")
 N2_MAX = 0.34
@@ -42,14 +64,23 @@ def reformer_data() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :2], table[:, 2:]
 
 
-def train_networks(variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0) -> dict[str, TrainedNet]:
+def train_networks(
+    variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0
+) -> dict[str, TrainedNet]:
     """The surrogate of ``variant`` as ``{"reformer": TrainedNet}`` (cached)."""
     mode = "quick" if quick else "full"
     options = dict(variant.options)
     arch = options.pop("arch", mode)
     X, Y = reformer_data()
-    opts = {"hidden": HIDDEN[arch], "epochs": EPOCHS[mode], "batch_size": 64, "lr": 3e-3, "seed": seed,
-            "input_bounds": (LB, UB), **options}
+    opts = {
+        "hidden": HIDDEN[arch],
+        "epochs": EPOCHS[mode],
+        "batch_size": 64,
+        "lr": 3e-3,
+        "seed": seed,
+        "input_bounds": (LB, UB),
+        **options,
+    }
     trained = train_cached(f"reformer-{variant.name}", X, Y, opts, cache_dir)
     trained.network = ReluNetwork(trained.network.layers, input_names=INPUTS, output_names=OUTPUTS)
     return {"reformer": trained}
@@ -77,7 +108,9 @@ def build_reformer(networks, *, formulation: str = "bigm", bounds=None):
     bounds = bounds or {}
     m = pyo.ConcreteModel(name="reformer")
     m.x = pyo.Var(range(2), bounds=lambda _m, i: (float(LB[i]), float(UB[i])))
-    blk = embed(m, "reformer", net, [m.x[0], m.x[1]], formulation=formulation, bounds=bounds.get("reformer"))
+    blk = embed(
+        m, "reformer", net, [m.x[0], m.x[1]], formulation=formulation, bounds=bounds.get("reformer")
+    )
     m.n2_limit = pyo.Constraint(expr=blk.outputs[N2] <= N2_MAX)
     m.obj = pyo.Objective(expr=blk.outputs[H2], sense=pyo.maximize)
     return m, {"reformer": blk}
@@ -100,5 +133,9 @@ def check(m, blocks, networks, *, solved: bool, tol: float = 1e-5) -> dict:
     feas = Y[:, N2] <= N2_MAX
     obj = float(pyo.value(m.obj))
     x = np.array([pyo.value(m.x[i]) for i in range(2)])
-    return {"grid_best": best, "grid_ok": (obj >= best - tol) if solved and ok.any() else None,
-            "data_best": float(Y[feas, H2].max()), "x_opt": np.round(x, 4).tolist()}
+    return {
+        "grid_best": best,
+        "grid_ok": (obj >= best - tol) if solved and ok.any() else None,
+        "data_best": float(Y[feas, H2].max()),
+        "x_opt": np.round(x, 4).tolist(),
+    }
