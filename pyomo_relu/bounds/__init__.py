@@ -1,10 +1,15 @@
-"""Sound pre-activation bounds: interval arithmetic and optimization-based tightening (OBBT)."""
+"""Sound pre-activation bounds: interval arithmetic and optimization-based tightening (OBBT).
+
+Every method is registered in :mod:`.registry` (``interval``, ``lp``, ``milp``);
+:func:`get_bound_method` finds one by name.
+"""
 
 from .core import NeuronBounds, check_box, pad_outward
 from .interval import affine_interval, interval_bounds
 from .lp import lp_bounds
 from .milp import milp_bounds
 from .parallel import tighten
+from .registry import BoundMethod, bound_method_names, get_bound_method, register_bound_method
 from .report import TighteningReport
 
 __all__ = [
@@ -17,4 +22,8 @@ __all__ = [
     "milp_bounds",
     "tighten",
     "TighteningReport",
+    "BoundMethod",
+    "register_bound_method",
+    "get_bound_method",
+    "bound_method_names",
 ]

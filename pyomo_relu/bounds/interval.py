@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import NotApplicableError
 from ..network import ReluNetwork
 from .core import NeuronBounds, check_box, pad_outward, require_network
+from .registry import BoundMethod, register_bound_method
 
 __all__ = ["interval_bounds", "affine_interval"]
 
@@ -81,3 +82,18 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
         bounds.methods.append("interval")
         a_lo, a_up = bounds.post_bounds(k)
     return bounds
+
+
+def _interval_method(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None):
+    """Interval bounds over ``[lb, ub]``, intersected with ``prior`` when given."""
+    bounds = interval_bounds(net, lb, ub)
+    return bounds if prior is None else bounds.intersect(prior)
+
+
+register_bound_method(
+    BoundMethod(
+        name="interval",
+        compute=_interval_method,
+        description="interval arithmetic with outward rounding (exact for the first layer)",
+    )
+)

@@ -51,6 +51,7 @@ from ..network import ReluNetwork
 from .core import NeuronBounds, require_network
 from .lp import lp_bounds
 from .parallel import ChunkResult, ChunkTask, tighten
+from .registry import BoundMethod, register_bound_method
 
 __all__ = ["ScipLayerMILP", "solve_milp_chunk", "milp_bounds"]
 
@@ -415,3 +416,23 @@ def milp_bounds(
         warnings.warn(TimeLimitWarning(f"milp_bounds: {prior_limited[0].message}"), stacklevel=2)
     bounds.report = report
     return bounds
+
+
+register_bound_method(
+    BoundMethod(
+        name="milp",
+        compute=milp_bounds,
+        description="MILP-based tightening with SCIP's dual bounds (after an LP pass)",
+        options=(
+            "time_limit_per_neuron",
+            "time_limit",
+            "workers",
+            "executor",
+            "progress",
+            "extra_constraints",
+            "layers",
+            "tighten_outputs",
+        ),
+        chunk_solver=solve_milp_chunk,
+    )
+)

@@ -50,6 +50,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .._options import seconds_option
 from ..errors import (
@@ -60,14 +61,15 @@ from ..errors import (
     UnknownOptionError,
 )
 from ..network import DenseLayer, ReluNetwork
+from .constraints import check_inputs_feasible, normalize_extra_constraints
 from .core import NeuronBounds, check_box
 from .interval import interval_bounds
+from .registry import get_bound_method
 from .report import LayerReport, TighteningReport
 
 __all__ = ["ChunkTask", "ChunkResult", "tighten", "split_chunks"]
 
 _EPS = np.finfo(np.float64).eps
-_METHODS = ("lp", "milp")
 CHUNK_SIZE = 8
 """Neurons per chunk: one LP build and cold start per 16 warm-started solves, and
 enough chunks per layer (e.g. 10 for 80 unstable neurons) to balance workers."""
@@ -309,16 +311,6 @@ def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: s
     )
 
 
-def _solver_for(method: str):
-    if method == "lp":
-        from .lp import solve_lp_chunk
-
-        return solve_lp_chunk
-    from .milp import solve_milp_chunk
-
-    return solve_milp_chunk
-
-
 def _ignore_sigint() -> None:
     """Initializer of our worker processes: Ctrl-C (sent to the whole process group) is for the parent.
 
@@ -498,12 +490,7 @@ def tighten(
     -------
     (NeuronBounds, TighteningReport)
     """
-    from tqdm.auto import tqdm
-
-    from .lp import check_inputs_feasible, normalize_extra_constraints
-
-    if method not in _METHODS:
-        raise UnknownOptionError(f"tighten: method={method!r} is not one of {list(_METHODS)}.")
+    solve = get_bound_method(method, layerwise=True, option="tighten: method").chunk_solver
     workers, time_limit, time_limit_per_neuron = _check_options(
         workers, executor, time_limit, time_limit_per_neuron, f"{method}_bounds"
     )
@@ -515,7 +502,6 @@ def tighten(
     targets = _target_layers(net, layers, tighten_outputs, extra)
     deadline = None if time_limit is None else time.time() + time_limit
     report = TighteningReport(method, workers=workers)
-    solve = _solver_for(method)
     estimate = {k: len(_candidates(bounds, k)) for k in targets}
     # more processes than the largest layer has chunks would only cost start-up time
     most_chunks = max((-(-n // CHUNK_SIZE) for n in estimate.values()), default=0)

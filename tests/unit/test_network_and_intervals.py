@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import pathlib
 
 import numpy as np
@@ -140,27 +139,3 @@ def test_interval_bounds_hand_checked():
     assert b.lower[0][0] < -2.5 and b.upper[0][0] > 1.5  # rounded outward
     assert b.lower[1][0] == pytest.approx(-1.0) and b.upper[1][0] == pytest.approx(3.5)
     assert b.unstable(0).tolist() == [True] and b.n_binaries(0).tolist() == [1]
-
-
-def test_pure_modules_do_not_import_pyomo():
-    pure = ["network.py", "errors.py", "reductions.py", "analysis.py", "bounds", "io"]
-    for entry in pure:
-        path = PKG / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for f in files:
-            if not f.exists():
-                continue
-            tree = ast.parse(f.read_text())
-            for (
-                node
-            ) in tree.body:  # module-level imports only; lazy imports inside functions are fine
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                elif (
-                    isinstance(node, ast.ImportFrom) and node.level == 0
-                ):  # relative: our own modules
-                    names = [node.module or ""]
-                assert not any(n.split(".")[0] in ("pyomo", "omlt") for n in names), (
-                    f"{f} imports {names}"
-                )
