@@ -19,11 +19,13 @@ from pyomo.core.base.indexed_component import IndexedComponent
 
 import pyomo_relu as pr
 from pyomo_relu import block as block_module
-from pyomo_relu import transformations as tr_module
 from pyomo_relu.bounds import NeuronBounds, interval_bounds, lp_bounds
 from pyomo_relu.bounds import lp as lp_module
 from pyomo_relu.formulations import bigm as bigm_module
 from pyomo_relu.formulations import regions as regions_module
+from pyomo_relu.transformations import model_context as model_context_module
+from pyomo_relu.transformations import tighten as tr_module
+from pyomo_relu.transformations.model_lp import CertifiedLP
 from tests.conftest import random_network
 
 
@@ -204,45 +206,25 @@ def test_tighten_bounds_computes_once_per_distinct_block(monkeypatch):
     assert not np.array_equal(m.nn[8].bounds.upper[1], expected.upper[1])
 
 
-def test_model_context_scans_the_model_once_per_change_not_per_solve(monkeypatch):
-    from pyomo.contrib.appsi.base import LegacySolverInterface, PersistentBase
-
+def test_model_context_reads_the_model_once_per_change_not_per_solve(monkeypatch):
     net = random_network((2, 6, 6, 1), seed=7)
-
-    def build():
-        m = _copies_with_rows(net, 2, 50)
-        m.cap = pyo.Constraint(expr=m.nn[1].outputs[0] <= 0.0)
-        return m
-
-    scans = []
-    original = PersistentBase.update
-
-    def counting(self, *args, **kwargs):
-        scans.append(bool(self.update_config.check_for_new_or_removed_constraints))
-        return original(self, *args, **kwargs)
-
-    def legacy(*args, **kwargs):  # the per-solve labelling of every variable
-        raise AssertionError("the legacy solver interface was used")
-
-    m = build()
-    monkeypatch.setattr(PersistentBase, "update", counting)
-    monkeypatch.setattr(LegacySolverInterface, "solve", legacy)
-    pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="interval", context="model")
-    monkeypatch.undo()
-    full = sum(scans)
-    # one scan after each layer's change (the first solve loads the model instead), for each block
-    assert full <= 2 * net.n_layers
-    assert len(scans) >= 4 * full  # every other solve only swaps the objective
-    # the same bounds as with the legacy interface, which re-reads the model at every solve
-    ref = build()
-    monkeypatch.setattr(tr_module, "_persistent_appsi", lambda name: None)
-    pyo.TransformationFactory("relu.tighten_bounds").apply_to(
-        ref, method="interval", context="model"
+    m = _copies_with_rows(net, 2, 50)
+    m.cap = pyo.Constraint(expr=m.nn[1].outputs[0] <= 0.0)
+    loads, solves, reads = [], [], []
+    load, bound, read = CertifiedLP.load, CertifiedLP.bound, model_context_module._Rows._row
+    monkeypatch.setattr(CertifiedLP, "load", lambda self, *a: (loads.append(1), load(self, *a))[1])
+    monkeypatch.setattr(
+        CertifiedLP, "bound", lambda self, *a: (solves.append(1), bound(self, *a))[1]
     )
-    for t in m.T:
-        for k in range(net.n_layers):
-            np.testing.assert_array_equal(m.nn[t].bounds.lower[k], ref.nn[t].bounds.lower[k])
-            np.testing.assert_array_equal(m.nn[t].bounds.upper[k], ref.nn[t].bounds.upper[k])
+    monkeypatch.setattr(
+        model_context_module._Rows,
+        "_row",
+        lambda self, con: (reads.append(con), read(self, con))[1],
+    )
+    pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="interval", context="model")
+    assert len(loads) <= 2 * net.n_layers  # per block: one load, then one per changed layer
+    assert len(solves) >= 4 * len(loads)  # every other solve only swaps the objective
+    assert len({id(c) for c in reads}) == len(reads)  # each constraint is read once
 
 
 def test_lp_bounds_after_an_appsi_highs_solve_in_the_same_process():

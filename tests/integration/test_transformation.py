@@ -116,6 +116,37 @@ def test_targets_and_bad_options():
         xf.apply_to(m, targets=[m.empty])
 
 
+def test_options_dict_is_merged_with_keywords():
+    net = random_network((2, 6, 1), seed=1)
+
+    def two_blocks():
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(range(2), bounds=(-1, 1))
+        m.a = pr.ReluNetworkBlock(network=net, inputs=m.x)
+        m.b = pr.ReluNetworkBlock(network=net, inputs=m.x)
+        return m
+
+    xf = pyo.TransformationFactory("relu.tighten_bounds")
+    m = two_blocks()
+    xf.apply_to(m, options={"method": "lp", "targets": [m.a]})
+    assert m.a.bounds.methods[1:] == ["lp"] and set(m.b.bounds.methods) == {"interval"}
+    # the dict's targets with the keyword's method (which wins over the dict's)
+    m = two_blocks()
+    xf.apply_to(m, options={"method": "interval", "targets": [m.b]}, method="lp")
+    assert m.b.bounds.methods[1:] == ["lp"] and set(m.a.bounds.methods) == {"interval"}
+    m = two_blocks()
+    xf.apply_to(m, options={"targets": [m.a]}, targets=[m.b], method="lp")
+    assert m.b.bounds.methods[1:] == ["lp"] and set(m.a.bounds.methods) == {"interval"}
+    xf.apply_to(m, options=None, method="lp")  # None: no options from the dict
+    assert m.a.bounds.methods[1:] == ["lp"]
+    with pytest.raises(pr.UnknownOptionError, match="Valid options: .*method"):
+        xf.apply_to(m, options={"methd": "lp"})
+    with pytest.raises(pr.UnknownOptionError, match="method"):
+        xf.apply_to(m, options={"method": "simplex"})
+    with pytest.raises(pr.UnknownOptionError, match="options=.*not a dict"):
+        xf.apply_to(m, options=[("method", "lp")])
+
+
 def test_infeasible_input_constraints_raise():
     net = random_network((2, 6, 1), seed=1)
     m = _model(net, extra=False)

@@ -7,10 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from pyomo_relu import analysis, regions
+from pyomo_relu import analysis
 from pyomo_relu.bounds import interval_bounds
 from pyomo_relu.errors import MissingBoundsError, UnknownOptionError
 from pyomo_relu.network import Activation, DenseLayer, ReluNetwork
+from pyomo_relu.regions.enumerate import _count_exact
 from tests.conftest import random_network
 
 
@@ -40,7 +41,7 @@ def engines(net, lb, ub):
         np.broadcast_to(np.asarray(ub, float), (net.n_inputs,)),
     )
     b = interval_bounds(net, lb, ub)
-    return [regions._count_exact(net, lb, ub, b, np.inf, engine=e) for e in ("polygon", "lp")]
+    return [_count_exact(net, lb, ub, b, np.inf, engine=e) for e in ("polygon", "lp")]
 
 
 # -- hand-built networks --------------------------------------------------------------

@@ -1,0 +1,274 @@
+"""Bounds over the LP relaxation of the whole model (``context="model"``), certified.
+
+After the network context, :class:`_ModelContext` bounds each unstable neuron
+of each block, layer by layer, over the LP relaxation of a clone of the whole
+model: every active linear constraint over all the model's variables,
+integrality relaxed, nonlinear constraints and rows with changeable values
+dropped (so the relaxation stays valid), which lets constraints on the
+network's outputs cut the hidden bounds.  In the clone every network block is
+written with the plain big-M formulation, which has a variable ``z[k, j]`` for
+each unstable neuron in the original network's units.
+
+The relaxation is read into arrays (one row per constraint, through Pyomo's
+standard representation) and solved by one HiGHS instance per run
+(:class:`~.model_lp.CertifiedLP`); between two bounds only the objective
+changes, and after each layer the block's new rows are passed again.  Each
+bound is certified by the LP dual, so it holds for every point of the model.
+The ``solver`` option is checked (a Pyomo solver name that is available) but
+the LPs are solved by HiGHS directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.log import LoggingIntercept
+from pyomo.core.base.componentuid import ComponentUID
+from pyomo.opt.base.solvers import UnknownSolver
+from pyomo.repn import generate_standard_repn
+
+from ..bounds import NeuronBounds
+from ..errors import InfeasibleBoxError, SolverUnavailableError, TimeLimitWarning
+from .model_lp import CertifiedLP
+from .model_rows import _changeable, _has_mutable
+
+_WHERE = "relu.tighten_bounds(context='model')"
+
+
+def _check_solver(name: str) -> None:
+    """Raise SolverUnavailableError unless Pyomo knows an available solver ``name``."""
+    # Pyomo logs a warning with a traceback for a name it does not know; the error below says it
+    with LoggingIntercept(module="pyomo.opt", level=logging.WARNING):
+        solver = pyo.SolverFactory(name)
+    if solver is None or isinstance(solver, UnknownSolver):
+        raise SolverUnavailableError(
+            f"{_WHERE}: LP solver {name!r} is not available: Pyomo knows no solver of that name; "
+            "expected an LP solver such as 'appsi_highs' (the default), 'highs' or 'scip_direct'."
+        )
+    if not solver.available(exception_flag=False):
+        hint = "install highspy (pip install highspy)" if "highs" in name else "install it"
+        raise SolverUnavailableError(
+            f"{_WHERE}: LP solver {name!r} is not available; "
+            f"{hint} or pass solver='appsi_highs' / 'scip_direct'."
+        )
+
+
+class _Rows:
+    """The active constraints of a model as arrays over a registry of its variables.
+
+    Each constraint is read once (its standard representation is kept with a
+    reference to it, so its id cannot be reused by a later component), and
+    each variable gets a fixed column number in the registry.
+    """
+
+    def __init__(self):
+        self.variables, self._col = [], {}
+        self._read = {}  # id(constraint) -> (constraint, cols, coefs, lo, hi)
+
+    def column(self, var) -> int:
+        col = self._col.get(id(var))
+        if col is None:
+            col = self._col[id(var)] = len(self.variables)
+            self.variables.append(var)
+        return col
+
+    def _row(self, con):
+        repn = generate_standard_repn(con.body, quadratic=False, compute_values=True)
+        if not repn.is_linear():  # the clone has no such rows left: dropping one is sound anyway
+            return None
+        const = float(repn.constant)
+        lo, hi = pyo.value(con.lower), pyo.value(con.upper)
+        lo = -math.inf if lo is None else float(lo) - const
+        hi = math.inf if hi is None else float(hi) - const
+        if const != 0.0:  # the subtraction rounds: widen by one unit in the last place
+            lo, hi = math.nextafter(lo, -math.inf), math.nextafter(hi, math.inf)
+        cols = np.array([self.column(v) for v in repn.linear_vars], dtype=np.int64)
+        coefs = np.array([float(c) for c in repn.linear_coefs], dtype=np.float64)
+        return con, cols, coefs, lo, hi
+
+    def arrays(self, model, targets):
+        """``(col_lo, col_hi, row_lo, row_hi, rows, cols, vals, target_cols)``: the LP of ``model``.
+
+        The LP has the model's active constraints (as a solver reads them:
+        descending into blocks, not into disjuncts), the variables they use and
+        ``targets``, numbered by this LP's own columns.
+        """
+        read, self._read = self._read, {}
+        for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+            row = read.get(id(con))
+            row = row if row is not None and row[0] is con else self._row(con)
+            if row is not None:
+                self._read[id(con)] = row
+        rows = list(self._read.values())
+        target_cols = np.array([self.column(v) for v in targets], dtype=np.int64)
+        cols = np.concatenate([r[1] for r in rows] + [target_cols])
+        used, local = np.unique(cols, return_inverse=True)
+        n_entries = sum(len(r[1]) for r in rows)
+        variables = [self.variables[c] for c in used]
+        col_lo = np.array([-math.inf if v.lb is None else float(v.lb) for v in variables])
+        col_hi = np.array([math.inf if v.ub is None else float(v.ub) for v in variables])
+        return (
+            col_lo,
+            col_hi,
+            np.array([r[3] for r in rows], dtype=np.float64),
+            np.array([r[4] for r in rows], dtype=np.float64),
+            np.repeat(np.arange(len(rows)), [len(r[1]) for r in rows]),
+            local[:n_entries],
+            np.concatenate([r[2] for r in rows] + [np.zeros(0)]),
+            local[n_entries:],
+        )
+
+
+class _ModelContext:
+    """Layer-by-layer bounds over the LP relaxation of a clone of the whole model."""
+
+    def __init__(self, model, blocks, cfg):
+        self.model, self.blocks, self.cfg = model, blocks, cfg
+        _check_solver(cfg.solver)
+        try:
+            self.lp = CertifiedLP()  # one HiGHS instance for the whole run
+        except ImportError as exc:  # pragma: no cover - highspy is a dependency
+            raise SolverUnavailableError(f"{_WHERE} needs highspy: pip install highspy.") from exc
+
+    def run(self):
+        clone, twins = _relaxation(self.model, self.blocks)
+        rows = _Rows()
+        for blk, twin in zip(self.blocks, twins):
+            new = self._tighten_block(clone, twin, rows)
+            blk.rebuild(bounds=new)
+
+    def _load(self, clone, twin, rows) -> dict:
+        """Pass the LP of ``clone`` to HiGHS; returns the column of each target of ``twin``."""
+        targets = list(twin.outputs.values()) + list(twin.mip.z.values())
+        *lp, target_cols = rows.arrays(clone, targets)
+        self.lp.load(*lp)
+        return {id(v): int(c) for v, c in zip(targets, target_cols)}
+
+    def _tighten_block(self, clone, twin, rows) -> NeuronBounds:
+        """Bounds of ``twin``'s network over the relaxed ``clone``, layer by layer.
+
+        ``time_limit`` (per block) stops the pass: the neurons not reached keep
+        their current bounds, which are sound, and a TimeLimitWarning says how many.
+        """
+        from tqdm.auto import tqdm
+
+        bounds = twin.bounds.copy()
+        limit = self.cfg.time_limit
+        deadline = None if limit is None else time.perf_counter() + limit
+        skipped = 0
+
+        def candidates(k):
+            # the outputs are the pre-activations of a linear last layer, not of a piecewise one
+            if k == bounds.n_layers - 1 and not bounds.is_piecewise(k):
+                return range(len(bounds.lower[k])), True
+            return np.flatnonzero(bounds.unstable(k)), False
+
+        # this pass solves two LPs of the whole model per neuron: the longest part of the
+        # transformation
+        estimate = [len(candidates(k)[0]) for k in range(bounds.n_layers)]
+        column = self._load(clone, twin, rows)
+        with tqdm(
+            total=sum(estimate),
+            disable=not self.cfg.progress,
+            unit="neuron",
+            desc=f"model LP bounds {twin.name}",
+        ) as bar:
+            for k in range(bounds.n_layers):
+                todo, linear_out = candidates(k)
+                bar.total -= estimate[k] - len(todo)  # earlier layers made more neurons stable
+                done = 0
+                for j in todo:
+                    if deadline is not None and time.perf_counter() > deadline:
+                        break
+                    col = column[id(twin.outputs[j] if linear_out else twin.mip.z[k, j])]
+                    lo, up = self._bound(col, "min", deadline), self._bound(col, "max", deadline)
+                    bounds.lower[k][j] = max(bounds.lower[k][j], lo)
+                    bounds.upper[k][j] = min(bounds.upper[k][j], up)
+                    done += 1
+                    bar.update(1)
+                skipped += len(todo) - done
+                if done == 0:
+                    continue  # nothing of this layer was computed: its bounds and their label stay
+                bounds.methods[k] = "lp-model"
+                twin.rebuild(bounds=bounds)
+                if k + 1 < bounds.n_layers:
+                    column = self._load(clone, twin, rows)
+        if skipped:
+            warnings.warn(
+                TimeLimitWarning(
+                    f"{_WHERE}: the time limit of {limit} s stopped the pass over "
+                    f"{twin.name!r} with {skipped} neuron(s) left; their bounds are sound but may "
+                    "be looser - raise time_limit for tighter bounds."
+                ),
+                stacklevel=2,
+            )
+        return twin.bounds
+
+    def _bound(self, col: int, sense: str, deadline) -> float:
+        """Certified bound of column ``col`` (``-inf`` / ``inf`` when there is none)."""
+        value, infeasible = self.lp.bound(col, sense, deadline)
+        if infeasible:
+            raise InfeasibleBoxError(
+                f"{_WHERE}: the LP relaxation of the model is infeasible; "
+                "the model's constraints admit no point."
+            )
+        if value is None:
+            return -math.inf if sense == "min" else math.inf  # keep the current bound
+        return value
+
+
+def _relaxation(model, blocks):
+    """A clone of ``model``'s whole model reduced to its LP relaxation, and the twins of ``blocks``.
+
+    The clone keeps the active linear constraints of ``model`` (integrality is
+    relaxed when the rows are read), without objectives, with changeable values
+    freed, and with every twin block written with the plain big-M formulation.
+    """
+    # the whole model is cloned even when the transformation is applied to one of its blocks:
+    # a block's clone would share the variables outside it (e.g. the network's inputs) with
+    # the user's model, and those could not be relaxed
+    top = model.model()
+    clone = top.clone()
+    root = _twin(clone, model, top)
+    own = {
+        id(c) for c in root.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+    }
+    for obj in clone.component_data_objects(pyo.Objective, active=True):
+        obj.deactivate()
+    for con in clone.component_data_objects(pyo.Constraint, active=True):
+        if id(con) not in own or con.body.polynomial_degree() not in (0, 1) or _changeable(con):
+            con.deactivate()  # dropping a constraint relaxes the model: still sound
+    _free_changeable_values(clone)
+    twins = [_twin(clone, blk, top) for blk in blocks]
+    for twin in twins:
+        # the plain big-M formulation has a variable z[k, j] for each unstable neuron in the
+        # original network's units (scaled or region-based formulations do not)
+        twin.rebuild(formulation="bigm")
+    return clone, twins
+
+
+def _twin(clone, component, top):
+    """The component of ``clone`` (a clone of the model ``top``) corresponding to ``component``."""
+    if component is top:
+        return clone
+    return ComponentUID(component, context=top).find_component_on(clone)
+
+
+def _free_changeable_values(model) -> None:
+    """Unfix the variables of ``model`` and drop variable bounds given by mutable parameters.
+
+    The user may change those values before the next solve; the LP relaxation
+    then has to hold for every value, not just the current one (see :func:`_changeable`).
+    """
+    for v in model.component_data_objects(pyo.Var, descend_into=True):
+        if v.fixed:
+            v.unfix()
+        if _has_mutable(v.lower):
+            v.setlb(None)
+        if _has_mutable(v.upper):
+            v.setub(None)
