@@ -480,7 +480,7 @@ class ReluNetworkBlockData(BlockData):
             self._restore(saved)
             raise
 
-    _STATE = ("_bounds", "_formulation", "_prepared", "_counts", "_build_time", "_var_box")
+    _STATE = ("_bounds", "_formulation", "_prepared", "_stats", "_build_time", "_var_box")
 
     def _snapshot(self) -> tuple:
         """What :meth:`rebuild` changes: the ``mip`` block, the state above and the output bounds."""
@@ -548,7 +548,7 @@ class ReluNetworkBlockData(BlockData):
         self.mip = pyo.Block()
         self._box_rows()
         self._set_output_bounds()
-        self._counts = new_formulation.build(
+        self._stats = new_formulation.build(
             self.mip, prepared, list(self.inputs.values()), self.outputs
         )
         self._build_time = time.perf_counter() - start
@@ -598,6 +598,37 @@ class ReluNetworkBlockData(BlockData):
     def prepared(self):
         return self._prepared
 
+    @property
+    def build_stats(self):
+        """The :class:`~pyomo_relu.formulations.BuildStats` of the current ``mip`` block."""
+        return self._stats
+
+    def preactivation(self, k: int, j: int):
+        """Pyomo variable or expression of neuron ``(k, j)``'s pre-activation, in the block's rows.
+
+        Its value is the pre-activation of the user's network (also when the
+        formulation rescaled it): a variable for the neurons that have one (an
+        unstable neuron's ``z``, a stable active neuron's ``y``, a linear output
+        layer's outputs), else an affine expression of the previous layer.
+
+        Raises
+        ------
+        BlockArgumentError
+            If ``(k, j)`` is not a neuron of the network.
+        NotApplicableError
+            If the formulation has no per-neuron rows (``regions``).
+        """
+        sizes = [layer.n_out for layer in self._network.layers]
+        valid = isinstance(k, (int, np.integer)) and isinstance(j, (int, np.integer))
+        if not valid or not (0 <= k < len(sizes) and 0 <= j < sizes[k]):
+            raise BlockArgumentError(
+                f"{self.name}.preactivation: ({k!r}, {j!r}) is not a neuron; expected layer "
+                f"0..{len(sizes) - 1} and neuron 0..(width - 1), widths {sizes}."
+            )
+        return self._formulation.preactivation(
+            self.mip, self._prepared, list(self.inputs.values()), self.outputs, int(k), int(j)
+        )
+
     def _values(self, variables, what: str) -> np.ndarray:
         values = [v.value for v in variables]
         missing = [i for i, x in enumerate(values) if x is None]
@@ -645,12 +676,12 @@ class ReluNetworkBlockData(BlockData):
             "neurons": n_piece,
             "stable": n_stable,
             "stable_fraction": n_stable / n_piece if n_piece else 1.0,
-            "binaries": self._counts["binaries"],
+            "binaries": self._stats.binaries,
             "max_M": float(big_m.max()) if big_m.size else 0.0,
             "mean_M": float(big_m.mean()) if big_m.size else 0.0,
             "variables": sum(1 for _ in self.mip.component_data_objects(pyo.Var)),
             "constraints": sum(1 for _ in self.mip.component_data_objects(pyo.Constraint)),
             "build_seconds": round(self._build_time, 4),
             # formulation-specific facts, e.g. the number of linear regions ("regions"/"auto")
-            **{k: v for k, v in self._counts.items() if k in ("regions", "corners", "used")},
+            **self._stats.facts(),
         }

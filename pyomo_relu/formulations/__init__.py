@@ -3,15 +3,28 @@
 A formulation is a small object with a ``name``, a one-line ``description``,
 ``prepare(net, bounds, options) -> Prepared`` (numeric work: tightening,
 rescaling; no Pyomo) and ``build(block, prepared, inputs, outputs)`` which
-writes the Pyomo rows on ``block``.  Formulations are composed, not
-subclassed: ``tightened_bigm`` is "LP tightening, then big-M".
+writes the Pyomo rows on ``block`` and returns :class:`BuildStats`.
+Formulations are composed, not subclassed: a
+:class:`~pyomo_relu.formulations.layered.LayerFormulation` is a list of
+reduction steps (:mod:`~pyomo_relu.formulations.steps`) plus the layer writer
+with one per-neuron encoding (:mod:`~pyomo_relu.formulations.encodings`);
+``tightened_bigm`` is ``[Tighten(time_limit)]`` + the big-M encoding.
+
+:func:`~pyomo_relu.formulations.bigm.SOS1` (formulation ``sos1``: the layer
+writer with the SOS1 encoding, ReLU only) is not registered by default: it needs
+a solver that takes SOS constraints (SCIP; HiGHS refuses the model with an
+error) and does not cover clipped ReLU, while every registered formulation
+works on every network and solver.  Pass ``formulation=SOS1()`` to a block, or
+``register(SOS1())`` once to use it by name.
 """
 
 from __future__ import annotations
 
 from ..errors import UnknownOptionError
-from .base import Formulation, Prepared
-from .bigm import BigM, ScaledBigM, TightenedBigM, TightenedScaledBigM
+from .base import BuildStats, Formulation, PreparationCache, Prepared
+from .bigm import SOS1, BigM, ScaledBigM, TightenedBigM, TightenedScaledBigM
+from .encodings import encoding_names, get_encoding, register_encoding
+from .layered import LayerFormulation
 from .regions import Auto, Regions
 
 _REGISTRY: dict[str, Formulation] = {}
@@ -38,15 +51,34 @@ def get_formulation(name) -> Formulation:
 
 
 def formulation_names() -> list[str]:
+    """Names of the registered formulations, sorted."""
     return sorted(_REGISTRY)
 
 
-for _f in (BigM(), TightenedBigM(), ScaledBigM(), TightenedScaledBigM(), Regions(), Auto()):
+for _f in (
+    BigM(),
+    TightenedBigM(),
+    ScaledBigM(),
+    TightenedScaledBigM(),
+    Regions(),
+    Auto(),
+):
     register(_f)
 
 __all__ = [
     "Formulation",
     "Prepared",
+    "BuildStats",
+    "PreparationCache",
+    "LayerFormulation",
+    "BigM",
+    "TightenedBigM",
+    "ScaledBigM",
+    "TightenedScaledBigM",
+    "SOS1",
+    "register_encoding",
+    "get_encoding",
+    "encoding_names",
     "register",
     "get_formulation",
     "formulation_names",

@@ -35,6 +35,8 @@ most ``max_regions`` regions, and ``tightened_bigm`` otherwise.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
@@ -44,17 +46,26 @@ from .._options import seconds_option
 from ..bounds import interval_bounds
 from ..errors import NotApplicableError, UnknownOptionError
 from ..regions import linear_partition
-from .base import Formulation, Prepared, recall, remember
+from .base import BuildStats, Formulation, PreparationCache, Prepared
 from .bigm import TightenedBigM
 
 __all__ = ["Regions", "Auto"]
 
-#: recently enumerated partitions: (id(network), box, max_regions) -> (weakref to network, RegionPartition)
-_CACHE: dict = {}
+#: partitions remembered by one Regions formulation
 _CACHE_SIZE = 32
-#: regions kept over all cached partitions (a region costs about 0.4 KB), so the cache stays
+#: regions kept over all its cached partitions (a region costs about 0.4 KB), so the cache stays
 #: a few tens of MB even when each partition is near ``max_regions``
 _CACHE_REGIONS = 100_000
+
+
+class _TooManyRegions:
+    """``too_big`` of a partition cache: more than ``limit`` regions over all kept partitions."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, parts) -> bool:
+        return sum(p.n_regions for p in parts) > self.limit
 
 
 def _box_bounds(net, bounds):
@@ -73,7 +84,7 @@ def _box_bounds(net, bounds):
 
 
 def _row(coefs, variables, extra=None) -> LinearExpression:
-    """``sum coefs * variables`` (zero coefficients skipped) plus the ``(coef, var)`` pairs in ``extra``."""
+    """``sum coefs * variables`` (zeros skipped) plus the ``(coef, var)`` pairs in ``extra``."""
     terms = [_Monomial((c, v)) for c, v in zip(coefs.tolist(), variables) if c != 0.0]
     terms += [_Monomial(t) for t in (extra or [])]
     return LinearExpression(terms)
@@ -95,7 +106,10 @@ class Regions(Formulation):
     """
 
     name = "regions"
-    description = "exact formulation over the linear regions (<= 2 free inputs; log2(regions) binaries, no big-M)"
+    description = (
+        "exact formulation over the linear regions "
+        "(<= 2 free inputs; log2(regions) binaries, no big-M)"
+    )
 
     def __init__(
         self, max_regions: int = 20_000, time_limit: float | None = 120.0, encoding: str = "log"
@@ -114,17 +128,18 @@ class Regions(Formulation):
                 f"Regions: encoding={encoding!r} is not one of ['log', 'unary']."
             )
         self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding
+        self.cache = PreparationCache(_CACHE_SIZE, too_big=_TooManyRegions(_CACHE_REGIONS))
 
     def partition(self, net, bounds):
         """The region partition of ``net`` over its bounds' input box; raises NotApplicableError.
 
-        Partitions are remembered per network object and box (the last
-        :data:`_CACHE_SIZE`, at most :data:`_CACHE_REGIONS` regions in all, never
-        keeping a network alive), so indexed blocks that embed one network many
-        times (e.g. once per time period) enumerate its regions once.
+        Partitions are remembered in :attr:`cache` per network object and box
+        (the last :data:`_CACHE_SIZE`, at most :data:`_CACHE_REGIONS` regions in
+        all, never keeping a network alive), so indexed blocks that embed one
+        network many times (e.g. once per time period) enumerate its regions once.
         """
         key = (id(net), bounds.input_lb.tobytes(), bounds.input_ub.tobytes(), self.max_regions)
-        part = recall(_CACHE, key, net)
+        part = self.cache.recall(key, net)
         if part is None:
             part = linear_partition(
                 net,
@@ -135,14 +150,7 @@ class Regions(Formulation):
                 max_regions=self.max_regions,
             )
             if part.complete:
-                remember(
-                    _CACHE,
-                    key,
-                    net,
-                    part,
-                    size=_CACHE_SIZE,
-                    too_big=lambda parts: sum(p.n_regions for p in parts) > _CACHE_REGIONS,
-                )
+                self.cache.remember(key, net, part)
         if part.complete and not part.resolved:
             raise NotApplicableError(
                 "formulation 'regions': some linear regions are thinner than 1e-7 of the input "
@@ -170,7 +178,7 @@ class Regions(Formulation):
         part = self.partition(net, bounds)
         return Prepared(net, bounds, bounds, info={"partition": part})
 
-    def build(self, block, prepared: Prepared, inputs, outputs) -> dict:
+    def build(self, block, prepared: Prepared, inputs, outputs) -> BuildStats:
         part = prepared.info["partition"]
         verts, vals = np.vstack(part.vertices), np.vstack(part.values)
         sizes = np.array([len(v) for v in part.vertices])
@@ -227,7 +235,16 @@ class Regions(Formulation):
             range(len(outs)),
             rule={j: _row(-vals[:, j], lam, [(1.0, outs[j])]) == 0.0 for j in range(len(outs))},
         )
-        return {"binaries": n_bin, "regions": n_reg, "corners": n_lam}
+        n_rows = sum(1 for _ in block.component_data_objects(Constraint, descend_into=False))
+        n_vars = sum(1 for _ in block.component_data_objects(Var, descend_into=False))
+        return BuildStats(
+            binaries=n_bin,
+            rows=n_rows,
+            variables=n_vars,
+            encoding=f"regions-{self.encoding}",
+            regions=n_reg,
+            corners=n_lam,
+        )
 
 
 class Auto(Formulation):
@@ -243,10 +260,12 @@ class Auto(Formulation):
         max_regions: int = 20_000,
         time_limit: float | None = 30.0,
         tighten_time_limit: float | None = None,
+        encoding: str = "log",
     ):
         """``time_limit`` bounds the region enumeration, ``tighten_time_limit`` the LP
-        tightening of the ``tightened_bigm`` fallback (seconds; None: no limit)."""
-        self._regions = Regions(max_regions=max_regions, time_limit=time_limit)
+        tightening of the ``tightened_bigm`` fallback (seconds; None: no limit);
+        ``encoding`` is that of ``regions`` (``"log"`` or ``"unary"``)."""
+        self._regions = Regions(max_regions=max_regions, time_limit=time_limit, encoding=encoding)
         self._bigm = TightenedBigM(time_limit=tighten_time_limit)
 
     def partition(self, net, bounds):
@@ -274,6 +293,10 @@ class Auto(Formulation):
         prepared.info["used"] = self._bigm
         return prepared
 
-    def build(self, block, prepared: Prepared, inputs, outputs) -> dict:
+    def build(self, block, prepared: Prepared, inputs, outputs) -> BuildStats:
         used = prepared.info["used"]
-        return {**used.build(block, prepared, inputs, outputs), "used": used.name}
+        return replace(used.build(block, prepared, inputs, outputs), used=used.name)
+
+    def preactivation(self, mip, prepared: Prepared, inputs: list, outputs, k: int, j: int):
+        """The pre-activation in the rows of the formulation ``auto`` picked (see Formulation)."""
+        return prepared.info["used"].preactivation(mip, prepared, inputs, outputs, k, j)

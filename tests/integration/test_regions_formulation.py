@@ -185,7 +185,7 @@ def test_indexed_blocks_enumerate_the_regions_once(monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(module, "linear_partition", counting)
-    monkeypatch.setattr(module, "_CACHE", {})
+    monkeypatch.setattr(pr.get_formulation("regions"), "cache", module.PreparationCache(8))
     net = random_network((2, 8, 8, 1), seed=21)
     m = pyo.ConcreteModel()
     m.T = pyo.RangeSet(0, 3)

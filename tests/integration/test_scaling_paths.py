@@ -21,7 +21,7 @@ import pyomo_relu as pr
 from pyomo_relu import block as block_module
 from pyomo_relu.bounds import NeuronBounds, interval_bounds, lp_bounds
 from pyomo_relu.bounds import lp as lp_module
-from pyomo_relu.formulations import bigm as bigm_module
+from pyomo_relu.formulations import PreparationCache
 from pyomo_relu.formulations import regions as regions_module
 from pyomo_relu.transformations import model_context as model_context_module
 from pyomo_relu.transformations import tighten as tr_module
@@ -110,7 +110,7 @@ def test_indexed_tightened_block_solves_the_lps_once(monkeypatch, formulation):
         return lp_bounds(*args, **kwargs)
 
     monkeypatch.setattr(lp_module, "lp_bounds", counting)
-    monkeypatch.setattr(bigm_module, "_TIGHTENED", {})
+    monkeypatch.setattr(pr.get_formulation(formulation).steps[0], "cache", PreparationCache(8))
     net = random_network((3, 12, 12, 1), seed=4)
     m = _indexed_model(net, 6, formulation=formulation)
     assert len(calls) == 1
@@ -128,13 +128,14 @@ def test_indexed_tightened_block_solves_the_lps_once(monkeypatch, formulation):
 
 
 def test_tightening_cache_is_bounded_and_keeps_no_network(monkeypatch):
-    monkeypatch.setattr(bigm_module, "_TIGHTENED", {})
-    nets = [random_network((2, 4, 1), seed=100 + i) for i in range(bigm_module._TIGHTENED_SIZE + 3)]
+    cache = PreparationCache(8)
+    monkeypatch.setattr(pr.get_formulation("tightened_bigm").steps[0], "cache", cache)
+    nets = [random_network((2, 4, 1), seed=100 + i) for i in range(cache.size + 3)]
     for net in nets:
         pr.ReluNetworkBlock(
             network=net, input_bounds=([-1, -1], [1, 1]), formulation="tightened_bigm"
         )
-        assert len(bigm_module._TIGHTENED) <= bigm_module._TIGHTENED_SIZE
+        assert len(cache) <= cache.size
     gone = weakref.ref(nets[-1])
     del nets, net
     gc.collect()
@@ -142,13 +143,13 @@ def test_tightening_cache_is_bounded_and_keeps_no_network(monkeypatch):
 
 
 def test_regions_cache_is_bounded_by_regions_and_keeps_no_network(monkeypatch):
-    monkeypatch.setattr(regions_module, "_CACHE", {})
-    monkeypatch.setattr(regions_module, "_CACHE_REGIONS", 12)
+    cache = PreparationCache(regions_module._CACHE_SIZE, too_big=regions_module._TooManyRegions(12))
+    monkeypatch.setattr(pr.get_formulation("regions"), "cache", cache)
     nets = [random_network((1, 6, 1), seed=200 + i) for i in range(6)]
     for net in nets:
         pr.ReluNetworkBlock(network=net, input_bounds=([-1], [1]), formulation="regions")
-        kept = regions_module._CACHE.values()
-        assert len(kept) == 1 or sum(part.n_regions for _, part in kept) <= 12
+        kept = cache.values()
+        assert len(kept) == 1 or sum(part.n_regions for part in kept) <= 12
     gone = weakref.ref(nets[0])
     del nets, net
     gc.collect()

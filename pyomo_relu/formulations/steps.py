@@ -1,0 +1,91 @@
+"""Reduction steps a layer formulation applies in ``prepare``, before its rows are written.
+
+A step is a small object with a ``name`` and ``apply(prepared, *, workers,
+progress) -> Prepared``: it takes the network and bounds prepared so far and
+returns new ones (no Pyomo).  A formulation lists its steps, e.g.
+``[Tighten(time_limit), Rescale()]`` for ``tightened_scaled_bigm``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .._options import seconds_option
+from ..bounds import lp as _lp  # looked up at call time, so a replaced lp_bounds is used
+from ..reductions import rescale
+from .base import PreparationCache, Prepared
+
+__all__ = ["Tighten", "Rescale"]
+
+
+class Tighten:
+    """LP-based bound tightening (OBBT) of every unstable neuron.
+
+    The tightened bounds of the last ``cache_size`` (network, bounds) pairs are
+    kept in :attr:`cache`, so an indexed block that embeds one network many
+    times over the same box (e.g. once per time period) solves its LPs once
+    instead of once per copy; ``lp_bounds`` is deterministic, so the bounds are
+    the same either way (the report is that of the first computation).
+
+    Parameters
+    ----------
+    time_limit : float or None
+        Seconds for the LP tightening of one block (None: no limit).  Neurons
+        left when it runs out keep their interval bounds (sound, less tight),
+        and a ``TimeLimitWarning`` says how many.
+    owner : str
+        Named in the error for an invalid ``time_limit``.
+    cache_size : int
+        Tightenings remembered.
+    """
+
+    name = "tighten"
+
+    def __init__(self, time_limit: float | None = None, *, owner="Tighten", cache_size: int = 8):
+        self.time_limit = seconds_option(time_limit, owner)
+        self.cache = PreparationCache(cache_size)
+
+    def apply(self, prepared: Prepared, *, workers=1, progress=False) -> Prepared:
+        net, bounds = prepared.network, prepared.bounds
+        # interval bounds of the first layer are exact, so LP tightening starts at layer 1
+        if all(m != "interval" for m in bounds.methods[1:]):
+            return prepared  # already tightened (e.g. by relu.tighten_bounds)
+        key = (id(net), bounds.content_key())
+        hit = self.cache.recall(key, net)
+        if hit is not None:
+            tight, report = hit[0].copy(), hit[1]  # a copy: blocks never share mutable bounds
+            tight.report = report
+        else:
+            tight = _lp.lp_bounds(
+                net,
+                bounds.input_lb,
+                bounds.input_ub,
+                prior=bounds,
+                workers=workers,
+                progress=progress,
+                time_limit=self.time_limit,
+            )
+            report = getattr(tight, "report", None)
+            if report is None or not report.n_time_limited:  # bounds cut short are not reused
+                self.cache.remember(key, net, (tight.copy(), report))
+        original = tight if prepared.scaling is None else prepared.original_bounds
+        return replace(prepared, bounds=tight, original_bounds=original, report=report)
+
+    def __repr__(self) -> str:
+        return f"Tighten(time_limit={self.time_limit!r})"
+
+
+class Rescale:
+    """Rescale hidden neurons so every ``|l|, |u| <= 1`` (function preserving).
+
+    The outputs stay in original units; see :func:`pyomo_relu.reductions.rescale`.
+    """
+
+    name = "rescale"
+
+    def apply(self, prepared: Prepared, *, workers=1, progress=False) -> Prepared:
+        scaled = rescale(prepared.network, prepared.bounds)
+        return replace(prepared, network=scaled.network, bounds=scaled.bounds, scaling=scaled)
+
+    def __repr__(self) -> str:
+        return "Rescale()"
