@@ -547,22 +547,19 @@ class _ModelContext:
                 todo, linear_out = candidates(k)
                 bar.total -= estimate[k] - len(todo)  # earlier layers made more neurons stable
                 done = 0
+                lower, upper = bounds.lower[k].copy(), bounds.upper[k].copy()
                 for j in todo:
                     if deadline is not None and time.perf_counter() > deadline:
                         break
                     target = twin.outputs[j] if linear_out else twin.mip.z[k, j]
-                    bounds.lower[k][j] = max(
-                        bounds.lower[k][j], self._bound(clone, target, pyo.minimize)
-                    )
-                    bounds.upper[k][j] = min(
-                        bounds.upper[k][j], self._bound(clone, target, pyo.maximize)
-                    )
+                    lower[j] = max(lower[j], self._bound(clone, target, pyo.minimize))
+                    upper[j] = min(upper[j], self._bound(clone, target, pyo.maximize))
                     done += 1
                     bar.update(1)
                 skipped += len(todo) - done
                 if done == 0:
                     continue  # nothing of this layer was computed: its bounds and their label stay
-                bounds.methods[k] = "lp-model"
+                bounds = bounds.with_layer(k, lower, upper, "lp-model")
                 twin.rebuild(bounds=bounds)
                 _relax(twin.mip)  # the rest of the clone is relaxed already
                 self.changed = True

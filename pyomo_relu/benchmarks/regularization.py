@@ -101,12 +101,7 @@ def _hidden_stable(bounds) -> np.ndarray:
 
 
 def _mean_big_m_unstable(bounds) -> float:
-    vals = [
-        bounds.big_m(k)[bounds.unstable(k)]
-        for k in range(bounds.n_layers)
-        if bounds.is_piecewise(k)
-    ]
-    vals = np.concatenate(vals)
+    vals = bounds.unstable_big_m()
     return float(vals.mean()) if vals.size else 0.0
 
 

@@ -257,7 +257,7 @@ def _formulation_stats(blocks: dict, config: str) -> dict:
     for b in bounds:
         rep = stable_fraction(b)
         n, stable = n + rep.n, stable + rep.n_stable
-        ms += [b.big_m(k)[b.unstable(k)] for k in range(b.n_layers) if b.is_piecewise(k)]
+        ms.append(b.unstable_big_m())
     ms = np.concatenate(ms) if ms else np.zeros(0)
     return {
         "binaries": binaries,

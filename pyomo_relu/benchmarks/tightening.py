@@ -259,7 +259,7 @@ def _timing_row(name, net, per_layer) -> tuple[dict, object]:
     scip_full, scip_n = extrapolate(scip_times, serial.report)
     hidden = range(net.n_layers - 1)
     stable = lambda b: int(sum(b.stable(k).sum() for k in hidden))  # noqa: E731
-    mean_m = lambda b: float(np.mean(np.concatenate([b.big_m(k)[b.unstable(k)] for k in hidden])))  # noqa: E731
+    mean_m = lambda b: float(np.mean(b.unstable_big_m(hidden)))  # noqa: E731
     row = dict(
         network=name,
         neurons=sum(net.layer_sizes[1:-1]),
@@ -319,9 +319,7 @@ def _solve_rows(name, net, lp, time_limit, milp_limit) -> list:
                 bounds=label,
                 tighten_s=t_tight,
                 binaries=int(sum(bounds.n_binaries(k).sum() for k in hidden)),
-                mean_M=float(
-                    np.mean(np.concatenate([bounds.big_m(k)[bounds.unstable(k)] for k in hidden]))
-                ),
+                mean_M=float(np.mean(bounds.unstable_big_m(hidden))),
                 solve_s=out.seconds,
                 status=out.status,
                 objective=out.objective,

@@ -513,8 +513,7 @@ def lp_bounds(
         layers=layers,
         tighten_outputs=tighten_outputs,
     )
-    bounds.report = report
-    return bounds
+    return bounds.replace(report=report)
 
 
 register_bound_method(

@@ -414,8 +414,7 @@ def milp_bounds(
     )
     if prior_limited and not report.n_time_limited:  # the MILP pass had nothing left to cut short
         warnings.warn(TimeLimitWarning(f"milp_bounds: {prior_limited[0].message}"), stacklevel=2)
-    bounds.report = report
-    return bounds
+    return bounds.replace(report=report)
 
 
 register_bound_method(

@@ -241,24 +241,26 @@ def _start_bounds(net, lb, ub, prior) -> NeuronBounds:
         ) from None
 
 
-def _apply(bounds: NeuronBounds, res: ChunkResult, method: str) -> None:
-    k = res.layer
-    lo, up = bounds.lower[k], bounds.upper[k]
-    new_lo = np.fmax(lo[res.neurons], res.lower)  # fmax ignores NaN (nothing certified)
-    new_up = np.fmin(up[res.neurons], res.upper)
-    crossed = np.flatnonzero(new_lo > new_up)
-    if crossed.size:
-        j = int(res.neurons[crossed[0]])
-        i = int(crossed[0])
-        raise InfeasibleBoxError(
-            f"{method} tightening: layer {k} neuron {j} got lower bound {new_lo[i]} > upper bound "
-            f"{new_up[i]}; expected crossing-free bounds - the prior bounds are not sound for "
-            "this box "
-            "(recompute them with interval_bounds) or the constraints leave (almost) no point."
-        )
-    if np.any(new_lo > lo[res.neurons]) or np.any(new_up < up[res.neurons]):
-        bounds.methods[k] = method
-    lo[res.neurons], up[res.neurons] = new_lo, new_up
+def _apply(bounds: NeuronBounds, results: list, k: int, method: str) -> NeuronBounds:
+    """``bounds`` with layer ``k`` tightened by the chunk results (never loosened)."""
+    lo, up = bounds.lower[k].copy(), bounds.upper[k].copy()
+    for res in results:
+        new_lo = np.fmax(lo[res.neurons], res.lower)  # fmax ignores NaN (nothing certified)
+        new_up = np.fmin(up[res.neurons], res.upper)
+        crossed = np.flatnonzero(new_lo > new_up)
+        if crossed.size:
+            j = int(res.neurons[crossed[0]])
+            i = int(crossed[0])
+            raise InfeasibleBoxError(
+                f"{method} tightening: layer {k} neuron {j} got lower bound {new_lo[i]} > upper "
+                f"bound {new_up[i]}; expected crossing-free bounds - the prior bounds are not sound "
+                "for this box (recompute them with interval_bounds) or the constraints leave "
+                "(almost) no point."
+            )
+        lo[res.neurons], up[res.neurons] = new_lo, new_up
+    if np.array_equal(lo, bounds.lower[k]) and np.array_equal(up, bounds.upper[k]):
+        return bounds
+    return bounds.with_layer(k, lo, up, method)
 
 
 def _target_layers(net, layers, tighten_outputs, extra) -> list:
@@ -513,7 +515,7 @@ def tighten(
             desc=f"{method} bounds",
             unit="neuron",
         ) as bar:
-            _loop(
+            bounds = _loop(
                 net,
                 bounds,
                 targets,
@@ -546,8 +548,8 @@ def tighten(
     return bounds, report
 
 
-def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -> None:
-    """The layer-by-layer loop of :func:`tighten` (bounds and report are updated in place)."""
+def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -> NeuronBounds:
+    """The layer-by-layer loop of :func:`tighten`: the tightened bounds (the report is filled in)."""
     method = report.method
     # bounds that hold only where the caller's input constraints hold say so: checks over the
     # whole box (e.g. bounds.checks.check_sound_at_samples) must not hold them against other points
@@ -562,10 +564,12 @@ def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -
             neurons
         )  # earlier layers' tightening made more neurons stable
         tasks = [ChunkTask(net, bounds, k, c, *options) for c in split_chunks(neurons)]
-        for res in runner.run(solve, tasks, bar, options[1]):
-            _apply(bounds, res, label)
+        results = runner.run(solve, tasks, bar, options[1])
+        for res in results:
             rep.n_solves += res.n_solves
             rep.n_time_limited += res.n_time_limited
+        bounds = _apply(bounds, results, k, label)
         rep.record_after(bounds)
         rep.time = time.perf_counter() - t0
         report.layers.append(rep)
+    return bounds

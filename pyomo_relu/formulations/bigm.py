@@ -294,8 +294,7 @@ class TightenedBigM(BigM):
         key = (id(net), bounds.content_key())
         hit = recall(_TIGHTENED, key, net)
         if hit is not None:
-            tight, report = hit[0].copy(), hit[1]  # a copy: blocks never share mutable bounds
-            tight.report = report
+            tight, report = hit[0].replace(report=hit[1]), hit[1]
         else:
             tight = lp_bounds(
                 net,

@@ -90,11 +90,13 @@ def test_tightened_bounds_raise_the_stable_share_and_name_the_method():
     net = random_network((2, 10, 10, 1), seed=3)
     loose = interval_bounds(net, -1.0, 1.0)
     # hand-tightened bounds of layer 1 (the reports only read the numbers)
-    tight = loose.copy()
     k = 1
-    tight.lower[k] = np.where(loose.lower[k] < 0, loose.lower[k] / 2, loose.lower[k])
-    tight.upper[k] = np.where(loose.upper[k] > 0, np.minimum(loose.upper[k], 1e-3), loose.upper[k])
-    tight.methods[k] = "lp"
+    tight = loose.with_layer(
+        k,
+        np.where(loose.lower[k] < 0, loose.lower[k] / 2, loose.lower[k]),
+        np.where(loose.upper[k] > 0, np.minimum(loose.upper[k], 1e-3), loose.upper[k]),
+        "lp",
+    )
     rep = analysis.stable_fraction(tight)
     assert rep.methods == ("interval", "lp")
     assert rep.n_stable >= analysis.stable_fraction(loose).n_stable

@@ -553,7 +553,8 @@ def test_neuron_bounds_copy_pickle_and_intersect_are_independent():
     net = small_net()
     lp = lp_bounds(net, -1, 1)
     dup = lp.copy()
-    dup.lower[0][0] = -123.0
+    with pytest.raises(ValueError, match="read-only"):
+        dup.lower[0][0] = -123.0
     assert lp.lower[0][0] != -123.0
     clone = pickle.loads(pickle.dumps(lp))
     assert_same_bounds(clone, lp)
