@@ -468,12 +468,17 @@ _REAL_SOLVE = None
 )
 def test_a_worker_process_that_dies_does_not_break_lp_bounds(monkeypatch):
     global _REAL_SOLVE
-    from pyomo_relu.bounds import lp
+    import dataclasses
+
+    from pyomo_relu.bounds import registry
 
     net = random_network((4, 40, 40, 1), seed=4)
     reference = pr.lp_bounds(net, -1, 1)
-    _REAL_SOLVE = lp.solve_lp_chunk
-    monkeypatch.setattr(lp, "solve_lp_chunk", _exit_in_worker)
+    lp = registry.get_bound_method("lp")
+    _REAL_SOLVE = lp.chunk_solver
+    # the registered chunk solver is what the tightening loop runs
+    patched = dataclasses.replace(lp, chunk_solver=_exit_in_worker)
+    monkeypatch.setitem(registry._METHODS, "lp", patched)
     bounds, _, caught = timed(pr.lp_bounds, net, -1, 1, workers=2)
     assert same_bounds(bounds, reference)
     assert any("BrokenProcessPool" in str(w) for w in caught if isinstance(w, RuntimeWarning))
