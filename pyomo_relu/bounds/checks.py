@@ -47,8 +47,8 @@ def check_sound_at_samples(net: ReluNetwork, bounds: NeuronBounds, lb, ub, what:
     Bounds computed for another network of the same shape pass every shape check
     but make the result silently wrong.  The check evaluates the centre, the
     corners (up to 8 free inputs) and 64 seeded random points of the box.  Layers
-    whose method mentions ``model`` or ``constrained`` (tightened with a model's
-    or the caller's constraints, so valid only on their feasible set) are skipped.
+    whose provenance scope is not the box (:meth:`NeuronBounds.constrained_layers`: tightened
+    with a model's or the caller's constraints, so valid only on their feasible set) are skipped.
 
     Raises
     ------

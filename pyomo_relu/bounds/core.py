@@ -26,6 +26,7 @@ from ..errors import (
     ShapeMismatchError,
 )
 from ..network import ActivationKind, ReluNetwork
+from .registry import bound_method_names
 
 __all__ = [
     "NeuronBounds",
@@ -135,6 +136,10 @@ class Scope(enum.Enum):
     MODEL = "model"
 
 
+#: labels of the built-in methods, understood even before their modules register them
+_LEGACY_METHODS = ("interval", "lp", "milp")
+
+
 @dataclass(frozen=True)
 class Provenance:
     """How a layer's bounds were obtained: a bound method's name and where they hold.
@@ -145,6 +150,21 @@ class Provenance:
 
     method: str
     scope: Scope = Scope.BOX
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scope, Scope):
+            raise BoundsTypeError(
+                f"Provenance: scope must be a Scope (BOX, CONSTRAINED or MODEL), found "
+                f"{self.scope!r}."
+            )
+        known = bound_method_names()
+        if self.method not in _LEGACY_METHODS and self.method not in known:
+            raise BoundsTypeError(
+                f"NeuronBounds: {self.method!r} is not a bound method; a layer's provenance "
+                f"names one of {sorted(set(known) | set(_LEGACY_METHODS))} (optionally with "
+                "'-constrained' or '-model'), or register the method with "
+                "register_bound_method(BoundMethod(...)) first."
+            )
 
     @property
     def label(self) -> str:
@@ -344,7 +364,8 @@ class NeuronBounds:
                 j = int(bad[0])
                 raise MissingBoundsError(
                     f"{what}: {name} entry {j} has bounds [{lo[j]}, {up[j]}]; expected finite "
-                    "numbers (no NaN) - recompute the bounds, e.g. with interval_bounds(net, lb, ub)."
+                    "numbers (no NaN) - recompute the bounds, e.g. with interval_bounds(net, lb, "
+                    "ub)."
                 )
             bad = np.flatnonzero(lo > up)
             if bad.size:
@@ -388,9 +409,6 @@ class NeuronBounds:
                 f"NeuronBounds for layer sizes {[self.input_lb.size] + sizes} do not match the "
                 f"network {list(net.layer_sizes)}; compute the bounds for this network."
             )
-
-    def check_consistent(self, what: str = "NeuronBounds") -> None:
-        """Kept for callers of earlier versions: construction already checked every number."""
 
     def copy(self) -> NeuronBounds:
         """These bounds (they are immutable, so no copy is needed); the report is not carried."""
@@ -513,15 +531,15 @@ class NeuronBounds:
 
     def stable_inactive(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` whose output is 0 on the whole box (``u <= 0``)."""
-        return self.upper[k] <= 0.0
+        return self.pieces(k).inactive
 
     def stable_saturated(self, k: int) -> np.ndarray:
         """Clipped neurons of layer ``k`` always at their cap (``l >= cap``)."""
-        return self.lower[k] >= self.caps[k]
+        return self.pieces(k).saturated
 
     def stable_linear(self, k: int) -> np.ndarray:
-        """Neurons of layer ``k`` always on the identity piece (``0 <= l`` and ``u <= cap``)."""
-        return (self.lower[k] >= 0.0) & (self.upper[k] <= self.caps[k])
+        """Neurons of layer ``k`` always on the identity piece (``0 <= l``, ``u <= cap``, not 0)."""
+        return self.pieces(k).linear
 
     def stable(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` that need no binary (one piece on the whole box)."""

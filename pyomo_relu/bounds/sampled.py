@@ -5,7 +5,8 @@ random points of the input box are values the network *reaches*, so every
 sound bound must contain them: they show how loose the sound bounds are, and
 tests use them to check soundness.  They are not bounds themselves (a point
 not sampled may go further), so the method is registered with
-``certified=False`` and the formulations refuse it.
+``certified=False``: ``bound_method_names(certified=True)`` leaves it out, and
+its bounds must never be handed to a formulation.
 
 This module is also the worked example of adding a bound method: one function
 and one :func:`~.registry.register_bound_method` call (``docs/extending.md``).

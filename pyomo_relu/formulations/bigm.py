@@ -289,7 +289,7 @@ class TightenedBigM(BigM):
         from ..bounds.lp import lp_bounds
 
         # interval bounds of the first layer are exact, so LP tightening starts at layer 1
-        if all(m != "interval" for m in bounds.methods[1:]):
+        if bounds.layers_by("interval") in ([], [0]):
             return Prepared(net, bounds, bounds)  # already tightened (e.g. by relu.tighten_bounds)
         key = (id(net), bounds.content_key())
         hit = recall(_TIGHTENED, key, net)

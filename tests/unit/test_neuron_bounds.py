@@ -55,7 +55,8 @@ def test_provenance_labels_and_scopes():
     assert Provenance.of("lp") == Provenance("lp", Scope.BOX)
     assert Provenance.of("milp-constrained") == Provenance("milp", Scope.CONSTRAINED)
     assert Provenance.of("lp-model").label == "lp-model"
-    assert Provenance.of("-model") == Provenance("-model")  # a suffix alone is a method name
+    with pytest.raises(pr.BoundsTypeError, match="'-model' is not a bound method"):
+        Provenance.of("-model")  # a suffix alone names no method
     with pytest.raises(pr.BoundsTypeError, match="provenance"):
         Provenance.of("")
     with pytest.raises(pr.BoundsTypeError, match="provenance"):
@@ -65,8 +66,24 @@ def test_provenance_labels_and_scopes():
     assert b.layers_by("lp") == [1, 2] and b.layers_by("interval") == [0]
     assert b.methods == ["interval", "lp-constrained", "lp-model"]
     # a method name that merely contains "model" or "constrained" is still a box bound
-    c = NeuronBounds([0], [1], [[0.0]], [[1.0]], [Provenance("modelled")])
-    assert c.constrained_layers() == []
+    register_bound_method(BoundMethod("modelled", interval_bounds, "test method"))
+    try:
+        c = NeuronBounds([0], [1], [[0.0]], [[1.0]], [Provenance("modelled")])
+        assert c.constrained_layers() == [] and c.methods == ["modelled"]
+        d = NeuronBounds([0], [1], [[0.0]], [[1.0]], ["modelled-constrained"])
+        assert d.constrained_layers() == [0] and d.layers_by("modelled") == [0]
+    finally:
+        del _METHODS["modelled"]
+
+
+def test_an_unknown_method_label_is_refused_with_a_clear_error():
+    for label in ("crown", "lp-tight", "constrained-lp", "x-model"):
+        with pytest.raises(pr.BoundsTypeError, match=f"{label.split('-model')[0]!r} is not a"):
+            NeuronBounds([0], [1], [[0.0]], [[1.0]], [label])
+    with pytest.raises(pr.BoundsTypeError, match="register_bound_method"):
+        Provenance("crown", Scope.CONSTRAINED)
+    with pytest.raises(pr.BoundsTypeError, match="scope must be a Scope"):
+        Provenance("lp", "constrained")
 
 
 def test_bounds_with_extra_constraints_are_scoped():
