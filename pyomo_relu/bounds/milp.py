@@ -201,7 +201,8 @@ class ScipLayerMILP:
             1.0 + abs(dual) + _MAGNITUDE_FACTOR * float(np.abs(w).sum()) * (1.0 + self.magnitude)
         )
         if dual - pad > self.witnesses.extreme(sign * w):
-            # a forward pass reaches beyond SCIP's bound: its numerics failed here, nothing is proved
+            # a forward pass reaches beyond SCIP's bound: its numerics failed here, nothing is
+            # proved
             return None, limited
         return sign * (dual - pad), limited
 

@@ -207,7 +207,7 @@ def test_bounds_sound_and_never_looser_than_interval(case):
     net, lb, ub = BOX_CASES[case]
     x = reachable(net, lb, ub)
     ib = interval_bounds(net, lb, ub)
-    for name, method in METHODS.items():
+    for method in METHODS.values():
         bounds = method(net, lb, ub)
         assert_sound(net, bounds, x)
         assert_within(bounds, ib)

@@ -16,7 +16,8 @@ REL = 1e-12  # interval bounds are padded outward by a few ulps
 
 
 def hand_net(act=Activation.RELU):
-    """x in [-1, 1]; layer 0: x+2 in [1,3], x-3 in [-4,-2], -x+0.5 in [-0.5,1.5], 2x in [-2,2], x+5 in [4,6]."""
+    """x in [-1, 1]; layer 0: x+2 in [1,3], x-3 in [-4,-2], -x+0.5 in [-0.5,1.5], 2x in [-2,2], x+5
+    in [4,6]."""
     w0 = [[1.0], [1.0], [-1.0], [2.0], [1.0]]
     b0 = [2.0, -3.0, 0.5, 0.0, 5.0]
     out = DenseLayer(np.ones((1, 5)), [0.0], Activation.LINEAR, name="out")
