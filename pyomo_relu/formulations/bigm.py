@@ -289,13 +289,12 @@ class TightenedBigM(BigM):
         from ..bounds.lp import lp_bounds
 
         # interval bounds of the first layer are exact, so LP tightening starts at layer 1
-        if all(m != "interval" for m in bounds.methods[1:]):
+        if bounds.layers_by("interval") in ([], [0]):
             return Prepared(net, bounds, bounds)  # already tightened (e.g. by relu.tighten_bounds)
         key = (id(net), bounds.content_key())
         hit = recall(_TIGHTENED, key, net)
         if hit is not None:
-            tight, report = hit[0].copy(), hit[1]  # a copy: blocks never share mutable bounds
-            tight.report = report
+            tight, report = hit[0].replace(report=hit[1]), hit[1]
         else:
             tight = lp_bounds(
                 net,
