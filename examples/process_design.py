@@ -48,7 +48,8 @@ def samples(n=1500, seed=0):
 
 
 def train_surrogate(X, y) -> pr.ReluNetwork:
-    """2 -> 16 -> 16 -> 1 ReLU net with torch; without torch a random-feature ReLU net fit by least squares."""
+    """2 -> 16 -> 16 -> 1 ReLU net with torch; without torch a random-feature ReLU net fit by least
+    squares."""
     try:
         from pyomo_relu.training import train_mlp
     except ImportError:
@@ -125,7 +126,8 @@ def main() -> None:
     profits = [solve_and_check(net, f) for f in ("tightened_bigm", "regions")]
     if abs(profits[0] - profits[1]) > 1e-5 * max(1.0, abs(profits[0])):
         raise SystemExit(f"the two formulations disagree: {profits}")
-    # every size with its best temperature, from the network on a fine grid: the MIP must not be beaten
+    # every size with its best temperature, from the network on a fine grid: the MIP must not be
+    # beaten
     grid = np.linspace(T_LO, T_HI, 2001)
     best = max(
         PRICE_B

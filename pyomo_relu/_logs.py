@@ -1,4 +1,5 @@
-"""Leaving out Pyomo log records that say nothing to the user, or repeat what the package reports."""
+"""Leaving out Pyomo log records that say nothing to the user, or repeat what the package
+reports."""
 
 from __future__ import annotations
 

@@ -169,9 +169,8 @@ def stable_fraction(bounds: NeuronBounds) -> StableReport:
     bounds = validated_bounds(bounds, "stable_fraction")
     layers = []
     for k in _piecewise_layers(bounds):
-        inactive = bounds.stable_inactive(k)
-        saturated = bounds.stable_saturated(k) & ~inactive
-        active = bounds.stable_linear(k) & ~inactive & ~saturated
+        pieces = bounds.pieces(k)
+        inactive, saturated, active = pieces.inactive, pieces.saturated, pieces.linear
         layers.append(
             LayerStability(
                 k,

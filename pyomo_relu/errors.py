@@ -47,7 +47,8 @@ class NotApplicableError(ReluError, ValueError):
 
 
 class BlockArgumentError(InvalidNetworkError, TypeError):
-    """An argument of ``ReluNetworkBlock`` has the wrong type (e.g. ``network`` is not a ReluNetwork)."""
+    """An argument of ``ReluNetworkBlock`` has the wrong type (e.g. ``network`` is not a
+    ReluNetwork)."""
 
 
 class NoValueError(ReluError, ValueError):
@@ -63,7 +64,8 @@ class BoundsTypeError(MissingBoundsError, TypeError):
 
 
 class DataError(ReluError, ValueError):
-    """Data handed to the package are not usable: training arrays, CSV files, benchmark result files."""
+    """Data handed to the package are not usable: training arrays, CSV files, benchmark result
+    files."""
 
 
 class SolverUnavailableError(ReluError, RuntimeError):

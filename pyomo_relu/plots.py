@@ -100,13 +100,12 @@ def _share(bounds: NeuronBounds, k: int, kind: str) -> float:
     n = len(bounds.lower[k])
     if not bounds.is_piecewise(k):
         return 0.0
-    inactive = bounds.stable_inactive(k)
-    saturated = bounds.stable_saturated(k) & ~inactive
+    pieces = bounds.pieces(k)
     mask = {
-        "inactive": inactive,
-        "saturated": saturated,
-        "active": bounds.stable_linear(k) & ~inactive & ~saturated,
-        "unstable": bounds.unstable(k),
+        "inactive": pieces.inactive,
+        "saturated": pieces.saturated,
+        "active": pieces.linear,
+        "unstable": pieces.unstable,
     }[kind]
     return 100.0 * mask.sum() / n
 

@@ -122,11 +122,13 @@ class ScaledNetwork:
         return values
 
     def to_original(self, k: int, values) -> np.ndarray:
-        """Map pre-activations or activations of layer ``k`` of the rescaled network to the original."""
+        """Map pre-activations or activations of layer ``k`` of the rescaled network to the
+        original."""
         return self._check(k, values) / self.factors[k]
 
     def to_scaled(self, k: int, values) -> np.ndarray:
-        """Map pre-activations or activations of layer ``k`` of the original network to the rescaled one."""
+        """Map pre-activations or activations of layer ``k`` of the original network to the rescaled
+        one."""
         return self._check(k, values) * self.factors[k]
 
 
@@ -259,8 +261,7 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
         caps = new.activation.caps(new.n_out)
         err_cap.append(np.where(np.isfinite(caps), _EPS * caps, 0.0))
         c_prev = c
-        linear = layer.activation.kind is ActivationKind.LINEAR
-        post = _post(bounds.lower[k], bounds.upper[k], layer.activation.caps(layer.n_out), linear)
+        post = bounds.post_bounds(k)
         amax = np.maximum(np.abs(post[0]), np.abs(post[1]))
     scaled = net.with_layers(layers)
     new_bounds = _sound_bounds(
@@ -301,17 +302,17 @@ class PrunedNetwork:
     n_folded: int
 
 
-def _classify(layer: DenseLayer, lo, up):
-    """Constant mask, constant values and stably-linear mask of one hidden layer."""
-    n = layer.n_out
-    if layer.activation.kind is ActivationKind.LINEAR:
-        return np.zeros(n, dtype=bool), np.zeros(n), np.ones(n, dtype=bool)
-    caps = layer.activation.caps(n)
-    inactive = up <= 0.0
-    saturated = (lo >= caps) & ~inactive
-    value = np.where(saturated, np.where(np.isfinite(caps), caps, 0.0), 0.0)
-    linear = (lo >= 0.0) & (up <= caps)
-    return inactive | saturated, value, linear
+def _classify(bounds: NeuronBounds, k: int):
+    """Constant mask, constant values and stably-linear mask of hidden layer ``k``.
+
+    ``bounds`` carry the network's caps (see :func:`_check_bounds`).
+    """
+    p = bounds.pieces(k)
+    if not p.piecewise:
+        return p.unstable, np.zeros(p.unstable.size), p.linear
+    caps = bounds.caps[k]
+    value = np.where(p.saturated, np.where(np.isfinite(caps), caps, 0.0), 0.0)
+    return p.inactive | p.saturated, value, p.linear
 
 
 def _gamma(n: int) -> float:
@@ -415,7 +416,7 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
         if last:
             const, value, linear = np.zeros(layer.n_out, bool), np.zeros(layer.n_out), None
         else:
-            const, value, linear = _classify(layer, bounds.lower[k], bounds.upper[k])
+            const, value, linear = _classify(bounds, k)
         keep = ~const
         n_constant += int(const.sum())
         if linear is not None and np.all(linear[keep]):

@@ -28,7 +28,8 @@ SOLVERS = {
 #: named SCIP parameter sets.  "relu": no cutting-plane rounds.  On big-M models of
 #: ReLU networks SCIP's separators cost far more than they prune: on the shipped
 #: peaks surrogate (48 binaries) SCIP needs 2.6 s with its defaults and 0.45 s
-#: without cuts (more nodes, each much cheaper); see the same-settings tables of benchmarks/results/suite.md.
+#: without cuts (more nodes, each much cheaper); see the same-settings tables of
+# benchmarks/results/suite.md.
 SCIP_SETTINGS = {
     "default": {},
     "relu": {"separating/maxrounds": 0, "separating/maxroundsroot": 0},
@@ -312,7 +313,8 @@ def _run_appsi(opt, m, *, time_limit, tee, options):
 
 
 def _first_nonlinear(m):
-    """A description of the first active objective or constraint of ``m`` that is not linear, or None."""
+    """A description of the first active objective or constraint of ``m`` that is not linear, or
+    None."""
     import pyomo.environ as pyo
 
     for ctype, what in ((pyo.Objective, "the objective"), (pyo.Constraint, "the constraint")):

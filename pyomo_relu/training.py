@@ -70,7 +70,8 @@ SMALLEST_STD = 1e-290
 
 
 class TrainingDataError(DataError):
-    """Training data are not usable: not numeric, NaN/Inf, too large to standardize, outside the box."""
+    """Training data are not usable: not numeric, NaN/Inf, too large to standardize, outside the
+    box."""
 
 
 @dataclass
@@ -445,7 +446,8 @@ def _standardize(X, y, normalize: bool) -> dict:
                 "order of 1."
             )
         # std squares the deviations, which underflow for values below ~1e-154 (a varying column of
-        # 1e-170 would come out constant): measure the spread relative to the column's largest magnitude
+        # 1e-170 would come out constant): measure the spread relative to the column's largest
+        # magnitude
         big = np.abs(arr).max(axis=0)
         big = np.where(big > 0, big, 1.0)
         rel = (arr / big).std(axis=0)

@@ -101,12 +101,7 @@ def _hidden_stable(bounds) -> np.ndarray:
 
 
 def _mean_big_m_unstable(bounds) -> float:
-    vals = [
-        bounds.big_m(k)[bounds.unstable(k)]
-        for k in range(bounds.n_layers)
-        if bounds.is_piecewise(k)
-    ]
-    vals = np.concatenate(vals)
+    vals = bounds.unstable_big_m()
     return float(vals.mean()) if vals.size else 0.0
 
 
@@ -125,7 +120,8 @@ def _grid(n: int) -> np.ndarray:
 
 
 def sampled_regions(net, n: int = 801) -> int:
-    """Distinct activation patterns on an ``n x n`` grid of the box (a lower bound on the regions)."""
+    """Distinct activation patterns on an ``n x n`` grid of the box (a lower bound on the
+    regions)."""
     pats = net.activation_patterns(_grid(n))
     bits = np.packbits(np.concatenate([pats >= 1, pats >= 2], axis=1), axis=1)
     rows = np.ascontiguousarray(bits).view(np.dtype((np.void, bits.shape[1])))
@@ -185,7 +181,8 @@ def _monotone(values, increasing: bool) -> bool:
 
 
 def findings(rows: list[dict]) -> list[str]:
-    """Plain-language reading of the table: does a stronger lever buy stability and fewer regions, at what cost?"""
+    """Plain-language reading of the table: does a stronger lever buy stability and fewer regions,
+    at what cost?"""
     by_name = {row["variant"]: row for row in rows}
     plain = by_name.get("plain")
     out = []

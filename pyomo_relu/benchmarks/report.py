@@ -115,7 +115,8 @@ def _time(r: dict) -> float:
 
 def compare(rows: list[dict], problem: str | None, config: str, baseline: str = BASELINE) -> dict:
     """One of our configurations against an OMLT baseline on one problem (None: every problem)."""
-    # a row that ended with an error has no time: its variant is left out rather than counted as a time limit
+    # a row that ended with an error has no time: its variant is left out rather than counted as a
+    # time limit
     by = {
         ((r["problem"], r["variant"]), r["config"]): r
         for r in rows
@@ -243,7 +244,7 @@ def _detail(rows, problem, configs) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in variants:
-        g = lambda c, k: by[v, c][k] if (v, c) in by else math.nan  # noqa: E731
+        g = lambda c, k, v=v: by[v, c][k] if (v, c) in by else math.nan  # noqa: E731
         any_row = next(by[v, c] for c in configs if (v, c) in by)
         reg = (
             f"{int(any_row['regions'])}{'' if any_row['regions_exact'] == 'True' else ' (sampled)'}"
@@ -327,7 +328,8 @@ def _plot(rows, problems, configs, path: Path) -> None:
 
 
 def write_report(csv_path, out_dir) -> Path:
-    """Write ``suite.md`` and ``suite.png`` for the rows of ``csv_path``; returns the markdown path."""
+    """Write ``suite.md`` and ``suite.png`` for the rows of ``csv_path``; returns the markdown
+    path."""
     rows = read_rows(csv_path)
     out = Path(out_dir)
     problems = list(dict.fromkeys(r["problem"] for r in rows))

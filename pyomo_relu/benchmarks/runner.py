@@ -83,7 +83,8 @@ CONFIGS = (
     "regions",
     "regions_nocuts",
 )
-#: configurations solved with SCIP's "relu" settings (no cutting planes); all others use SCIP's defaults
+#: configurations solved with SCIP's "relu" settings (no cutting planes); all others use SCIP's
+# defaults
 NOCUTS = ("omlt_bigm_nocuts", "tightened_bigm_nocuts", "regions_nocuts")
 FIELDS = (
     "problem",
@@ -144,7 +145,8 @@ def _values(var) -> np.ndarray:
 
 
 def forward_error(blocks: dict) -> float:
-    """max over blocks of ``max |outputs - forward(inputs)| / (1 + |forward(inputs)|)`` at the loaded solution."""
+    """max over blocks of ``max |outputs - forward(inputs)| / (1 + |forward(inputs)|)`` at the
+    loaded solution."""
     worst = 0.0
     for blk in blocks.values():
         net = block_network(blk)
@@ -257,7 +259,7 @@ def _formulation_stats(blocks: dict, config: str) -> dict:
     for b in bounds:
         rep = stable_fraction(b)
         n, stable = n + rep.n, stable + rep.n_stable
-        ms += [b.big_m(k)[b.unstable(k)] for k in range(b.n_layers) if b.is_piecewise(k)]
+        ms.append(b.unstable_big_m())
     ms = np.concatenate(ms) if ms else np.zeros(0)
     return {
         "binaries": binaries,
@@ -367,7 +369,8 @@ def _folder(path: Path, what: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SuiteFileError(
-            f"cannot create the {what} {str(path)!r} ({exc.strerror or exc}); pass a folder that can be written."
+            f"cannot create the {what} {str(path)!r} ({exc.strerror or exc}); pass a folder that "
+            "can be written."
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise SuiteFileError(
@@ -389,7 +392,8 @@ def _start_new(path: Path) -> str:
 
 
 def _read_suite(path: Path) -> tuple[list[dict], bool]:
-    """The complete rows of an existing ``suite.csv`` (header checked), and whether it needs a repair.
+    """The complete rows of an existing ``suite.csv`` (header checked), and whether it needs a
+    repair.
 
     The runner writes every row whole, ending with a line break; a last row without one
     was cut off by a crash, so it is left out (and rerun).  A blank file holds no rows.
@@ -413,8 +417,10 @@ def _read_suite(path: Path) -> tuple[list[dict], bool]:
             found = f"none of the columns of a suite.csv (header: {', '.join(header)[:200]})"
         else:
             found = (
-                f"columns that differ from this version's suite.csv (missing: {', '.join(missing) or '-'}; "
-                f"unexpected: {', '.join(extra) or '-'}{'; order differs' if not (missing or extra) else ''})"
+                "columns that differ from this version's suite.csv (missing: "
+                f"{', '.join(missing) or '-'}; "
+                "unexpected: "
+                f"{', '.join(extra) or '-'}{'; order differs' if not (missing or extra) else ''})"
             )
         raise SuiteFileError(f"{path}: it has {found}, so rows cannot be added to it; {_FIX}")
     cut = bool(records) and (not text.endswith("\n") or len(records[-1]) != len(FIELDS))
@@ -423,14 +429,16 @@ def _read_suite(path: Path) -> tuple[list[dict], bool]:
     for k, rec in enumerate(records):
         if len(rec) != len(FIELDS):
             raise SuiteFileError(
-                f"{path}: data row {k + 1} has {len(rec)} cells, expected {len(FIELDS)}; the file was edited or "
+                f"{path}: data row {k + 1} has {len(rec)} cells, expected {len(FIELDS)}; the file "
+                "was edited or "
                 f"damaged: {_FIX}"
             )
     return [dict(zip(FIELDS, rec)) for rec in records], cut
 
 
 def _repair(path: Path, rows: list[dict]) -> None:
-    """Rewrite ``path`` with the complete ``rows`` only (atomically), or remove a file without rows."""
+    """Rewrite ``path`` with the complete ``rows`` only (atomically), or remove a file without
+    rows."""
     if not rows:
         path.unlink()
         return
@@ -447,7 +455,8 @@ def _repair(path: Path, rows: list[dict]) -> None:
 
 
 _FIX = (
-    "move the file away, pass another output folder, or start a new file (resume=False, `--no-resume`), "
+    "move the file away, pass another output folder, or start a new file (resume=False, "
+    "`--no-resume`), "
     "which keeps the old one as suite.csv.bak."
 )
 
@@ -463,27 +472,33 @@ def _check_time_limits(path: Path, rows: list[dict], problems, time_limit: float
             same = False
         if not same:
             raise SuiteFileError(
-                f"{path} holds {r['problem']} runs with a SCIP time limit of {r['time_limit']!r} s, but this run "
-                f"uses {time_limit:g} s; rows with other limits are not comparable. Pass that time limit to "
+                f"{path} holds {r['problem']} runs with a SCIP time limit of {r['time_limit']!r} "
+                "s, but this run "
+                f"uses {time_limit:g} s; rows with other limits are not comparable. Pass that "
+                "time limit to "
                 f"continue the file, or {_FIX}"
             )
 
 
 def _check_networks(path: Path, rows: list[dict], problem: str, variant: str, layers: str) -> None:
-    """Rows of a problem and variant must come from the same networks (quick and full runs differ)."""
+    """Rows of a problem and variant must come from the same networks (quick and full runs
+    differ)."""
     old = sorted(
         {r["layers"] for r in rows if (r["problem"], r["variant"]) == (problem, variant)} - {layers}
     )
     if old:
         raise SuiteFileError(
-            f"{path} holds {problem}/{variant} runs on networks {', '.join(old)}, but this run trains {layers} "
-            f"(quick and full runs use different networks); run with the same settings (quick or not) to "
+            f"{path} holds {problem}/{variant} runs on networks {', '.join(old)}, but this run "
+            f"trains {layers} "
+            "(quick and full runs use different networks); run with the same settings (quick or "
+            "not) to "
             f"continue the file, or {_FIX}"
         )
 
 
 def _open_suite(path: Path, *, resume: bool, problems: set, time_limit: float) -> list[dict]:
-    """The rows to keep: those of a resumable ``suite.csv`` (repaired if cut off), or none for a new file."""
+    """The rows to keep: those of a resumable ``suite.csv`` (repaired if cut off), or none for a new
+    file."""
     if path.exists() and not path.is_file():
         raise SuiteFileError(
             f"{str(path)!r} is not a file; move it away or pass another output folder."
@@ -516,7 +531,8 @@ def _train(problem, variant, cache: Path, quick: bool) -> dict:
         return problem.train_networks(variant, cache_dir=cache, quick=quick)
     except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as exc:
         raise SuiteFileError(
-            f"{problem.name}/{variant.name}: a cached network in {cache} is damaged ({type(exc).__name__}: {exc}); "
+            f"{problem.name}/{variant.name}: a cached network in {cache} is damaged "
+            f"({type(exc).__name__}: {exc}); "
             f"delete the files {problem.name}-*{variant.name}-* there and they are trained again."
         ) from None
 

@@ -100,9 +100,7 @@ def run_one(net, lb, ub, formulation: str, *, time_limit: float) -> dict:
     m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.minimize)
     build = time.perf_counter() - start
     b = m.nn.prepared.bounds
-    big_m = np.concatenate(
-        [b.big_m(k)[b.unstable(k)] for k in range(b.n_layers) if b.is_piecewise(k)]
-    )
+    big_m = b.unstable_big_m()
     out = solve_model(
         m, time_limit=time_limit, settings="default"
     )  # SCIP defaults, as in the committed tables

@@ -111,7 +111,8 @@ def networks(quick: bool) -> dict:
 
 
 def solve_networks(quick: bool) -> dict:
-    """Smaller networks for the SCIP part, sized so that SCIP can prove optimality within the limit."""
+    """Smaller networks for the SCIP part, sized so that SCIP can prove optimality within the
+    limit."""
     sizes = (
         [(2, 20, 20, 20, 1)]
         if quick
@@ -138,8 +139,8 @@ def _relaxation_model(net: ReluNetwork, bounds, k: int):
     for i in range(k):
         layer, lo, up = net.layers[i], bounds.lower[i], bounds.upper[i]
         p_lo, p_up = bounds.post_bounds(i)
-        z = pyo.Var(range(layer.n_out), bounds=lambda _, j: (lo[j], up[j]))
-        a = pyo.Var(range(layer.n_out), bounds=lambda _, j: (p_lo[j], p_up[j]))
+        z = pyo.Var(range(layer.n_out), bounds=dict(enumerate(zip(lo, up))))
+        a = pyo.Var(range(layer.n_out), bounds=dict(enumerate(zip(p_lo, p_up))))
         m.add_component(f"z{i}", z)
         m.add_component(f"a{i}", a)
         for j in range(layer.n_out):
@@ -208,7 +209,8 @@ def naive_pyomo_lp(net: ReluNetwork, bounds, *, per_layer: int, solver: str = "a
 
 
 def extrapolate(times: dict, report) -> tuple[float, int]:
-    """Naive seconds for all the solves our run made: per layer, model build + mean solve time x our solves.
+    """Naive seconds for all the solves our run made: per layer, model build + mean solve time x our
+    solves.
 
     Returns ``(seconds, timed solves)``.
     """
@@ -259,7 +261,7 @@ def _timing_row(name, net, per_layer) -> tuple[dict, object]:
     scip_full, scip_n = extrapolate(scip_times, serial.report)
     hidden = range(net.n_layers - 1)
     stable = lambda b: int(sum(b.stable(k).sum() for k in hidden))  # noqa: E731
-    mean_m = lambda b: float(np.mean(np.concatenate([b.big_m(k)[b.unstable(k)] for k in hidden])))  # noqa: E731
+    mean_m = lambda b: float(np.mean(b.unstable_big_m(hidden)))  # noqa: E731
     row = dict(
         network=name,
         neurons=sum(net.layer_sizes[1:-1]),
@@ -319,9 +321,7 @@ def _solve_rows(name, net, lp, time_limit, milp_limit) -> list:
                 bounds=label,
                 tighten_s=t_tight,
                 binaries=int(sum(bounds.n_binaries(k).sum() for k in hidden)),
-                mean_M=float(
-                    np.mean(np.concatenate([bounds.big_m(k)[bounds.unstable(k)] for k in hidden]))
-                ),
+                mean_M=float(np.mean(bounds.unstable_big_m(hidden))),
                 solve_s=out.seconds,
                 status=out.status,
                 objective=out.objective,
@@ -348,7 +348,8 @@ def _table(rows, fields) -> list:
 def run(
     out_dir, quick: bool = False, *, time_limit: float = 120.0, naive_per_layer: int | None = None
 ) -> Path:
-    """Run the benchmark and write ``tightening.md`` plus CSV files into ``out_dir``; return the md path.
+    """Run the benchmark and write ``tightening.md`` plus CSV files into ``out_dir``; return the md
+    path.
 
     The files are rewritten after every network, so a long run leaves its
     finished part behind.

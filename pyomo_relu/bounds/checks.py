@@ -17,71 +17,28 @@ __all__ = ["validated_bounds", "check_sound_at_samples"]
 
 
 def validated_bounds(bounds, what: str, net: ReluNetwork | None = None) -> NeuronBounds:
-    """Check the type, structure and numbers of ``bounds``; return a float64 copy.
+    """``bounds`` after checking its type and, with ``net``, that it fits that network.
 
-    The copy has one array per layer in ``lower``, ``upper`` and ``caps`` (caps
-    left out of hand-made bounds mean plain ReLU layers, or are taken from ``net``).
+    A NeuronBounds checked its own structure and numbers when it was built;
+    what remains to check here is what it cannot know: the caller's argument
+    may be something else, and the bounds may belong to another network.  With
+    ``net`` the result carries ``net``'s caps (bounds made by hand without caps
+    read as plain ReLU layers).
 
     Raises
     ------
     BoundsTypeError
         If ``bounds`` is not a NeuronBounds.
     ShapeMismatchError
-        If its lists do not have one entry per layer, or do not fit ``net``.
-    MissingBoundsError, InfeasibleBoxError
-        For NaN bounds (or an infinite input box) and crossed bounds.
+        If the bounds do not fit ``net``.
     """
     require_bounds(bounds, what)
-    n = len(bounds.lower)
-    counts = {"upper": len(bounds.upper), "methods": len(bounds.methods)}
-    if bounds.caps:
-        counts["caps"] = len(bounds.caps)
-    bad = {name: c for name, c in counts.items() if c != n}
-    if bad:
-        raise ShapeMismatchError(
-            f"{what}: NeuronBounds has {n} layers of lower bounds but {bad}; expected one entry "
-            "per "
-            "layer in lower, upper, methods (and caps) - recompute the bounds."
-        )
-
-    def vec(v, name):
-        try:
-            arr = np.array(v, dtype=np.float64).reshape(-1) if np.ndim(v) <= 1 else None
-        except (TypeError, ValueError):
-            arr = None
-        if arr is None:
-            raise ShapeMismatchError(
-                f"{what}: NeuronBounds {name} is {v!r:.80}; expected a 1-D array of numbers."
-            )
-        return arr
-
-    lower = [vec(lo, f"lower[{k}]") for k, lo in enumerate(bounds.lower)]
-    upper = [vec(up, f"upper[{k}]") for k, up in enumerate(bounds.upper)]
-    caps = [vec(c, f"caps[{k}]") for k, c in enumerate(bounds.caps)] if bounds.caps else None
-    if net is not None:
-        NeuronBounds(
-            vec(bounds.input_lb, "input_lb"), vec(bounds.input_ub, "input_ub"), lower, upper, []
-        ).check_network(net)
-        caps = NeuronBounds.caps_of(net)
-    elif caps is None:
-        caps = [np.full(lo.size, np.inf) for lo in lower]
-    for k, (lo, up, cap) in enumerate(zip(lower, upper, caps)):
-        if not lo.size == up.size == cap.size:
-            raise ShapeMismatchError(
-                f"{what}: NeuronBounds layer {k} has {lo.size} lower, {up.size} upper bounds and "
-                f"{cap.size} "
-                "caps; expected one of each per neuron - recompute the bounds."
-            )
-    out = NeuronBounds(
-        vec(bounds.input_lb, "input_lb"),
-        vec(bounds.input_ub, "input_ub"),
-        lower,
-        upper,
-        [str(m) for m in bounds.methods],
-        caps,
-    )
-    out.check_consistent(what)
-    return out
+    if net is None:
+        return bounds
+    bounds.check_network(net)
+    caps = NeuronBounds.caps_of(net)
+    same = all(np.array_equal(a, b, equal_nan=True) for a, b in zip(caps, bounds.caps))
+    return bounds if same else bounds.replace(caps=caps)
 
 
 def check_sound_at_samples(net: ReluNetwork, bounds: NeuronBounds, lb, ub, what: str) -> None:
@@ -90,8 +47,8 @@ def check_sound_at_samples(net: ReluNetwork, bounds: NeuronBounds, lb, ub, what:
     Bounds computed for another network of the same shape pass every shape check
     but make the result silently wrong.  The check evaluates the centre, the
     corners (up to 8 free inputs) and 64 seeded random points of the box.  Layers
-    whose method mentions ``model`` or ``constrained`` (tightened with a model's
-    or the caller's constraints, so valid only on their feasible set) are skipped.
+    whose provenance scope is not the box (:meth:`NeuronBounds.constrained_layers`: tightened
+    with a model's or the caller's constraints, so valid only on their feasible set) are skipped.
 
     Raises
     ------

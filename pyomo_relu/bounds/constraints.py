@@ -72,7 +72,8 @@ def normalize_extra_constraints(extra, n_inputs: int):
 
 
 def check_inputs_feasible(lb: np.ndarray, ub: np.ndarray, extra) -> None:
-    """Raise InfeasibleBoxError unless some ``x`` in ``[lb, ub]`` satisfies ``extra`` (one small HiGHS LP).
+    """Raise InfeasibleBoxError unless some ``x`` in ``[lb, ub]`` satisfies ``extra`` (one small
+    HiGHS LP).
 
     Every such ``x`` extends (by the forward pass) to a point of every LP and
     MILP of the tightening, so after this check an infeasible solver status

@@ -2,14 +2,19 @@
 
 ``NeuronBounds`` holds, for every layer ``k`` of a network, sound lower and
 upper bounds ``l_k <= z_k <= u_k`` of the pre-activations over an input box,
-together with the provenance of each layer's bounds.  Bounds only ever get
-tighter: :meth:`NeuronBounds.intersect` keeps the larger lower and the
-smaller upper bound.
+together with the provenance of each layer's bounds.  It is immutable: its
+arrays are converted once, on construction, to read-only float64 arrays and
+checked there, so consumers never re-validate them.  Bounds only ever get
+tighter: :meth:`NeuronBounds.intersect` and :meth:`NeuronBounds.with_layer`
+return new objects.  :meth:`NeuronBounds.pieces` is the one place where
+neurons are classified (inactive, linear, saturated, unstable).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +26,18 @@ from ..errors import (
     ShapeMismatchError,
 )
 from ..network import ActivationKind, ReluNetwork
+from .registry import bound_method_names
 
-__all__ = ["NeuronBounds", "check_box", "pad_outward", "require_network", "require_bounds"]
+__all__ = [
+    "NeuronBounds",
+    "Provenance",
+    "Scope",
+    "LayerPieces",
+    "check_box",
+    "pad_outward",
+    "require_network",
+    "require_bounds",
+]
 
 
 def require_network(net, what: str) -> None:
@@ -110,77 +125,241 @@ def check_box(
     return lb, ub
 
 
-@dataclass
-class NeuronBounds:
-    """Pre-activation bounds of every layer of a network over an input box.
+class Scope(enum.Enum):
+    """Where a layer's bounds hold."""
 
-    Attributes
-    ----------
-    input_lb, input_ub : ndarray (n_inputs,)
-    lower, upper : list of ndarray
-        ``lower[k][j] <= z_k[j] <= upper[k][j]`` for every input in the box.
-    methods : list of str
-        How each layer's bounds were obtained (``"interval"``, ``"lp"``, ``"milp"``, ...).
-    caps : list of ndarray
-        Per-neuron caps of each layer (``inf`` for ReLU, ``nan`` for linear layers),
-        so stability can be judged without the network.
+    #: on the whole input box
+    BOX = "box"
+    #: only where the caller's ``extra_constraints`` hold
+    CONSTRAINED = "constrained"
+    #: only on the feasible set of the model around the block (``context="model"``)
+    MODEL = "model"
+
+
+#: labels of the built-in methods, understood even before their modules register them
+_LEGACY_METHODS = ("interval", "lp", "milp")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a layer's bounds were obtained: a bound method's name and where they hold.
+
+    Its ``label`` is the method name, with ``-constrained`` or ``-model`` appended
+    for the narrower scopes (``"lp"``, ``"lp-constrained"``, ``"lp-model"``).
     """
 
-    input_lb: np.ndarray
-    input_ub: np.ndarray
-    lower: list
-    upper: list
-    methods: list
-    caps: list = field(default_factory=list)
+    method: str
+    scope: Scope = Scope.BOX
 
-    # -- construction ----------------------------------------------------
-    @staticmethod
-    def caps_of(net: ReluNetwork) -> list:
-        out = []
-        for layer in net.layers:
-            if layer.activation.kind is ActivationKind.LINEAR:
-                out.append(np.full(layer.n_out, np.nan))
-            else:
-                out.append(layer.activation.caps(layer.n_out))
-        return out
-
-    def check_network(self, net: ReluNetwork) -> None:
-        """Raise ShapeMismatchError unless these bounds belong to a network of ``net``'s shape."""
-        shape = lambda a: np.shape(a)[0] if np.ndim(a) == 1 else np.shape(a)  # noqa: E731
-        sizes = [shape(l) for l in self.lower]
-        up_sizes = [shape(u) for u in self.upper]
-        expected = [layer.n_out for layer in net.layers]
-        if (
-            shape(self.input_lb) != net.n_inputs
-            or shape(self.input_ub) != net.n_inputs
-            or sizes != expected
-            or up_sizes != expected
-        ):
-            found = sizes if sizes != expected else up_sizes
-            raise ShapeMismatchError(
-                f"NeuronBounds for layer sizes {[shape(self.input_lb)] + found} do not match the "
-                f"network {list(net.layer_sizes)}; compute the bounds for this network."
+    def __post_init__(self) -> None:
+        if not isinstance(self.scope, Scope):
+            raise BoundsTypeError(
+                f"Provenance: scope must be a Scope (BOX, CONSTRAINED or MODEL), found "
+                f"{self.scope!r}."
+            )
+        known = bound_method_names()
+        if self.method not in _LEGACY_METHODS and self.method not in known:
+            raise BoundsTypeError(
+                f"NeuronBounds: {self.method!r} is not a bound method; a layer's provenance "
+                f"names one of {sorted(set(known) | set(_LEGACY_METHODS))} (optionally with "
+                "'-constrained' or '-model'), or register the method with "
+                "register_bound_method(BoundMethod(...)) first."
             )
 
-    def check_consistent(self, what: str = "NeuronBounds") -> None:
-        """Raise unless every bound is a number and ``lower <= upper`` everywhere.
+    @property
+    def label(self) -> str:
+        return self.method if self.scope is Scope.BOX else f"{self.method}-{self.scope.value}"
+
+    @classmethod
+    def of(cls, value) -> Provenance:
+        """A Provenance from a Provenance or a label such as ``"milp-constrained"``.
 
         Raises
         ------
-        MissingBoundsError
-            If a bound is NaN (or an input bound is infinite).
-        InfeasibleBoxError
-            If some lower bound exceeds its upper bound.
+        BoundsTypeError
+            If ``value`` is neither a Provenance nor a non-empty string.
         """
+        if isinstance(value, Provenance):
+            return value
+        if not isinstance(value, str) or not value:
+            raise BoundsTypeError(
+                f"NeuronBounds: a layer's provenance must be a method label such as 'lp' or "
+                f"'lp-constrained' (or a Provenance), found {value!r}."
+            )
+        for scope in (Scope.CONSTRAINED, Scope.MODEL):
+            suffix = f"-{scope.value}"
+            if value.endswith(suffix) and len(value) > len(suffix):
+                return cls(value[: -len(suffix)], scope)
+        return cls(value)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class LayerPieces:
+    """Which piece of its activation each neuron of one layer is on over the whole bounds.
+
+    Attributes
+    ----------
+    piecewise : bool
+        False for a linear layer (no neuron needs a binary).
+    inactive : ndarray of bool
+        ``u <= 0``: the output is 0 everywhere.
+    saturated : ndarray of bool
+        ``l >= cap`` (clipped ReLU) and not inactive: the output is the cap everywhere.
+    linear : ndarray of bool
+        ``0 <= l`` and ``u <= cap``, neither inactive nor saturated: the identity piece.
+        (The four masks are disjoint; ``l = u = 0`` counts as inactive.)
+    unstable : ndarray of bool
+        Every other neuron of a piecewise layer: it needs binaries.
+    n_binaries : ndarray of int
+        Binaries a big-M formulation needs per neuron (0, 1 or 2).
+    big_m : ndarray
+        ``max(|l|, |u|)`` per neuron.
+    post_lower, post_upper : ndarray
+        Bounds of the activation's output.
+    """
+
+    piecewise: bool
+    inactive: np.ndarray
+    saturated: np.ndarray
+    linear: np.ndarray
+    unstable: np.ndarray
+    n_binaries: np.ndarray
+    big_m: np.ndarray
+    post_lower: np.ndarray
+    post_upper: np.ndarray
+
+    @property
+    def stable(self) -> np.ndarray:
+        return ~self.unstable
+
+    @staticmethod
+    def of(lo: np.ndarray, up: np.ndarray, cap: np.ndarray, piecewise: bool) -> LayerPieces:
+        big_m = _frozen(np.maximum(np.abs(lo), np.abs(up)))
+        if not piecewise:
+            none = _frozen(np.zeros(lo.shape, dtype=bool))
+            return LayerPieces(
+                False, none, none, _frozen(np.ones(lo.shape, dtype=bool)), none,
+                _frozen(np.zeros(lo.shape, dtype=int)), big_m, lo, up,
+            )  # fmt: skip
+        inactive = up <= 0.0
+        saturated = (lo >= cap) & ~inactive
+        linear = (lo >= 0.0) & (up <= cap) & ~inactive & ~saturated
+        unstable = ~(inactive | saturated | linear)
+        kinks = ((lo < 0.0) & (up > 0.0)).astype(int) + ((lo < cap) & (up > cap)).astype(int)
+        post_lo = np.minimum(np.maximum(lo, 0.0), cap)
+        post_up = np.minimum(np.maximum(up, 0.0), cap)
+        arrays = (inactive, saturated, linear, unstable, kinks, big_m, post_lo, post_up)
+        return LayerPieces(True, *(_frozen(a) for a in arrays))
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+def _vector(value, what: str, name: str) -> np.ndarray:
+    """``value`` as a read-only 1-D float64 array (a copy, so the caller's data stays theirs)."""
+    try:
+        arr = np.array(value, dtype=np.float64) if np.ndim(value) <= 1 else None
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None:
+        raise ShapeMismatchError(
+            f"{what}: NeuronBounds {name} is {value!r:.80}; expected a 1-D array of numbers."
+        )
+    return _frozen(arr.reshape(-1))
+
+
+@dataclass(frozen=True, eq=False)
+class NeuronBounds:
+    """Pre-activation bounds of every layer of a network over an input box (immutable).
+
+    Parameters
+    ----------
+    input_lb, input_ub : array_like (n_inputs,)
+    lower, upper : sequence of array_like
+        ``lower[k][j] <= z_k[j] <= upper[k][j]`` for every input in the box.
+    provenance : sequence of Provenance or str
+        How each layer's bounds were obtained: Provenance objects or labels
+        (``"interval"``, ``"lp"``, ``"milp"``, ``"lp-constrained"``, ``"lp-model"``, ...).
+    caps : sequence of array_like, optional
+        Per-neuron caps of each layer (``inf`` for ReLU, ``nan`` for linear
+        layers), so stability can be judged without the network.  Left out,
+        every layer reads as a plain ReLU layer.
+    report : TighteningReport, optional
+        What the tightening run that produced these bounds did.
+
+    Every array is stored once as a read-only float64 array, in tuples.  The
+    constructor checks the structure (one entry per layer, one bound per
+    neuron), NaN and crossed bounds, and raises ``ShapeMismatchError``,
+    ``MissingBoundsError`` or ``InfeasibleBoxError`` naming the entry.
+    """
+
+    input_lb: Any
+    input_ub: Any
+    lower: Any
+    upper: Any
+    provenance: Any
+    caps: Any = ()
+    report: Any = field(default=None, compare=False, repr=False)
+    _pieces: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        what = "NeuronBounds"
+        for name in ("lower", "upper", "provenance", "caps"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise ShapeMismatchError(
+                    f"{what}: {name} must be a list with one entry per layer, found "
+                    f"{type(value).__name__}."
+                )
+        n = len(self.lower)
+        counts = {"upper": len(self.upper), "methods": len(self.provenance)}
+        if len(self.caps):
+            counts["caps"] = len(self.caps)
+        bad = {name: c for name, c in counts.items() if c != n}
+        if bad:
+            raise ShapeMismatchError(
+                f"{what} has {n} layers of lower bounds but {bad}; expected one entry per layer in "
+                "lower, upper, methods (and caps) - recompute the bounds."
+            )
+        lower = tuple(_vector(v, what, f"lower[{k}]") for k, v in enumerate(self.lower))
+        upper = tuple(_vector(v, what, f"upper[{k}]") for k, v in enumerate(self.upper))
+        if len(self.caps):
+            caps = tuple(_vector(v, what, f"caps[{k}]") for k, v in enumerate(self.caps))
+        else:
+            caps = tuple(_frozen(np.full(lo.size, np.inf)) for lo in lower)
+        for k, (lo, up, cap) in enumerate(zip(lower, upper, caps)):
+            if not lo.size == up.size == cap.size:
+                raise ShapeMismatchError(
+                    f"{what}: layer {k} has {lo.size} lower, {up.size} upper bounds and "
+                    f"{cap.size} caps; expected one of each per neuron - recompute the bounds."
+                )
+        set_ = object.__setattr__
+        set_(self, "input_lb", _vector(self.input_lb, what, "input_lb"))
+        set_(self, "input_ub", _vector(self.input_ub, what, "input_ub"))
+        if self.input_lb.size != self.input_ub.size:
+            raise ShapeMismatchError(
+                f"{what}: input_lb has {self.input_lb.size} entries but input_ub "
+                f"{self.input_ub.size}; expected one of each per network input."
+            )
+        set_(self, "lower", lower)
+        set_(self, "upper", upper)
+        set_(self, "caps", caps)
+        set_(self, "provenance", tuple(Provenance.of(p) for p in self.provenance))
+        self._check_numbers(what)
+
+    def _check_numbers(self, what: str) -> None:
         pairs = [("input", self.input_lb, self.input_ub)]
         pairs += [(f"layer {k}", lo, up) for k, (lo, up) in enumerate(zip(self.lower, self.upper))]
         for name, lo, up in pairs:
-            lo, up = np.asarray(lo, dtype=np.float64), np.asarray(up, dtype=np.float64)
-            bad = np.flatnonzero(
-                np.isnan(lo)
-                | np.isnan(up)
-                | ((~np.isfinite(lo) | ~np.isfinite(up)) & (name == "input"))
-            )
+            bad = np.isnan(lo) | np.isnan(up)
+            if name == "input":
+                bad |= ~np.isfinite(lo) | ~np.isfinite(up)
+            bad = np.flatnonzero(bad)
             if bad.size:
                 j = int(bad[0])
                 raise MissingBoundsError(
@@ -197,15 +376,43 @@ class NeuronBounds:
                     "network and box."
                 )
 
+    # -- construction ----------------------------------------------------
+    @staticmethod
+    def caps_of(net: ReluNetwork) -> list:
+        out = []
+        for layer in net.layers:
+            if layer.activation.kind is ActivationKind.LINEAR:
+                out.append(np.full(layer.n_out, np.nan))
+            else:
+                out.append(layer.activation.caps(layer.n_out))
+        return out
+
+    def replace(self, **changes) -> NeuronBounds:
+        """A new NeuronBounds with some fields changed (``report=...``, ``caps=...``, ...)."""
+        return replace(self, **changes)
+
+    def with_layer(self, k: int, lower, upper, provenance=None) -> NeuronBounds:
+        """New bounds with layer ``k``'s bounds (and optionally its provenance) replaced."""
+        lo, up = list(self.lower), list(self.upper)
+        lo[k], up[k] = lower, upper
+        prov = list(self.provenance)
+        if provenance is not None:
+            prov[k] = provenance
+        return replace(self, lower=lo, upper=up, provenance=prov, report=None)
+
+    def check_network(self, net: ReluNetwork) -> None:
+        """Raise ShapeMismatchError unless these bounds belong to a network of ``net``'s shape."""
+        sizes = [lo.size for lo in self.lower]
+        expected = [layer.n_out for layer in net.layers]
+        if self.input_lb.size != net.n_inputs or sizes != expected:
+            raise ShapeMismatchError(
+                f"NeuronBounds for layer sizes {[self.input_lb.size] + sizes} do not match the "
+                f"network {list(net.layer_sizes)}; compute the bounds for this network."
+            )
+
     def copy(self) -> NeuronBounds:
-        return NeuronBounds(
-            self.input_lb.copy(),
-            self.input_ub.copy(),
-            [l.copy() for l in self.lower],
-            [u.copy() for u in self.upper],
-            list(self.methods),
-            [c.copy() for c in self.caps],
-        )
+        """These bounds (they are immutable, so no copy is needed); the report is not carried."""
+        return replace(self, report=None)
 
     def intersect(self, other: NeuronBounds, *, method: str | None = None) -> NeuronBounds:
         """Tightest combination of two sound bound sets of the same network.
@@ -213,7 +420,7 @@ class NeuronBounds:
         Each set holds on its own input box, so their intersection holds on the
         common box, which becomes the result's input box.  Layers where
         ``other`` improved a bound, or is at least as tight everywhere, take
-        ``other``'s method name (or ``method``).
+        ``other``'s provenance (or ``method``).
 
         Raises
         ------
@@ -228,133 +435,157 @@ class NeuronBounds:
         if not isinstance(other, NeuronBounds):
             raise BoundsTypeError(
                 "NeuronBounds.intersect: other must be NeuronBounds, found "
-                f"{type(other).__name__}; "
-                "pass bounds of the same network (e.g. from interval_bounds or lp_bounds)."
+                f"{type(other).__name__}; pass bounds of the same network (e.g. from "
+                "interval_bounds or lp_bounds)."
             )
-        sizes = lambda b: [np.size(b.input_lb)] + [np.size(lo) for lo in b.lower]  # noqa: E731
-        if sizes(self) != sizes(other) or [np.size(u) for u in self.upper] != [
-            np.size(u) for u in other.upper
-        ]:
+        sizes = lambda b: [b.input_lb.size] + [lo.size for lo in b.lower]  # noqa: E731
+        if sizes(self) != sizes(other):
             raise ShapeMismatchError(
                 f"NeuronBounds.intersect: these bounds have layer sizes {sizes(self)} but other "
-                "has "
-                f"{sizes(other)}; both must belong to the same network."
+                f"has {sizes(other)}; both must belong to the same network."
             )
-        out = self.copy()
-        out.input_lb = np.maximum(self.input_lb, other.input_lb)
-        out.input_ub = np.minimum(self.input_ub, other.input_ub)
-        crossed = np.flatnonzero(out.input_lb > out.input_ub)
+        in_lo = np.maximum(self.input_lb, other.input_lb)
+        in_up = np.minimum(self.input_ub, other.input_ub)
+        crossed = np.flatnonzero(in_lo > in_up)
         if crossed.size:
             i = int(crossed[0])
             raise InfeasibleBoxError(
                 f"NeuronBounds.intersect: the input boxes do not overlap at input {i} "
-                f"([{self.input_lb[i]}, {self.input_ub[i]}] and [{other.input_lb[i]}, "
-                f"{other.input_ub[i]}]); "
+                f"([{self.input_lb[i]}, {self.input_ub[i]}] and "
+                f"[{other.input_lb[i]}, {other.input_ub[i]}]); "
                 "intersect bounds computed for overlapping boxes."
             )
+        lower, upper, prov = [], [], list(self.provenance)
         for k, (lo, up) in enumerate(zip(other.lower, other.upper)):
-            new_lo = np.maximum(out.lower[k], lo)
-            new_up = np.minimum(out.upper[k], up)
-            crossed = np.flatnonzero(new_lo > new_up)
-            if crossed.size:
-                j = int(crossed[0])
-                raise InfeasibleBoxError(
-                    f"NeuronBounds: layer {k} neuron {j} has lower bound {new_lo[j]} > upper "
-                    f"bound {new_up[j]}; the input box or the model constraints admit no point."
-                )
-            improved = np.any(new_lo > out.lower[k]) or np.any(new_up < out.upper[k])
-            contained = np.all(lo >= out.lower[k]) and np.all(up <= out.upper[k])
+            new_lo = np.maximum(self.lower[k], lo)
+            new_up = np.minimum(self.upper[k], up)
+            _check_crossing(k, new_lo, new_up)
+            improved = np.any(new_lo > self.lower[k]) or np.any(new_up < self.upper[k])
+            contained = np.all(lo >= self.lower[k]) and np.all(up <= self.upper[k])
             if improved or contained:  # the other method proved these bounds (or better)
-                out.methods[k] = method or other.methods[k]
-            out.lower[k], out.upper[k] = new_lo, new_up
-        return out
+                prov[k] = method or other.provenance[k]
+            lower.append(new_lo)
+            upper.append(new_up)
+        return replace(
+            self, input_lb=in_lo, input_ub=in_up, lower=lower, upper=upper, provenance=prov,
+            report=None,
+        )  # fmt: skip
 
     # -- queries ---------------------------------------------------------
+    @property
+    def methods(self) -> list[str]:
+        """The provenance labels of the layers (``"interval"``, ``"lp"``, ``"lp-model"``, ...)."""
+        return [p.label for p in self.provenance]
+
     def constrained_layers(self) -> list[int]:
         """Layers whose bounds hold only where some constraints hold, not on the whole input box.
 
-        Their labels say so: ``lp-constrained`` / ``milp-constrained`` (tightened
-        with ``extra_constraints``) and ``lp-model`` (the model context).
+        Their provenance scope is ``CONSTRAINED`` (tightened with
+        ``extra_constraints``) or ``MODEL`` (the model context).
         """
-        return [k for k, m in enumerate(self.methods) if "constrained" in m or "model" in m]
+        return [k for k, p in enumerate(self.provenance) if p.scope is not Scope.BOX]
+
+    def layers_by(self, method: str) -> list[int]:
+        """Layers whose bounds come from the bound method named ``method`` (any scope)."""
+        return [k for k, p in enumerate(self.provenance) if p.method == method]
 
     def content_key(self) -> tuple:
-        """A hashable snapshot of every bound, method and cap: equal keys mean equal bounds.
+        """A hashable snapshot of every bound, provenance and cap: equal keys mean equal bounds.
 
         Lets callers reuse a tightening computed for the same network and
         bounds (e.g. for every copy of an indexed block) instead of repeating it.
         """
         arrays = [self.input_lb, self.input_ub, *self.lower, *self.upper, *self.caps]
-        shapes = tuple(np.shape(a) for a in arrays)
-        return (
-            shapes,
-            tuple(self.methods),
-            b"".join(np.asarray(a, dtype=np.float64).tobytes() for a in arrays),
-        )
+        shapes = tuple(a.shape for a in arrays)
+        return shapes, tuple(self.methods), b"".join(a.tobytes() for a in arrays)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NeuronBounds) and self.content_key() == other.content_key()
+
+    __hash__ = None
 
     @property
     def n_layers(self) -> int:
         return len(self.lower)
 
     def is_piecewise(self, k: int) -> bool:
-        return not np.all(np.isnan(self.caps[k])) if self.caps else True
+        return not np.all(np.isnan(self.caps[k]))
 
-    def _layer(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(lower, upper, caps)`` of layer ``k`` as float64 arrays.
+    def pieces(self, k: int) -> LayerPieces:
+        """The classification of layer ``k``'s neurons (computed once, then kept)."""
+        hit = self._pieces.get(k)
+        if hit is None:
+            hit = LayerPieces.of(self.lower[k], self.upper[k], self.caps[k], self.is_piecewise(k))
+            self._pieces[k] = hit
+        return hit
 
-        Bounds made by hand may hold lists and leave ``caps`` empty, which
-        (as in :meth:`is_piecewise`) means plain ReLU layers: caps of ``inf``.
+    def unstable_big_m(self, layers=None) -> np.ndarray:
+        """``max(|l|, |u|)`` of every unstable neuron of the piecewise layers (or of ``layers``).
+
+        The magnitudes a big-M formulation's rows carry: the statistic every
+        report (block summary, benchmarks, tightening tables) is made of.
         """
-        lo = np.asarray(self.lower[k], dtype=np.float64)
-        cap = np.asarray(self.caps[k], dtype=np.float64) if self.caps else np.full(lo.shape, np.inf)
-        return lo, np.asarray(self.upper[k], dtype=np.float64), cap
+        layers = range(self.n_layers) if layers is None else layers
+        ms = [self.big_m(k)[self.unstable(k)] for k in layers if self.is_piecewise(k)]
+        return np.concatenate(ms) if ms else np.zeros(0)
 
     def stable_inactive(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` whose output is 0 on the whole box (``u <= 0``)."""
-        return self._layer(k)[1] <= 0.0
+        return self.pieces(k).inactive
 
     def stable_saturated(self, k: int) -> np.ndarray:
         """Clipped neurons of layer ``k`` always at their cap (``l >= cap``)."""
-        lo, _, cap = self._layer(k)
-        return lo >= cap
+        return self.pieces(k).saturated
 
     def stable_linear(self, k: int) -> np.ndarray:
-        """Neurons of layer ``k`` always on the identity piece (``0 <= l`` and ``u <= cap``)."""
-        lo, up, cap = self._layer(k)
-        return (lo >= 0.0) & (up <= cap)
+        """Neurons of layer ``k`` always on the identity piece (``0 <= l``, ``u <= cap``, not 0)."""
+        return self.pieces(k).linear
 
     def stable(self, k: int) -> np.ndarray:
         """Neurons of layer ``k`` that need no binary (one piece on the whole box)."""
-        if not self.is_piecewise(k):
-            return np.ones(len(self.lower[k]), dtype=bool)
-        return self.stable_inactive(k) | self.stable_saturated(k) | self.stable_linear(k)
+        return self.pieces(k).stable
 
     def unstable(self, k: int) -> np.ndarray:
-        return ~self.stable(k)
+        return self.pieces(k).unstable
 
     def n_binaries(self, k: int) -> np.ndarray:
         """Binaries a big-M formulation needs per neuron of layer ``k`` (0, 1 or 2)."""
-        if not self.is_piecewise(k):
-            return np.zeros(len(self.lower[k]), dtype=int)
-        lo, up, cap = self._layer(k)
-        kink0 = (lo < 0.0) & (up > 0.0)
-        kink_cap = (lo < cap) & (up > cap)
-        return kink0.astype(int) + kink_cap.astype(int)
+        return self.pieces(k).n_binaries
 
     def post_bounds(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of layer ``k``'s activation output ``a_k``."""
-        lo, up, cap = self._layer(k)
-        if not self.is_piecewise(k):
-            return lo.copy(), up.copy()
-        return np.minimum(np.maximum(lo, 0.0), cap), np.minimum(np.maximum(up, 0.0), cap)
+        p = self.pieces(k)
+        return p.post_lower, p.post_upper
 
     def big_m(self, k: int) -> np.ndarray:
-        """Big-M values of layer ``k``: ``max(|l|, |u|)`` per neuron (the magnitudes a big-M row uses)."""
-        lo, up, _ = self._layer(k)
-        return np.maximum(np.abs(lo), np.abs(up))
+        """Big-M values of layer ``k``: ``max(|l|, |u|)`` per neuron."""
+        return self.pieces(k).big_m
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_pieces"] = {}  # derived data: not pickled, recomputed on use
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                value = _frozen(value)
+            elif isinstance(value, tuple) and value and isinstance(value[0], np.ndarray):
+                value = tuple(_frozen(v) for v in value)
+            object.__setattr__(self, key, value)
 
     def __repr__(self) -> str:
         piece = [k for k in range(self.n_layers) if self.is_piecewise(k)]
-        n = sum(len(self.lower[k]) for k in piece)
+        n = sum(self.lower[k].size for k in piece)
         s = sum(int(self.stable(k).sum()) for k in piece)
         return f"NeuronBounds({self.n_layers} layers, {s}/{n} stable, methods={self.methods})"
+
+
+def _check_crossing(k: int, lo: np.ndarray, up: np.ndarray) -> None:
+    crossed = np.flatnonzero(lo > up)
+    if crossed.size:
+        j = int(crossed[0])
+        raise InfeasibleBoxError(
+            f"NeuronBounds: layer {k} neuron {j} has lower bound {lo[j]} > upper "
+            f"bound {up[j]}; the input box or the model constraints admit no point."
+        )

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import NotApplicableError
 from ..network import ReluNetwork
-from .core import NeuronBounds, check_box, pad_outward, require_network
+from .core import LayerPieces, NeuronBounds, check_box, pad_outward, require_network
 from .registry import BoundMethod, register_bound_method
 
 __all__ = ["interval_bounds", "affine_interval"]
@@ -67,7 +67,7 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
     lb, ub = check_box(net, lb, ub)
     lower, upper = [], []
     a_lo, a_up = lb, ub
-    bounds = NeuronBounds(lb, ub, lower, upper, [], NeuronBounds.caps_of(net))
+    caps = NeuronBounds.caps_of(net)
     for k, layer in enumerate(net.layers):
         z_lo, z_up = affine_interval(layer.weights, layer.bias, a_lo, a_up)
         if not (np.all(np.isfinite(z_lo)) and np.all(np.isfinite(z_up))):
@@ -79,9 +79,9 @@ def interval_bounds(net: ReluNetwork, lb, ub) -> NeuronBounds:
             )
         lower.append(z_lo)
         upper.append(z_up)
-        bounds.methods.append("interval")
-        a_lo, a_up = bounds.post_bounds(k)
-    return bounds
+        pieces = LayerPieces.of(z_lo, z_up, caps[k], not np.all(np.isnan(caps[k])))
+        a_lo, a_up = pieces.post_lower, pieces.post_upper
+    return NeuronBounds(lb, ub, lower, upper, ["interval"] * len(lower), caps)
 
 
 def _interval_method(net: ReluNetwork, lb, ub, *, prior: NeuronBounds | None = None):

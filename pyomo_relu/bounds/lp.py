@@ -80,7 +80,7 @@ from .._highs import new_highs, run_highs
 from ..errors import SolverUnavailableError
 from ..network import ReluNetwork
 from .constraints import check_inputs_feasible, normalize_extra_constraints
-from .core import NeuronBounds, require_network
+from .core import LayerPieces, NeuronBounds, require_network
 from .parallel import ChunkResult, ChunkTask, tighten
 from .registry import BoundMethod, register_bound_method
 
@@ -124,7 +124,8 @@ class LayerLP:
     obj_const: np.ndarray | None = None
 
     def objective(self, w: np.ndarray):
-        """``(cost, offset)`` with ``w @ a_{k-1} = cost @ v + offset`` (up to rounding, see :meth:`HighsLP.bound`)."""
+        """``(cost, offset)`` with ``w @ a_{k-1} = cost @ v + offset`` (up to rounding, see
+        :meth:`HighsLP.bound`)."""
         cost = np.zeros(self.n_cols)
         if self.obj_rows is None:
             cost[self.obj_cols] = w
@@ -166,9 +167,9 @@ class _Builder:
         self.n_rows += len(lo)
 
     def finish(self, obj) -> LayerLP:
-        cat = lambda parts, dt=np.float64: (
-            np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
-        )  # noqa: E731
+        def cat(parts, dt=np.float64):
+            return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+
         return LayerLP(
             cat(self.col_lo),
             cat(self.col_hi),
@@ -186,7 +187,8 @@ class _Builder:
 
 @dataclass
 class _Affine:
-    """A layer's values as affine functions of LP columns: ``v[r] = sum(vals * x[cols]) + const[r]``."""
+    """A layer's values as affine functions of LP columns: ``v[r] = sum(vals * x[cols]) +
+    const[r]``."""
 
     rows: np.ndarray
     cols: np.ndarray
@@ -199,7 +201,7 @@ def _identity(cols) -> _Affine:
     return _Affine(np.arange(n), np.asarray(cols), np.ones(n), np.zeros(n))
 
 
-def _layer_columns(b: _Builder, lo, up, cap, piecewise: bool):
+def _layer_columns(b: _Builder, lo, up, cap, pieces: LayerPieces):
     """Columns (and convexity rows) for one layer; returns ``(z, a)`` as :class:`_Affine` maps.
 
     A neuron that is stable (or of a linear layer) gets one column ``zeta``
@@ -217,18 +219,14 @@ def _layer_columns(b: _Builder, lo, up, cap, piecewise: bool):
     def add(part, idx, cols, vals):
         part.append((idx, cols, np.broadcast_to(np.asarray(vals, dtype=np.float64), idx.shape)))
 
-    if piecewise:
-        inactive = up <= 0
-        sat = ~inactive & (lo >= cap)
-        lin = ~inactive & ~sat & (lo >= 0) & (up <= cap)
+    piecewise = pieces.piecewise
+    sat, lin, stable = pieces.saturated, pieces.linear, pieces.stable
+    if piecewise:  # which kinks an unstable neuron's hull has
         k0 = (lo < 0) & (up > 0) & (up <= cap)
         kc = (lo >= 0) & (lo < cap) & (up > cap)
         both = (lo < 0) & (up > cap)
-        stable = inactive | sat | lin
     else:
-        stable = np.ones(n, dtype=bool)
-        lin = stable
-        sat = k0 = kc = both = np.zeros(n, dtype=bool)
+        k0 = kc = both = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(stable)
     zeta = b.add_cols(lo[idx], up[idx])
     add(z_parts, idx, zeta, 1.0)
@@ -297,7 +295,8 @@ def _affine_rows(
 
 
 def build_layer_lp(net: ReluNetwork, bounds: NeuronBounds, k: int, extra=None) -> LayerLP:
-    """The LP relaxation of layers ``0..k-1`` (inputs in the box) whose objective lives on ``a_{k-1}``.
+    """The LP relaxation of layers ``0..k-1`` (inputs in the box) whose objective lives on
+    ``a_{k-1}``.
 
     Parameters
     ----------
@@ -307,7 +306,8 @@ def build_layer_lp(net: ReluNetwork, bounds: NeuronBounds, k: int, extra=None) -
     k : int
         The layer whose pre-activations will be bounded.
     extra : tuple (A, lo, hi) or None
-        Linear constraints ``lo <= A x <= hi`` on the inputs (see :func:`normalize_extra_constraints`).
+        Linear constraints ``lo <= A x <= hi`` on the inputs (see
+        :func:`normalize_extra_constraints`).
     """
     b = _Builder()
     x_cols = b.add_cols(bounds.input_lb, bounds.input_ub)
@@ -320,11 +320,10 @@ def build_layer_lp(net: ReluNetwork, bounds: NeuronBounds, k: int, extra=None) -
     for i in range(k):
         layer = net.layers[i]
         z_lo, z_hi = bounds.lower[i], bounds.upper[i]
-        piecewise = layer.activation.is_piecewise
-        z_map, new_a = _layer_columns(b, z_lo, z_hi, bounds.caps[i], piecewise)
+        z_map, new_a = _layer_columns(b, z_lo, z_hi, bounds.caps[i], bounds.pieces(i))
         _affine_rows(b, layer.weights, layer.bias, a_map, z_map, a_lo, a_hi, z_lo, z_hi)
         a_map = new_a
-        a_lo, a_hi = bounds.post_bounds(i) if piecewise else (z_lo, z_hi)
+        a_lo, a_hi = bounds.post_bounds(i)
     return b.finish(a_map)
 
 
@@ -436,7 +435,8 @@ class HighsLP:
 
 
 def solve_lp_chunk(task: ChunkTask) -> ChunkResult:
-    """Tighten the neurons ``task.neurons`` of layer ``task.layer`` with one warm-started HiGHS LP."""
+    """Tighten the neurons ``task.neurons`` of layer ``task.layer`` with one warm-started HiGHS
+    LP."""
     if task.expired():  # queued before the deadline, started after it: do not build the LP
         return task.skipped()
     lp = build_layer_lp(task.network, task.bounds, task.layer, task.extra)
@@ -513,8 +513,7 @@ def lp_bounds(
         layers=layers,
         tighten_outputs=tighten_outputs,
     )
-    bounds.report = report
-    return bounds
+    return bounds.replace(report=report)
 
 
 register_bound_method(

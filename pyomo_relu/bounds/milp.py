@@ -201,7 +201,8 @@ class ScipLayerMILP:
             1.0 + abs(dual) + _MAGNITUDE_FACTOR * float(np.abs(w).sum()) * (1.0 + self.magnitude)
         )
         if dual - pad > self.witnesses.extreme(sign * w):
-            # a forward pass reaches beyond SCIP's bound: its numerics failed here, nothing is proved
+            # a forward pass reaches beyond SCIP's bound: its numerics failed here, nothing is
+            # proved
             return None, limited
         return sign * (dual - pad), limited
 
@@ -414,8 +415,7 @@ def milp_bounds(
     )
     if prior_limited and not report.n_time_limited:  # the MILP pass had nothing left to cut short
         warnings.warn(TimeLimitWarning(f"milp_bounds: {prior_limited[0].message}"), stacklevel=2)
-    bounds.report = report
-    return bounds
+    return bounds.replace(report=report)
 
 
 register_bound_method(

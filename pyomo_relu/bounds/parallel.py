@@ -109,7 +109,8 @@ class ChunkTask:
         return self.deadline is not None and time.time() >= self.deadline
 
     def skipped(self) -> ChunkResult:
-        """The result of a chunk that the time limit left unsolved: no bounds, every neuron cut short."""
+        """The result of a chunk that the time limit left unsolved: no bounds, every neuron cut
+        short."""
         n = len(self.neurons)
         return ChunkResult(self.layer, self.neurons, np.full(n, np.nan), np.full(n, np.nan), 0, n)
 
@@ -208,9 +209,9 @@ def _warmup() -> int:
 
 
 def _candidates(bounds: NeuronBounds, k: int) -> np.ndarray:
-    if bounds.is_piecewise(k):
-        return np.flatnonzero(bounds.unstable(k))
-    return np.arange(len(bounds.lower[k]))
+    """Neurons of layer ``k`` worth tightening: the unstable ones, or all of a linear layer."""
+    p = bounds.pieces(k)
+    return np.flatnonzero(p.unstable if p.piecewise else ~p.unstable)
 
 
 def _start_bounds(net, lb, ub, prior) -> NeuronBounds:
@@ -223,7 +224,6 @@ def _start_bounds(net, lb, ub, prior) -> NeuronBounds:
             f"found {type(prior).__name__}; pass the bounds object itself."
         )
     prior.check_network(net)
-    prior.check_consistent("prior")
     if np.any(prior.input_lb > bounds.input_lb) or np.any(prior.input_ub < bounds.input_ub):
         raise ShapeMismatchError(
             "prior: these bounds were computed for an input box that does not contain "
@@ -241,24 +241,27 @@ def _start_bounds(net, lb, ub, prior) -> NeuronBounds:
         ) from None
 
 
-def _apply(bounds: NeuronBounds, res: ChunkResult, method: str) -> None:
-    k = res.layer
-    lo, up = bounds.lower[k], bounds.upper[k]
-    new_lo = np.fmax(lo[res.neurons], res.lower)  # fmax ignores NaN (nothing certified)
-    new_up = np.fmin(up[res.neurons], res.upper)
-    crossed = np.flatnonzero(new_lo > new_up)
-    if crossed.size:
-        j = int(res.neurons[crossed[0]])
-        i = int(crossed[0])
-        raise InfeasibleBoxError(
-            f"{method} tightening: layer {k} neuron {j} got lower bound {new_lo[i]} > upper bound "
-            f"{new_up[i]}; expected crossing-free bounds - the prior bounds are not sound for "
-            "this box "
-            "(recompute them with interval_bounds) or the constraints leave (almost) no point."
-        )
-    if np.any(new_lo > lo[res.neurons]) or np.any(new_up < up[res.neurons]):
-        bounds.methods[k] = method
-    lo[res.neurons], up[res.neurons] = new_lo, new_up
+def _apply(bounds: NeuronBounds, results: list, k: int, method: str) -> NeuronBounds:
+    """``bounds`` with layer ``k`` tightened by the chunk results (never loosened)."""
+    lo, up = bounds.lower[k].copy(), bounds.upper[k].copy()
+    for res in results:
+        new_lo = np.fmax(lo[res.neurons], res.lower)  # fmax ignores NaN (nothing certified)
+        new_up = np.fmin(up[res.neurons], res.upper)
+        crossed = np.flatnonzero(new_lo > new_up)
+        if crossed.size:
+            j = int(res.neurons[crossed[0]])
+            i = int(crossed[0])
+            raise InfeasibleBoxError(
+                f"{method} tightening: layer {k} neuron {j} got lower bound {new_lo[i]} > upper "
+                f"bound {new_up[i]}; expected crossing-free bounds - the prior bounds are not "
+                "sound "
+                "for this box (recompute them with interval_bounds) or the constraints leave "
+                "(almost) no point."
+            )
+        lo[res.neurons], up[res.neurons] = new_lo, new_up
+    if np.array_equal(lo, bounds.lower[k]) and np.array_equal(up, bounds.upper[k]):
+        return bounds
+    return bounds.with_layer(k, lo, up, method)
 
 
 def _target_layers(net, layers, tighten_outputs, extra) -> list:
@@ -290,7 +293,8 @@ def _integer(value) -> int:
 
 
 def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: str):
-    """Validate the run options of :func:`tighten`; return ``(workers, time_limit, time_limit_per_neuron)``."""
+    """Validate the run options of :func:`tighten`; return ``(workers, time_limit,
+    time_limit_per_neuron)``."""
     try:
         count = _integer(workers)
     except TypeError:
@@ -312,7 +316,8 @@ def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: s
 
 
 def _ignore_sigint() -> None:
-    """Initializer of our worker processes: Ctrl-C (sent to the whole process group) is for the parent.
+    """Initializer of our worker processes: Ctrl-C (sent to the whole process group) is for the
+    parent.
 
     The parent stops the call and terminates the workers; a worker that caught
     the interrupt itself would only print a traceback and break the pool.
@@ -371,7 +376,8 @@ class _Runner:
                 self.pool.submit(_warmup)
 
     def close(self, abort: bool = False) -> None:
-        """Shut our own pool down; with ``abort`` (or after giving chunks up) without waiting for its chunks."""
+        """Shut our own pool down; with ``abort`` (or after giving chunks up) without waiting for
+        its chunks."""
         if self.own:
             if abort or self.stuck or not self.usable:
                 _terminate(self.pool)
@@ -425,7 +431,8 @@ class _Runner:
         done(task, res)
 
     def _wait(self, running: dict, here, done, deadline) -> None:
-        """Collect one finished chunk; past the deadline and the grace, give up the unfinished ones."""
+        """Collect one finished chunk; past the deadline and the grace, give up the unfinished
+        ones."""
         timeout = None if deadline is None else max(deadline - time.time(), 0.0) + _GRACE
         if (
             timeout is not None and timeout >= threading.TIMEOUT_MAX
@@ -513,7 +520,7 @@ def tighten(
             desc=f"{method} bounds",
             unit="neuron",
         ) as bar:
-            _loop(
+            bounds = _loop(
                 net,
                 bounds,
                 targets,
@@ -546,8 +553,9 @@ def tighten(
     return bounds, report
 
 
-def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -> None:
-    """The layer-by-layer loop of :func:`tighten` (bounds and report are updated in place)."""
+def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -> NeuronBounds:
+    """The layer-by-layer loop of :func:`tighten`: the tightened bounds (the report is filled
+    in)."""
     method = report.method
     # bounds that hold only where the caller's input constraints hold say so: checks over the
     # whole box (e.g. bounds.checks.check_sound_at_samples) must not hold them against other points
@@ -562,10 +570,12 @@ def _loop(net, bounds, targets, estimate, runner, solve, bar, report, options) -
             neurons
         )  # earlier layers' tightening made more neurons stable
         tasks = [ChunkTask(net, bounds, k, c, *options) for c in split_chunks(neurons)]
-        for res in runner.run(solve, tasks, bar, options[1]):
-            _apply(bounds, res, label)
+        results = runner.run(solve, tasks, bar, options[1])
+        for res in results:
             rep.n_solves += res.n_solves
             rep.n_time_limited += res.n_time_limited
+        bounds = _apply(bounds, results, k, label)
         rep.record_after(bounds)
         rep.time = time.perf_counter() - t0
         report.layers.append(rep)
+    return bounds

@@ -100,7 +100,8 @@ def main(argv=None) -> int:
 
 @contextmanager
 def _one_line_warnings(command: str):
-    """Print warnings (e.g. a time limit that cut the tightening short) as one line, like the errors.
+    """Print warnings (e.g. a time limit that cut the tightening short) as one line, like the
+    errors.
 
     Only the format changes, not where warnings go, so callers that record them
     (``warnings.catch_warnings(record=True)``) still get them.

@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args) -> None:
-    """Fail before any work if an output file cannot be written, or two options name the same file."""
+    """Fail before any work if an output file cannot be written, or two options name the same
+    file."""
     from ..errors import UnknownOptionError
 
     seen = {}

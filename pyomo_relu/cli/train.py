@@ -25,7 +25,8 @@ HELP = "train a ReLU network on CSV data (needs the train extra) and save it as 
 
 
 class DataFileError(DataError):
-    """A CSV data file cannot be used: not UTF-8 text, no data rows, a cell missing or not a finite number."""
+    """A CSV data file cannot be used: not UTF-8 text, no data rows, a cell missing or not a finite
+    number."""
 
 
 def _names(text: str) -> list[str]:
@@ -206,7 +207,8 @@ def _check_columns(inputs: list[str], outputs: list[str]) -> None:
 
 
 def _check_output(path: Path, data: Path) -> None:
-    """Fail before training when the ONNX file cannot be written there, or would overwrite the data."""
+    """Fail before training when the ONNX file cannot be written there, or would overwrite the
+    data."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_file() and data.is_file() and path.samefile(data):
         raise FileExistsError(
@@ -228,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
     from ..network import ReluNetwork
 
     try:
-        # check the columns, the output path and the data first: a mistake fails fast, before torch is
+        # check the columns, the output path and the data first: a mistake fails fast, before torch
+        # is
         # imported and before minutes of training
         _check_columns(list(args.inputs), list(args.outputs))
         _check_output(args.output, args.data)

@@ -48,13 +48,12 @@ class Tighten:
     def apply(self, prepared: Prepared, *, workers=1, progress=False) -> Prepared:
         net, bounds = prepared.network, prepared.bounds
         # interval bounds of the first layer are exact, so LP tightening starts at layer 1
-        if all(m != "interval" for m in bounds.methods[1:]):
+        if bounds.layers_by("interval") in ([], [0]):
             return prepared  # already tightened (e.g. by relu.tighten_bounds)
         key = (id(net), bounds.content_key())
         hit = self.cache.recall(key, net)
         if hit is not None:
-            tight, report = hit[0].copy(), hit[1]  # a copy: blocks never share mutable bounds
-            tight.report = report
+            tight, report = hit[0].replace(report=hit[1]), hit[1]  # bounds are immutable
         else:
             tight = _lp.lp_bounds(
                 net,
@@ -67,7 +66,7 @@ class Tighten:
             )
             report = getattr(tight, "report", None)
             if report is None or not report.n_time_limited:  # bounds cut short are not reused
-                self.cache.remember(key, net, (tight.copy(), report))
+                self.cache.remember(key, net, (tight, report))
         original = tight if prepared.scaling is None else prepared.original_bounds
         return replace(prepared, bounds=tight, original_bounds=original, report=report)
 

@@ -102,8 +102,9 @@ class GraphParser:
                 "and probabilities is not a regression network; export the network up to its last "
                 "dense layer, or remove the extra outputs."
             )
-        for self.index, self.node in enumerate(self.graph.node):
-            self._visit(self.node)
+        for index, node in enumerate(self.graph.node):
+            self.index, self.node = index, node
+            self._visit(node)
         if self.current != outputs[0]:
             raise UnsupportedOperatorError(
                 f"load_onnx: the graph output {outputs[0]!r} is not computed from the input "
@@ -138,7 +139,8 @@ class GraphParser:
         return inputs[0].name, (_N,) + tuple(dims[1:])
 
     def _weights_hint(self, inputs):
-        """A fix for graph inputs that are weights: ``torch.onnx.export(..., export_params=False)``."""
+        """A fix for graph inputs that are weights: ``torch.onnx.export(...,
+        export_params=False)``."""
         names = {i.name for i in inputs}
         weights = [
             name

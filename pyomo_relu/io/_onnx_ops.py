@@ -38,7 +38,8 @@ _FLOAT_TYPES = {1: "FLOAT", 10: "FLOAT16", 11: "DOUBLE", 16: "BFLOAT16"}
 
 
 def attr(node, name, default):
-    """Value of attribute ``name`` of ``node``, or ``default`` (the ONNX spec default) when absent."""
+    """Value of attribute ``name`` of ``node``, or ``default`` (the ONNX spec default) when
+    absent."""
     from onnx import helper
 
     for a in node.attribute:
@@ -48,7 +49,8 @@ def attr(node, name, default):
 
 
 def evaluate(node, args, opset_import):
-    """Outputs of ``node`` on the constant arrays ``args`` (None for omitted inputs), by ``onnx.reference``."""
+    """Outputs of ``node`` on the constant arrays ``args`` (None for omitted inputs), by
+    ``onnx.reference``."""
     from onnx import helper
     from onnx.reference import ReferenceEvaluator
 
@@ -182,7 +184,8 @@ def _elementwise(p, node, k):
 
 
 def _batchnorm(p, node, k):
-    """BatchNormalization in inference mode: ``scale (x - mean) / sqrt(var + eps) + B`` per feature."""
+    """BatchNormalization in inference mode: ``scale (x - mean) / sqrt(var + eps) + B`` per
+    feature."""
     _first_input_only(p, k, "BatchNormalization(x, scale, B, mean, var)")
     if attr(node, "training_mode", 0) or len([o for o in node.output if o]) > 1:
         p._unsupported(

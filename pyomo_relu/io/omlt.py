@@ -30,7 +30,8 @@ def _import_omlt():
 
 
 def _affine_of(fn, n, what):
-    """Coefficients (scale, shift) of an elementwise affine map given as OMLT's dict -> dict function.
+    """Coefficients (scale, shift) of an elementwise affine map given as OMLT's dict -> dict
+    function.
 
     The map is evaluated at 0, 1 and a third point; a map that is not affine
     (or not elementwise) there is rejected rather than folded wrongly.
@@ -82,7 +83,8 @@ def from_omlt(network_definition, *, input_names=None, output_names=None) -> Rel
 
 
 def _dense_chain(nd) -> list:
-    """The dense layers of ``nd`` as DenseLayer objects, in OMLT's (scaled) units; no scaling folded."""
+    """The dense layers of ``nd`` as DenseLayer objects, in OMLT's (scaled) units; no scaling
+    folded."""
     _, InputLayer, OmltDense = _import_omlt()
     omlt_layers = list(nd.layers)
     if (
@@ -143,7 +145,8 @@ def _check_flat(layer, w, previous, k):
 
 
 def _fold_scaling(layers, scaling):
-    """Compose ``x_scaled = s x + t`` into the first layer and ``y = s' y_scaled + t'`` after the last."""
+    """Compose ``x_scaled = s x + t`` into the first layer and ``y = s' y_scaled + t'`` after the
+    last."""
     first, last = layers[0], layers[-1]
     s, t = _affine_of(scaling.get_scaled_input_expressions, first.n_in, "scaled input expressions")
     layers[0] = DenseLayer(

@@ -15,7 +15,10 @@ from ..network import Activation, ActivationKind, DenseLayer, ReluNetwork
 
 __all__ = ["from_torch", "to_torch"]
 
-_SUPPORTED = "Linear, BatchNorm1d, ReLU, ReLU6, Hardtanh(0, c), PerNeuronClippedReLU, Identity, Dropout, Flatten"
+_SUPPORTED = (
+    "Linear, BatchNorm1d, ReLU, ReLU6, Hardtanh(0, c), PerNeuronClippedReLU, Identity, Dropout, "
+    "Flatten"
+)
 
 
 def _import_torch():

@@ -32,7 +32,7 @@ from pyomo.core.base.componentuid import ComponentUID
 from pyomo.opt.base.solvers import UnknownSolver
 from pyomo.repn import generate_standard_repn
 
-from ..bounds import NeuronBounds
+from ..bounds import NeuronBounds, Provenance, Scope
 from ..errors import InfeasibleBoxError, SolverUnavailableError, TimeLimitWarning
 from .model_lp import CertifiedLP
 from .model_rows import _changeable, _has_mutable
@@ -182,19 +182,19 @@ class _ModelContext:
                 todo, linear_out = candidates(k)
                 bar.total -= estimate[k] - len(todo)  # earlier layers made more neurons stable
                 done = 0
+                lower, upper = bounds.lower[k].copy(), bounds.upper[k].copy()
                 for j in todo:
                     if deadline is not None and time.perf_counter() > deadline:
                         break
                     col = column[id(twin.outputs[j] if linear_out else twin.mip.z[k, j])]
                     lo, up = self._bound(col, "min", deadline), self._bound(col, "max", deadline)
-                    bounds.lower[k][j] = max(bounds.lower[k][j], lo)
-                    bounds.upper[k][j] = min(bounds.upper[k][j], up)
+                    lower[j], upper[j] = max(lower[j], lo), min(upper[j], up)
                     done += 1
                     bar.update(1)
                 skipped += len(todo) - done
                 if done == 0:
                     continue  # nothing of this layer was computed: its bounds and their label stay
-                bounds.methods[k] = "lp-model"
+                bounds = bounds.with_layer(k, lower, upper, Provenance("lp", Scope.MODEL))
                 twin.rebuild(bounds=bounds)
                 if k + 1 < bounds.n_layers:
                     column = self._load(clone, twin, rows)

@@ -31,7 +31,7 @@ from pyomo.common.config import Bool, ConfigDict, ConfigValue, PositiveInt
 from pyomo.core.base.transformation import Transformation, TransformationFactory
 
 from .._options import seconds_option
-from ..bounds import NeuronBounds, interval_bounds
+from ..bounds import NeuronBounds, bound_method_names, get_bound_method, interval_bounds
 from ..errors import UnknownOptionError
 from ..interop.omlt import find_omlt_blocks, omlt_plan, write_omlt_bounds
 from .model_context import _ModelContext
@@ -64,20 +64,34 @@ def _solver_name(value):
 
 
 class _OneOf:
-    """Config domain of option ``option``: one of the given names (unlike ``In``, not None)."""
+    """Config domain of option ``option``: one of the given names (unlike ``In``, not None).
+
+    ``names`` may be a callable returning them, read when a value is checked (the
+    bound methods registered by then).
+    """
 
     def __init__(self, option: str, *names):
-        self.option, self.names = option, names
+        self.option, self._names = option, names
+
+    @property
+    def names(self) -> list:
+        if len(self._names) == 1 and callable(self._names[0]):
+            return list(self._names[0]())
+        return list(self._names)
 
     def __call__(self, value):
         if value not in self.names:
             raise UnknownOptionError(
-                f"relu.tighten_bounds: {self.option}={value!r} is not one of {list(self.names)}."
+                f"relu.tighten_bounds: {self.option}={value!r} is not one of {self.names}."
             )
         return value
 
     def domain_name(self):
-        return f"one of {list(self.names)}"
+        return f"one of {self.names}"
+
+
+def _certified_methods() -> list:
+    return bound_method_names(certified=True)
 
 
 _NOT_NONE = {
@@ -109,8 +123,9 @@ class TightenBounds(Transformation):
         "method",
         ConfigValue(
             default="lp",
-            domain=_OneOf("method", "interval", "lp", "milp"),
-            description="how to bound each neuron",
+            domain=_OneOf("method", _certified_methods),
+            description="how to bound each neuron: a certified registered bound method "
+            "(pyomo_relu.bounds.bound_method_names(certified=True))",
         ),
     )
     CONFIG.declare(
@@ -228,36 +243,21 @@ def _read_config(config: ConfigDict, kwds: dict):
 
 
 def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
-    """Bounds of ``net`` by ``cfg.method``, starting from the sound bounds ``cur``."""
-    lb, ub = cur.input_lb, cur.input_ub
-    if cfg.method == "interval":
-        return interval_bounds(net, lb, ub)
-    if cfg.method == "lp":
-        from ..bounds.lp import lp_bounds
+    """Bounds of ``net`` by the registered bound method ``cfg.method``, from the sound ``cur``.
 
-        return lp_bounds(
-            net,
-            lb,
-            ub,
-            prior=cur,
-            workers=cfg.workers,
-            time_limit=cfg.time_limit,
-            progress=cfg.progress,
-            extra_constraints=extra,
-        )
-    from ..bounds.milp import milp_bounds
-
-    return milp_bounds(
-        net,
-        lb,
-        ub,
-        prior=cur,
-        workers=cfg.workers,
-        progress=cfg.progress,
-        time_limit=cfg.time_limit,
-        time_limit_per_neuron=cfg.time_limit_per_neuron,
-        extra_constraints=extra,
-    )
+    The method gets the options it declares (``BoundMethod.options``) from ``cfg``,
+    and the model's input constraints as ``extra_constraints``.
+    """
+    method = get_bound_method(cfg.method)
+    given = {
+        "workers": cfg.workers,
+        "time_limit": cfg.time_limit,
+        "time_limit_per_neuron": cfg.time_limit_per_neuron,
+        "progress": cfg.progress,
+        "extra_constraints": extra,
+    }
+    options = {name: given[name] for name in method.options if name in given}
+    return method.compute(net, cur.input_lb, cur.input_ub, prior=cur, **options)
 
 
 def _tighten_omlt(blk, plan, cfg) -> None:

@@ -25,7 +25,8 @@ def _random_net(sizes, seed, *, activation="relu", cap=None):
 
 
 def _well_net(i: int) -> ReluNetwork:
-    """q(PWH) = sum_j c_j relu(PWH_ub - PWH - t_j): zero at PWH_ub, decreasing, about QOIL_UB at 0.3."""
+    """q(PWH) = sum_j c_j relu(PWH_ub - PWH - t_j): zero at PWH_ub, decreasing, about QOIL_UB at
+    0.3."""
     ub = oil.PWH_UB[i]
     t = np.array([0.0, 0.3, 0.6])
     span = ub - oil.PWH_LB

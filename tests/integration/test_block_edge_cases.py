@@ -971,7 +971,8 @@ def test_cli_analyze_on_the_peaks_network(capsys):
 
 
 def test_rebuild_follows_changed_input_variable_bounds():
-    """Widening the variables' box and rebuilding reaches the new optimum; narrowing keeps sound, tighter bounds."""
+    """Widening the variables' box and rebuilding reaches the new optimum; narrowing keeps sound,
+    tighter bounds."""
     net = random_network((2, 8, 8, 1), seed=11)
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(2), bounds=(-0.2, 0.2))

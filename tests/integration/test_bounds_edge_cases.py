@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 import pytest
 
 import pyomo_relu as pr
-from pyomo_relu.bounds import interval_bounds, lp_bounds, milp_bounds
+from pyomo_relu.bounds import NeuronBounds, interval_bounds, lp_bounds, milp_bounds
 from pyomo_relu.errors import (
     InfeasibleBoxError,
     MissingBoundsError,
@@ -207,7 +207,7 @@ def test_bounds_sound_and_never_looser_than_interval(case):
     net, lb, ub = BOX_CASES[case]
     x = reachable(net, lb, ub)
     ib = interval_bounds(net, lb, ub)
-    for name, method in METHODS.items():
+    for method in METHODS.values():
         bounds = method(net, lb, ub)
         assert_sound(net, bounds, x)
         assert_within(bounds, ib)
@@ -287,19 +287,20 @@ def test_prior_validation_and_use():
         lp_bounds(net, -1, 1, prior=3)
     with pytest.raises(ShapeMismatchError, match="do not match the network"):
         lp_bounds(net, -1, 1, prior=interval_bounds(make_net([2, 5, 6, 1], 0), -1, 1))
-    for attr in ("lower", "upper"):
-        short = ib.copy()
-        getattr(short, attr)[1] = getattr(short, attr)[1][:3]
-        with pytest.raises(ShapeMismatchError, match="do not match the network"):
-            lp_bounds(net, -1, 1, prior=short)
-    nan = ib.copy()
-    nan.lower[1] = np.full(6, np.nan)
-    with pytest.raises(MissingBoundsError, match="prior: layer 1 entry 0"):
-        lp_bounds(net, -1, 1, prior=nan)
-    crossed = ib.copy()
-    crossed.lower[1] = crossed.upper[1] + 1.0
-    with pytest.raises(InfeasibleBoxError, match="prior: layer 1 entry 0 has lower bound"):
-        lp_bounds(net, -1, 1, prior=crossed)
+    cut = lambda arrays: [a[:3] if k == 1 else a for k, a in enumerate(arrays)]  # noqa: E731
+    short = NeuronBounds(
+        ib.input_lb, ib.input_ub, cut(ib.lower), cut(ib.upper), ib.provenance, cut(ib.caps)
+    )
+    with pytest.raises(ShapeMismatchError, match="do not match the network"):
+        lp_bounds(net, -1, 1, prior=short)
+    # bounds that are not consistent in themselves cannot even be built
+    for lower, upper in ((ib.lower[1][:3], ib.upper[1]), (ib.lower[1], ib.upper[1][:3])):
+        with pytest.raises(ShapeMismatchError, match="layer 1 has"):
+            ib.with_layer(1, lower, upper)
+    with pytest.raises(MissingBoundsError, match="layer 1 entry 0"):
+        ib.with_layer(1, np.full(6, np.nan), ib.upper[1])
+    with pytest.raises(InfeasibleBoxError, match="layer 1 entry 0 has lower bound"):
+        ib.with_layer(1, ib.upper[1] + 1.0, ib.upper[1])
     with pytest.raises(ShapeMismatchError, match="does not contain"):
         lp_bounds(net, -1, 1, prior=interval_bounds(net, -0.5, 0.5))
     # a prior for a larger box, or one tighter than interval arithmetic, is used and never loosened

@@ -616,7 +616,8 @@ def test_an_unwritable_json_path_is_one_line_naming_the_option(
     )
 
 
-# -- JSON and pipes ---------------------------------------------------------------------------------
+# -- JSON and pipes
+# ---------------------------------------------------------------------------------
 def _fake_outcome(monkeypatch, **fields):
     from pyomo_relu.cli import solve as solve_cmd
     from pyomo_relu.solving import Outcome
@@ -690,7 +691,8 @@ def test_a_closed_pipe_does_not_lose_the_json_file(files, tmp_path, capsys, monk
         assert strict_json(out)["network"] == str(files["matmul_add"])
 
 
-# -- numerics: huge boxes ------------------------------------------------------------------------------
+# -- numerics: huge boxes
+# ------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", ["1e20", "1e30", "-1e300"])
 def test_bounds_that_solvers_read_as_infinite_are_parser_errors(files, capsys, value):
     for command, extra in (("solve", ["--minimize", "0"]), ("analyze", [])):
@@ -825,7 +827,8 @@ def test_huge_boxes_never_give_a_traceback_or_an_unchecked_optimum(files, tmp_pa
         assert len(ours) == 1 and "--lb/--ub" in ours[0], proc.stderr
 
 
-# -- argument spelling ----------------------------------------------------------------------------------
+# -- argument spelling
+# ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "argv, expected",
     [
@@ -901,7 +904,8 @@ def test_bounds_lists_starting_with_a_minus_sign_need_no_equals_sign(files, tmp_
     assert "argument --lb: expected one argument" in line
 
 
-# -- interrupts ------------------------------------------------------------------------------------------
+# -- interrupts
+# ------------------------------------------------------------------------------------------
 def test_ctrl_c_while_tightening_is_one_line_exit_130_and_no_file(
     files, tmp_path, capsys, monkeypatch
 ):
@@ -964,7 +968,7 @@ def test_an_interrupted_solve_reports_its_best_point_and_exits_1(
     assert res["status"] == "interrupted" and res["forward_check"] == "passed"
 
 
-# -- demo ---------------------------------------------------------------------------------------------------
+# -- demo ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("grid", ["1", "0", "-5", "10002", "1e3"])
 def test_demo_grid_outside_its_range_is_a_parser_error(capsys, grid):
     line = parser_error(capsys, "demo", "--grid", grid, "--formulation", "bigm")
@@ -989,7 +993,8 @@ def test_demo_grid_minimum_in_chunks_equals_the_whole_grid(n, lo, width, seed):
     assert value == values.min() and np.array_equal(point, points[int(np.argmin(values))])
 
 
-# -- generated networks end to end ----------------------------------------------------------------------------
+# -- generated networks end to end
+# ----------------------------------------------------------------------------
 @pytest.mark.solver
 @requires_scip
 @settings(
@@ -1035,7 +1040,8 @@ def test_generated_networks_solve_to_their_forward_value(
     assert res["objective"] >= load_onnx(path).forward(samples)[:, 1].max() - 1e-6
 
 
-# -- warnings ------------------------------------------------------------------------------------------------
+# -- warnings
+# ------------------------------------------------------------------------------------------------
 @pytest.mark.solver
 def test_a_tightening_time_limit_warns_in_one_line(tmp_path):
     path = tmp_path / "wide.onnx"
@@ -1075,7 +1081,8 @@ def test_a_tightening_time_limit_warns_in_one_line(tmp_path):
     assert "== lp bounds" in proc.stdout
 
 
-# -- names and paths that are not what they should be -------------------------------------------------------
+# -- names and paths that are not what they should be
+# -------------------------------------------------------
 @pytest.mark.parametrize(
     "argv, option",
     [

@@ -46,7 +46,8 @@ def test_milp_bounds_are_exact_on_tiny_networks(sizes, seed, clipped, n, tol):
         assert np.all(mb.upper[k] <= lp.upper[k] + pad)
         assert np.all(mb.lower[k] >= lp.lower[k] - pad) or k < net.n_layers - 1
         # and equal to the exact range (the dense sample's extremes) for the neurons it tightened
-        # (unstable under the prior) that can be active (the minimum of never-active ones is skipped)
+        # (unstable under the prior) that can be active (the minimum of never-active ones is
+        # skipped)
         active = (z_max > 0) & ib.unstable(k) if k < net.n_layers - 1 else np.ones_like(z_max, bool)
         np.testing.assert_array_less((mb.upper[k] - z_max)[active], tol)
         if k == net.n_layers - 1:

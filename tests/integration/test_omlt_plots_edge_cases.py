@@ -1,4 +1,5 @@
-"""OMLT blocks under relu.tighten_bounds (every ReLU formulation, ONNX, scaling, indexing) and plot edge cases."""
+"""OMLT blocks under relu.tighten_bounds (every ReLU formulation, ONNX, scaling, indexing) and plot
+edge cases."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ SCALING = OffsetScaling(
 
 
 def _onnx_definition(net, lb, ub, scaling=None):
-    """Load ``net`` through OMLT's own ONNX reader (which needs Gemm's alpha/beta/transA spelled out)."""
+    """Load ``net`` through OMLT's own ONNX reader (which needs Gemm's alpha/beta/transA spelled
+    out)."""
     from onnx import helper
 
     model = save_onnx(net)
@@ -242,7 +244,9 @@ def _two_blocks(bad):
 
 
 def _reduced(blk, net):
-    relu = lambda z: pyo.Expr_if(z >= 0, z, 0)
+    def relu(z):
+        return pyo.Expr_if(z >= 0, z, 0)
+
     blk.build_formulation(
         ReducedSpaceNNFormulation(
             to_omlt(net, [-1, -1], [1, 1]), activation_functions={"relu": relu}

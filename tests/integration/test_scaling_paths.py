@@ -248,7 +248,8 @@ def test_lp_bounds_after_an_appsi_highs_solve_in_the_same_process():
         b = pr.lp_bounds(net, lb, ub)
         assert b.methods[1:] == ["lp", "lp"], b.methods
         try:
-            check_inputs_feasible(lb, ub, (np.array([[1.0, 1.0]]), np.array([5.0]), np.array([6.0])))
+            extra = (np.array([[1.0, 1.0]]), np.array([5.0]), np.array([6.0]))
+            check_inputs_feasible(lb, ub, extra)
         except pr.InfeasibleBoxError:
             pass
         else:

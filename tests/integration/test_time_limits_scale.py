@@ -84,7 +84,8 @@ def time_limit_warnings(caught) -> list:
     return [w for w in caught if isinstance(w, TimeLimitWarning)]
 
 
-# -- lp_bounds / milp_bounds: the limit is honoured, the result is sound and labelled ---------------
+# -- lp_bounds / milp_bounds: the limit is honoured, the result is sound and labelled
+# ---------------
 @pytest.mark.parametrize("run", ["workers1", "workers2", "threads", "processes"])
 def test_lp_time_limit_is_honoured_on_every_executor(run):
     net = big_net()
@@ -107,7 +108,8 @@ def test_lp_time_limit_is_honoured_on_every_executor(run):
 @pytest.mark.solver
 @pytest.mark.parametrize("kwargs", [{}, {"workers": 2}, {"executor": "threads"}])
 def test_milp_time_limit_does_not_build_models_after_the_deadline(kwargs):
-    """Each chunk built its SCIP model (0.05 s on this network) before seeing the deadline: 1.7 s late."""
+    """Each chunk built its SCIP model (0.05 s on this network) before seeing the deadline: 1.7 s
+    late."""
     net = big_net()
     if kwargs.get("executor"):
         with ThreadPoolExecutor(2) as ex:
@@ -243,7 +245,8 @@ def test_regions_formulation_stops_at_its_limit_and_auto_falls_back():
     assert_sound(net, m.b.bounds)
 
 
-# -- relu.tighten_bounds and solve_model ------------------------------------------------------------
+# -- relu.tighten_bounds and solve_model
+# ------------------------------------------------------------
 def _big_model():
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(10), bounds=(-1, 1))
@@ -285,7 +288,8 @@ def test_tighten_bounds_model_context_and_solve_model_honour_time_limits():
         assert m.nn.prediction_error() < 1e-5
 
 
-# -- interruption -----------------------------------------------------------------------------------
+# -- interruption
+# -----------------------------------------------------------------------------------
 def _interrupt_after(seconds: float) -> threading.Timer:
     timer = threading.Timer(seconds, _thread.interrupt_main)
     timer.start()
@@ -329,7 +333,8 @@ try:
     pr.milp_bounds(net, -1, 1, prior=prior, layers=[2], workers=2, time_limit_per_neuron=20)
     print("finished", flush=True)
 except KeyboardInterrupt:
-    print("interrupted", round(time.perf_counter() - start, 2), len(multiprocessing.active_children()), flush=True)
+    seconds = round(time.perf_counter() - start, 2)
+    print("interrupted", seconds, len(multiprocessing.active_children()), flush=True)
 """
 
 
@@ -337,7 +342,8 @@ except KeyboardInterrupt:
 @pytest.mark.solver
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
 def test_ctrl_c_stops_parallel_milp_bounds():
-    """SCIP catches Ctrl-C itself and only ended the current solve: milp_bounds went on for minutes."""
+    """SCIP catches Ctrl-C itself and only ended the current solve: milp_bounds went on for
+    minutes."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _CHILD, ROOT],
         stdout=subprocess.PIPE,
@@ -413,7 +419,8 @@ def test_ctrl_c_during_tighten_bounds_leaves_the_model_as_it_was():
     assert m.nn.mip is mip and m.nn.bounds is bounds
 
 
-# -- failing executors --------------------------------------------------------------------------------
+# -- failing executors
+# --------------------------------------------------------------------------------
 class _Failing(Executor):
     def submit(self, fn, *args, **kwargs):
         fut = Future()
@@ -468,12 +475,17 @@ _REAL_SOLVE = None
 )
 def test_a_worker_process_that_dies_does_not_break_lp_bounds(monkeypatch):
     global _REAL_SOLVE
-    from pyomo_relu.bounds import lp
+    import dataclasses
+
+    from pyomo_relu.bounds import registry
 
     net = random_network((4, 40, 40, 1), seed=4)
     reference = pr.lp_bounds(net, -1, 1)
-    _REAL_SOLVE = lp.solve_lp_chunk
-    monkeypatch.setattr(lp, "solve_lp_chunk", _exit_in_worker)
+    lp = registry.get_bound_method("lp")
+    _REAL_SOLVE = lp.chunk_solver
+    # the registered chunk solver is what the tightening loop runs
+    patched = dataclasses.replace(lp, chunk_solver=_exit_in_worker)
+    monkeypatch.setitem(registry._METHODS, "lp", patched)
     bounds, _, caught = timed(pr.lp_bounds, net, -1, 1, workers=2)
     assert same_bounds(bounds, reference)
     assert any("BrokenProcessPool" in str(w) for w in caught if isinstance(w, RuntimeWarning))
@@ -488,7 +500,8 @@ def test_an_executor_that_never_returns_is_not_waited_for_past_the_limit():
     assert same_bounds(bounds, pr.interval_bounds(net, -1, 1))
 
 
-# -- scale and progress -------------------------------------------------------------------------------
+# -- scale and progress
+# -------------------------------------------------------------------------------
 def test_big_bigm_block_and_many_indexed_copies_build_quickly():
     net = random_network((50, 500, 500, 500, 1), seed=0)
     m = pyo.ConcreteModel()
@@ -546,7 +559,8 @@ def test_progress_bars_show_only_when_asked(capfd, progress):
         assert err == ""
 
 
-# -- limits so large they mean "none" -------------------------------------------------------------------
+# -- limits so large they mean "none"
+# -------------------------------------------------------------------
 @pytest.mark.parametrize("limit", [1e12, 1e300])
 def test_huge_time_limits_mean_no_limit_on_executors(limit):
     """Waiting on an executor with a timeout beyond the platform's maximum raised OverflowError."""
@@ -571,7 +585,8 @@ def test_huge_time_limits_are_accepted_by_scip():
         assert out.status == "optimal" and m.nn.prediction_error() < 1e-6
 
 
-# -- tightened_bigm / auto at build time ------------------------------------------------------------
+# -- tightened_bigm / auto at build time
+# ------------------------------------------------------------
 @pytest.mark.parametrize(
     "make",
     [lambda: TightenedBigM(time_limit=0.3), lambda: Auto(time_limit=0.2, tighten_time_limit=0.3)],

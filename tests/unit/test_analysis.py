@@ -16,7 +16,8 @@ REL = 1e-12  # interval bounds are padded outward by a few ulps
 
 
 def hand_net(act=Activation.RELU):
-    """x in [-1, 1]; layer 0: x+2 in [1,3], x-3 in [-4,-2], -x+0.5 in [-0.5,1.5], 2x in [-2,2], x+5 in [4,6]."""
+    """x in [-1, 1]; layer 0: x+2 in [1,3], x-3 in [-4,-2], -x+0.5 in [-0.5,1.5], 2x in [-2,2], x+5
+    in [4,6]."""
     w0 = [[1.0], [1.0], [-1.0], [2.0], [1.0]]
     b0 = [2.0, -3.0, 0.5, 0.0, 5.0]
     out = DenseLayer(np.ones((1, 5)), [0.0], Activation.LINEAR, name="out")
@@ -90,11 +91,13 @@ def test_tightened_bounds_raise_the_stable_share_and_name_the_method():
     net = random_network((2, 10, 10, 1), seed=3)
     loose = interval_bounds(net, -1.0, 1.0)
     # hand-tightened bounds of layer 1 (the reports only read the numbers)
-    tight = loose.copy()
     k = 1
-    tight.lower[k] = np.where(loose.lower[k] < 0, loose.lower[k] / 2, loose.lower[k])
-    tight.upper[k] = np.where(loose.upper[k] > 0, np.minimum(loose.upper[k], 1e-3), loose.upper[k])
-    tight.methods[k] = "lp"
+    tight = loose.with_layer(
+        k,
+        np.where(loose.lower[k] < 0, loose.lower[k] / 2, loose.lower[k]),
+        np.where(loose.upper[k] > 0, np.minimum(loose.upper[k], 1e-3), loose.upper[k]),
+        "lp",
+    )
     rep = analysis.stable_fraction(tight)
     assert rep.methods == ("interval", "lp")
     assert rep.n_stable >= analysis.stable_fraction(loose).n_stable

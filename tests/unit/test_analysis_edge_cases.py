@@ -71,7 +71,8 @@ def fine_grid(net, lb, ub, n):
 
 
 def verified_count(net, lb, ub):
-    """Number of regions, proven by the partition (<= 2 free inputs); also checks count_linear_regions."""
+    """Number of regions, proven by the partition (<= 2 free inputs); also checks
+    count_linear_regions."""
     lb, ub = box(net, lb, ub)
     free = np.flatnonzero(ub > lb)
     part = regions.linear_partition(net, lb, ub, time_limit=None)
@@ -332,7 +333,8 @@ def test_dead_and_always_active_layers_add_no_region():
 
 
 def fold_fixed(net, lb, ub):
-    """The same network as a function of its free inputs only (fixed inputs folded into the bias)."""
+    """The same network as a function of its free inputs only (fixed inputs folded into the
+    bias)."""
     free = np.flatnonzero(ub > lb)
     l0 = net.layers[0]
     first = DenseLayer(
@@ -533,8 +535,7 @@ def test_bounds_of_another_network_are_caught():
     with pytest.raises(MissingBoundsError, match="does not contain"):
         analysis.count_linear_regions(net, -1, 1, bounds=interval_bounds(net, -0.5, 0.5))
     # bounds tightened with a model's constraints hold on its feasible set only: not spot-checked
-    model = wrong.copy()
-    model.methods = ["lp-model"] * 3
+    model = wrong.replace(provenance=["lp-model"] * 3)
     assert prune_stable(net, model).network.n_layers >= 1
 
 
@@ -569,7 +570,9 @@ def test_zero_neuron_counted_once_and_relu_output_layer_counted():
     assert (rep.layers[0].inactive, rep.layers[0].stable) == (1, 1)
     assert rep.layers[1].active == 1 and rep.n == 3 and rep.n_stable == 2
     # l = u = 0 is both "inactive" and "on the linear piece": counted once, as inactive
-    zero = NeuronBounds(np.zeros(1), np.ones(1), [np.zeros(2)], [np.array([0.0, 1.0])], ["x"])
+    zero = NeuronBounds(
+        np.zeros(1), np.ones(1), [np.zeros(2)], [np.array([0.0, 1.0])], ["interval"]
+    )
     s = analysis.stable_fraction(zero).layers[0]
     assert (s.inactive, s.active, s.stable) == (1, 1, 2)
     assert analysis.big_m_report(zero).n_binaries == 0
@@ -585,34 +588,30 @@ def test_hand_made_bounds_are_validated():
         np.zeros(1), np.ones(1), [[-1.0, 2.0]], [[1.0, 3.0]], ["milp"]
     )  # lists, no caps
     assert analysis.stable_fraction(ok).n_stable == 1 and analysis.big_m_report(ok).n_binaries == 1
-    inf = NeuronBounds(np.zeros(1), np.ones(1), [np.array([-np.inf])], [np.array([np.inf])], ["x"])
+    inf = NeuronBounds(
+        np.zeros(1), np.ones(1), [np.array([-np.inf])], [np.array([np.inf])], ["interval"]
+    )
     assert analysis.big_m_report(inf).total.ratio == np.inf
+    # bounds that are not consistent in themselves are refused when they are built,
+    # before any indicator reads them
+    one = (np.zeros(1), np.ones(1))
     cases = [
+        (([np.array([np.nan])], [np.array([1.0])], ["interval"]), MissingBoundsError, "NaN"),
         (
-            NeuronBounds(np.zeros(1), np.ones(1), [np.array([np.nan])], [np.array([1.0])], ["x"]),
-            MissingBoundsError,
-            "NaN",
-        ),
-        (
-            NeuronBounds(np.zeros(1), np.ones(1), [np.array([2.0])], [np.array([1.0])], ["x"]),
+            ([np.array([2.0])], [np.array([1.0])], ["interval"]),
             InfeasibleBoxError,
             "lower bound 2.0 > upper bound 1.0",
         ),
+        (([np.array([0.0])], [np.array([1.0])], []), ShapeMismatchError, "'methods': 0"),
         (
-            NeuronBounds(np.zeros(1), np.ones(1), [np.array([0.0])], [np.array([1.0])], []),
-            ShapeMismatchError,
-            "'methods': 0",
-        ),
-        (
-            NeuronBounds(np.zeros(1), np.ones(1), [np.array([0.0, 1.0])], [np.array([1.0])], ["x"]),
+            ([np.array([0.0, 1.0])], [np.array([1.0])], ["interval"]),
             ShapeMismatchError,
             "2 lower, 1 upper",
         ),
     ]
-    for bad, error, pattern in cases:
-        for report in (analysis.stable_fraction, analysis.big_m_report):
-            with pytest.raises(error, match=pattern):
-                report(bad)
+    for args, error, pattern in cases:
+        with pytest.raises(error, match=pattern):
+            NeuronBounds(*one, *args)
 
 
 # -- rescale and prune_stable ----------------------------------------------------------------------

@@ -114,7 +114,8 @@ class _Normalized(nn.Module):
 
 
 class _View(nn.Module):
-    """``x.view(x.size(0), -1)`` before the MLP (Shape/Gather/Concat/Reshape in the legacy exporter)."""
+    """``x.view(x.size(0), -1)`` before the MLP (Shape/Gather/Concat/Reshape in the legacy
+    exporter)."""
 
     def __init__(self, inner):
         super().__init__()

@@ -13,7 +13,7 @@ pytest.importorskip("highspy")
 from pyomo_relu.bounds.interval import interval_bounds  # noqa: E402
 from pyomo_relu.bounds.lp import LayerLP, dual_certificate, lp_bounds  # noqa: E402
 from pyomo_relu.bounds.parallel import tighten  # noqa: E402
-from pyomo_relu.errors import InfeasibleBoxError, ShapeMismatchError, UnknownOptionError  # noqa: E402
+from pyomo_relu.errors import InfeasibleBoxError, ShapeMismatchError, UnknownOptionError
 from pyomo_relu.network import ReluNetwork  # noqa: E402
 
 
@@ -68,7 +68,8 @@ def test_lp_bounds_contain_samples_and_beat_interval(clipped):
 
 # -- an independent reference: the convex hull from the graph's breakpoints, solved with scipy --
 def hull_rows(lo, up, cap):
-    """Rows (alpha, beta, sense) meaning a - alpha z (>= or <=) beta, from the hull of the graph's vertices."""
+    """Rows (alpha, beta, sense) meaning a - alpha z (>= or <=) beta, from the hull of the graph's
+    vertices."""
     f = lambda z: min(max(0.0, z), cap)  # noqa: E731
     pts = sorted({lo, up} | {t for t in (0.0, cap) if lo < t < up})
     pts = [(z, f(z)) for z in pts]
@@ -121,9 +122,12 @@ def reference_lp_bounds(net, lb, ub):
                     )  # a - s z >= beta  <=>  -(a - s z) <= -beta
                     a_ub.append({new_idx[j]: sign, z_idx[j]: -sign * s}), b_ub.append(sign * beta)
             a_idx = new_idx
-        dense = lambda rows: (
-            np.array([[r.get(c, 0.0) for c in range(len(cols))] for r in rows]) if rows else None
-        )  # noqa: E731
+
+        n_cols = len(cols)
+
+        def dense(rows, n=n_cols):
+            return np.array([[r.get(c, 0.0) for c in range(n)] for r in rows]) if rows else None
+
         lo_k, up_k = [], []
         for j in range(layer.n_out):
             c = np.zeros(len(cols))
@@ -170,14 +174,16 @@ def test_lp_bounds_equal_independent_lp(clipped, seed, cap, bias):
         solved = ib.unstable(k) if k < net.n_layers - 1 else np.ones(net.layers[k].n_out, bool)
         tol = 1e-6 * (1 + np.abs(ref_up[k]))
         np.testing.assert_array_less(np.abs(bb.upper[k] - ref_up[k])[solved], tol[solved])
-        # the minimum is skipped for neurons the maximum proved inactive (their lower bound is irrelevant)
+        # the minimum is skipped for neurons the maximum proved inactive (their lower bound is
+        # irrelevant)
         need_lo = solved & (bb.upper[k] > 0 if k < net.n_layers - 1 else True)
         tol = 1e-6 * (1 + np.abs(ref_lo[k]))
         np.testing.assert_array_less(np.abs(bb.lower[k] - ref_lo[k])[need_lo], tol[need_lo])
 
 
 def test_dual_certificate_is_valid_for_any_multipliers():
-    # min x0 + 2 x1  s.t.  1 <= x0 + x1 <= 3,  x0 - x1 <= 0.5,  0 <= x <= 2 ; optimum 1.25 at (0.75, 0.25)
+    # min x0 + 2 x1  s.t.  1 <= x0 + x1 <= 3,  x0 - x1 <= 0.5,  0 <= x <= 2 ; optimum 1.25 at (0.75,
+    # 0.25)
     lp = LayerLP(
         np.zeros(2),
         np.full(2, 2.0),

@@ -512,7 +512,8 @@ def test_sklearn_mlp_regressor_via_skl2onnx():
 
 
 def test_sklearn_two_output_export_reshape_is_rejected():
-    # skl2onnx ends a multi-output MLPRegressor with Reshape([-1, 1]), which turns [N, 2] into [2N, 1]
+    # skl2onnx ends a multi-output MLPRegressor with Reshape([-1, 1]), which turns [N, 2] into [2N,
+    # 1]
     pytest.importorskip("sklearn")
     skl2onnx = pytest.importorskip("skl2onnx")
     x, reg = _fit_mlp(2)

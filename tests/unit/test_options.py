@@ -107,7 +107,8 @@ def test_milp_bounds_checks_its_limits_before_the_lp_pass(monkeypatch):
 
 
 def test_no_more_worker_processes_than_chunks(monkeypatch):
-    """workers=500 on a small network must not start 499 processes (seconds of start-up for nothing)."""
+    """workers=500 on a small network must not start 499 processes (seconds of start-up for
+    nothing)."""
     import pyomo_relu.bounds.parallel as par
 
     started = []

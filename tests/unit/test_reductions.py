@@ -248,7 +248,8 @@ def test_prune_folds_a_stably_linear_layer():
 
 
 def test_prune_layer_with_no_neurons_left_makes_a_constant_network():
-    # every hidden neuron of the first layer is dead: the network is the constant b2 + W2 relu(b1')...
+    # every hidden neuron of the first layer is dead: the network is the constant b2 + W2
+    # relu(b1')...
     w1, b1 = np.array([[1.0], [-1.0]]), np.array([-4.0, -4.0])
     w2, b2 = np.array([[2.0, 1.0], [1.0, -1.0]]), np.array([0.5, 1.0])
     w3, b3 = np.array([[1.0, 1.0]]), np.array([0.0])

@@ -96,7 +96,7 @@ def test_constrained_bounds_are_refused_for_the_whole_box():
 def test_partition_spot_checks_bounds_of_another_network():
     net, other = _net(3), _net(4)
     foreign = pr.interval_bounds(other, [-0.01, -0.01], [1, 1])
-    foreign.input_lb[:] = -1.0  # claims the whole box
+    foreign = foreign.replace(input_lb=np.full(2, -1.0))  # claims the whole box
     with pytest.raises(
         ShapeMismatchError, match="linear_partition: the bounds .* computed for another network"
     ):

@@ -85,7 +85,8 @@ def test_clipped_relu_has_three_pieces():
 
 
 def lines_in_box(k, seed):
-    """k random lines n.x = c crossing [-1, 1]^2 and the number of their crossings inside the box."""
+    """k random lines n.x = c crossing [-1, 1]^2 and the number of their crossings inside the
+    box."""
     rng = np.random.default_rng(seed)
     theta = rng.uniform(0, np.pi, k)
     normals = np.c_[np.cos(theta), np.sin(theta)]

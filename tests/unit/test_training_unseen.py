@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from pyomo_relu.cli import main  # noqa: E402
-from pyomo_relu.errors import MissingBoundsError, ReluError, ShapeMismatchError, UnknownOptionError  # noqa: E402
+from pyomo_relu.errors import MissingBoundsError, ReluError, ShapeMismatchError, UnknownOptionError
 from pyomo_relu.network import ActivationKind  # noqa: E402
 from pyomo_relu.training import TrainingDataError, train_mlp  # noqa: E402
 
@@ -381,8 +381,10 @@ def test_generated_data_export_matches_torch_and_survives_onnx(
         seed=seed % 1000,
     )
     pred = _torch_prediction(res, X)
-    # folding x_n = (x - mean) / std into the first layer cancels terms of size |mean / std|: float64
-    # rounding grows with it (an offset of 1e4 and a spread of 1e-4 lose 8 digits), a folding bug would not
+    # folding x_n = (x - mean) / std into the first layer cancels terms of size |mean / std|:
+    # float64
+    # rounding grows with it (an offset of 1e4 and a spread of 1e-4 lose 8 digits), a folding bug
+    # would not
     s = res.scaling
     ratio = np.max(np.abs(s["x_mean"]) / s["x_std"])
     tol = 1e-13 * (1.0 + ratio) * (1.0 + np.abs(pred).max() + s["y_std"].max())

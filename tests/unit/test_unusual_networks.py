@@ -55,7 +55,8 @@ def box_points(lb, ub, n: int = 400, seed: int = 0) -> np.ndarray:
 
 
 def assert_sound(net: ReluNetwork, bounds: NeuronBounds, x: np.ndarray, what: str) -> None:
-    """Every pre-activation of the float64 forward pass at ``x`` lies within ``bounds`` (no tolerance)."""
+    """Every pre-activation of the float64 forward pass at ``x`` lies within ``bounds`` (no
+    tolerance)."""
     for k, z in enumerate(net.preactivations(x)):
         below = np.flatnonzero(np.any(z < bounds.lower[k], axis=0))
         above = np.flatnonzero(np.any(z > bounds.upper[k], axis=0))
@@ -111,7 +112,8 @@ def check_indicators(bounds: NeuronBounds) -> None:
 
 
 def full_check(net: ReluNetwork, lb, ub, *, workers=(1,)) -> NeuronBounds:
-    """Interval and LP bounds sound, LP tighter and independent of the prior; reductions and indicators."""
+    """Interval and LP bounds sound, LP tighter and independent of the prior; reductions and
+    indicators."""
     ib = interval_bounds(net, lb, ub)
     x = box_points(ib.input_lb, ib.input_ub)
     assert_sound(net, ib, x, "interval_bounds")
@@ -140,7 +142,8 @@ def dense(rng, n_out, n_in, act=RELU, scale=1.0, bias=0.5):
 # -- generated networks -------------------------------------------------------------
 @st.composite
 def unusual_networks(draw):
-    """A small network with some of: zero rows/columns, duplicates, odd caps, weights over many decades."""
+    """A small network with some of: zero rows/columns, duplicates, odd caps, weights over many
+    decades."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n_in = draw(st.integers(1, 3))
     sizes = (
@@ -382,7 +385,8 @@ def test_degenerate_tiny_and_huge_boxes(lb, ub):
 
 @pytest.mark.parametrize("s", [1e16, 1e20, 1e100])
 def test_lp_bounds_on_boxes_beyond_highs_limits(s):
-    """Boxes of 1e16 used to make HiGHS refuse the LP, reported as a time limit; 1e20 is HiGHS' infinity."""
+    """Boxes of 1e16 used to make HiGHS refuse the LP, reported as a time limit; 1e20 is HiGHS'
+    infinity."""
     rng = np.random.default_rng(14)
     net = ReluNetwork([dense(rng, 6, 3), dense(rng, 6, 6), dense(rng, 2, 6, LINEAR)])
     with warnings.catch_warnings():
@@ -528,7 +532,8 @@ def test_milp_bounds_on_unusual_networks(case):
 @requires_scip
 @pytest.mark.parametrize("s", [1e12, 1e20, 1e100])
 def test_milp_bounds_on_huge_boxes_are_sound_and_useful(s):
-    """SCIP's dual bound cut off 30 % of a neuron's range on a 1e12 box, and refused 1e20 boxes outright."""
+    """SCIP's dual bound cut off 30 % of a neuron's range on a 1e12 box, and refused 1e20 boxes
+    outright."""
     rng = np.random.default_rng(0)
     net = ReluNetwork(
         [dense(rng, 6, 3, bias=1.0), dense(rng, 6, 6, bias=1.0), dense(rng, 2, 6, LINEAR, bias=0.0)]
@@ -553,7 +558,8 @@ def test_neuron_bounds_copy_pickle_and_intersect_are_independent():
     net = small_net()
     lp = lp_bounds(net, -1, 1)
     dup = lp.copy()
-    dup.lower[0][0] = -123.0
+    with pytest.raises(ValueError, match="read-only"):
+        dup.lower[0][0] = -123.0
     assert lp.lower[0][0] != -123.0
     clone = pickle.loads(pickle.dumps(lp))
     assert_same_bounds(clone, lp)
@@ -645,7 +651,8 @@ def test_bad_boxes_for_region_counting_and_reductions():
 
 
 def harsh_network(seed: int):
-    """Weights of 1e-3..1e5 per layer, large biases, caps spanning 1e-2..1e6 and boxes up to 1e12."""
+    """Weights of 1e-3..1e5 per layer, large biases, caps spanning 1e-2..1e6 and boxes up to
+    1e12."""
     rng = np.random.default_rng(seed)
     n_in = rng.integers(1, 4)
     sizes = [n_in, rng.integers(3, 8), rng.integers(3, 8), 1]
@@ -688,7 +695,8 @@ def test_milp_bounds_of_badly_scaled_networks_contain_sampled_values(seed):
 
 
 def test_hand_made_bounds_without_caps_and_with_lists_answer_queries():
-    """caps left empty mean plain ReLU layers (as validated_bounds reads them); lists are numbers too."""
+    """caps left empty mean plain ReLU layers (as validated_bounds reads them); lists are numbers
+    too."""
     net = small_net()
     ref = lp_bounds(net, -1, 1)
     hand = NeuronBounds(

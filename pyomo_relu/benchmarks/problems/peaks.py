@@ -57,7 +57,8 @@ def peaks_samples(n: int = 3000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def train_networks(
     variant: Variant, *, cache_dir, quick: bool = False, seed: int = 0
 ) -> dict[str, TrainedNet]:
-    """The surrogate of ``variant`` (trained once, then loaded from ``cache_dir``) as ``{"f": TrainedNet}``.
+    """The surrogate of ``variant`` (trained once, then loaded from ``cache_dir``) as ``{"f":
+    TrainedNet}``.
 
     ``variant.options["arch"] == "alt"`` selects the wider, deeper architecture (3 x 50).
     """
