@@ -41,7 +41,8 @@ from .errors import (
 from .formulations import formulation_names, get_formulation
 from .network import ReluNetwork
 
-__all__ = ["ReluNetworkBlock", "ReluNetworkBlockData", "BLOCK_CONFIG"]
+# ReluNetworkBlock is created by @declare_custom_block below
+__all__ = ["ReluNetworkBlock", "ReluNetworkBlockData", "BLOCK_CONFIG"]  # noqa: F822
 
 
 BLOCK_CONFIG = ConfigDict(description="Options of ReluNetworkBlock")
@@ -105,7 +106,8 @@ def _describe(item) -> str:
 
 
 def _check_variables(items: list, n: int, name: str) -> list:
-    """``items`` if they are ``n`` Pyomo variables; a ShapeMismatchError saying what is wrong otherwise."""
+    """``items`` if they are ``n`` Pyomo variables; a ShapeMismatchError saying what is wrong
+    otherwise."""
     if len(items) != n:
         raise ShapeMismatchError(
             f"{name}: inputs must be {n} Pyomo variables (one per network input), found "
@@ -138,12 +140,14 @@ def _from_mapping(spec: Mapping, n: int, input_names, name: str) -> list:
     )
 
 
-#: the last indexed Var grouped by index prefix, for the block under construction (see :func:`_entries_by_prefix`)
+#: the last indexed Var grouped by index prefix, for the block under construction (see
+# :func:`_entries_by_prefix`)
 _GROUPED: dict = {}
 
 
 def _entries_by_prefix(spec, length: int, owner) -> dict:
-    """``{prefix: [(rest, var), ...]}``: the entries of ``spec`` grouped by the first ``length`` index parts.
+    """``{prefix: [(rest, var), ...]}``: the entries of ``spec`` grouped by the first ``length``
+    index parts.
 
     ``rest`` is the tuple of the index parts after the prefix (empty if none).
     An indexed block (``owner``) calls this once per block index with the same
@@ -309,7 +313,8 @@ def _merge_box(bounds: NeuronBounds, net: ReluNetwork, lb, ub, name: str) -> Neu
 
 
 def _in_disjunct(block) -> bool:
-    """Whether ``block`` lies inside a GDP Disjunct (whose transformations know a fixed set of component types)."""
+    """Whether ``block`` lies inside a GDP Disjunct (whose transformations know a fixed set of
+    component types)."""
     from pyomo.gdp import Disjunct
 
     parent = block.parent_block()
@@ -483,7 +488,8 @@ class ReluNetworkBlockData(BlockData):
     _STATE = ("_bounds", "_formulation", "_prepared", "_stats", "_build_time", "_var_box")
 
     def _snapshot(self) -> tuple:
-        """What :meth:`rebuild` changes: the ``mip`` block, the state above and the output bounds."""
+        """What :meth:`rebuild` changes: the ``mip`` block, the state above and the output
+        bounds."""
         return (
             self.component("mip"),
             {name: getattr(self, name, None) for name in self._STATE},
@@ -666,7 +672,7 @@ class ReluNetworkBlockData(BlockData):
         """Sizes, formulation, bounds provenance, binaries and big-M statistics."""
         b = self._prepared.bounds
         piece = [k for k in range(b.n_layers) if b.is_piecewise(k)]
-        big_m = np.concatenate([b.big_m(k)[b.unstable(k)] for k in piece]) if piece else np.zeros(0)
+        big_m = b.unstable_big_m()
         n_piece = sum(len(b.lower[k]) for k in piece)
         n_stable = sum(int(b.stable(k).sum()) for k in piece)
         return {
