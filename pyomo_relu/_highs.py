@@ -37,6 +37,27 @@ def new_highs():
     return h
 
 
+def certifying_highs():
+    """A quiet single-thread HiGHS instance for LPs whose bounds are certified by their duals.
+
+    Presolve is off (the duals must belong to the LP as given).  HiGHS refuses
+    coefficients above 1e15 (met with boxes wider than about 1e14) and takes
+    bounds from 1e20 on as infinite; the dual certificate is rigorous for any
+    solution, so the LP is accepted as it is.
+    """
+    import highspy
+
+    h = new_highs()
+    for name, value in (
+        ("threads", 1),
+        ("presolve", "off"),
+        ("large_matrix_value", highspy.kHighsInf),
+        ("infinite_bound", highspy.kHighsInf),
+    ):
+        h.setOptionValue(name, value)
+    return h
+
+
 def run_highs(h):
     """``h.run()``, also after another HiGHS user in this process changed the thread scheduler.
 

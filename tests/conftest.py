@@ -41,3 +41,21 @@ requires_scip = pytest.mark.skipif(not scip_available(), reason="SCIP (pyscipopt
 @pytest.fixture
 def small_net():
     return random_network((2, 8, 8, 1), seed=1)
+
+
+def block_model(net, formulation, lb=-1.0, ub=1.0, sense=None):
+    """A model of the inputs ``x`` in ``[lb, ub]`` and a ReluNetworkBlock on them.
+
+    With ``sense``, its objective is the first output in that sense.
+    """
+    import pyomo.environ as pyo
+
+    import pyomo_relu as pr
+
+    lb, ub = np.broadcast_to(lb, net.n_inputs), np.broadcast_to(ub, net.n_inputs)
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (float(lb[i]), float(ub[i])))
+    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation)
+    if sense is not None:
+        m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=sense)
+    return m

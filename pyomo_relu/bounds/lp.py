@@ -76,7 +76,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._highs import new_highs, run_highs
+from .._highs import certifying_highs, run_highs
 from ..errors import SolverUnavailableError
 from ..network import ReluNetwork
 from .constraints import check_inputs_feasible, normalize_extra_constraints
@@ -352,6 +352,25 @@ def dual_certificate(lp: LayerLP, cost: np.ndarray, y: np.ndarray) -> float:
     return float(np.nextafter(value - slack, -np.inf))
 
 
+def highs_model(lp: LayerLP):
+    """``lp`` as a ``highspy.HighsLp`` (column-wise matrix, zero objective)."""
+    import highspy
+
+    order = np.argsort(lp.cols, kind="stable")
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
+    model.col_cost_ = np.zeros(lp.n_cols)
+    model.col_lower_, model.col_upper_ = lp.col_lo, lp.col_hi
+    model.row_lower_ = np.where(np.isfinite(lp.row_lo), lp.row_lo, -highspy.kHighsInf)
+    model.row_upper_ = np.where(np.isfinite(lp.row_hi), lp.row_hi, highspy.kHighsInf)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    starts = np.searchsorted(lp.cols[order], np.arange(lp.n_cols + 1))
+    model.a_matrix_.start_ = starts.astype(np.int32)
+    model.a_matrix_.index_ = lp.rows[order].astype(np.int32)
+    model.a_matrix_.value_ = lp.vals[order]
+    return model
+
+
 class HighsLP:
     """One HiGHS LP whose objective is re-set per bound, keeping the simplex basis."""
 
@@ -361,32 +380,8 @@ class HighsLP:
         except ImportError as exc:  # pragma: no cover - highspy is a dependency
             raise SolverUnavailableError("lp_bounds needs highspy: pip install highspy.") from exc
         self.lp = lp
-        self._h = h = new_highs()
-        for name, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("presolve", "off"),
-            # HiGHS refuses coefficients above 1e15 (met with boxes wider than about
-            # 1e14) and takes bounds from 1e20 on as infinite; the dual certificate
-            # is rigorous for any solution, so the LP is accepted as it is
-            ("large_matrix_value", highspy.kHighsInf),
-            ("infinite_bound", highspy.kHighsInf),
-        ):
-            h.setOptionValue(name, value)
-        order = np.argsort(lp.cols, kind="stable")
-        model = highspy.HighsLp()
-        model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
-        model.col_cost_ = np.zeros(lp.n_cols)
-        model.col_lower_, model.col_upper_ = lp.col_lo, lp.col_hi
-        model.row_lower_ = np.where(np.isfinite(lp.row_lo), lp.row_lo, -highspy.kHighsInf)
-        model.row_upper_ = np.where(np.isfinite(lp.row_hi), lp.row_hi, highspy.kHighsInf)
-        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        model.a_matrix_.start_ = np.searchsorted(lp.cols[order], np.arange(lp.n_cols + 1)).astype(
-            np.int32
-        )
-        model.a_matrix_.index_ = lp.rows[order].astype(np.int32)
-        model.a_matrix_.value_ = lp.vals[order]
-        h.passModel(model)
+        self._h = h = certifying_highs()
+        h.passModel(highs_model(lp))
         self._status = highspy.HighsModelStatus
         # statuses of a solve stopped early; others (e.g. kUnknown on badly scaled data) still
         # give a certified bound but say nothing about a time limit
@@ -521,15 +516,6 @@ register_bound_method(
         name="lp",
         compute=lp_bounds,
         description="LP-based tightening (OBBT) with HiGHS, every bound certified by the LP dual",
-        options=(
-            "workers",
-            "executor",
-            "time_limit",
-            "progress",
-            "extra_constraints",
-            "layers",
-            "tighten_outputs",
-        ),
         chunk_solver=solve_lp_chunk,
     )
 )

@@ -423,16 +423,6 @@ register_bound_method(
         name="milp",
         compute=milp_bounds,
         description="MILP-based tightening with SCIP's dual bounds (after an LP pass)",
-        options=(
-            "time_limit_per_neuron",
-            "time_limit",
-            "workers",
-            "executor",
-            "progress",
-            "extra_constraints",
-            "layers",
-            "tighten_outputs",
-        ),
         chunk_solver=solve_milp_chunk,
     )
 )

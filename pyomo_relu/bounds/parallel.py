@@ -50,7 +50,6 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .._options import seconds_option
 from ..errors import (
@@ -497,6 +496,10 @@ def tighten(
     -------
     (NeuronBounds, TighteningReport)
     """
+    # tqdm.auto costs about 50 ms to import: paid by the calls that tighten, not by every
+    # import of the package (worker processes among them)
+    from tqdm.auto import tqdm
+
     solve = get_bound_method(method, layerwise=True, option="tighten: method").chunk_solver
     workers, time_limit, time_limit_per_neuron = _check_options(
         workers, executor, time_limit, time_limit_per_neuron, f"{method}_bounds"

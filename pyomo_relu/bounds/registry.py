@@ -15,6 +15,7 @@ merely observed: only certified methods may feed a MIP formulation.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,8 +37,9 @@ class BoundMethod:
         ``compute(net, lb, ub, *, prior=None, **options) -> NeuronBounds``.
     description : str
         One line for listings and error messages.
-    options : tuple of str
-        The keyword options ``compute`` accepts besides ``prior``.
+    options : tuple of str, optional
+        The keyword options ``compute`` accepts besides ``prior``; by default its
+        keyword-only parameters.
     chunk_solver : callable or None
         For layer-wise methods run by :func:`~.parallel.tighten`: solves one chunk.
     certified : bool
@@ -47,9 +49,15 @@ class BoundMethod:
     name: str
     compute: Callable
     description: str
-    options: tuple = ()
+    options: tuple | None = None
     chunk_solver: Callable | None = None
     certified: bool = True
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            params = inspect.signature(self.compute).parameters.values()
+            names = tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "prior")
+            object.__setattr__(self, "options", names)
 
 
 _METHODS: dict[str, BoundMethod] = {}

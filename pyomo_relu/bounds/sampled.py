@@ -70,7 +70,6 @@ register_bound_method(
         name="sampled",
         compute=sampled_bounds,
         description="range over sampled forward passes: an inner estimate, not sound bounds",
-        options=("n_samples", "seed"),
         certified=False,
     )
 )

@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from .._highs import new_highs, run_highs
-from ..bounds.lp import LayerLP, dual_certificate
+from .._highs import certifying_highs, run_highs
+from ..bounds.lp import LayerLP, dual_certificate, highs_model
 
 __all__ = ["CertifiedLP", "implied_bounds"]
 
@@ -109,18 +109,8 @@ class CertifiedLP:
     def __init__(self):
         import highspy
 
-        self._highspy = highspy
-        self._h = h = new_highs()
-        for name, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("presolve", "off"),
-            # as in bounds.lp: the certificate is rigorous for any solution, so
-            # the model's coefficients and bounds are passed to HiGHS as they are
-            ("large_matrix_value", highspy.kHighsInf),
-            ("infinite_bound", highspy.kHighsInf),
-        ):
-            h.setOptionValue(name, value)
+        # as in bounds.lp: the model's coefficients and bounds go to HiGHS as they are
+        self._h = certifying_highs()
         status = highspy.HighsModelStatus
         self._infeasible = status.kInfeasible
         self._no_bound = {status.kUnbounded, status.kUnboundedOrInfeasible}
@@ -128,7 +118,6 @@ class CertifiedLP:
 
     def load(self, col_lo, col_hi, row_lo, row_hi, rows, cols, vals) -> None:
         """Pass HiGHS the LP ``row_lo <= A v <= row_hi``, ``col_lo <= v <= col_hi`` (COO ``A``)."""
-        hs = self._highspy
         lp = LayerLP(
             *(np.asarray(x, dtype=np.float64) for x in (col_lo, col_hi, row_lo, row_hi)),
             np.asarray(rows, dtype=np.int64),
@@ -136,19 +125,7 @@ class CertifiedLP:
             np.asarray(vals, dtype=np.float64),
             obj_cols=np.zeros(0, dtype=np.int64),
         )
-        order = np.argsort(lp.cols, kind="stable")
-        model = hs.HighsLp()
-        model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
-        model.col_cost_ = np.zeros(lp.n_cols)
-        model.col_lower_, model.col_upper_ = lp.col_lo, lp.col_hi
-        model.row_lower_, model.row_upper_ = lp.row_lo, lp.row_hi
-        model.a_matrix_.format_ = hs.MatrixFormat.kColwise
-        model.a_matrix_.start_ = np.searchsorted(lp.cols[order], np.arange(lp.n_cols + 1)).astype(
-            np.int32
-        )
-        model.a_matrix_.index_ = lp.rows[order].astype(np.int32)
-        model.a_matrix_.value_ = lp.vals[order]
-        self._h.passModel(model)
+        self._h.passModel(highs_model(lp))
         self.lp, self._target = lp, None
         lo, hi = implied_bounds(lp)
         self._open = ~(np.isfinite(lo) & np.isfinite(hi))

@@ -94,8 +94,9 @@ def _certified_methods() -> list:
     return bound_method_names(certified=True)
 
 
+#: what each option that may not be None expects (the method names come from the registry)
 _NOT_NONE = {
-    "method": "one of 'interval', 'lp', 'milp'",
+    "method": None,
     "context": "'network' or 'model'",
     "solver": "a Pyomo solver name",
     "workers": "an integer >= 1",
@@ -235,6 +236,8 @@ def _read_config(config: ConfigDict, kwds: dict):
         ) from None
     for name, expected in _NOT_NONE.items():
         if cfg[name] is None:  # Pyomo's config skips the domain check for None
+            if name == "method":
+                expected = config.get("method").domain_name()
             raise UnknownOptionError(
                 f"relu.tighten_bounds: option {name}=None is not allowed; expected {expected} "
                 "(or leave the option out for its default)."

@@ -14,7 +14,7 @@ from pyomo_relu.formulations import (
     encoding_names,
     get_encoding,
 )
-from tests.conftest import random_network, requires_scip
+from tests.conftest import block_model, random_network, requires_scip
 
 NETS = [
     ((2, 6, 1), 0),
@@ -26,12 +26,7 @@ NETS = [
 
 
 def _model(net, formulation, sense=None):
-    m = pyo.ConcreteModel()
-    m.x = pyo.Var(range(net.n_inputs), bounds=(-1, 1))
-    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation)
-    if sense is not None:
-        m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=sense)
-    return m
+    return block_model(net, formulation, sense=sense)
 
 
 @pytest.mark.solver

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import pyomo_relu as pr
 from pyomo_relu.formulations import Auto, Regions
 from pyomo_relu.regions import count_linear_regions, linear_partition
-from tests.conftest import random_network, requires_scip
+from tests.conftest import block_model, random_network, requires_scip
 
 
 def _area(v: np.ndarray) -> float:
@@ -78,12 +78,7 @@ def test_partition_with_fixed_inputs_and_errors():
 
 
 def _model(net, lb, ub, formulation, sense=None):
-    m = pyo.ConcreteModel()
-    m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (lb[i], ub[i]))
-    m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation)
-    if sense is not None:
-        m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=sense)
-    return m
+    return block_model(net, formulation, lb, ub, sense=sense)
 
 
 @pytest.mark.solver
