@@ -66,7 +66,7 @@ from .interval import interval_bounds
 from .registry import get_bound_method
 from .report import LayerReport, TighteningReport
 
-__all__ = ["ChunkTask", "ChunkResult", "tighten", "split_chunks"]
+__all__ = ["ChunkTask", "ChunkResult", "tighten", "split_chunks", "check_executor"]
 
 _EPS = np.finfo(np.float64).eps
 CHUNK_SIZE = 8
@@ -291,9 +291,39 @@ def _integer(value) -> int:
     return int(value)
 
 
+def check_executor(executor, what: str = ""):
+    """``executor`` if it is None or a ``concurrent.futures``-style executor; else an error.
+
+    An executor is an object with ``submit(fn, *args)`` returning a
+    ``concurrent.futures.Future``.  A dask ``distributed.Client`` has a
+    ``submit`` too, but its futures are dask's own (``as_completed`` cannot wait
+    on them): it is refused with the fix, ``client.get_executor()``.
+
+    Raises
+    ------
+    UnknownOptionError
+        Starting with ``what`` (e.g. ``"relu.tighten_bounds: "``), naming the type found.
+    """
+    if executor is None:
+        return None
+    if callable(getattr(executor, "get_executor", None)):
+        raise UnknownOptionError(
+            f"{what}executor: found a {type(executor).__name__} (a dask distributed client), "
+            "expected a concurrent.futures.Executor; pass client.get_executor()."
+        )
+    if not callable(getattr(executor, "submit", None)):
+        raise UnknownOptionError(
+            f"{what}executor: expected a concurrent.futures.Executor (an object with submit()), "
+            f"found {type(executor).__name__}; pass e.g. ThreadPoolExecutor(2), "
+            "distributed.Client(...).get_executor() or None."
+        )
+    return executor
+
+
 def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: str):
     """Validate the run options of :func:`tighten`; return ``(workers, time_limit,
     time_limit_per_neuron)``."""
+    check_executor(executor)
     try:
         count = _integer(workers)
     except TypeError:
@@ -301,11 +331,6 @@ def _check_options(workers, executor, time_limit, time_limit_per_neuron, what: s
     if count < 1:
         raise UnknownOptionError(
             f"workers: expected an integer >= 1 (1 solves in this process), found {workers!r}."
-        )
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise UnknownOptionError(
-            f"executor: expected a concurrent.futures.Executor (an object with submit()), found "
-            f"{type(executor).__name__}; pass e.g. ThreadPoolExecutor(2) or None."
         )
     return (
         count,

@@ -32,6 +32,7 @@ from pyomo.core.base.transformation import Transformation, TransformationFactory
 
 from .._options import seconds_option
 from ..bounds import NeuronBounds, bound_method_names, get_bound_method, interval_bounds
+from ..bounds.parallel import check_executor
 from ..errors import UnknownOptionError
 from ..interop.omlt import find_omlt_blocks, omlt_plan, write_omlt_bounds
 from .model_context import _ModelContext
@@ -53,6 +54,17 @@ class _Seconds:
 
     def domain_name(self):
         return "seconds >= 0 or None" if self.allow_zero else "seconds > 0 or None"
+
+
+class _Executor:
+    """Config domain of ``executor``: None or a ``concurrent.futures``-style executor (the same
+    object, never a copy: it may hold a connection to a cluster)."""
+
+    def __call__(self, value):
+        return check_executor(value, "relu.tighten_bounds: ")
+
+    def domain_name(self):
+        return "a concurrent.futures.Executor or None"
 
 
 def _solver_name(value):
@@ -111,7 +123,9 @@ class TightenBounds(Transformation):
     """Recompute neuron bounds (interval, LP or MILP OBBT) and rebuild the blocks.
 
     Options (see ``TightenBounds.CONFIG``): ``method`` (interval | lp | milp),
-    ``targets``, ``workers``, ``time_limit`` (per block, LP / MILP), ``time_limit_per_neuron``
+    ``targets``, ``workers``, ``executor`` (a ``concurrent.futures.Executor`` such as
+    ``distributed.Client(...).get_executor()``: it solves the LP / MILP chunks, see
+    ``docs/distributed.md``), ``time_limit`` (per block, LP / MILP), ``time_limit_per_neuron``
     (MILP), ``context`` (network | model), ``solver`` (LP solver for the model
     context), ``progress``.  They are given as keywords, as Pyomo's ``options``
     dict (``apply_to(m, options={"method": "lp"})``) or both; a keyword wins over
@@ -134,6 +148,15 @@ class TightenBounds(Transformation):
     )
     CONFIG.declare(
         "workers", ConfigValue(default=1, domain=PositiveInt, description="worker processes")
+    )
+    CONFIG.declare(
+        "executor",
+        ConfigValue(
+            default=None,
+            domain=_Executor(),
+            description="concurrent.futures.Executor that solves the LP / MILP chunks instead "
+            "of workers (e.g. distributed.Client(...).get_executor()); None: workers",
+        ),
     )
     CONFIG.declare(
         "time_limit",
@@ -254,6 +277,7 @@ def _compute_bounds(net, cur: NeuronBounds, cfg, extra) -> NeuronBounds:
     method = get_bound_method(cfg.method)
     given = {
         "workers": cfg.workers,
+        "executor": cfg.executor,
         "time_limit": cfg.time_limit,
         "time_limit_per_neuron": cfg.time_limit_per_neuron,
         "progress": cfg.progress,
