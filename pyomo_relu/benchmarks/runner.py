@@ -48,6 +48,7 @@ import math
 import os
 import time
 import warnings
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,8 @@ import pyomo.environ as pyo
 
 from ..analysis import count_linear_regions, stable_fraction
 from ..bounds import interval_bounds
-from ..errors import UnknownOptionError
+from ..bounds.parallel import check_executor
+from ..errors import ExecutorWarning, UnknownOptionError
 from ..formulations import get_formulation
 from ..solving import solve_model
 from .problems import (
@@ -69,7 +71,15 @@ from .problems import (
 )
 from .report import SuiteFileError
 
-__all__ = ["CONFIGS", "FIELDS", "run", "solve_scip", "forward_error", "run_instance"]
+__all__ = [
+    "CONFIGS",
+    "FIELDS",
+    "run",
+    "solve_scip",
+    "forward_error",
+    "run_instance",
+    "instance_row",
+]
 
 CONFIGS = (
     "omlt_bigm",
@@ -538,29 +548,96 @@ def _train(problem, variant, cache: Path, quick: bool) -> dict:
 
 
 # -- the suite ---------------------------------------------------------------
-def _run_variant(problem, variant, todo, *, csv_path, rows, cache, quick, time_limit, bar) -> None:
+def _run_variant(
+    problem, variant, todo, *, csv_path, rows, cache, quick, time_limit, bar, executor
+) -> None:
     """Train (or load) the networks of one variant; append one row per configuration in ``todo``."""
     bar.set_postfix_str(f"{problem.name}/{variant.name}: training")
     trained = _train(problem, variant, cache, quick)
     nets = {k: t.network for k, t in trained.items()}
     facts = network_facts(problem, trained, quick=quick)
     _check_networks(csv_path, rows, problem.name, variant.name, facts["layers"])
-    for config in todo:
-        bar.set_postfix_str(f"{problem.name}/{variant.name}/{config}")
+    bar.set_postfix_str(f"{problem.name}/{variant.name}: solving")
+    args = (problem.name, nets, time_limit, quick)
+    for config, measured in _instance_rows(args, todo, executor):
         row = {
             "problem": problem.name,
             "variant": variant.name,
             "config": config,
             "time_limit": time_limit,
             **facts,
+            **measured,
         }
-        try:
-            row.update(run_instance(problem, nets, config, time_limit=time_limit, quick=quick))
-        except Exception as exc:  # recorded, not hidden: the row says what failed
-            message = " ".join(f"error: {type(exc).__name__}: {exc}".split())  # one line
-            row.update({"status": message[:300], "solved": False})
         _append(csv_path, row)  # at once: an interrupted run keeps its finished rows
         bar.update(1)
+
+
+def instance_row(problem: str, nets: dict, config: str, time_limit: float, quick: bool) -> dict:
+    """The measured fields of one configuration (:func:`run_instance`), or the error it ended with.
+
+    A module-level function of plain arguments (the problem by name, the networks as
+    data), so that an executor can run it in another process or on a cluster worker.
+    """
+    try:
+        return run_instance(get_problem(problem), nets, config, time_limit=time_limit, quick=quick)
+    except Exception as exc:  # recorded, not hidden: the row says what failed
+        message = " ".join(f"error: {type(exc).__name__}: {exc}".split())  # one line
+        return {"status": message[:300], "solved": False}
+
+
+def _instance_rows(args: tuple, todo: list, executor):
+    """Yield ``(config, measured fields)`` for each configuration of ``todo``.
+
+    Without an executor, one after the other in this process.  With one, all are
+    submitted at once and yielded as they finish; when the executor fails (``submit``
+    or a future raises), an ``ExecutorWarning`` says so and the configurations it did
+    not return are run here.  Ctrl-C cancels the ones not started.
+    """
+    problem, nets, time_limit, quick = args
+    if executor is None:
+        for config in todo:
+            yield config, instance_row(problem, nets, config, time_limit, quick)
+        return
+    futures, local = {}, []
+    try:
+        for config in todo:
+            if local:
+                local.append(config)
+                continue
+            try:
+                futures[executor.submit(instance_row, problem, nets, config, time_limit, quick)] = (
+                    config
+                )
+            except Exception as exc:  # e.g. a client that was closed
+                _executor_failed(exc, warned=False)
+                local.append(config)
+        warned = bool(local)
+        for fut in as_completed(futures):
+            config = futures.pop(fut)
+            try:
+                measured = fut.result()
+            except Exception as exc:  # a lost worker: this configuration is run here
+                warned = _executor_failed(exc, warned)
+                measured = instance_row(problem, nets, config, time_limit, quick)
+            yield config, measured
+        for config in local:
+            yield config, instance_row(problem, nets, config, time_limit, quick)
+    finally:
+        for fut in futures:  # after Ctrl-C or an error: those not started never start
+            fut.cancel()
+
+
+def _executor_failed(exc: Exception, warned: bool) -> bool:
+    if not warned:
+        warnings.warn(
+            ExecutorWarning(
+                f"bench: the executor failed ({type(exc).__name__}: {exc}); the "
+                "configurations it did not return are run in this process - check the "
+                "executor or its workers."
+            ),
+            stacklevel=4,
+        )
+    return True
 
 
 def run(
@@ -574,6 +651,7 @@ def run(
     resume: bool = True,
     cache_dir=None,
     progress: bool = True,
+    executor=None,
 ) -> Path:
     """Run the suite and write ``suite.csv``, ``suite.md`` and ``suite.png`` into ``out_dir``.
 
@@ -594,6 +672,12 @@ def run(
         Where trained networks are cached (default ``~/.cache/pyomo_relu/bench``).
     progress : bool
         Show a tqdm progress bar.
+    executor : concurrent.futures.Executor, optional
+        Run the configurations of a variant concurrently on it, e.g. a dask cluster's
+        ``distributed.Client(...).get_executor(pure=False)`` (docs/distributed.md).  The
+        networks are trained (or loaded) here; each configuration is built, tightened and
+        solved in a worker, whose CPU seconds are those recorded.  Rows are appended as they
+        finish.  Default: one after the other in this process.
 
     Returns
     -------
@@ -617,6 +701,7 @@ def run(
 
     # every check before the first file is touched: a typo must not cost a finished suite.csv
     time_limit = _check_time_limit(time_limit, quick)
+    executor = check_executor(executor, "bench: ")
     probs = [
         get_problem(p) for p in _choose("benchmark problem", problems, tuple(PROBLEMS), PROBLEMS)
     ]
@@ -651,6 +736,7 @@ def run(
                         quick=quick,
                         time_limit=time_limit,
                         bar=bar,
+                        executor=executor,
                     )
     finally:
         bar.close()

@@ -288,3 +288,39 @@ def test_ctrl_c_stops_a_long_run_on_the_cluster_which_stays_usable(client, execu
     client.wait_for_workers(2, timeout=30)
     after = pr.lp_bounds(small, -1, 1, executor=executor)
     assert same_bounds(after, pr.lp_bounds(small, -1, 1))
+
+
+# -- the benchmark runner's solves ---------------------------------------------------------------
+@requires_scip
+def test_the_benchmark_runner_solves_its_configurations_on_the_cluster(
+    executor, tmp_path, monkeypatch
+):
+    """``runner.run(executor=...)``: the rows of the cluster run are those of a serial run."""
+    import csv
+    import dataclasses
+
+    from pyomo_relu.benchmarks import runner
+    from pyomo_relu.benchmarks.problems import PROBLEMS, TrainedNet
+
+    def train(variant, *, cache_dir, quick=False):  # in this process only: the workers get data
+        return {"f": TrainedNet(random_network((2, 8, 8, 1), seed=4), 0.1, 0.2)}
+
+    monkeypatch.setitem(
+        PROBLEMS, "peaks", dataclasses.replace(PROBLEMS["peaks"], train_networks=train)
+    )
+    configs = ["bigm", "tightened_bigm", "scaled_bigm"]
+    opts = dict(problems=["peaks"], variants=["plain"], configs=configs, time_limit=30)
+    opts.update(cache_dir=tmp_path / "cache", progress=False)
+
+    def rows(out, **more):
+        with open(runner.run(out, **opts, **more)) as fh:
+            return {r["config"]: r for r in csv.DictReader(fh)}
+
+    serial, on_cluster = rows(tmp_path / "serial"), rows(tmp_path / "dask", executor=executor)
+    assert sorted(on_cluster) == sorted(configs)
+    for config in configs:
+        for field in ("status", "objective", "binaries", "stable", "max_M", "check_ok"):
+            assert on_cluster[config][field] == serial[config][field], (config, field)
+    assert on_cluster["bigm"]["status"] == "optimal"
+    with pytest.raises(UnknownOptionError, match="bench: executor: expected"):
+        runner.run(tmp_path / "bad", **opts, executor=4)
