@@ -21,7 +21,8 @@ of the network (its pickled size is reported), submitted together and waited
 for; the wall time divided by ``N`` is what serialization, scheduling and the
 round trip cost per chunk.  dask is measured with ``pure=False`` (a fresh task
 per submit, what the docs recommend) and with its default ``pure=True`` (the
-arguments are hashed to name the task).
+arguments are hashed to name the task); the arguments of every chunk differ, as
+those of real chunks do.
 """
 
 from __future__ import annotations
@@ -67,9 +68,13 @@ def _children_cpu() -> float:
     return use.ru_utime + use.ru_stime
 
 
-def _noop_chunk(task: ChunkTask) -> int:
-    """A chunk whose solve is nothing: its round trip is pure executor overhead."""
-    return len(task.neurons)
+def _noop_chunk(task: ChunkTask, index: int) -> int:
+    """A chunk whose solve is nothing: its round trip is pure executor overhead.
+
+    ``index`` makes the arguments of every call differ, as those of real chunks do (dask
+    with ``pure=True`` would otherwise run one task for all equal calls).
+    """
+    return len(task.neurons) + index
 
 
 def _same(a, b) -> bool:
@@ -150,14 +155,14 @@ class _Direct(Executor):
 def _per_chunk(executor, task, n: int, rounds: int = 3) -> float:
     """Seconds per chunk of ``n`` no-op chunks submitted together: the best of ``rounds``
     rounds (after a warm-up), as other load on the machine only ever adds time."""
-    wait([executor.submit(_noop_chunk, task) for _ in range(4)])
+    wait([executor.submit(_noop_chunk, task, -1 - i) for i in range(4)])
     best = float("inf")
-    for _ in range(rounds):
+    for r in range(rounds):
         start = time.perf_counter()
-        futures = [executor.submit(_noop_chunk, task) for _ in range(n)]
+        futures = [executor.submit(_noop_chunk, task, r * n + i) for i in range(n)]
         wait(futures)
         best = min(best, time.perf_counter() - start)
-        if not all(f.result() == len(task.neurons) for f in futures):
+        if [f.result() for f in futures] != [len(task.neurons) + r * n + i for i in range(n)]:
             raise RuntimeError("a no-op chunk returned a wrong result")
     return best / n
 

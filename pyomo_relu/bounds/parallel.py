@@ -21,11 +21,14 @@ your own executor alive to pay start-up once per session.
   so threads give correct bounds and no speed-up;
 * ``ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))``
   reused across calls;
-* dask: ``distributed.Client(address).get_executor()`` runs the chunks on a
-  cluster (the workers need pyomo_relu, numpy, highspy and pyscipopt);
-* Ray: any ``concurrent.futures``-style wrapper whose ``submit`` returns
-  futures compatible with ``concurrent.futures.as_completed``, e.g. one that
-  calls ``ray.remote(fn).remote(task).future()``.
+* dask: ``distributed.Client(address).get_executor(pure=False)`` runs the
+  chunks on a cluster (the workers need pyomo_relu, numpy, highspy and
+  pyscipopt); the ``Client`` itself is refused (its futures are dask's own);
+* Ray: :class:`~.distributed.RayExecutor`, or any ``concurrent.futures``-style
+  wrapper whose ``submit`` returns futures compatible with
+  ``concurrent.futures.as_completed``.
+
+``docs/distributed.md`` shows both and what happens when a cluster fails.
 
 An executor that fails (a ``BrokenProcessPool``, a future that raises) is
 dropped with an ``ExecutorWarning`` (a ``RuntimeWarning``) and the remaining

@@ -326,3 +326,26 @@ def test_the_benchmark_runner_solves_its_configurations_on_the_cluster(
     assert on_cluster["bigm"]["status"] == "optimal"
     with pytest.raises(UnknownOptionError, match="bench: executor: expected"):
         runner.run(tmp_path / "bad", **opts, executor=4)
+
+
+# -- the example ---------------------------------------------------------------------------------
+@requires_scip
+def test_the_dask_example_runs_on_a_given_cluster(cluster):
+    """``examples/tighten_on_dask.py ADDRESS`` (here the module's scheduler) reports identical
+    bounds for lp_bounds, milp_bounds and relu.tighten_bounds."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cl, _ = cluster
+    out = subprocess.run(
+        [sys.executable, str(root / "examples" / "tighten_on_dask.py"), cl.scheduler_address],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=HANG - 10,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("identical to serial: True") == 2, out.stdout
+    assert "relu.tighten_bounds on the cluster identical: True" in out.stdout
