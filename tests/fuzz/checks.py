@@ -71,7 +71,9 @@ def _ort_input(inp, net, rng):
     dtype = _ORT_TYPES.get(inp.type)
     if dtype is None:
         return None
-    shape, n = list(inp.shape), net.n_inputs
+    shape, n = list(inp.shape or []), net.n_inputs
+    if not shape:  # no declared shape: a batch of rows, as load_onnx reads it
+        shape = ["N", n]
     if len(shape) == 1:
         if shape[0] not in (n, None) and not isinstance(shape[0], str):
             return None
