@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InvalidNetworkError, ShapeMismatchError, UnsupportedOperatorError
 from ..network import Activation, ActivationKind, DenseLayer
-from ._onnx_ops import _FLOAT_MAX
+from ._onnx_ops import _FLOAT_MAX, MAX_ELEMENTS
 from ._onnx_ops import BATCH as _N
 from ._onnx_ops import BATCH_MARK as _MARK
 from ._onnx_ops import ML_OPS as _ML_OPS
@@ -47,6 +47,60 @@ _HINTS = {
 }
 
 
+def _check_single_assignment(graph) -> None:
+    """Raise InvalidNetworkError when a tensor name is defined twice.
+
+    ONNX names every tensor once; with two initializers of one name (or a node
+    writing a name already taken) readers disagree on which one counts, so the
+    file has no single meaning.
+    """
+    seen = {}
+    defs = [(t.name, "an initializer") for t in graph.initializer]
+    defs += [(t.values.name, "a sparse initializer") for t in graph.sparse_initializer]
+    defs += [
+        (out, f"node {node.name or '<unnamed>'!r} (op_type {node.op_type}, node #{i})")
+        for i, node in enumerate(graph.node)
+        for out in node.output
+        if out
+    ]
+    inputs = {i.name for i in graph.input}
+    for name, where in defs:
+        if name in seen or (name in inputs and not where.endswith("initializer")):
+            first = seen.get(name, "the graph input")
+            raise InvalidNetworkError(
+                f"load_onnx: tensor {name!r} is defined twice, by {first} and by {where}; an "
+                "ONNX graph names each tensor once - export the model again or rename one of "
+                "them."
+            )
+        seen[name] = where
+
+
+def _size(dims) -> int:
+    """Number of values of a tensor of shape ``dims``, as an exact Python integer."""
+    size = 1
+    for d in dims:
+        size *= max(int(d), 0)
+    return size
+
+
+def _folded_size(node, args) -> int:
+    """Values that folding ``node`` on the constants ``args`` would create, for the operators
+    whose output size is set by the values (not the size) of an input; 0 for the others."""
+    try:
+        if node.op_type == "ConstantOfShape" and args and args[0] is not None:
+            return _size(np.ravel(args[0]))
+        if node.op_type == "Expand" and len(args) > 1 and args[1] is not None:
+            return max(_size(np.ravel(args[1])), np.size(args[0]))
+        if node.op_type == "Tile" and len(args) > 1 and args[1] is not None:
+            return np.size(args[0]) * _size(np.ravel(args[1]))
+        if node.op_type == "Range" and len(args) == 3 and all(a is not None for a in args):
+            start, limit, delta = (float(np.ravel(a)[0]) for a in args)
+            return int(np.ceil((limit - start) / delta)) if delta else 0
+    except (TypeError, ValueError, IndexError, OverflowError):  # evaluation reports these
+        return 0
+    return 0
+
+
 class _Affine:
     """Pending affine map ``W a + b`` not yet closed by an activation."""
 
@@ -73,6 +127,7 @@ class GraphParser:
             (o.version for o in proto.opset_import if o.domain in _STD_DOMAINS), OPSET
         )
         self.node, self.index = None, -1
+        _check_single_assignment(self.graph)
         self.consts = {t.name: self._tensor(t) for t in self.graph.initializer}
         for sparse in self.graph.sparse_initializer:
             self.consts[sparse.values.name] = self._sparse(sparse)
@@ -205,16 +260,7 @@ class GraphParser:
             self._unsupported(
                 _HINTS.get(node.op_type, "it has no translation into dense ReLU layers")
             )
-        if (
-            len(data) > 1
-            or node.input[data[0]] != self.current
-            or len(self.consumers[self.current]) > 1
-        ):
-            raise UnsupportedOperatorError(
-                f"load_onnx: the graph is not a single chain: tensor {self.current!r} feeds "
-                f"{self.consumers.get(self.current)}, node {self._label()} reads "
-                f"{[node.input[k] for k in data]}; only sequential networks are supported."
-            )
+        self._check_chain(node, [node.input[k] for k in data])
         extra = [
             o
             for o in node.output[1:]
@@ -228,24 +274,67 @@ class GraphParser:
         self.current = node.output[0]
         self.layouts[self.current] = self.shape
 
+    def _check_chain(self, node, reads):
+        """Raise UnsupportedOperatorError unless ``node`` reads only the chain's data tensor,
+        which feeds no other node."""
+        undefined = [
+            name
+            for name in reads
+            if name not in self.layouts and name not in {i.name for i in self.graph.input}
+        ]
+        if undefined:
+            why = (
+                f"reads {undefined}, which no earlier node, initializer or graph input provides "
+                "(a missing tensor, a cycle, or nodes not in topological order)"
+            )
+        elif len(reads) > 1 or reads[0] != self.current:
+            why = f"reads {reads}, which branch off the chain (its data tensor is {self.current!r})"
+        elif len(self.consumers[self.current]) > 1:
+            why = f"shares its input {self.current!r} with {self.consumers[self.current]}"
+        else:
+            return
+        raise UnsupportedOperatorError(
+            f"load_onnx: the graph is not a single chain from the input to the output: node "
+            f"{self._label()} {why}; only sequential networks are supported - export the network "
+            "again, or sort its nodes topologically (onnx.utils / onnx-simplifier)."
+        )
+
     # -- constants -------------------------------------------------------
     def _tensor(self, tensor):
+        from onnx import TensorProto
+
         try:
             return self.to_array(tensor)
         except Exception as exc:  # external data not found, unknown data type, ...
+            if tensor.data_location == TensorProto.EXTERNAL:
+                fix = (
+                    "A model saved with external data must be loaded from its file path "
+                    "(load_onnx('model.onnx')) with the data files next to it."
+                )
+            else:
+                kind = {v: k for k, v in TensorProto.DataType.items()}.get(
+                    tensor.data_type, f"unknown type {tensor.data_type}"
+                )
+                fix = (
+                    f"Its data type ({kind}) or its "
+                    f"declared dims {list(tensor.dims)} do not match the data it holds: the file "
+                    "is damaged or was written by a faulty exporter - export the model again."
+                )
             raise InvalidNetworkError(
-                f"load_onnx: cannot read tensor {tensor.name!r} ({exc}). A model saved with "
-                "external "
-                "data must be loaded from its file path (load_onnx('model.onnx')) with the data "
-                "files "
-                "next to it."
+                f"load_onnx: cannot read tensor {tensor.name!r} ({exc}). {fix}"
             ) from exc
 
     def _sparse(self, sparse):
         values, indices = self._tensor(sparse.values), self._tensor(sparse.indices)
         dims = tuple(int(d) for d in sparse.dims)
+        if any(d < 0 for d in dims) or _size(dims) > MAX_ELEMENTS:
+            raise InvalidNetworkError(
+                f"load_onnx: sparse tensor {sparse.values.name!r} declares the shape {list(dims)}, "
+                f"more than {MAX_ELEMENTS:,} values (or a negative size); a dense ReLU network "
+                "this large cannot be optimized over - fix the model file."
+            )
         try:
-            dense = np.zeros(int(np.prod(dims, dtype=np.int64)), dtype=values.dtype)
+            dense = np.zeros(_size(dims), dtype=values.dtype)
             flat = indices if indices.ndim == 1 else np.ravel_multi_index(tuple(indices.T), dims)
             dense[flat] = values
             return dense.reshape(dims)
@@ -300,12 +389,22 @@ class GraphParser:
                 "Export with a fixed feature layout, e.g. x.flatten(1) or x.reshape(-1, "
                 "n_features). ",
             )
+        size = _folded_size(node, args)
+        if size > MAX_ELEMENTS:
+            self._unsupported(
+                f"it computes from constants a tensor of {size:,} values, more than "
+                f"{MAX_ELEMENTS:,}",
+                "Check the shape it is given. ",
+            )
         try:
             outs = _evaluate(node, args, self.opset_import)
         except Exception as exc:  # the reference implementation rejects the node
+            names = [name for name in node.input if name]
             raise self._unsupported_error(
-                f"it computes only from constants, and evaluating it failed ({exc})",
-                "Fold constants before loading (e.g. onnx-simplifier). ",
+                f"it reads only constants ({names}), not the data tensor {self.current!r}, and "
+                f"evaluating it failed ({exc})",
+                "If it should read the data tensor, the model file lost that input; export it "
+                "again. Otherwise fold the constants before loading (e.g. onnx-simplifier). ",
             ) from exc
         for name, value in zip(node.output, outs):
             if name:
@@ -335,12 +434,19 @@ class GraphParser:
             )
         return self.consts[node.input[k]]
 
+    def _real(self, value, what):
+        """``value`` as float64, after checking it holds real numbers (not complex, not text)."""
+        dtype = np.asarray(value).dtype
+        if dtype.kind not in "biuf":
+            self._unsupported(
+                f"{what} has dtype {dtype}, expected real numbers (a float tensor)",
+                "Store the tensor as float32 or float64. ",
+            )
+        return np.asarray(value, dtype=np.float64)
+
     def _finite(self, value, what):
-        """``value`` as float64, after checking it holds no NaN or Inf."""
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            self._unsupported(f"{what} is not numeric (dtype {np.asarray(value).dtype})")
+        """``value`` as float64, after checking it holds real numbers and no NaN or Inf."""
+        arr = self._real(value, what)
         if not np.all(np.isfinite(arr)):
             raise InvalidNetworkError(
                 f"load_onnx: node {self._label()}: {what} contains NaN or Inf; a trained network "
@@ -350,7 +456,7 @@ class GraphParser:
 
     @property
     def n_features(self):
-        return int(np.prod([d for d in self.shape if d != _N], dtype=np.int64))
+        return _size(d for d in self.shape if d != _N)
 
     def _require_matrix(self):
         if len(self.shape) != 2:
@@ -360,6 +466,12 @@ class GraphParser:
 
     def _per_feature(self, const, what):
         """Broadcast a constant against one sample (batch axis 1); return it per feature."""
+        if self.n_features > MAX_ELEMENTS:
+            self._unsupported(
+                f"the tensor of layout {list(self.shape)} has {self.n_features:,} features, more "
+                f"than {MAX_ELEMENTS:,}",
+                "Check the declared shape of the graph input. ",
+            )
         probe = tuple(1 if d == _N else d for d in self.shape)
         try:
             ok = np.broadcast_shapes(np.shape(const), probe) == probe
@@ -395,17 +507,27 @@ class GraphParser:
         if self.pending is None:
             n = scale.size
             self.pending = _Affine(
-                np.eye(n), np.zeros(n), False, self.node.name or f"node{self.index}"
+                self._eye(n), np.zeros(n), False, self.node.name or f"node{self.index}"
             )
         p = self.pending
         p.weights, p.bias = scale[:, None] * p.weights, scale * p.bias + shift
         self.act_open = False
 
+    def _eye(self, n):
+        """The identity map on ``n`` features, refused when it cannot be held as a dense layer."""
+        if n * n > MAX_ELEMENTS:
+            self._unsupported(
+                f"it acts on {n:,} features without a dense layer before it, which would need "
+                f"an identity layer of {n:,} x {n:,} weights",
+                "Check the declared shape of the graph input. ",
+            )
+        return np.eye(n)
+
     def _close(self, activation):
         p = self.pending
         if p is None:  # activation right after another activation or the input
             n = self.n_features
-            p = _Affine(np.eye(n), np.zeros(n), False, self.node.name or f"node{self.index}")
+            p = _Affine(self._eye(n), np.zeros(n), False, self.node.name or f"node{self.index}")
         k = len(self.layers)
         self.layers.append(
             DenseLayer(p.weights, p.bias, activation, name=f"layer {k} (ONNX node {p.name!r})")

@@ -10,6 +10,8 @@ Optional attributes are read with their ONNX specification defaults.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import InvalidNetworkError
@@ -33,6 +35,9 @@ SHAPE_OPS = {
     "Reshape",
     "Flatten",
 }
+#: the most values a tensor read or built by load_onnx may have (800 MB of float64): declared
+#: dimensions beyond it (a file that claims 10**12 features) are refused before allocating
+MAX_ELEMENTS = 10**8
 _FLOAT_MAX = 3.4028234663852886e38  # Clip's default min/max before opset 11
 _FLOAT_TYPES = {1: "FLOAT", 10: "FLOAT16", 11: "DOUBLE", 16: "BFLOAT16"}
 
@@ -71,7 +76,7 @@ def evaluate(node, args, opset_import):
 
 
 def _scalar(p, value, what):
-    arr = np.asarray(value, dtype=np.float64)
+    arr = p._real(value, what)
     if arr.size != 1:
         p._unsupported(f"{what} must be a scalar, found shape {list(arr.shape)}")
     if np.isnan(arr).any():
@@ -99,7 +104,10 @@ def _gemm(p, node, k):
     b = p._finite(b, "weight B")
     if attr(node, "transB", 0):
         b = b.T
-    weights = float(attr(node, "alpha", 1.0)) * b.T  # (n_out, n_in)
+    alpha, beta = (
+        float(p._finite(attr(node, name, 1.0), name).reshape(-1)[0]) for name in ("alpha", "beta")
+    )
+    weights = alpha * b.T  # (n_out, n_in)
     n_out = weights.shape[0]
     c = p._const(node, 2, "bias C")
     bias = np.zeros(n_out)
@@ -112,9 +120,7 @@ def _gemm(p, node, k):
             p._unsupported(
                 f"bias C of shape {list(np.shape(c))} does not broadcast to [1, {n_out}]"
             )
-        bias = (
-            float(attr(node, "beta", 1.0)) * np.broadcast_to(p._finite(c, "bias C"), (1, n_out))[0]
-        )
+        bias = beta * np.broadcast_to(p._finite(c, "bias C"), (1, n_out))[0]
     p._push_dense(weights, bias)
     p.shape = (BATCH, n_out)
 
@@ -147,7 +153,13 @@ def _matmul(p, node, k):
         p._unsupported(f"weight B must be a 1-D or 2-D constant, found shape {list(np.shape(b))}")
     b = p._finite(b, "weight B")
     block = b[None, :] if b.ndim == 1 else b.T
-    rows = int(np.prod(p.shape[1:-1], dtype=np.int64))
+    rows = math.prod(int(d) for d in p.shape[1:-1])
+    if rows * rows * block.size > MAX_ELEMENTS:
+        p._unsupported(
+            f"applied to each of the {rows:,} rows of layout {list(p.shape)}, its weight of shape "
+            f"{list(b.shape)} makes a dense layer of more than {MAX_ELEMENTS:,} weights",
+            "Flatten the input to [N, features] before the MatMul. ",
+        )
     weights = block if rows == 1 else np.kron(np.eye(rows), block)
     n_in = p.shape[-1]
     if block.shape[1] != n_in:
@@ -201,7 +213,7 @@ def _batchnorm(p, node, k):
     if any(c is None for c in consts):
         p._unsupported("it needs constant scale, B, mean and variance inputs")
     gamma, beta, mean, var = (
-        p._per_feature(np.asarray(c, dtype=np.float64), "a statistics vector") for c in consts
+        p._per_feature(p._real(c, "a statistics vector"), "a statistics vector") for c in consts
     )
     eps = float(attr(node, "epsilon", 1e-5))
     if np.any(var + eps <= 0):
@@ -262,7 +274,7 @@ def _min(p, node, k):
     if len(node.input) != 2:
         p._unsupported(f"Min needs exactly 2 inputs, found {len(node.input)}")
     const = p._const(node, 1 - k, "other operand")
-    caps = np.asarray(const, dtype=np.float64)
+    caps = p._real(const, "the cap")
     if np.isnan(caps).any():
         raise InvalidNetworkError(
             f"load_onnx: node {p._label()}: the cap contains NaN; fix the model file."
@@ -313,7 +325,7 @@ def _reshape(p, node, k):
             out.append(BATCH)  # the batch size, read by Shape or fixed at export
         else:
             out.append(t)
-    known = int(np.prod([d for d in out if d not in (BATCH, -1)], dtype=np.int64))
+    known = math.prod(d for d in out if d not in (BATCH, -1))
     n = p.n_features
     if out.count(-1) == 1 and known > 0:
         fill = (
@@ -328,7 +340,7 @@ def _reshape(p, node, k):
         or out[0] != BATCH
         or None in feats
         or -1 in feats
-        or int(np.prod(feats)) != n
+        or math.prod(feats) != n
     ):
         p._unsupported(
             f"Reshape to {target} does not keep layout {list(p.shape)} as [N, features]",
@@ -371,8 +383,8 @@ def _unsqueeze(p, node, k):
 
 def _scaler(p, node, k):
     """``Scaler`` of ai.onnx.ml (sklearn's StandardScaler): ``(x - offset) * scale`` per feature."""
-    offset = p._per_feature(np.asarray(attr(node, "offset", [0.0]), dtype=np.float64), "the offset")
-    scale = p._per_feature(np.asarray(attr(node, "scale", [1.0]), dtype=np.float64), "the scale")
+    offset = p._per_feature(p._real(attr(node, "offset", [0.0]), "the offset"), "the offset")
+    scale = p._per_feature(p._real(attr(node, "scale", [1.0]), "the scale"), "the scale")
     p._push_diag(scale, -offset * scale)
 
 

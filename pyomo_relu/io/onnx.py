@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from ..errors import InvalidNetworkError
+from ..errors import InvalidNetworkError, ReluError
 from ..network import ActivationKind, ReluNetwork
 from ._onnx_graph import OPSET as _OPSET
 from ._onnx_graph import SUPPORTED_OPS, GraphParser
@@ -68,7 +68,18 @@ def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
         input_names = _stored_names(meta.get(_META_IN), n_in)
     if output_names is None:
         output_names = _stored_names(meta.get(_META_OUT), n_out)
-    return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+    try:
+        return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+    except ReluError as exc:  # e.g. weights that overflow to Inf once composed
+        raise _prefixed(exc) from exc
+
+
+def _prefixed(exc):
+    """``exc`` with ``load_onnx:`` in front of its message, same type (itself if impossible)."""
+    try:
+        return type(exc)(f"load_onnx: {exc}")
+    except TypeError:  # pragma: no cover - an error type with another signature
+        return exc
 
 
 def _read_model(model):
