@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._options import seconds_option
 from .errors import NotApplicableError, SolverUnavailableError, UnknownOptionError
@@ -38,15 +40,36 @@ SCIP_SETTINGS = {
 
 @dataclass
 class Outcome:
-    """What a MIP solve produced, solver independent."""
+    """What a MIP solve produced, solver independent.
 
-    status: str  # optimal | time_limit | infeasible | ...
+    ``status`` is ``"optimal"``, ``"time_limit"``, ``"infeasible"``, ``"unbounded"`` (the
+    model has points but no finite optimum), ``"infeasible_or_unbounded"`` (the solver could
+    not tell, and the check of :func:`solve_model` ran out of time) or the solver's own word.
+    For ``"unbounded"``, ``unbounded_variables`` names the variables along which the
+    objective improves without end (when they could be found) and ``note`` says what to do.
+    """
+
+    status: str
     has_solution: bool
     objective: float | None
     bound: float | None
     gap: float | None
     seconds: float
     nodes: int | None
+    unbounded_variables: tuple = ()
+    note: str | None = None
+
+
+class _Run(NamedTuple):
+    """What one solver call returned; ``load`` writes its solution into the model."""
+
+    termination: str
+    has_solution: bool
+    primal: float | None
+    dual: float | None
+    seconds: float | None
+    nodes: int | None
+    load: Callable[[], None]
 
 
 def relative_gap(primal, dual) -> float | None:
@@ -146,19 +169,192 @@ def solve_model(
         _check_highs_options(options or {})
     start = time.perf_counter()
     run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
-    termination, has_sol, primal, dual, seconds, nodes = run(
-        opt, m, time_limit=time_limit, tee=tee, options=options or {}
+    res = run(opt, m, time_limit=time_limit, tee=tee, options=options or {})
+    status = _status(res.termination)
+    budget = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
+    diagnosis = _no_finite_optimum(
+        m, status, res.has_solution, lambda: _feasible(m, solver, budget, options or {})
     )
+    if diagnosis is not None:
+        status, names, note = diagnosis
+    else:
+        names, note = (), None
+    unbounded = status == "unbounded"
+    if res.has_solution and not unbounded:  # an unbounded solve's "solution" is a far-out ray
+        res.load()
     wall = time.perf_counter() - start
+    primal, dual = (None, _infinite_bound(m)) if unbounded else (res.primal, res.dual)
     return Outcome(
-        status=_status(termination),
-        has_solution=bool(has_sol),
+        status=status,
+        has_solution=bool(res.has_solution) and not unbounded,
         objective=None if primal is None else float(primal),
         bound=None if dual is None else float(dual),
         gap=relative_gap(primal, dual),
-        seconds=float(wall if seconds is None else seconds),
-        nodes=None if nodes is None else int(nodes),
+        seconds=float(wall if res.seconds is None else res.seconds),
+        nodes=None if res.nodes is None else int(res.nodes),
+        unbounded_variables=tuple(names),
+        note=note,
     )
+
+
+# -- a model without a finite optimum ------------------------------------------------
+def _no_finite_optimum(m, status: str, has_solution: bool, feasible):
+    """``(status, variable names, note)`` when ``m`` has no finite optimum or proves infeasible.
+
+    Solvers answer an unbounded MIP in several ways: "unbounded", "infeasible or
+    unbounded" (big-M rows and presolve make SCIP and HiGHS stop there), or even a finite
+    "optimum" at a huge value when an objective variable lies in no constraint.  This
+    settles them: an objective variable that is unbounded in the improving direction and
+    in no active constraint makes a feasible model unbounded; "infeasible or unbounded" is
+    told apart by solving the model with a zero objective (``feasible()``: True, False, or
+    None when that solve could not tell, e.g. out of time).  A feasible model whose LP
+    relaxation is unbounded is itself unbounded (Meyer 1974, for rational data); the
+    variables with a nonzero entry in the relaxation's unbounded ray are named.  Returns
+    None when nothing changes.
+    """
+    lacking, free = _objective_variables_without_bound(m)
+    if status not in ("unbounded", "infeasible_or_unbounded") and not (free and has_solution):
+        return None
+    if status == "infeasible_or_unbounded" and not has_solution:
+        found = feasible()
+        if found is None:
+            return None
+        if not found:
+            return "infeasible", (), "the model's constraints admit no point."
+    names = [v.name for v in free] or _ray_variables(m) or [v.name for v in lacking]
+    shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
+    where = f" along the variable(s) {shown}" if names else ""
+    note = (
+        "no finite optimum: the model has points, and its objective improves without bound"
+        f"{where}; give those variables bounds (or constraints that limit them) and solve again."
+    )
+    return "unbounded", tuple(names), note
+
+
+def _active_objective(m):
+    import pyomo.environ as pyo
+
+    objectives = list(m.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    return objectives[0] if len(objectives) == 1 else None
+
+
+def _objective_variables_without_bound(m):
+    """Objective variables without a bound in the improving direction; those in no constraint.
+
+    Returns ``(lacking, free)``: the unfixed variables of the (linear part of the) objective
+    whose coefficient improves the objective in a direction in which the variable has no
+    bound, and the ones of those that no active constraint uses.
+    """
+    import pyomo.environ as pyo
+    from pyomo.core.expr.visitor import identify_variables
+    from pyomo.repn import generate_standard_repn
+
+    obj = _active_objective(m)
+    if obj is None:
+        return [], []
+    repn = generate_standard_repn(obj.expr, quadratic=False, compute_values=True)
+    improving = 1.0 if obj.sense == pyo.minimize else -1.0  # decrease for minimize
+    lacking = []
+    for var, coef in zip(repn.linear_vars, repn.linear_coefs):
+        if var.fixed or coef == 0:
+            continue
+        down = improving * float(coef) > 0  # the objective improves as the variable decreases
+        if (var.lb if down else var.ub) is None:
+            lacking.append(var)
+    if not lacking:
+        return [], []
+    used = set()
+    for con in m.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        used.update(id(v) for v in identify_variables(con.body, include_fixed=False))
+    return lacking, [v for v in lacking if id(v) not in used]
+
+
+def _ray_variables(m) -> list:
+    """Names of the variables of an unbounded ray of ``m``'s LP relaxation (HiGHS), largest first.
+
+    Empty when the relaxation is not linear, not unbounded, or HiGHS gives no ray.
+    """
+    import highspy
+    import numpy as np
+    import pyomo.environ as pyo
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    from ._highs import new_highs, run_highs
+
+    obj = _active_objective(m)
+    if obj is None:
+        return []
+    try:
+        form = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+    except (ValueError, TypeError, RuntimeError):  # nonlinear or unsupported components
+        return []
+    inf = highspy.kHighsInf
+    columns = form.columns
+    sign = 1.0 if obj.sense == pyo.minimize else -1.0
+    a = form.A.tocsr()
+    kinds = np.array([row.bound_type for row in form.rows], dtype=int)
+    rhs = np.asarray(form.rhs, dtype=np.float64)
+    h = new_highs()
+    h.setOptionValue("presolve", "off")  # the ray must belong to the LP as given
+    lo = np.array([-inf if v.lb is None else float(v.lb) for v in columns], dtype=np.float64)
+    hi = np.array([inf if v.ub is None else float(v.ub) for v in columns], dtype=np.float64)
+    h.addVars(len(columns), lo, hi)
+    cost = sign * np.asarray(form.c.toarray()[0], dtype=np.float64)
+    h.changeColsCost(len(columns), np.arange(len(columns), dtype=np.int32), cost)
+    h.addRows(
+        len(kinds),
+        np.where(kinds == 1, -inf, rhs),
+        np.where(kinds == -1, inf, rhs),
+        a.nnz,
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
+    )
+    run_highs(h)
+    if h.getModelStatus() != highspy.HighsModelStatus.kUnbounded:
+        return []
+    _, has_ray, ray = h.getPrimalRay()
+    ray = np.abs(np.asarray(ray, dtype=np.float64))
+    if not has_ray or ray.size != len(columns) or not ray.any():
+        return []
+    order = [j for j in np.argsort(-ray, kind="stable") if ray[j] > 1e-9 * ray.max()]
+    return [columns[j].name for j in order]
+
+
+def _feasible(m, solver: str, time_limit, options: dict):
+    """Whether ``m`` has a point: solve it with a zero objective (True, False or None).
+
+    The model's objectives are deactivated for that solve and restored after it; no values
+    are loaded.  None when the solve ends without an answer (time limit, numerical trouble).
+    """
+    import pyomo.environ as pyo
+    from pyomo.common.modeling import unique_component_name
+
+    if time_limit is not None and time_limit <= 0:
+        return None
+    active = list(m.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    name = unique_component_name(m, "feasibility_objective")
+    for obj in active:
+        obj.deactivate()
+    m.add_component(name, pyo.Objective(expr=0.0))
+    try:
+        run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
+        res = run(get_solver(solver), m, time_limit=time_limit, tee=False, options=options)
+    finally:
+        m.del_component(name)
+        for obj in active:
+            obj.activate()
+    if res.has_solution:
+        return True
+    return False if _status(res.termination) == "infeasible" else None
+
+
+def _infinite_bound(m) -> float:
+    """The objective bound of an unbounded model: -inf when minimizing, inf when maximizing."""
+    import pyomo.environ as pyo
+
+    obj = _active_objective(m)
+    return -math.inf if obj is None or obj.sense == pyo.minimize else math.inf
 
 
 def _check_scip_options(options: dict) -> None:
@@ -266,17 +462,16 @@ def _run_contrib(opt, m, *, time_limit, tee, options):
             solver_options=options,
         )
     has_sol = res.solution_status.name != "noSolution"
-    if has_sol:
-        res.solution_loader.load_vars()
     seconds = getattr(res.timing_info, "scip_time", None)
     nodes = res.extra_info.value().get("NNodes")
-    return (
+    return _Run(
         res.termination_condition.name,
         has_sol,
         res.incumbent_objective,
         res.objective_bound,
         seconds,
         nodes,
+        res.solution_loader.load_vars,
     )
 
 
@@ -300,15 +495,14 @@ def _run_appsi(opt, m, *, time_limit, tee, options):
             "use solver='scip_direct' (SCIP solves MINLPs) or write it linearly."
         ) from None
     has_sol = res.best_feasible_objective is not None
-    if has_sol:
-        res.solution_loader.load_vars()
-    return (
+    return _Run(
         res.termination_condition.name,
         has_sol,
         res.best_feasible_objective,
         res.best_objective_bound,
         None,
         None,
+        res.solution_loader.load_vars,
     )
 
 
