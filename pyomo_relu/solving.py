@@ -276,40 +276,18 @@ def _ray_variables(m) -> list:
     """
     import highspy
     import numpy as np
-    import pyomo.environ as pyo
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-    from ._highs import new_highs, run_highs
+    from ._highs import run_highs
 
-    obj = _active_objective(m)
-    if obj is None:
+    if _active_objective(m) is None:
         return []
     try:
-        form = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+        columns, data = _highs_arrays(m)
     except (ValueError, TypeError, RuntimeError):  # nonlinear or unsupported components
         return []
-    inf = highspy.kHighsInf
-    columns = form.columns
-    sign = 1.0 if obj.sense == pyo.minimize else -1.0
-    a = form.A.tocsr()
-    kinds = np.array([row.bound_type for row in form.rows], dtype=int)
-    rhs = np.asarray(form.rhs, dtype=np.float64)
-    h = new_highs()
+    data["integrality"] = None  # the LP relaxation
+    h = _highs_from_arrays(data)
     h.setOptionValue("presolve", "off")  # the ray must belong to the LP as given
-    lo = np.array([-inf if v.lb is None else float(v.lb) for v in columns], dtype=np.float64)
-    hi = np.array([inf if v.ub is None else float(v.ub) for v in columns], dtype=np.float64)
-    h.addVars(len(columns), lo, hi)
-    cost = sign * np.asarray(form.c.toarray()[0], dtype=np.float64)
-    h.changeColsCost(len(columns), np.arange(len(columns), dtype=np.int32), cost)
-    h.addRows(
-        len(kinds),
-        np.where(kinds == 1, -inf, rhs),
-        np.where(kinds == -1, inf, rhs),
-        a.nnz,
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data.astype(np.float64),
-    )
     run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kUnbounded:
         return []
@@ -319,6 +297,72 @@ def _ray_variables(m) -> list:
         return []
     order = [j for j in np.argsort(-ray, kind="stable") if ray[j] > 1e-9 * ray.max()]
     return [columns[j].name for j in order]
+
+
+def _highs_arrays(m):
+    """``(columns, data)``: the active linear model ``m`` as HiGHS arrays (plain numpy data).
+
+    ``columns`` are the Pyomo variables in column order; ``data`` holds the column bounds,
+    costs, objective offset and sense, row bounds, the column-wise matrix and integrality.
+    Raises ValueError (or a Pyomo error) for components that are not linear.
+    """
+    import numpy as np
+    import pyomo.environ as pyo
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    form = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+    columns = list(form.columns)
+    n = len(columns)
+    obj = _active_objective(m)
+    cost = np.zeros(n) if form.c.shape[0] == 0 else np.asarray(form.c.toarray()[0], float)
+    offset = 0.0 if form.c.shape[0] == 0 else float(np.asarray(form.c_offset)[0])
+    a = form.A.tocsc()
+    kinds = np.array([row.bound_type for row in form.rows], dtype=int)
+    rhs = np.asarray(form.rhs, dtype=np.float64)
+    data = {
+        "col_lo": np.array([-np.inf if v.lb is None else float(v.lb) for v in columns]),
+        "col_hi": np.array([np.inf if v.ub is None else float(v.ub) for v in columns]),
+        "cost": cost,
+        "offset": offset,
+        "maximize": obj is not None and obj.sense == pyo.maximize,
+        "row_lo": np.where(kinds == 1, -np.inf, rhs),
+        "row_hi": np.where(kinds == -1, np.inf, rhs),
+        "start": a.indptr.astype(np.int32),
+        "index": a.indices.astype(np.int32),
+        "value": a.data.astype(np.float64),
+        "integrality": np.array([v.is_integer() for v in columns], dtype=bool),
+    }
+    return columns, data
+
+
+def _highs_from_arrays(data):
+    """A quiet ``highspy.Highs`` holding the model of :func:`_highs_arrays`."""
+    import highspy
+    import numpy as np
+
+    from ._highs import new_highs
+
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(data["cost"]), len(data["row_lo"])
+    lp.col_cost_, lp.offset_ = data["cost"], data["offset"]
+    lp.col_lower_ = np.where(np.isfinite(data["col_lo"]), data["col_lo"], -inf)
+    lp.col_upper_ = np.where(np.isfinite(data["col_hi"]), data["col_hi"], inf)
+    lp.row_lower_ = np.where(np.isfinite(data["row_lo"]), data["row_lo"], -inf)
+    lp.row_upper_ = np.where(np.isfinite(data["row_hi"]), data["row_hi"], inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = data["start"], data["index"]
+    lp.a_matrix_.value_ = data["value"]
+    if data["maximize"]:
+        lp.sense_ = highspy.ObjSense.kMaximize
+    if data["integrality"] is not None and data["integrality"].any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+            for i in data["integrality"]
+        ]
+    h = new_highs()
+    h.passModel(lp)
+    return h
 
 
 def _feasible(m, solver: str, time_limit, options: dict):
@@ -476,9 +520,15 @@ def _run_contrib(opt, m, *, time_limit, tee, options):
 
 
 def _run_appsi(opt, m, *, time_limit, tee, options):
-    """The APPSI interface (appsi_highs); no solver time or node count is reported."""
+    """The APPSI interface (appsi_highs); no solver time or node count is reported.
+
+    With a time limit the solve runs in a separate process instead
+    (:func:`_run_highs_bounded`), so that the limit holds in HiGHS' presolve too.
+    """
     from pyomo.common.errors import PyomoException
 
+    if time_limit is not None:
+        return _run_highs_bounded(m, time_limit=time_limit, tee=tee, options=options)
     opt.highs_options.update(options)
     opt.config.stream_solver = tee
     opt.config.time_limit = time_limit
@@ -486,14 +536,8 @@ def _run_appsi(opt, m, *, time_limit, tee, options):
     try:
         res = opt.solve(m)
     except PyomoException:
-        nonlinear = _first_nonlinear(m)
-        if nonlinear is None:
-            raise
-        raise NotApplicableError(
-            f"solve_model: appsi_highs solves linear (MILP) models only, but {nonlinear} is "
-            "nonlinear; "
-            "use solver='scip_direct' (SCIP solves MINLPs) or write it linearly."
-        ) from None
+        _raise_if_nonlinear(m)
+        raise
     has_sol = res.best_feasible_objective is not None
     return _Run(
         res.termination_condition.name,
@@ -504,6 +548,126 @@ def _run_appsi(opt, m, *, time_limit, tee, options):
         None,
         res.solution_loader.load_vars,
     )
+
+
+def _raise_if_nonlinear(m) -> None:
+    """NotApplicableError naming the first nonlinear objective or constraint of ``m``, if any."""
+    nonlinear = _first_nonlinear(m)
+    if nonlinear is not None:
+        raise NotApplicableError(
+            f"solve_model: appsi_highs solves linear (MILP) models only, but {nonlinear} is "
+            "nonlinear; "
+            "use solver='scip_direct' (SCIP solves MINLPs) or write it linearly."
+        ) from None
+
+
+#: a time-limited HiGHS process is stopped this long (seconds, plus 5 % of the limit) after
+#: its limit has passed; HiGHS itself stops well within it wherever it checks the limit
+_HIGHS_GRACE = 0.25
+#: seconds a HiGHS process may take to start and read its model before that is an error
+_HIGHS_STARTUP = 600.0
+
+#: HiGHS model status -> the termination names of Pyomo's solver interfaces (see _status)
+_HIGHS_TERMINATION = {
+    "kOptimal": "optimal",
+    "kTimeLimit": "maxTimeLimit",
+    "kInfeasible": "infeasible",
+    "kUnbounded": "unbounded",
+    "kUnboundedOrInfeasible": "infeasibleOrUnbounded",
+    "kInterrupt": "interrupted",
+}
+
+
+def _run_highs_bounded(m, *, time_limit, tee, options) -> _Run:
+    """HiGHS on ``m`` with a time limit that holds in every phase, presolve included.
+
+    HiGHS checks its ``time_limit`` only at some points: its MIP presolve and the set-up
+    of the MIP search can run far past it (34 s for a limit of 0.3 s on a big-M model of
+    a 3 x 400 network).  The model therefore goes, as arrays, to HiGHS in a process of its
+    own, which is stopped once the limit has passed by :data:`_HIGHS_GRACE` (plus 5 %);
+    the solve then ends with ``time_limit`` and no solution (HiGHS had none yet).  The
+    limit counts from the moment HiGHS starts, after the model is written, as in APPSI.
+    """
+    import multiprocessing
+
+    from pyomo.common.errors import PyomoException
+
+    from .errors import SolverError
+
+    try:
+        columns, data = _highs_arrays(m)
+    except (ValueError, TypeError, PyomoException):
+        _raise_if_nonlinear(m)
+        raise
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_highs_worker, args=(send, data, dict(options), time_limit, tee), daemon=True
+    )
+    proc.start()
+    send.close()
+    try:
+        if not receive.poll(_HIGHS_STARTUP):
+            raise SolverError(f"solve_model: HiGHS did not start within {_HIGHS_STARTUP} s.")
+        receive.recv()  # HiGHS starts now
+        result = receive.recv() if receive.poll(time_limit * 1.05 + _HIGHS_GRACE) else None
+    except EOFError:
+        raise SolverError(
+            f"solve_model: the HiGHS process ended without a result (exit code "
+            f"{proc.exitcode}); solve without a time limit or with solver='scip_direct'."
+        ) from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        receive.close()
+    if result is None:  # stopped while HiGHS did not look at its clock
+        return _Run("maxTimeLimit", False, None, None, None, None, lambda: None)
+    termination, primal, dual, seconds, nodes, values = result
+
+    def load():
+        for var, value in zip(columns, values):
+            var.set_value(float(value), skip_validation=True)
+
+    return _Run(termination, values is not None, primal, dual, seconds, nodes, load)
+
+
+def _highs_worker(conn, data, options, time_limit, tee) -> None:
+    """Solve the model of :func:`_highs_arrays` in this (separate) process; send the result.
+
+    Sends ``"started"`` just before HiGHS runs, then ``(termination, objective, bound,
+    seconds, nodes, column values or None)``.
+    """
+    import highspy
+    import numpy as np
+
+    from ._highs import run_highs
+
+    # a forked process inherits HiGHS' thread scheduler without its worker threads
+    highspy.Highs.resetGlobalScheduler(False)
+    h = _highs_from_arrays(data)
+    h.setOptionValue("output_flag", bool(tee))
+    for name, value in options.items():
+        h.setOptionValue(name, value)
+    h.setOptionValue("time_limit", float(time_limit))
+    conn.send("started")
+    start = time.perf_counter()
+    run_highs(h)
+    seconds = time.perf_counter() - start
+    status, info = h.getModelStatus(), h.getInfo()
+    termination = _HIGHS_TERMINATION.get(status.name, status.name)
+    feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    mip = data["integrality"] is not None and bool(data["integrality"].any())
+    primal = float(info.objective_function_value) if feasible else None
+    if mip:
+        dual = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+    else:
+        dual = primal if termination == "optimal" else None
+    values = np.asarray(h.getSolution().col_value, dtype=np.float64) if feasible else None
+    nodes = int(info.mip_node_count) if mip else None
+    conn.send((termination, primal, dual, seconds, nodes, values))
+    conn.close()
 
 
 def _first_nonlinear(m):
