@@ -4,6 +4,14 @@ One place for the solver plumbing that the CLI, the demo and the benchmarks
 share: Pyomo 6.10's ``scip_direct`` / ``scip_persistent`` (new solver
 interface) and APPSI's HiGHS, a time limit that is not an error (the best
 solution and the proven bound are kept), SCIP's node count and gap.
+
+A model without a finite optimum is reported as ``"unbounded"`` with the
+variables that go unbounded (solvers often say "infeasible or unbounded", or
+worse); see :func:`_no_finite_optimum`.  A time-limited HiGHS solve runs in a
+process of its own that is stopped at the limit, because HiGHS' presolve does
+not look at its clock (see :func:`_run_highs_bounded`; on Linux the process is
+forked, elsewhere spawned, and the calling script then needs the usual
+``if __name__ == "__main__"`` guard).
 """
 
 from __future__ import annotations
