@@ -292,6 +292,9 @@ class PrunedNetwork:
         Neurons removed as constants (stably inactive or stably saturated).
     n_folded : int
         Neurons removed because their whole layer was stably linear (or linear).
+    n_dead : int
+        Neurons removed because no output depends on them: every outgoing weight to a
+        neuron of the next layer that is kept and not constant is zero.
     """
 
     network: ReluNetwork
@@ -300,6 +303,7 @@ class PrunedNetwork:
     layer_map: tuple
     n_constant: int
     n_folded: int
+    n_dead: int = 0
 
 
 def _classify(bounds: NeuronBounds, k: int):
@@ -313,6 +317,24 @@ def _classify(bounds: NeuronBounds, k: int):
     caps = bounds.caps[k]
     value = np.where(p.saturated, np.where(np.isfinite(caps), caps, 0.0), 0.0)
     return p.inactive | p.saturated, value, p.linear
+
+
+def _dead_masks(net: ReluNetwork, consts: list) -> list:
+    """Per hidden layer, the non-constant neurons that no output depends on.
+
+    A backward pass: every output is needed; a hidden neuron is needed when some
+    needed, non-constant neuron of the next layer has a nonzero weight from it
+    (constants are replaced by their values, so what feeds them does not matter).
+    Removing a neuron can thus make the neurons feeding only it dead too.
+    """
+    needed = np.ones(net.layers[-1].n_out, dtype=bool)
+    dead = [None] * (net.n_layers - 1)
+    for k in range(net.n_layers - 2, -1, -1):
+        w_next = net.layers[k + 1].weights
+        reached = np.any(w_next[needed] != 0.0, axis=0)
+        dead[k] = ~reached & ~consts[k]
+        needed = reached & ~consts[k]
+    return dead
 
 
 def _gamma(n: int) -> float:
@@ -377,6 +399,10 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
     - stably linear neurons in a layer that also has unstable neurons stay as they
       are (a big-M formulation gives them no binary anyway): a dense network has
       no skip connections to route them past the layer.
+    - dead neurons, stable or not, whose outgoing weights to the neurons kept in the
+      next layer are all zero, do not affect the output: they are dropped like
+      inactive ones (output 0).  This repeats backwards through the layers, since
+      dropping a neuron can leave the neurons that fed only it dead as well.
 
     Parameters
     ----------
@@ -410,15 +436,20 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
     )
     layers, kept, layer_map, methods = [], [], [], []
     ideal_lo, ideal_up, err_w, err_b = [], [], [], []
-    n_constant = n_folded = 0
+    n_constant = n_folded = n_dead = 0
+    classes = [_classify(bounds, k) for k in range(net.n_layers - 1)]
+    dead = _dead_masks(net, [c[0] for c in classes])
     for k, layer in enumerate(net.layers):
         last = k == net.n_layers - 1
         if last:
             const, value, linear = np.zeros(layer.n_out, bool), np.zeros(layer.n_out), None
         else:
-            const, value, linear = _classify(bounds, k)
+            const, value, linear = classes[k]
+            n_constant += int(const.sum())
+            n_dead += int(dead[k].sum())
+            # a dead neuron counts as the constant 0: every weight that reads it is zero
+            const, value = const | dead[k], np.where(dead[k], 0.0, value)
         keep = ~const
-        n_constant += int(const.sum())
         if linear is not None and np.all(linear[keep]):
             n_folded += int(keep.sum())
             kept.append(np.zeros(0, dtype=int))
@@ -442,4 +473,4 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
     pruned = net.with_layers(layers)
     err_cap = [np.zeros(layer.n_out) for layer in layers]
     new_bounds = _sound_bounds(pruned, ideal_lo, ideal_up, err_w, err_b, err_cap, bounds, methods)
-    return PrunedNetwork(pruned, new_bounds, kept, tuple(layer_map), n_constant, n_folded)
+    return PrunedNetwork(pruned, new_bounds, kept, tuple(layer_map), n_constant, n_folded, n_dead)

@@ -19,13 +19,20 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numvalue import native_numeric_types
 from pyomo.core.expr.visitor import identify_mutable_parameters, identify_variables
 from pyomo.gdp import Disjunct
+from pyomo.gdp.disjunct import DisjunctData
 from pyomo.repn import generate_standard_repn
 
 from ..block import ReluNetworkBlockData
-from ..errors import UnknownOptionError
+from ..errors import NotApplicableError, UnknownOptionError
 from ..interop.omlt import is_omlt_block
 
-__all__ = ["find_network_blocks", "input_constraints", "linear_user_rows", "target_roots"]
+__all__ = [
+    "find_network_blocks",
+    "input_constraints",
+    "linear_user_rows",
+    "refuse_transformed_disjuncts",
+    "target_roots",
+]
 
 
 def target_roots(model, targets) -> list:
@@ -50,6 +57,52 @@ def target_roots(model, targets) -> list:
                 "their names)."
             )
     return roots
+
+
+def _transformed_disjunct(component):
+    """The Disjunct that a GDP transformation already relaxed and that holds ``component``."""
+    node = component
+    while node is not None:
+        if isinstance(node, DisjunctData) and node.transformation_block is not None:
+            return node
+        node = node.parent_block()
+    return None
+
+
+def refuse_transformed_disjuncts(model, targets=None) -> None:
+    """Raise NotApplicableError if a network block to tighten is in a GDP-transformed Disjunct.
+
+    ``gdp.bigm`` and ``gdp.hull`` copy the rows of a Disjunct, relaxed, into their
+    reformulation block and deactivate the Disjunct.  Rebuilding a network block in
+    there would write its new rows into the inactive Disjunct and leave the relaxed
+    copies on the deleted variables of the old formulation, so such a block is
+    refused, whether it is a target itself or found inside one (or inside ``model``).
+    """
+    for root in target_roots(model, targets):
+        for data in root.values() if root.is_indexed() else [root]:
+            if isinstance(data, ReluNetworkBlockData):
+                inside = [data]
+            elif hasattr(data, "component_data_objects"):
+                inside = [
+                    blk
+                    for blk in data.component_data_objects(
+                        pyo.Block, active=None, descend_into=(pyo.Block, Disjunct)
+                    )
+                    if isinstance(blk, ReluNetworkBlockData)
+                ]
+            else:
+                continue  # find_network_blocks names what is wrong with it
+            for blk in inside:
+                disjunct = _transformed_disjunct(blk)
+                if disjunct is not None:
+                    raise NotApplicableError(
+                        f"relu.tighten_bounds: the network block {blk.name!r} is in the "
+                        f"disjunct {disjunct.name!r}, which a GDP transformation has already "
+                        f"relaxed into {disjunct.transformation_block.name!r}; rebuilding the "
+                        "block there would leave those relaxed rows on deleted variables. "
+                        "Apply relu.tighten_bounds before gdp.bigm / gdp.hull (tighten the "
+                        "GDP model, then transform it)."
+                    )
 
 
 def find_network_blocks(model, targets=None) -> list:

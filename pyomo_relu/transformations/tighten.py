@@ -36,7 +36,13 @@ from ..bounds.parallel import check_executor
 from ..errors import UnknownOptionError
 from ..interop.omlt import find_omlt_blocks, omlt_plan, write_omlt_bounds
 from .model_context import _ModelContext
-from .model_rows import find_network_blocks, input_constraints, linear_user_rows, target_roots
+from .model_rows import (
+    find_network_blocks,
+    input_constraints,
+    linear_user_rows,
+    refuse_transformed_disjuncts,
+    target_roots,
+)
 
 __all__ = ["TightenBounds"]
 
@@ -197,6 +203,7 @@ class TightenBounds(Transformation):
 
     def _apply_to(self, model, **kwds):
         cfg = _read_config(self.CONFIG, kwds)
+        refuse_transformed_disjuncts(model, cfg.targets)
         blocks = find_network_blocks(model, cfg.targets)
         omlt_blocks = find_omlt_blocks(target_roots(model, cfg.targets))
         if cfg.targets is not None and not blocks and not omlt_blocks:

@@ -196,7 +196,7 @@ def test_prune_keeps_function_and_sound_bounds(case):
     assert isinstance(pruned, PrunedNetwork)
     assert_same_function(pruned.network, net, x)
     assert_bounds_contain(pruned.bounds, pruned.network, x)
-    removed = pruned.n_constant + pruned.n_folded
+    removed = pruned.n_constant + pruned.n_folded + pruned.n_dead
     assert pruned.network.n_piecewise_neurons == net.n_piecewise_neurons - removed
     z_old, z_new = net.preactivations(x), pruned.network.preactivations(x)
     for k, j in enumerate(pruned.layer_map):

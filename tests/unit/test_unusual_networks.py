@@ -245,9 +245,9 @@ def test_zero_rows_and_columns():
     lp = full_check(net, -1, 1)
     assert lp.lower[0][1] == lp.upper[0][1] == 0.0  # exactly zero: stable, no binary
     pruned = pr.prune_stable(net, lp)
-    # the zero layer is folded away: the output no longer depends on the first layer
-    assert pruned.layer_map == (0, None, 1) and not np.any(pruned.network.layers[-1].weights)
-    assert pruned.n_constant == 2
+    # the zero layer is folded away, and the first layer, which it no longer reads, is dead
+    assert pruned.layer_map == (None, None, 0) and not np.any(pruned.network.layers[-1].weights)
+    assert pruned.n_constant == 2 and pruned.n_dead == 4
 
 
 def test_duplicated_neurons_get_identical_bounds():
