@@ -178,7 +178,10 @@ def _scaled_activation(act: Activation, c: np.ndarray) -> Activation:
 
 
 # -- the min_range rule: a log-domain LP over all factors at once ------------------
-_LOG2_BOUND = 60.0  # |log2 c| <= 60: every factor in [2**-60, 2**60] (about 8.7e-19 to 1.2e18)
+# |log2 c| <= 200: every factor in [2**-200, 2**200] (about 6e-61 to 1.6e60), far from float64's
+# over- and underflow (1e+-308).  The optimum keeps every coefficient within the unscaled range
+# anyway; the bound only matters for networks whose own neuron scales differ by more.
+_LOG2_BOUND = 200.0
 _BAND_SLACK = 1e-6  # second stage: the first stage's band, widened by this many log2 units
 
 
@@ -351,7 +354,7 @@ def _band(coef: _Coefficients) -> tuple[float, float]:
     """First stage: the narrowest band ``[t_lo, t_hi]`` of log2 magnitudes (an LP).
 
     ``min t_hi - t_lo`` over ``t_lo <= log2|a_e| + s_p - s_m <= t_hi`` for every
-    entry, ``|s| <= 60``; the unscaled entries (and the unit coefficients) bound
+    entry, ``|s| <= 200``; the unscaled entries (and the unit coefficients) bound
     ``t`` directly.  Entries of one pair ``(p, m)`` share two rows: their largest
     and smallest value.
     """
@@ -491,7 +494,7 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
           ``log2|W[i, j]| + s_i - s_j``, a constant or big-M value of neuron ``i``
           ``log2|a| + s_i``: the spread is a linear program,
           ``min t_hi - t_lo`` s.t. ``t_lo <= log2|a_e| + s_i - s_j <= t_hi``,
-          ``|s| <= 60``, solved by HiGHS.  A second LP keeps that band and, among
+          ``|s| <= 200``, solved by HiGHS.  A second LP keeps that band and, among
           its many optimal scalings, takes the one with the least
           ``sum_e |log2|a_e| + s_i - s_j|`` (coefficients closest to 1; the L1
           form of Curtis and Reid's least-squares scaling).  A convex problem
