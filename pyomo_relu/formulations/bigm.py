@@ -70,7 +70,7 @@ def ScaledBigM(*, rule: str = "max_abs") -> LayerFormulation:  # noqa: N802
     ``rule`` picks the factors (:func:`pyomo_relu.reductions.rescale`):
     ``"max_abs"`` (default, every hidden big-M at most 1), ``"upper"``,
     ``"row_norm"`` or ``"min_range"`` (smallest coefficient range of the rows,
-    by a log-domain LP).  The block's ``build_stats().scaling`` and
+    by a log-domain LP).  The block's ``build_stats.scaling`` and
     ``summary()["scaling"]`` name the rule that ran.
 
     Raises
