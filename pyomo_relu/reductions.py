@@ -331,12 +331,15 @@ def coefficient_spread(net: ReluNetwork, bounds: NeuronBounds, factors=None) -> 
     return float(values.max() - values.min())
 
 
-def _solve(lp: LayerLP, cost: np.ndarray, stage: str) -> np.ndarray:
-    """Solve ``lp`` with ``cost`` by HiGHS; the primal solution."""
+def _solve(lp: LayerLP, cost: np.ndarray, stage: str, *, ipm: bool = False) -> np.ndarray:
+    """Solve ``lp`` with ``cost`` by HiGHS (simplex, or interior point with crossover); the
+    primal solution."""
     import highspy
 
     h = new_highs()
     h.setOptionValue("threads", 1)
+    if ipm:
+        h.setOptionValue("solver", "ipm")
     h.passModel(highs_model(lp))
     h.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
     run_highs(h)
@@ -423,7 +426,9 @@ def _centred(coef: _Coefficients, t_lo: float, t_hi: float) -> np.ndarray:
         vals=np.concatenate(vals),
         obj_cols=np.zeros(0, int),
     )
-    return _solve(lp, np.concatenate([np.zeros(n), np.ones(2 * e)]), "centring")[:n]
+    # degenerate for the simplex method (every entry is a row): interior point is 3-5x faster
+    cost = np.concatenate([np.zeros(n), np.ones(2 * e)])
+    return _solve(lp, cost, "centring", ipm=True)[:n]
 
 
 def _min_range_factors(net: ReluNetwork, bounds: NeuronBounds) -> list:
@@ -500,7 +505,8 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
           form of Curtis and Reid's least-squares scaling).  A convex problem
           in the log factors solved a posteriori, as in Plate et al.; neurons
           without rows (stably inactive or saturated) keep ``c = 1``.  Costs
-          two LPs with one column per weight.
+          two LPs with about two rows (the first) or two columns (the second) per
+          weight: 0.3 s for 2 000 weights, about 6 s for 22 000 (docs/scaling.md).
 
         Neurons whose bounds are zero or mere rounding noise,
         ``max(|l|, |u|) <= 1e-12 (|w| max|a| + |b|) + 1e-300`` (dead neurons), a zero row for
