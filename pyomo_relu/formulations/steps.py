@@ -3,7 +3,7 @@
 A step is a small object with a ``name`` and ``apply(prepared, *, workers,
 progress) -> Prepared``: it takes the network and bounds prepared so far and
 returns new ones (no Pyomo).  A formulation lists its steps, e.g.
-``[Tighten(time_limit), Rescale()]`` for ``tightened_scaled_bigm``.
+``[Tighten(time_limit), Rescale(rule)]`` for ``tightened_scaled_bigm``.
 """
 
 from __future__ import annotations

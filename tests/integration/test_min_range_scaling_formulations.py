@@ -18,7 +18,26 @@ from pyomo_relu.formulations import ScaledBigM, TightenedScaledBigM
 from pyomo_relu.reductions import RESCALE_RULES, coefficient_spread
 from tests.conftest import block_model, random_network, requires_scip
 
+
+def trained_network() -> pr.ReluNetwork:
+    """A small MLP trained by scikit-learn (unequal neuron scales, as trained networks have)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(300, 2))
+    y = np.sin(3 * x[:, 0]) * np.cos(2 * x[:, 1])
+    mlp = MLPRegressor(hidden_layer_sizes=(10, 10), max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(x, y)
+    return pr.ReluNetwork.from_arrays([w.T for w in mlp.coefs_], list(mlp.intercepts_))
+
+
 NETWORKS = {
+    "trained": trained_network,
     "relu": lambda: random_network((2, 10, 10, 1), seed=3),
     "clipped": lambda: random_network((3, 8, 8, 2), seed=4, clipped=True, cap=0.8),
     "relu output": lambda: random_network((2, 7, 6, 1), seed=5, relu_output=True),
