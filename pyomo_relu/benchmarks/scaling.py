@@ -176,6 +176,63 @@ def run(out_dir, *, quick: bool = False, time_limit: float = 120.0) -> list[dict
     return rows
 
 
+def read_rows(path) -> list[dict]:
+    """The rows of a ``scaling.csv`` written by :func:`run`, with numbers as numbers."""
+    import csv
+
+    ints, texts = {"binaries", "nodes"}, {"network", "formulation", "status"}
+    rows = []
+    with open(path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            row = {}
+            for key, value in raw.items():
+                if key in texts:
+                    row[key] = value
+                elif value == "":
+                    row[key] = None
+                else:
+                    row[key] = int(value) if key in ints else float(value)
+            rows.append(row)
+    return rows
+
+
+def _geomean(values) -> float:
+    values = np.asarray([v for v in values if v is not None and v > 0], dtype=np.float64)
+    return float(np.exp(np.log(values).mean())) if values.size else math.nan
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    """Per formulation over the networks: geometric means of the range and of the SCIP time and
+    nodes relative to ``bigm`` on the same network, solves with bigm's optimum, the largest
+    forward-pass error."""
+    base = {r["network"]: r for r in rows if r["formulation"] == "bigm"}
+    lines = [
+        "Per formulation over all networks (geometric means; time and nodes relative to `bigm` "
+        "on the same network, so below 1 is better):",
+        "",
+        "| formulation | range | range+rhs | SCIP time / bigm | nodes / bigm | same opt | "
+        "max fwd err |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in dict.fromkeys(r["formulation"] for r in rows):
+        mine = [r for r in rows if r["formulation"] == name and r["network"] in base]
+        same = sum(_same(r["objective"], base[r["network"]]["objective"]) for r in mine)
+        errors = [r["fwd_err"] for r in mine if r["fwd_err"] is not None]
+        time_ratio = _geomean(r["solve_s"] / base[r["network"]]["solve_s"] for r in mine)
+        nodes = [r["nodes"] / max(base[r["network"]]["nodes"], 1) for r in mine if r["nodes"]]
+        lines.append(
+            f"| {name} | {_geomean(r['coef_range'] for r in mine):.3g} | "
+            f"{_geomean(r['coef_rhs_range'] for r in mine):.3g} | {time_ratio:.2f} | "
+            f"{_geomean(nodes):.2f} | {same}/{len(mine)} | "
+            f"{max(errors) if errors else math.nan:.1e} |"
+        )
+    return lines
+
+
+def _same(obj, ref) -> bool:
+    return obj is not None and ref is not None and abs(obj - ref) <= 1e-6 * max(1.0, abs(ref))
+
+
 def markdown(rows: list[dict], time_limit: float, quick: bool = False) -> str:
     lines = [
         "# Coefficient range and SCIP time: no scaling vs max_abs vs min_range rescaling",
@@ -196,8 +253,8 @@ def markdown(rows: list[dict], time_limit: float, quick: bool = False) -> str:
     ]
     reference = {r["network"]: r["objective"] for r in rows if r["formulation"] == "bigm"}
     for r in rows:
-        ref, obj = reference.get(r["network"]), r["objective"]
-        same = obj is not None and ref is not None and abs(obj - ref) <= 1e-6 * max(1.0, abs(ref))
+        obj = r["objective"]
+        same = _same(obj, reference.get(r["network"]))
         lines.append(
             f"| {r['network']} | {r['formulation']} | {r['coef_range']:.3g} | "
             f"{r['coef_rhs_range']:.3g} | {r['max_M']:.3g} | {r['ratio_M']:.3g} | "
@@ -205,6 +262,7 @@ def markdown(rows: list[dict], time_limit: float, quick: bool = False) -> str:
             f"{r['status']} | {obj if obj is None else f'{obj:.6g}'} | "
             f"{'yes' if same else 'NO'} | {r['fwd_err']:.1e} |"
         )
+    lines += ["", *summary_lines(rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +273,17 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--time-limit", type=float, default=120.0, help="SCIP time limit per solve (s)"
     )
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="rewrite scaling.md from the scaling.csv in --out without solving",
+    )
     args = parser.parse_args(argv)
+    if args.tables_only:
+        out = Path(args.out)
+        rows = read_rows(out / "scaling.csv")
+        (out / "scaling.md").write_text(markdown(rows, args.time_limit, args.quick))
+        return 0
     run(args.out, quick=args.quick, time_limit=args.time_limit)
     return 0
 
