@@ -112,3 +112,29 @@ def test_min_range_optimum_equals_unscaled_optimum_and_forward_pass(case, sense)
         objective, error = _optimum(net, formulation, sense)
         assert objective == pytest.approx(reference, rel=1e-6, abs=1e-6)
         assert error < 1e-6  # the MIP's outputs are the network at the MIP's inputs
+
+
+@pytest.mark.solver
+@requires_scip
+def test_scaling_benchmark_rows_and_tables(tmp_path):
+    """One network through every benchmark formulation; the tables read back from the CSV."""
+    from pyomo_relu.benchmarks import scaling
+    from pyomo_relu.benchmarks._tables import write_csv
+
+    net = NETWORKS["relu"]()
+    rows = [
+        {"network": "relu", **scaling.run_one(net, -1.0, 1.0, name, time_limit=30.0)}
+        for name in scaling.FORMULATIONS
+    ]
+    by_name = {r["formulation"]: r for r in rows}
+    assert all(r["status"] == "optimal" and r["fwd_err"] < 1e-6 for r in rows)
+    assert by_name["scaled_bigm[max_abs]"]["max_M"] <= 1.0 + 1e-9
+    assert by_name["scaled_bigm[min_range]"]["coef_rhs_range"] <= (
+        by_name["scaled_bigm[max_abs]"]["coef_rhs_range"] * (1 + 1e-5)
+    )
+    write_csv(tmp_path / "scaling.csv", rows, scaling.FIELDS)
+    assert scaling.main(["--out", str(tmp_path), "--tables-only"]) == 0
+    text = (tmp_path / "scaling.md").read_text()
+    assert text.count("| yes |") == len(rows) and "| NO |" not in text
+    for name in scaling.FORMULATIONS:
+        assert f"| {name} | " in text.split("Per formulation")[1]
