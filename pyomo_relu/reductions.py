@@ -506,7 +506,7 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
           in the log factors solved a posteriori, as in Plate et al.; neurons
           without rows (stably inactive or saturated) keep ``c = 1``.  Costs
           two LPs with about two rows (the first) or two columns (the second) per
-          weight: 0.3 s for 2 000 weights, about 6 s for 22 000 (docs/scaling.md).
+          weight: 0.3 s for 2 000 weights, 6-12 s for 22 000 (docs/scaling.md).
 
         Neurons whose bounds are zero or mere rounding noise,
         ``max(|l|, |u|) <= 1e-12 (|w| max|a| + |b|) + 1e-300`` (dead neurons), a zero row for
