@@ -1,13 +1,21 @@
-"""Big-M statistics and SCIP time of bigm, tightened_bigm and scaled formulations, side by side.
+"""Coefficient range, big-M values and SCIP time with no scaling, ``max_abs`` and ``min_range``.
 
 Run with ``python -m pyomo_relu.benchmarks.scaling [--out DIR] [--quick]``.  For
 each network (the shipped peaks surrogate and seeded random ReLU networks of
 growing depth) and each formulation, the same model - minimize output 0 over
-the input box - is built and solved with SCIP.  Recorded: the big-M values
-of the formulation's unstable neurons (max, mean, max/min ratio), binaries,
-tightening + build time, SCIP time, nodes, objective and the forward-pass
-check at the solution.  Every formulation must reach the same optimum
-(the scaling is function preserving); the table says so per network.
+the input box - is built and solved with SCIP.  The formulations are big-M
+without scaling, with the ``max_abs`` rescaling (every hidden big-M at most 1)
+and with the ``min_range`` rescaling (the factors that minimize the range of
+the rows' coefficients, by a log-domain LP), each on interval bounds and on
+LP-tightened bounds.  Recorded: the coefficient range of the rows actually
+written (``max |a| / min |a|`` over the nonzero matrix coefficients of the
+block's constraints, and over those together with the right-hand sides), the
+big-M values of the unstable neurons (max, max/min), binaries, tightening +
+build time, SCIP time, nodes, objective and the forward-pass check at the
+solution (``fwd err``: the largest difference between the MIP's outputs and
+the network evaluated at the MIP's inputs, the numerical trouble a solve can
+show).  Every formulation must reach the same optimum (the scaling is function
+preserving); the table says so per network.
 """
 
 from __future__ import annotations
@@ -20,19 +28,30 @@ from pathlib import Path
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.repn import generate_standard_repn
 
 from ..block import ReluNetworkBlock
+from ..formulations import BigM, ScaledBigM, TightenedBigM, TightenedScaledBigM
 from ..io import load_onnx
 from ..network import Activation, DenseLayer, ReluNetwork
 from ..solving import solve_model
 from ._tables import write_csv
 
-FORMULATIONS = ("bigm", "tightened_bigm", "scaled_bigm", "tightened_scaled_bigm")
+#: label -> formulation factory; "[rule]" names the rescaling rule
+FORMULATIONS = {
+    "bigm": BigM,
+    "scaled_bigm[max_abs]": lambda: ScaledBigM(rule="max_abs"),
+    "scaled_bigm[min_range]": lambda: ScaledBigM(rule="min_range"),
+    "tightened_bigm": TightenedBigM,
+    "tightened_scaled_bigm[max_abs]": lambda: TightenedScaledBigM(rule="max_abs"),
+    "tightened_scaled_bigm[min_range]": lambda: TightenedScaledBigM(rule="min_range"),
+}
 FIELDS = (
     "network",
     "formulation",
+    "coef_range",
+    "coef_rhs_range",
     "max_M",
-    "mean_M",
     "ratio_M",
     "binaries",
     "build_s",
@@ -42,6 +61,22 @@ FIELDS = (
     "objective",
     "fwd_err",
 )
+
+
+def coefficient_ranges(block) -> tuple[float, float]:
+    """``max |a| / min |a|`` of the nonzero coefficients of ``block``'s rows, without and with
+    the right-hand sides (row bounds minus the row's constant)."""
+    coefs, sides = [], []
+    for con in block.component_data_objects(pyo.Constraint, active=True):
+        repn = generate_standard_repn(con.body, compute_values=True)
+        coefs.extend(abs(float(a)) for a in repn.linear_coefs)
+        const = float(repn.constant)
+        sides.extend(abs(float(v) - const) for v in (con.lower, con.upper) if v is not None)
+    coefs = np.array([a for a in coefs if a > 0.0])
+    both = np.concatenate([coefs, [v for v in sides if v > 0.0]])
+    if not coefs.size:
+        return 1.0, 1.0
+    return float(coefs.max() / coefs.min()), float(both.max() / both.min())
 
 
 def random_relu_network(sizes, *, seed: int, clipped: bool = False) -> ReluNetwork:
@@ -93,21 +128,23 @@ def networks(quick: bool) -> dict:
 
 
 def run_one(net, lb, ub, formulation: str, *, time_limit: float) -> dict:
+    """Build and solve one model; the row of the table (see the module docstring)."""
     start = time.perf_counter()
     m = pyo.ConcreteModel()
     m.x = pyo.Var(range(net.n_inputs), bounds=(lb, ub))
-    m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=formulation)
+    m.nn = ReluNetworkBlock(network=net, inputs=m.x, formulation=FORMULATIONS[formulation]())
     m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.minimize)
     build = time.perf_counter() - start
-    b = m.nn.prepared.bounds
-    big_m = b.unstable_big_m()
+    big_m = m.nn.prepared.bounds.unstable_big_m()
+    coef_range, coef_rhs_range = coefficient_ranges(m.nn.mip)
     out = solve_model(
         m, time_limit=time_limit, settings="default"
     )  # SCIP defaults, as in the committed tables
     return {
         "formulation": formulation,
+        "coef_range": coef_range,
+        "coef_rhs_range": coef_rhs_range,
         "max_M": float(big_m.max()) if big_m.size else 0.0,
-        "mean_M": float(big_m.mean()) if big_m.size else 0.0,
         "ratio_M": float(big_m.max() / big_m.min()) if big_m.size else 1.0,
         "binaries": m.nn.summary()["binaries"],
         "build_s": build,
@@ -129,45 +166,103 @@ def run(out_dir, *, quick: bool = False, time_limit: float = 120.0) -> list[dict
             row = {"network": name, **run_one(net, lb, ub, formulation, time_limit=time_limit)}
             rows.append(row)
             print(
-                f"{name:32s} {formulation:22s} max M {row['max_M']:10.3g}  SCIP "
-                f"{row['solve_s']:7.2f}s  "
-                f"nodes {row['nodes']}  obj {row['objective']}",
+                f"{name:28s} {formulation:34s} range {row['coef_range']:9.3g} "
+                f"{row['coef_rhs_range']:9.3g}  SCIP {row['solve_s']:7.2f}s  "
+                f"nodes {row['nodes']}  obj {row['objective']}  err {row['fwd_err']:.1e}",
                 flush=True,
             )
     write_csv(out_dir / "scaling.csv", rows, FIELDS)
-    (out_dir / "scaling.md").write_text(markdown(rows, time_limit))
+    (out_dir / "scaling.md").write_text(markdown(rows, time_limit, quick))
     return rows
 
 
-def markdown(rows: list[dict], time_limit: float) -> str:
+def read_rows(path) -> list[dict]:
+    """The rows of a ``scaling.csv`` written by :func:`run`, with numbers as numbers."""
+    import csv
+
+    ints, texts = {"binaries", "nodes"}, {"network", "formulation", "status"}
+    rows = []
+    with open(path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            row = {}
+            for key, value in raw.items():
+                if key in texts:
+                    row[key] = value
+                elif value == "":
+                    row[key] = None
+                else:
+                    row[key] = int(value) if key in ints else float(value)
+            rows.append(row)
+    return rows
+
+
+def _geomean(values) -> float:
+    values = np.asarray([v for v in values if v is not None and v > 0], dtype=np.float64)
+    return float(np.exp(np.log(values).mean())) if values.size else math.nan
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    """Per formulation over the networks: geometric means of the range and of the SCIP time and
+    nodes relative to ``bigm`` on the same network, solves with bigm's optimum, the largest
+    forward-pass error."""
+    base = {r["network"]: r for r in rows if r["formulation"] == "bigm"}
     lines = [
-        "# Big-M values and SCIP time: bigm vs tightened_bigm vs scaled_bigm",
+        "Per formulation over all networks (geometric means; time and nodes relative to `bigm` "
+        "on the same network, so below 1 is better):",
         "",
-        "Minimize output 0 over the input box; SCIP via Pyomo `scip_direct`, time limit "
-        f"{time_limit:g} s. "
-        "M statistics over the unstable neurons of the formulation actually written (scaled units "
-        "for the "
-        "scaled variants). `build s` includes LP tightening for the tightened variants. `same "
-        "opt` compares "
-        "each optimum with `bigm`'s (relative 1e-6).",
+        "| formulation | range | range+rhs | SCIP time / bigm | nodes / bigm | same opt | "
+        "max fwd err |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in dict.fromkeys(r["formulation"] for r in rows):
+        mine = [r for r in rows if r["formulation"] == name and r["network"] in base]
+        same = sum(_same(r["objective"], base[r["network"]]["objective"]) for r in mine)
+        errors = [r["fwd_err"] for r in mine if r["fwd_err"] is not None]
+        time_ratio = _geomean(r["solve_s"] / base[r["network"]]["solve_s"] for r in mine)
+        nodes = [r["nodes"] / max(base[r["network"]]["nodes"], 1) for r in mine if r["nodes"]]
+        lines.append(
+            f"| {name} | {_geomean(r['coef_range'] for r in mine):.3g} | "
+            f"{_geomean(r['coef_rhs_range'] for r in mine):.3g} | {time_ratio:.2f} | "
+            f"{_geomean(nodes):.2f} | {same}/{len(mine)} | "
+            f"{max(errors) if errors else math.nan:.1e} |"
+        )
+    return lines
+
+
+def _same(obj, ref) -> bool:
+    return obj is not None and ref is not None and abs(obj - ref) <= 1e-6 * max(1.0, abs(ref))
+
+
+def markdown(rows: list[dict], time_limit: float, quick: bool = False) -> str:
+    lines = [
+        "# Coefficient range and SCIP time: no scaling vs max_abs vs min_range rescaling",
         "",
-        "| network | formulation | max M | mean M | max/min M | binaries | build s | SCIP s | "
-        "nodes | status | "
-        "objective | same opt | fwd err |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
+        "Minimize output 0 over the input box; SCIP via Pyomo `scip_direct` with default "
+        f"settings, time limit {time_limit:g} s, all solves in one process"
+        f"{' (`--quick`)' if quick else ''}. "
+        "`range` is max/min |coefficient| over the nonzero matrix coefficients of every row the "
+        "block writes, `range+rhs` also counts the right-hand sides. M statistics over the "
+        "unstable neurons of the formulation actually written (scaled units for the scaled "
+        "variants). `build s` includes LP tightening for the tightened variants and the two "
+        "scaling LPs for `min_range`. `same opt` compares each optimum with `bigm`'s "
+        "(relative 1e-6); `fwd err` is max |MIP output - forward pass at the MIP's inputs|.",
+        "",
+        "| network | formulation | range | range+rhs | max M | max/min M | binaries | build s | "
+        "SCIP s | nodes | status | objective | same opt | fwd err |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     reference = {r["network"]: r["objective"] for r in rows if r["formulation"] == "bigm"}
     for r in rows:
-        ref, obj = reference.get(r["network"]), r["objective"]
-        same = obj is not None and ref is not None and abs(obj - ref) <= 1e-6 * max(1.0, abs(ref))
+        obj = r["objective"]
+        same = _same(obj, reference.get(r["network"]))
         lines.append(
-            f"| {r['network']} | {r['formulation']} | {r['max_M']:.3g} | {r['mean_M']:.3g} | "
-            f"{r['ratio_M']:.3g} | "
+            f"| {r['network']} | {r['formulation']} | {r['coef_range']:.3g} | "
+            f"{r['coef_rhs_range']:.3g} | {r['max_M']:.3g} | {r['ratio_M']:.3g} | "
             f"{r['binaries']} | {r['build_s']:.2f} | {r['solve_s']:.2f} | {r['nodes']} | "
-            f"{r['status']} | "
-            f"{obj if obj is None else f'{obj:.6g}'} | {'yes' if same else 'NO'} | "
-            f"{r['fwd_err']:.1e} |"
+            f"{r['status']} | {obj if obj is None else f'{obj:.6g}'} | "
+            f"{'yes' if same else 'NO'} | {r['fwd_err']:.1e} |"
         )
+    lines += ["", *summary_lines(rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +273,17 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--time-limit", type=float, default=120.0, help="SCIP time limit per solve (s)"
     )
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="rewrite scaling.md from the scaling.csv in --out without solving",
+    )
     args = parser.parse_args(argv)
+    if args.tables_only:
+        out = Path(args.out)
+        rows = read_rows(out / "scaling.csv")
+        (out / "scaling.md").write_text(markdown(rows, args.time_limit, args.quick))
+        return 0
     run(args.out, quick=args.quick, time_limit=args.time_limit)
     return 0
 

@@ -83,6 +83,8 @@ class BuildStats:
         Linear regions and region corners (region formulation only).
     used : str or None
         The formulation ``auto`` picked.
+    scaling : str or None
+        The rescaling rule that ran (``scaled_*`` formulations), e.g. ``"max_abs"``.
     """
 
     binaries: int
@@ -95,10 +97,17 @@ class BuildStats:
     regions: int | None = None
     corners: int | None = None
     used: str | None = None
+    scaling: str | None = None
 
     def facts(self) -> dict:
-        """The formulation-specific facts that are set (``regions``, ``corners``, ``used``)."""
-        facts = {"regions": self.regions, "corners": self.corners, "used": self.used}
+        """The formulation-specific facts that are set (``regions``, ``corners``, ``used``,
+        ``scaling``)."""
+        facts = {
+            "regions": self.regions,
+            "corners": self.corners,
+            "used": self.used,
+            "scaling": self.scaling,
+        }
         return {k: v for k, v in facts.items() if v is not None}
 
 

@@ -25,6 +25,14 @@ from .writer import LayerWriter
 
 __all__ = ["BigM", "TightenedBigM", "ScaledBigM", "TightenedScaledBigM", "SOS1"]
 
+#: what each rescaling rule achieves, for the formulations' descriptions
+_RULE_TEXT = {
+    "max_abs": "|l|, |u| <= 1",
+    "upper": "upper bounds 1",
+    "row_norm": "unit rows",
+    "min_range": "least coefficient range",
+}
+
 #: the layer writer (its ``_row`` stores every row the formulations write)
 _Writer = LayerWriter
 
@@ -56,25 +64,42 @@ def TightenedBigM(time_limit: float | None = None) -> LayerFormulation:  # noqa:
     )
 
 
-def ScaledBigM() -> LayerFormulation:  # noqa: N802
-    """Big-M on the rescaled network (every hidden big-M at most 1).
+def ScaledBigM(*, rule: str = "max_abs") -> LayerFormulation:  # noqa: N802
+    """Big-M on the rescaled network; the outputs stay in original units.
 
-    The outputs stay in original units.
+    ``rule`` picks the factors (:func:`pyomo_relu.reductions.rescale`):
+    ``"max_abs"`` (default, every hidden big-M at most 1), ``"upper"``,
+    ``"row_norm"`` or ``"min_range"`` (smallest coefficient range of the rows,
+    by a log-domain LP).  The block's ``build_stats.scaling`` and
+    ``summary()["scaling"]`` name the rule that ran.
+
+    Raises
+    ------
+    UnknownOptionError
+        If ``rule`` is not one of :data:`~pyomo_relu.reductions.RESCALE_RULES`.
     """
+    rescaling = Rescale(rule, owner="ScaledBigM")
     return LayerFormulation(
         "scaled_bigm",
-        "rescale hidden neurons so |l|, |u| <= 1 (function preserving), then big-M",
-        steps=[Rescale()],
+        f"rescale hidden neurons ({_RULE_TEXT[rule]}, function preserving), then big-M",
+        steps=[rescaling],
         encoding="bigm",
     )
 
 
-def TightenedScaledBigM(time_limit: float | None = None) -> LayerFormulation:  # noqa: N802
-    """LP tightening (``time_limit`` seconds, None: no limit), then rescaling, then big-M."""
+def TightenedScaledBigM(  # noqa: N802
+    time_limit: float | None = None, *, rule: str = "max_abs"
+) -> LayerFormulation:
+    """LP tightening (``time_limit`` seconds, None: no limit), rescaling by ``rule``, big-M.
+
+    ``rule`` as for :func:`ScaledBigM` (same error for an unknown one).
+    """
+    tighten = Tighten(time_limit, owner="TightenedScaledBigM")
+    rescaling = Rescale(rule, owner="TightenedScaledBigM")
     return LayerFormulation(
         "tightened_scaled_bigm",
-        "LP bound tightening (OBBT), then rescaling to |l|, |u| <= 1, then big-M",
-        steps=[Tighten(time_limit, owner="TightenedScaledBigM"), Rescale()],
+        f"LP bound tightening (OBBT), then rescaling ({_RULE_TEXT[rule]}), then big-M",
+        steps=[tighten, rescaling],
         encoding="bigm",
     )
 

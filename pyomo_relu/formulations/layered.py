@@ -7,12 +7,14 @@ family and ``sos1`` are all instances of :class:`LayerFormulation`::
 
     bigm                   = []                      + big-M encoding
     tightened_bigm         = [Tighten(limit)]        + big-M encoding
-    scaled_bigm            = [Rescale()]             + big-M encoding
-    tightened_scaled_bigm  = [Tighten(limit), Rescale()] + big-M encoding
+    scaled_bigm            = [Rescale(rule)]         + big-M encoding
+    tightened_scaled_bigm  = [Tighten(limit), Rescale(rule)] + big-M encoding
     sos1                   = []                      + SOS1 encoding
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -63,7 +65,10 @@ class LayerFormulation(Formulation):
 
     def build(self, block, prepared: Prepared, inputs, outputs) -> BuildStats:
         writer = LayerWriter(block, prepared.network, prepared.bounds, self.encoding)
-        return writer.write(inputs, outputs)
+        stats = writer.write(inputs, outputs)
+        if prepared.scaling is None:
+            return stats
+        return replace(stats, scaling=prepared.scaling.rule)  # which rescaling rule ran
 
     def preactivation(self, mip, prepared: Prepared, inputs: list, outputs, k: int, j: int):
         """Pre-activation of neuron ``(k, j)`` of the user's network, in the rows on ``mip``.

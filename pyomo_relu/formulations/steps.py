@@ -3,7 +3,7 @@
 A step is a small object with a ``name`` and ``apply(prepared, *, workers,
 progress) -> Prepared``: it takes the network and bounds prepared so far and
 returns new ones (no Pyomo).  A formulation lists its steps, e.g.
-``[Tighten(time_limit), Rescale()]`` for ``tightened_scaled_bigm``.
+``[Tighten(time_limit), Rescale(rule)]`` for ``tightened_scaled_bigm``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from .._options import seconds_option
 from ..bounds import lp as _lp  # looked up at call time, so a replaced lp_bounds is used
-from ..reductions import rescale
+from ..reductions import RESCALE_RULES, rescale, rescale_rule
 from .base import PreparationCache, Prepared
 
 __all__ = ["Tighten", "Rescale"]
@@ -75,16 +75,35 @@ class Tighten:
 
 
 class Rescale:
-    """Rescale hidden neurons so every ``|l|, |u| <= 1`` (function preserving).
+    """Rescale hidden neurons by positive factors (function preserving).
 
     The outputs stay in original units; see :func:`pyomo_relu.reductions.rescale`.
+
+    Parameters
+    ----------
+    rule : str
+        One of :data:`~pyomo_relu.reductions.RESCALE_RULES`: ``"max_abs"``
+        (default: every ``|l|, |u| <= 1``), ``"upper"``, ``"row_norm"`` or
+        ``"min_range"`` (the factors that minimize the coefficient range of the
+        big-M rows, by a log-domain LP).
+    owner : str
+        Named in the error for an unknown ``rule``.
+
+    Raises
+    ------
+    UnknownOptionError
+        If ``rule`` is not a valid rule (the message lists them).
     """
 
     name = "rescale"
+    rules = RESCALE_RULES
+
+    def __init__(self, rule: str = "max_abs", *, owner="Rescale"):
+        self.rule = rescale_rule(rule, owner)
 
     def apply(self, prepared: Prepared, *, workers=1, progress=False) -> Prepared:
-        scaled = rescale(prepared.network, prepared.bounds)
+        scaled = rescale(prepared.network, prepared.bounds, rule=self.rule)
         return replace(prepared, network=scaled.network, bounds=scaled.bounds, scaling=scaled)
 
     def __repr__(self) -> str:
-        return "Rescale()"
+        return f"Rescale(rule={self.rule!r})"
