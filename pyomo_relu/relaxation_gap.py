@@ -47,6 +47,8 @@ from LP duals.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -147,48 +149,59 @@ def _network_lp(hs, weights, biases, lower, upper, slopes, offsets):
     pre-activation equalities ``z_k - W_k a_{k-1} = b_k``), ``R1_k`` (``a_k - z_k >= 0``)
     and ``R2_k`` (``a_k - s_k z_k <= -s_k l_k^-``).  Layer 1 needs no rows at fixed ``x``.
     """
-    sizes = [len(b) for b in biases[:-1]]
+    sizes = tuple(len(b) for b in biases[:-1])
+    start, index, col_z = _pattern(sizes)
+    n_cols, n_rows = 2 * sum(sizes) - sizes[0], 3 * (sum(sizes) - sizes[0])
+    value, row_lo, row_up = [], [], []
+    for k, n in enumerate(sizes[1:], start=1):
+        ones = np.ones((n, 1))
+        value += [np.hstack([ones, -weights[k]]).ravel(), np.hstack([ones, -ones]).ravel()]
+        value.append(np.hstack([ones, -slopes[k][:, None]]).ravel())
+        row_lo += [biases[k], np.zeros(n), np.full(n, -np.inf)]
+        row_up += [biases[k], np.full(n, np.inf), offsets[k]]
+    empty = [np.zeros(0)]
+    lp = hs.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = np.zeros(n_cols)
+    hidden = range(1, len(sizes))
+    lp.col_lower_ = np.concatenate(
+        [np.zeros(sizes[0])] + [v for k in hidden for v in (lower[k], np.zeros(sizes[k]))]
+    )
+    lp.col_upper_ = np.concatenate(
+        [np.zeros(sizes[0])] + [v for k in hidden for v in (upper[k], np.full(sizes[k], np.inf))]
+    )
+    lp.row_lower_ = np.concatenate(row_lo or empty)
+    lp.row_upper_ = np.concatenate(row_up or empty)
+    lp.a_matrix_.format_ = hs.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
+    lp.a_matrix_.start_ = start
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = np.concatenate(value or empty)
+    return lp, {"n_cols": n_cols, "n_rows": n_rows, "col_z": col_z, "sizes": list(sizes)}
+
+
+@functools.lru_cache(maxsize=8)
+def _pattern(sizes: tuple):
+    """Row starts and column indices of :func:`_network_lp`'s matrix, and the ``z_k`` columns."""
     # z_k starts at col_z[k] and a_k follows it; layer 1 has only a_1, at column 0
     col_z = np.cumsum([-sizes[0], 2 * sizes[0]] + [2 * n for n in sizes[1:-1]])[: len(sizes)]
-    n_cols = 2 * sum(sizes) - sizes[0]
-    starts, index, value, row_lo, row_up = [], [], [], [], []
+    starts, index = [], []
     nnz = 0
     for k, n in enumerate(sizes[1:], start=1):
         z, a = col_z[k], col_z[k] + n
         ids = np.arange(n)
         prev = col_z[k - 1] + sizes[k - 1] + np.arange(sizes[k - 1])  # a_{k-1}
         e_index = np.column_stack([z + ids, np.broadcast_to(prev, (n, sizes[k - 1]))])
-        e_value = np.column_stack([np.ones(n), -weights[k]])
         r_index = np.column_stack([a + ids, z + ids])
-        r1_value = np.column_stack([np.ones(n), -np.ones(n)])
-        r2_value = np.column_stack([np.ones(n), -slopes[k]])
-        for idx, val in ((e_index, e_value), (r_index, r1_value), (r_index, r2_value)):
+        for idx in (e_index, r_index, r_index):
             starts.append(nnz + idx.shape[1] * np.arange(n))
             index.append(idx.ravel())
-            value.append(val.ravel())
             nnz += idx.size
-        row_lo += [biases[k], np.zeros(n), np.full(n, -np.inf)]
-        row_up += [biases[k], np.full(n, np.inf), offsets[k]]
-    empty = [np.zeros(0)]
-    lp = hs.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, 3 * (sum(sizes) - sizes[0])
-    lp.col_cost_ = np.zeros(n_cols)
-    lp.col_lower_ = np.concatenate(
-        [np.zeros(sizes[0])]
-        + [v for k in range(1, len(sizes)) for v in (lower[k], np.zeros(sizes[k]))]
-    )
-    lp.col_upper_ = np.concatenate(
-        [np.zeros(sizes[0])]
-        + [v for k in range(1, len(sizes)) for v in (upper[k], np.full(sizes[k], np.inf))]
-    )
-    lp.row_lower_ = np.concatenate(row_lo or empty)
-    lp.row_upper_ = np.concatenate(row_up or empty)
-    lp.a_matrix_.format_ = hs.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-    lp.a_matrix_.start_ = np.append(np.concatenate(starts or empty), nnz).astype(np.int32)
-    lp.a_matrix_.index_ = np.concatenate(index or empty).astype(np.int32)
-    lp.a_matrix_.value_ = np.concatenate(value or empty)
-    return lp, {"n_cols": n_cols, "n_rows": lp.num_row_, "col_z": col_z, "sizes": sizes}
+    start = np.append(np.concatenate(starts or [np.zeros(0)]), nnz).astype(np.int32)
+    index = np.concatenate(index or [np.zeros(0)]).astype(np.int32)
+    for arr in (start, index, col_z):
+        arr.setflags(write=False)
+    return start, index, col_z
 
 
 def _gradients(solution, gamma, x, n_layers):

@@ -614,7 +614,7 @@ def train_mlp(
     stability=0.0,
     bound_width=0.0,
     lp_gap=0.0,
-    lp_gap_samples=8,
+    lp_gap_samples=2,
     lp_gap_every=1,
     dropout=0.0,
     epochs=200,
@@ -653,7 +653,9 @@ def train_mlp(
         and :mod:`pyomo_relu.relaxation_gap`), in standardized output units.
     lp_gap_samples : int
         Points of a minibatch (its first ones; minibatches are shuffled) whose gap LPs are
-        solved in a step: two LPs per point and output.
+        solved in a step: two LPs per point and output.  The default keeps an epoch of a
+        2-25-25-25-1 network within a few times the plain epoch's time
+        (``python -m pyomo_relu.benchmarks.lp_gap_cost``); raise it for a less noisy term.
     lp_gap_every : int
         Add the gap term in every ``lp_gap_every``-th step only (1: every step).
     dropout : float

@@ -112,8 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lp-gap-samples",
         type=int,
-        default=8,
-        help="minibatch points whose gap LPs are solved per step (default 8)",
+        default=2,
+        help="minibatch points whose gap LPs are solved per step (default 2)",
     )
     parser.add_argument(
         "--lp-gap-every",
