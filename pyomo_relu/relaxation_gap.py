@@ -33,12 +33,14 @@ The gradient comes from the envelope theorem: with the optimal primal point ``v*
 row duals ``y`` and column duals ``d`` of HiGHS, the derivative of an LP value in a row's
 coefficient ``alpha`` and bound ``beta`` is ``-y v*`` and ``y``, and in a column bound it is
 the column dual (the lower bound takes a positive, the upper bound a negative column dual
-of a minimization).  This gives the derivatives in ``W_k``, ``b_k``, ``s_k``, ``l_k^-``
-terms and ``l_k, u_k``; torch carries them on through ``s_k`` and the interval bounds to
-the weights, so the gradient is the total derivative of the gap (direct through the
-weights and indirect through the box bounds).  All LPs of a minibatch are one
-block-diagonal LP (two blocks per sample and output), solved by one HiGHS call that warm
-starts from the basis of the previous call.
+of a minimization).  This gives the derivatives in ``W_k``, ``b_k``, ``s_k``, the offsets
+``-s_k l_k^-`` and ``l_k, u_k``; torch carries them on through ``s_k`` and the interval
+bounds to the weights, so the gradient is the total derivative of the gap (direct through
+the weights and indirect through the box bounds).  It is exact wherever the optimal
+solution is unique and non-degenerate (almost everywhere); elsewhere it is the derivative
+for the basis HiGHS returns.  Every LP is small (layer 1 needs only column bounds at fixed
+``x``); one HiGHS instance solves them one after the other with warm starts (see
+:class:`LPGapSolver`), two per sample and output.
 
 Reference: C. Tsay, "Relaxation-Informed Training of Neural Network Surrogate Models",
 arXiv:2604.22746 (2026), which proposes the per-sample LP gap regularizer and its gradient
@@ -204,7 +206,7 @@ def _pattern(sizes: tuple):
     return start, index, col_z
 
 
-def _gradients(solution, gamma, x, n_layers):
+def _gradients(solution, gamma, x):
     """Derivatives of ``sum_b gamma_b V_b`` (``V_b`` the optimal value of block ``b``).
 
     Returned in the order of :class:`_LPGap`'s tensors: ``W_k``, ``b_k`` of all layers, then
@@ -245,7 +247,6 @@ def _gradients(solution, gamma, x, n_layers):
     np.add.at(w_last, out, (-sign * gamma)[:, None] * p)
     g_w.append(w_last)
     g_b.append(np.zeros(w_last.shape[0]))  # max and min of an output shift with its bias
-    assert len(g_w) == n_layers
     return g_w + g_b + g_l + g_u + g_s + g_t
 
 
@@ -261,9 +262,9 @@ class _LPGap(torch.autograd.Function):
         slopes, offsets = arrays[2 * L + 2 * K : 2 * L + 3 * K], arrays[2 * L + 3 * K :]
         x_np = x.detach().cpu().numpy().astype(np.float64)
         gaps, solution = solver.solve(x_np, weights, biases, lower, upper, slopes, offsets)
-        ctx.solution, ctx.x, ctx.n_layers = solution, x_np, n_layers
-        ctx.like = tensors
-        return x.new_tensor(gaps)
+        ctx.solution, ctx.x = solution, x_np
+        ctx.kinds = [(t.dtype, t.device) for t in tensors]
+        return torch.as_tensor(gaps, dtype=x.dtype, device=x.device)
 
     @staticmethod
     def backward(ctx, grad_gaps):
@@ -271,8 +272,8 @@ class _LPGap(torch.autograd.Function):
         per_sample = n_blocks // ctx.x.shape[0]
         # gap_i = -(sum of the optimal values of sample i's blocks)
         gamma = -np.repeat(grad_gaps.detach().cpu().numpy().astype(np.float64), per_sample)
-        grads = _gradients(ctx.solution, gamma, ctx.x, ctx.n_layers)
-        out = [like.new_tensor(g) for like, g in zip(ctx.like, grads)]
+        grads = _gradients(ctx.solution, gamma, ctx.x)
+        out = [torch.as_tensor(g, dtype=d, device=dev) for (d, dev), g in zip(ctx.kinds, grads)]
         return (None, None, None, *out)
 
 
@@ -282,7 +283,7 @@ def lp_gap(model_linears, x: torch.Tensor, bounds, solver: LPGapSolver) -> torch
     Parameters
     ----------
     model_linears : sequence of torch.nn.Linear
-        The layers of a ReLU network, the output layer last.
+        The layers (with biases) of a ReLU network, the output layer last.
     x : torch.Tensor (B, n_0)
         Fixed inputs (no gradient flows to them), inside the box of ``bounds``.
     bounds : list of (torch.Tensor, torch.Tensor)

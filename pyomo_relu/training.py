@@ -114,8 +114,8 @@ class TrainResult:
     options : dict
         The options the network was trained with.
     input_bounds : tuple of ndarray
-        The input box ``(lb, ub)`` used by the stability and bound-width regularizers (the
-        data's range unless given).
+        The input box ``(lb, ub)`` used by the stability, bound-width and LP-gap regularizers
+        (the data's range unless given).
     scaling : dict
         ``x_mean, x_std, y_mean, y_std`` of the standardization folded into ``network``.
     model : torch.nn.Sequential or None
@@ -665,7 +665,7 @@ def train_mlp(
     seed : int
         Seed of initialization, split and shuffling; equal seeds give equal weights.
     input_bounds : (lb, ub), optional
-        Box for the stability and bound-width terms; default the range of ``X``.  It must
+        Box for the stability, bound-width and LP-gap terms; default the range of ``X``.  It must
         contain every sample (up to rounding): a box that misses the data is almost always a
         unit or column mix-up.
     validation : float
@@ -684,8 +684,8 @@ def train_mlp(
     UnknownOptionError
         For an unknown ``activation`` or an out-of-range option (``hidden`` empty or with a
         width < 1, negative penalties, ``cap <= 0``, ``epochs < 1``, ``normalize`` not a
-        boolean, ...), and when training diverges (the training error becomes NaN or Inf,
-        e.g. for a far too large ``lr``).
+        boolean, ``lp_gap`` with clipped ReLUs, ...), and when training diverges (the
+        training error becomes NaN or Inf, e.g. for a far too large ``lr``).
     ShapeMismatchError
         For ``X`` and ``y`` of the wrong shapes, of different lengths or with fewer than
         2 samples, or ``input_bounds`` of the wrong length.
@@ -695,8 +695,12 @@ def train_mlp(
     MissingBoundsError, InfeasibleBoxError
         For ``input_bounds`` that are not finite (or hold None) or have ``lb > ub``.
 
-    All of them derive from :class:`~pyomo_relu.errors.ReluError` and ``ValueError``.
-    Constant columns (zero standard deviation) are centred but not scaled.
+    SolverError
+        When HiGHS cannot solve an LP of the ``lp_gap`` term (numerically unusable weights).
+
+    All of them derive from :class:`~pyomo_relu.errors.ReluError`, and all but
+    ``SolverError`` (a ``RuntimeError``) from ``ValueError``.  Constant columns (zero
+    standard deviation) are centred but not scaled.
     """
     opts = _check_options(
         {

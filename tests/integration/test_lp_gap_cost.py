@@ -26,7 +26,7 @@ def test_short_run_writes_rows_whose_ratios_and_counts_fit(tmp_path):
         table = list(csv.DictReader(fh))
     assert [r["variant"] for r in table] == ["plain", "lp_gap=0.01", "lp_gap=0.01"]
     text = (tmp_path / "lp_gap_cost.md").read_text()
-    assert "| plain |" in text and "1 points every step (250 LPs per epoch)" in text
+    assert "| plain |" in text and "1 point every step (250 LPs per epoch)" in text
 
 
 @pytest.mark.parametrize("text", ["0,2", "2:0", "two", ""])
