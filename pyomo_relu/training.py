@@ -16,6 +16,20 @@ offer the training-time levers studied for that purpose:
   (differentiably) through the network over the input box.  The loss is
   smallest when ``l_j`` and ``u_j`` have the same sign, i.e. the neuron is
   stable over the whole box;
+* ``bound_width``: ``bound_width * sum_j (u_j - l_j)`` over all hidden neurons,
+  with the same interval bounds as the stability loss.  Tighter bounds mean
+  smaller big-M coefficients and a tighter LP relaxation of the MILP (Tsay,
+  "Relaxation-Informed Training of Neural Network Surrogate Models", 2026).
+  The widths are measured in the standardized units the network trains in
+  (inputs and outputs of mean 0 and standard deviation 1), so the weight does
+  not depend on the units of the data;
+* ``lp_gap``: ``lp_gap * mean_i gap(x_i)`` over ``lp_gap_samples`` points ``x_i`` of
+  the minibatch, where ``gap(x) = lp_hi(x) - lp_lo(x)`` is the width of the
+  output interval that the LP relaxation of the network (big-M/triangle
+  relaxation with the interval bounds over the input box) gives at the fixed
+  input ``x`` (Tsay 2026's per-sample relaxation gap; standardized output
+  units).  The LPs are solved with HiGHS and the gradient is taken from their
+  duals (:mod:`pyomo_relu.relaxation_gap`); ReLU networks only;
 * ``activation="clipped_relu"``: hidden activations ``min(max(0, z), cap)``.
 
 Inputs and outputs are standardized (mean 0, standard deviation 1) during
@@ -52,8 +66,18 @@ from .errors import (
 )
 from .io.torch import from_torch
 from .network import DenseLayer, ReluNetwork
+from .relaxation_gap import LPGapSolver, lp_gap
 
-__all__ = ["TrainResult", "TrainingDataError", "train_mlp", "fold_normalization", "ACTIVATIONS"]
+__all__ = [
+    "TrainResult",
+    "TrainingDataError",
+    "train_mlp",
+    "fold_normalization",
+    "interval_pass",
+    "stability_loss",
+    "bound_width_loss",
+    "ACTIVATIONS",
+]
 
 #: valid values of ``activation``
 ACTIVATIONS = ("relu", "clipped_relu")
@@ -90,8 +114,8 @@ class TrainResult:
     options : dict
         The options the network was trained with.
     input_bounds : tuple of ndarray
-        The input box ``(lb, ub)`` used by the stability regularizer (the data's
-        range unless given).
+        The input box ``(lb, ub)`` used by the stability, bound-width and LP-gap regularizers
+        (the data's range unless given).
     scaling : dict
         ``x_mean, x_std, y_mean, y_std`` of the standardization folded into ``network``.
     model : torch.nn.Sequential or None
@@ -238,13 +262,19 @@ def _check_options(opts: dict) -> dict:
     out = dict(opts, hidden=_check_hidden(opts["hidden"]))
     for name in ("cap", "lr"):
         out[name] = _check_float(name, opts[name], positive=True)
-    for name in ("l1", "l2", "stability", "dropout", "validation"):
+    for name in ("l1", "l2", "stability", "bound_width", "lp_gap", "dropout", "validation"):
         out[name] = _check_float(name, opts[name], positive=False)
     for name in ("dropout", "validation"):
         if not out[name] < 1.0:
             raise UnknownOptionError(f"train_mlp: {name} must be in [0, 1), found {opts[name]!r}.")
-    for name in ("epochs", "batch_size"):
+    for name in ("epochs", "batch_size", "lp_gap_samples", "lp_gap_every"):
         out[name] = _check_int(name, opts[name], low=1)
+    if out["lp_gap"] and out["activation"] != "relu":
+        raise UnknownOptionError(
+            f"train_mlp: lp_gap needs activation='relu' (its LP relaxes ReLUs), found "
+            f"activation={out['activation']!r}; use lp_gap=0 with clipped ReLUs, or bound_width, "
+            "which works with both."
+        )
     out["seed"] = _check_int("seed", opts["seed"], low=0, high=2**63, high_text="2**63")
     for name in ("normalize", "verbose"):
         # bool("False") is True: a string (say from a config file) would silently mean the opposite
@@ -338,38 +368,81 @@ def _linears(model: nn.Sequential) -> list:
     return [m for m in model if isinstance(m, nn.Linear)]
 
 
+def interval_pass(
+    model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Interval bounds ``[(l_1, u_1), ..., (l_K, u_K)]`` of the hidden pre-activations of ``model``.
+
+    The box ``[lo, up]`` is propagated layer by layer in centre/radius form,
+    ``z_mid = W mid + b`` and ``z_rad = |W| rad``, so the bounds are differentiable in the
+    weights; the activation (ReLU, or the clipped ReLU with ``cap``) is applied to the bounds
+    of one layer to give the box of the next.  The output layer is not included.
+    """
+    bounds = []
+    for lin in _linears(model)[:-1]:
+        mid, rad = (up + lo) / 2, (up - lo) / 2
+        z_mid = lin(mid)
+        z_rad = rad @ lin.weight.abs().T
+        z_lo, z_up = z_mid - z_rad, z_mid + z_rad
+        bounds.append((z_lo, z_up))
+        lo, up = torch.relu(z_lo), torch.relu(z_up)
+        if cap is not None:
+            lo, up = lo.clamp(max=cap), up.clamp(max=cap)
+    return bounds
+
+
 def stability_loss(
     model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
 ) -> torch.Tensor:
     """RS loss ``sum_j -tanh(1 + l_j u_j)`` over the hidden neurons of ``model``.
 
     ``[l, u]`` are interval bounds of each hidden pre-activation over the box
-    ``[lo, up]`` (centre/radius form, differentiable in the weights).
+    ``[lo, up]`` (:func:`interval_pass`, differentiable in the weights).
     """
+    return _stability_term(interval_pass(model, lo, up, cap))
+
+
+def bound_width_loss(
+    model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
+) -> torch.Tensor:
+    """Summed interval widths ``sum_j (u_j - l_j)`` of the hidden pre-activations of ``model``.
+
+    ``[l, u]`` are the interval bounds of :func:`interval_pass` over the box ``[lo, up]``,
+    in the units the model works in (standardized units when trained by :func:`train_mlp`).
+    """
+    return _width_term(interval_pass(model, lo, up, cap))
+
+
+def _stability_term(bounds) -> torch.Tensor:
+    return -sum(torch.tanh(1.0 + z_lo * z_up).sum() for z_lo, z_up in bounds)
+
+
+def _width_term(bounds) -> torch.Tensor:
+    return sum((z_up - z_lo).sum() for z_lo, z_up in bounds)
+
+
+def _penalty(model, opts, box, x, gap_solver) -> torch.Tensor:
+    """The regularization terms of one step; ``x`` are the step's inputs (for ``lp_gap``), or
+    None to leave the gap term out of this step."""
     linears = _linears(model)
-    total = lo.new_zeros(())
-    for lin in linears[:-1]:
-        mid, rad = (up + lo) / 2, (up - lo) / 2
-        z_mid = lin(mid)
-        z_rad = rad @ lin.weight.abs().T
-        z_lo, z_up = z_mid - z_rad, z_mid + z_rad
-        total = total - torch.tanh(1.0 + z_lo * z_up).sum()
-        lo, up = torch.relu(z_lo), torch.relu(z_up)
-        if cap is not None:
-            lo, up = lo.clamp(max=cap), up.clamp(max=cap)
-    return total
-
-
-def _penalty(model, opts, box) -> torch.Tensor:
-    weights = [lin.weight for lin in _linears(model)]
+    weights = [lin.weight for lin in linears]
     pen = weights[0].new_zeros(())
     if opts["l1"]:
         pen = pen + opts["l1"] * sum(w.abs().sum() for w in weights)
     if opts["l2"]:
         pen = pen + opts["l2"] * sum((w * w).sum() for w in weights)
-    if opts["stability"]:
+    use_gap = bool(opts["lp_gap"]) and x is not None
+    if opts["stability"] or opts["bound_width"] or use_gap:
+        # one interval pass serves every term that reads the box bounds
         cap = opts["cap"] if opts["activation"] == "clipped_relu" else None
-        pen = pen + opts["stability"] * stability_loss(model, box[0], box[1], cap)
+        bounds = interval_pass(model, box[0], box[1], cap)
+        if opts["stability"]:
+            pen = pen + opts["stability"] * _stability_term(bounds)
+        if opts["bound_width"]:
+            pen = pen + opts["bound_width"] * _width_term(bounds)
+        if use_gap:
+            gaps = lp_gap(linears, x[: opts["lp_gap_samples"]], bounds, gap_solver)
+            pen = pen + opts["lp_gap"] * gaps.mean()
     return pen
 
 
@@ -487,13 +560,18 @@ def _run_epochs(model, data, opts, box, y_var) -> list:
         optim, T_max=opts["epochs"], eta_min=opts["lr"] * 0.02
     )
     gen = torch.Generator().manual_seed(opts["seed"])
-    history = []
+    gap_solver = LPGapSolver() if opts["lp_gap"] else None
+    history, step = [], 0
     epochs = tqdm(range(opts["epochs"]), desc="train_mlp", disable=not opts["verbose"], leave=False)
     for epoch in epochs:
         order = torch.randperm(xt.shape[0], generator=gen)
         for start in range(0, xt.shape[0], opts["batch_size"]):
             idx = order[start : start + opts["batch_size"]]
-            loss = nn.functional.mse_loss(model(xt[idx]), yt[idx]) + _penalty(model, opts, box)
+            gap_x = xt[idx] if step % opts["lp_gap_every"] == 0 else None
+            step += 1
+            loss = nn.functional.mse_loss(model(xt[idx]), yt[idx]) + _penalty(
+                model, opts, box, gap_x, gap_solver
+            )
             optim.zero_grad()
             loss.backward()
             optim.step()
@@ -534,6 +612,10 @@ def train_mlp(
     l1=0.0,
     l2=0.0,
     stability=0.0,
+    bound_width=0.0,
+    lp_gap=0.0,
+    lp_gap_samples=2,
+    lp_gap_every=1,
     dropout=0.0,
     epochs=200,
     batch_size=64,
@@ -563,6 +645,19 @@ def train_mlp(
         Weights of ``sum |W|`` and ``sum W**2`` over all weight matrices.
     stability : float
         Weight of the ReLU-stability loss (see the module docstring).
+    bound_width : float
+        Weight of the summed interval-bound widths of the hidden pre-activations over the
+        input box, in standardized units (see the module docstring).
+    lp_gap : float
+        Weight of the mean LP relaxation gap at training points (see the module docstring
+        and :mod:`pyomo_relu.relaxation_gap`), in standardized output units.
+    lp_gap_samples : int
+        Points of a minibatch (its first ones; minibatches are shuffled) whose gap LPs are
+        solved in a step: two LPs per point and output.  The default keeps an epoch of a
+        2-25-25-25-1 network within a few times the plain epoch's time
+        (``python -m pyomo_relu.benchmarks.lp_gap_cost``); raise it for a less noisy term.
+    lp_gap_every : int
+        Add the gap term in every ``lp_gap_every``-th step only (1: every step).
     dropout : float
         Dropout probability after each hidden activation.
     epochs, batch_size, lr : int, int, float
@@ -570,9 +665,9 @@ def train_mlp(
     seed : int
         Seed of initialization, split and shuffling; equal seeds give equal weights.
     input_bounds : (lb, ub), optional
-        Box for the stability loss; default the range of ``X``.  It must contain every
-        sample (up to rounding): a box that misses the data is almost always a unit or
-        column mix-up.
+        Box for the stability, bound-width and LP-gap terms; default the range of ``X``.  It must
+        contain every sample (up to rounding): a box that misses the data is almost always a
+        unit or column mix-up.
     validation : float
         Fraction of samples held out (seeded) for the validation error.
     normalize : bool
@@ -589,8 +684,8 @@ def train_mlp(
     UnknownOptionError
         For an unknown ``activation`` or an out-of-range option (``hidden`` empty or with a
         width < 1, negative penalties, ``cap <= 0``, ``epochs < 1``, ``normalize`` not a
-        boolean, ...), and when training diverges (the training error becomes NaN or Inf,
-        e.g. for a far too large ``lr``).
+        boolean, ``lp_gap`` with clipped ReLUs, ...), and when training diverges (the
+        training error becomes NaN or Inf, e.g. for a far too large ``lr``).
     ShapeMismatchError
         For ``X`` and ``y`` of the wrong shapes, of different lengths or with fewer than
         2 samples, or ``input_bounds`` of the wrong length.
@@ -600,8 +695,12 @@ def train_mlp(
     MissingBoundsError, InfeasibleBoxError
         For ``input_bounds`` that are not finite (or hold None) or have ``lb > ub``.
 
-    All of them derive from :class:`~pyomo_relu.errors.ReluError` and ``ValueError``.
-    Constant columns (zero standard deviation) are centred but not scaled.
+    SolverError
+        When HiGHS cannot solve an LP of the ``lp_gap`` term (numerically unusable weights).
+
+    All of them derive from :class:`~pyomo_relu.errors.ReluError`, and all but
+    ``SolverError`` (a ``RuntimeError``) from ``ValueError``.  Constant columns (zero
+    standard deviation) are centred but not scaled.
     """
     opts = _check_options(
         {
@@ -611,6 +710,10 @@ def train_mlp(
             "l1": l1,
             "l2": l2,
             "stability": stability,
+            "bound_width": bound_width,
+            "lp_gap": lp_gap,
+            "lp_gap_samples": lp_gap_samples,
+            "lp_gap_every": lp_gap_every,
             "dropout": dropout,
             "epochs": epochs,
             "batch_size": batch_size,
