@@ -670,8 +670,12 @@ def test_tightened_bigm_and_auto_fallback_honour_their_tightening_limit(make):
 
     uncut = baseline(build, net, 0)  # the build itself: rows of 360 neurons
     small = baseline(build, random_network((3, 40, 40, 1), seed=5), None)
+    whole = baseline(build, net, None)  # the whole tightening, about 12x the limit when idle
     m, seconds, caught = timed(build, net, 0.3)
-    assert_prompt(seconds, 0.3, uncut, small)
+    # Prompt against the baselines, or at most a third of the whole tightening: a busy machine
+    # slows the limited build and the whole one alike, and an ignored limit takes all of it.
+    if seconds >= whole / 3:
+        assert_prompt(seconds, 0.3, uncut, small)
     assert time_limit_warnings(caught) and m.nn.prepared.report.n_time_limited > 0
     assert_sound(net, m.nn.bounds)
     # bounds cut short are not remembered: an unlimited block does the whole tightening
