@@ -59,3 +59,17 @@ def block_model(net, formulation, lb=-1.0, ub=1.0, sense=None):
     if sense is not None:
         m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=sense)
     return m
+
+
+class SlowUnderLoad(AssertionError):
+    """A timed check took longer than its allowance.
+
+    Timed tests compare a limited call with baselines measured in the same test, so a busy machine
+    slows both; a burst of load from other processes during the limited call alone can still push
+    it over.  Tests marked ``retry_timing`` are run again (up to twice) only for this failure: a
+    limit that is ignored fails every run.
+    """
+
+
+#: the marker of tests whose timing checks raise SlowUnderLoad
+retry_timing = pytest.mark.flaky(reruns=2, only_rerun=["SlowUnderLoad"])

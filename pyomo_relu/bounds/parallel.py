@@ -543,6 +543,8 @@ def tighten(
     estimate = {k: len(_candidates(bounds, k)) for k in targets}
     # more processes than the largest layer has chunks would only cost start-up time
     most_chunks = max((-(-n // CHUNK_SIZE) for n in estimate.values()), default=0)
+    if time_limit == 0:  # nothing will be solved: starting worker processes would only cost time
+        most_chunks = 0
     runner = _Runner(min(workers, max(most_chunks, 1)), executor, f"{method}_bounds")
     try:
         with tqdm(

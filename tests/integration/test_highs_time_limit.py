@@ -15,7 +15,7 @@ import pyomo.environ as pyo
 import pytest
 
 from pyomo_relu.solving import _HIGHS_GRACE, solve_model
-from tests.conftest import block_model, random_network, requires_scip
+from tests.conftest import SlowUnderLoad, block_model, random_network, requires_scip, retry_timing
 
 pytestmark = pytest.mark.solver
 
@@ -26,6 +26,7 @@ def timed(m, limit):
     return out, time.perf_counter() - start
 
 
+@retry_timing
 def test_small_limit_stops_near_it_even_in_presolve():
     net = random_network((10, 200, 200, 200, 1), seed=3)
     m = block_model(net, "bigm", sense=pyo.maximize)
@@ -36,7 +37,8 @@ def test_small_limit_stops_near_it_even_in_presolve():
     baseline = max(before, after)
     assert out.status == "time_limit"
     # the limit, HiGHS' stop, and once more the fixed cost of a call (a loaded machine's noise)
-    assert elapsed <= 1.05 * limit + _HIGHS_GRACE + 2 * baseline, (elapsed, baseline)
+    if not elapsed <= 1.05 * limit + _HIGHS_GRACE + 2 * baseline:
+        raise SlowUnderLoad(f"{elapsed:.2f} s for a {limit} s limit (baseline {baseline:.2f} s)")
 
 
 @requires_scip

@@ -60,8 +60,9 @@ m.x = pyo.Var(range(2), bounds=(-1, 1))
 m.nn = pr.ReluNetworkBlock(network=net, inputs=m.x)
 m.obj = pyo.Objective(expr=m.nn.outputs[0])
 tee = sys.argv[2] == "tee"
-out = solve_model(m, solver=sys.argv[1], time_limit=4, tee=tee, settings="relu",
-                  options={"display/freq": 1, "display/verblevel": 4})
+# a node limit, not a time limit: the log is as long on a busy machine as on an idle one
+out = solve_model(m, solver=sys.argv[1], time_limit=120, tee=tee, settings="relu",
+                  options={"display/freq": 1, "display/verblevel": 4, "limits/nodes": 1000})
 print("nodes", out.nodes, out.status)
 """
 

@@ -32,7 +32,10 @@ from pyomo_relu.errors import NotApplicableError, TimeLimitWarning
 from pyomo_relu.formulations import Auto, Regions, TightenedBigM
 from pyomo_relu.regions import linear_partition
 from pyomo_relu.solving import solve_model
-from tests.conftest import random_network, requires_scip
+from tests.conftest import SlowUnderLoad, random_network, requires_scip, retry_timing
+
+#: every test here may be run again when a timing check fails under load (see SlowUnderLoad)
+pytestmark = retry_timing
 
 #: a limited call may take its limit plus SLACK times the baselines measured in the same test:
 #: the work a limit does not cut (the same call with a zero limit) and one round of the work that
@@ -79,10 +82,11 @@ def baseline(fn, *args, **kwargs) -> float:
 def assert_prompt(seconds: float, limit: float, *baselines: float, grace: float = 0.0) -> None:
     """``seconds`` is within ``limit + grace`` plus :data:`SLACK` times the ``baselines``."""
     allowed = limit + grace + SLACK * sum(baselines) + MARGIN
-    assert seconds < allowed, (
-        f"{seconds:.2f} s for a {limit} s limit; allowed {allowed:.2f} s "
-        f"(baselines {', '.join(f'{b:.2f}' for b in baselines)} s, grace {grace} s)"
-    )
+    if not seconds < allowed:
+        raise SlowUnderLoad(
+            f"{seconds:.2f} s for a {limit} s limit; allowed {allowed:.2f} s "
+            f"(baselines {', '.join(f'{b:.2f}' for b in baselines)} s, grace {grace} s)"
+        )
 
 
 def small_net():
