@@ -16,6 +16,13 @@ offer the training-time levers studied for that purpose:
   (differentiably) through the network over the input box.  The loss is
   smallest when ``l_j`` and ``u_j`` have the same sign, i.e. the neuron is
   stable over the whole box;
+* ``bound_width``: ``bound_width * sum_j (u_j - l_j)`` over all hidden neurons,
+  with the same interval bounds as the stability loss.  Tighter bounds mean
+  smaller big-M coefficients and a tighter LP relaxation of the MILP (Tsay,
+  "Relaxation-Informed Training of Neural Network Surrogate Models", 2026).
+  The widths are measured in the standardized units the network trains in
+  (inputs and outputs of mean 0 and standard deviation 1), so the weight does
+  not depend on the units of the data;
 * ``activation="clipped_relu"``: hidden activations ``min(max(0, z), cap)``.
 
 Inputs and outputs are standardized (mean 0, standard deviation 1) during
@@ -53,7 +60,16 @@ from .errors import (
 from .io.torch import from_torch
 from .network import DenseLayer, ReluNetwork
 
-__all__ = ["TrainResult", "TrainingDataError", "train_mlp", "fold_normalization", "ACTIVATIONS"]
+__all__ = [
+    "TrainResult",
+    "TrainingDataError",
+    "train_mlp",
+    "fold_normalization",
+    "interval_pass",
+    "stability_loss",
+    "bound_width_loss",
+    "ACTIVATIONS",
+]
 
 #: valid values of ``activation``
 ACTIVATIONS = ("relu", "clipped_relu")
@@ -90,8 +106,8 @@ class TrainResult:
     options : dict
         The options the network was trained with.
     input_bounds : tuple of ndarray
-        The input box ``(lb, ub)`` used by the stability regularizer (the data's
-        range unless given).
+        The input box ``(lb, ub)`` used by the stability and bound-width regularizers (the
+        data's range unless given).
     scaling : dict
         ``x_mean, x_std, y_mean, y_std`` of the standardization folded into ``network``.
     model : torch.nn.Sequential or None
@@ -238,7 +254,7 @@ def _check_options(opts: dict) -> dict:
     out = dict(opts, hidden=_check_hidden(opts["hidden"]))
     for name in ("cap", "lr"):
         out[name] = _check_float(name, opts[name], positive=True)
-    for name in ("l1", "l2", "stability", "dropout", "validation"):
+    for name in ("l1", "l2", "stability", "bound_width", "dropout", "validation"):
         out[name] = _check_float(name, opts[name], positive=False)
     for name in ("dropout", "validation"):
         if not out[name] < 1.0:
@@ -338,26 +354,57 @@ def _linears(model: nn.Sequential) -> list:
     return [m for m in model if isinstance(m, nn.Linear)]
 
 
+def interval_pass(
+    model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Interval bounds ``[(l_1, u_1), ..., (l_K, u_K)]`` of the hidden pre-activations of ``model``.
+
+    The box ``[lo, up]`` is propagated layer by layer in centre/radius form,
+    ``z_mid = W mid + b`` and ``z_rad = |W| rad``, so the bounds are differentiable in the
+    weights; the activation (ReLU, or the clipped ReLU with ``cap``) is applied to the bounds
+    of one layer to give the box of the next.  The output layer is not included.
+    """
+    bounds = []
+    for lin in _linears(model)[:-1]:
+        mid, rad = (up + lo) / 2, (up - lo) / 2
+        z_mid = lin(mid)
+        z_rad = rad @ lin.weight.abs().T
+        z_lo, z_up = z_mid - z_rad, z_mid + z_rad
+        bounds.append((z_lo, z_up))
+        lo, up = torch.relu(z_lo), torch.relu(z_up)
+        if cap is not None:
+            lo, up = lo.clamp(max=cap), up.clamp(max=cap)
+    return bounds
+
+
 def stability_loss(
     model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
 ) -> torch.Tensor:
     """RS loss ``sum_j -tanh(1 + l_j u_j)`` over the hidden neurons of ``model``.
 
     ``[l, u]`` are interval bounds of each hidden pre-activation over the box
-    ``[lo, up]`` (centre/radius form, differentiable in the weights).
+    ``[lo, up]`` (:func:`interval_pass`, differentiable in the weights).
     """
-    linears = _linears(model)
-    total = lo.new_zeros(())
-    for lin in linears[:-1]:
-        mid, rad = (up + lo) / 2, (up - lo) / 2
-        z_mid = lin(mid)
-        z_rad = rad @ lin.weight.abs().T
-        z_lo, z_up = z_mid - z_rad, z_mid + z_rad
-        total = total - torch.tanh(1.0 + z_lo * z_up).sum()
-        lo, up = torch.relu(z_lo), torch.relu(z_up)
-        if cap is not None:
-            lo, up = lo.clamp(max=cap), up.clamp(max=cap)
-    return total
+    return _stability_term(interval_pass(model, lo, up, cap))
+
+
+def bound_width_loss(
+    model: nn.Sequential, lo: torch.Tensor, up: torch.Tensor, cap: float | None
+) -> torch.Tensor:
+    """Summed interval widths ``sum_j (u_j - l_j)`` of the hidden pre-activations of ``model``.
+
+    ``[l, u]`` are the interval bounds of :func:`interval_pass` over the box ``[lo, up]``,
+    in the units the model works in (standardized units when trained by :func:`train_mlp`).
+    """
+    return _width_term(interval_pass(model, lo, up, cap))
+
+
+def _stability_term(bounds) -> torch.Tensor:
+    return -sum(torch.tanh(1.0 + z_lo * z_up).sum() for z_lo, z_up in bounds)
+
+
+def _width_term(bounds) -> torch.Tensor:
+    return sum((z_up - z_lo).sum() for z_lo, z_up in bounds)
 
 
 def _penalty(model, opts, box) -> torch.Tensor:
@@ -367,9 +414,14 @@ def _penalty(model, opts, box) -> torch.Tensor:
         pen = pen + opts["l1"] * sum(w.abs().sum() for w in weights)
     if opts["l2"]:
         pen = pen + opts["l2"] * sum((w * w).sum() for w in weights)
-    if opts["stability"]:
+    if opts["stability"] or opts["bound_width"]:
+        # one interval pass serves every term that reads the box bounds
         cap = opts["cap"] if opts["activation"] == "clipped_relu" else None
-        pen = pen + opts["stability"] * stability_loss(model, box[0], box[1], cap)
+        bounds = interval_pass(model, box[0], box[1], cap)
+        if opts["stability"]:
+            pen = pen + opts["stability"] * _stability_term(bounds)
+        if opts["bound_width"]:
+            pen = pen + opts["bound_width"] * _width_term(bounds)
     return pen
 
 
@@ -534,6 +586,7 @@ def train_mlp(
     l1=0.0,
     l2=0.0,
     stability=0.0,
+    bound_width=0.0,
     dropout=0.0,
     epochs=200,
     batch_size=64,
@@ -563,6 +616,9 @@ def train_mlp(
         Weights of ``sum |W|`` and ``sum W**2`` over all weight matrices.
     stability : float
         Weight of the ReLU-stability loss (see the module docstring).
+    bound_width : float
+        Weight of the summed interval-bound widths of the hidden pre-activations over the
+        input box, in standardized units (see the module docstring).
     dropout : float
         Dropout probability after each hidden activation.
     epochs, batch_size, lr : int, int, float
@@ -570,9 +626,9 @@ def train_mlp(
     seed : int
         Seed of initialization, split and shuffling; equal seeds give equal weights.
     input_bounds : (lb, ub), optional
-        Box for the stability loss; default the range of ``X``.  It must contain every
-        sample (up to rounding): a box that misses the data is almost always a unit or
-        column mix-up.
+        Box for the stability and bound-width terms; default the range of ``X``.  It must
+        contain every sample (up to rounding): a box that misses the data is almost always a
+        unit or column mix-up.
     validation : float
         Fraction of samples held out (seeded) for the validation error.
     normalize : bool
@@ -611,6 +667,7 @@ def train_mlp(
             "l1": l1,
             "l2": l2,
             "stability": stability,
+            "bound_width": bound_width,
             "dropout": dropout,
             "epochs": epochs,
             "batch_size": batch_size,

@@ -95,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="weight of the ReLU-stability loss over the data's input box (default 0)",
     )
     parser.add_argument(
+        "--bound-width",
+        type=float,
+        default=0.0,
+        help="weight of the summed interval-bound widths of the hidden neurons over the data's "
+        "input box, standardized units (default 0)",
+    )
+    parser.add_argument(
         "--dropout", type=float, default=0.0, help="dropout probability (default 0)"
     )
     parser.add_argument("--epochs", type=int, default=200, help="training epochs (default 200)")
@@ -249,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
             l1=args.l1,
             l2=args.l2,
             stability=args.stability,
+            bound_width=args.bound_width,
             dropout=args.dropout,
             epochs=args.epochs,
             batch_size=args.batch_size,
