@@ -23,6 +23,13 @@ offer the training-time levers studied for that purpose:
   The widths are measured in the standardized units the network trains in
   (inputs and outputs of mean 0 and standard deviation 1), so the weight does
   not depend on the units of the data;
+* ``lp_gap``: ``lp_gap * mean_i gap(x_i)`` over ``lp_gap_samples`` points ``x_i`` of
+  the minibatch, where ``gap(x) = lp_hi(x) - lp_lo(x)`` is the width of the
+  output interval that the LP relaxation of the network (big-M/triangle
+  relaxation with the interval bounds over the input box) gives at the fixed
+  input ``x`` (Tsay 2026's per-sample relaxation gap; standardized output
+  units).  The LPs are solved with HiGHS and the gradient is taken from their
+  duals (:mod:`pyomo_relu.relaxation_gap`); ReLU networks only;
 * ``activation="clipped_relu"``: hidden activations ``min(max(0, z), cap)``.
 
 Inputs and outputs are standardized (mean 0, standard deviation 1) during
@@ -59,6 +66,7 @@ from .errors import (
 )
 from .io.torch import from_torch
 from .network import DenseLayer, ReluNetwork
+from .relaxation_gap import LPGapSolver, lp_gap
 
 __all__ = [
     "TrainResult",
@@ -254,13 +262,19 @@ def _check_options(opts: dict) -> dict:
     out = dict(opts, hidden=_check_hidden(opts["hidden"]))
     for name in ("cap", "lr"):
         out[name] = _check_float(name, opts[name], positive=True)
-    for name in ("l1", "l2", "stability", "bound_width", "dropout", "validation"):
+    for name in ("l1", "l2", "stability", "bound_width", "lp_gap", "dropout", "validation"):
         out[name] = _check_float(name, opts[name], positive=False)
     for name in ("dropout", "validation"):
         if not out[name] < 1.0:
             raise UnknownOptionError(f"train_mlp: {name} must be in [0, 1), found {opts[name]!r}.")
-    for name in ("epochs", "batch_size"):
+    for name in ("epochs", "batch_size", "lp_gap_samples", "lp_gap_every"):
         out[name] = _check_int(name, opts[name], low=1)
+    if out["lp_gap"] and out["activation"] != "relu":
+        raise UnknownOptionError(
+            f"train_mlp: lp_gap needs activation='relu' (its LP relaxes ReLUs), found "
+            f"activation={out['activation']!r}; use lp_gap=0 with clipped ReLUs, or bound_width, "
+            "which works with both."
+        )
     out["seed"] = _check_int("seed", opts["seed"], low=0, high=2**63, high_text="2**63")
     for name in ("normalize", "verbose"):
         # bool("False") is True: a string (say from a config file) would silently mean the opposite
@@ -407,14 +421,18 @@ def _width_term(bounds) -> torch.Tensor:
     return sum((z_up - z_lo).sum() for z_lo, z_up in bounds)
 
 
-def _penalty(model, opts, box) -> torch.Tensor:
-    weights = [lin.weight for lin in _linears(model)]
+def _penalty(model, opts, box, x, gap_solver) -> torch.Tensor:
+    """The regularization terms of one step; ``x`` are the step's inputs (for ``lp_gap``), or
+    None to leave the gap term out of this step."""
+    linears = _linears(model)
+    weights = [lin.weight for lin in linears]
     pen = weights[0].new_zeros(())
     if opts["l1"]:
         pen = pen + opts["l1"] * sum(w.abs().sum() for w in weights)
     if opts["l2"]:
         pen = pen + opts["l2"] * sum((w * w).sum() for w in weights)
-    if opts["stability"] or opts["bound_width"]:
+    use_gap = bool(opts["lp_gap"]) and x is not None
+    if opts["stability"] or opts["bound_width"] or use_gap:
         # one interval pass serves every term that reads the box bounds
         cap = opts["cap"] if opts["activation"] == "clipped_relu" else None
         bounds = interval_pass(model, box[0], box[1], cap)
@@ -422,6 +440,9 @@ def _penalty(model, opts, box) -> torch.Tensor:
             pen = pen + opts["stability"] * _stability_term(bounds)
         if opts["bound_width"]:
             pen = pen + opts["bound_width"] * _width_term(bounds)
+        if use_gap:
+            gaps = lp_gap(linears, x[: opts["lp_gap_samples"]], bounds, gap_solver)
+            pen = pen + opts["lp_gap"] * gaps.mean()
     return pen
 
 
@@ -539,13 +560,18 @@ def _run_epochs(model, data, opts, box, y_var) -> list:
         optim, T_max=opts["epochs"], eta_min=opts["lr"] * 0.02
     )
     gen = torch.Generator().manual_seed(opts["seed"])
-    history = []
+    gap_solver = LPGapSolver() if opts["lp_gap"] else None
+    history, step = [], 0
     epochs = tqdm(range(opts["epochs"]), desc="train_mlp", disable=not opts["verbose"], leave=False)
     for epoch in epochs:
         order = torch.randperm(xt.shape[0], generator=gen)
         for start in range(0, xt.shape[0], opts["batch_size"]):
             idx = order[start : start + opts["batch_size"]]
-            loss = nn.functional.mse_loss(model(xt[idx]), yt[idx]) + _penalty(model, opts, box)
+            gap_x = xt[idx] if step % opts["lp_gap_every"] == 0 else None
+            step += 1
+            loss = nn.functional.mse_loss(model(xt[idx]), yt[idx]) + _penalty(
+                model, opts, box, gap_x, gap_solver
+            )
             optim.zero_grad()
             loss.backward()
             optim.step()
@@ -587,6 +613,9 @@ def train_mlp(
     l2=0.0,
     stability=0.0,
     bound_width=0.0,
+    lp_gap=0.0,
+    lp_gap_samples=8,
+    lp_gap_every=1,
     dropout=0.0,
     epochs=200,
     batch_size=64,
@@ -619,6 +648,14 @@ def train_mlp(
     bound_width : float
         Weight of the summed interval-bound widths of the hidden pre-activations over the
         input box, in standardized units (see the module docstring).
+    lp_gap : float
+        Weight of the mean LP relaxation gap at training points (see the module docstring
+        and :mod:`pyomo_relu.relaxation_gap`), in standardized output units.
+    lp_gap_samples : int
+        Points of a minibatch (its first ones; minibatches are shuffled) whose gap LPs are
+        solved in a step: two LPs per point and output.
+    lp_gap_every : int
+        Add the gap term in every ``lp_gap_every``-th step only (1: every step).
     dropout : float
         Dropout probability after each hidden activation.
     epochs, batch_size, lr : int, int, float
@@ -668,6 +705,9 @@ def train_mlp(
             "l2": l2,
             "stability": stability,
             "bound_width": bound_width,
+            "lp_gap": lp_gap,
+            "lp_gap_samples": lp_gap_samples,
+            "lp_gap_every": lp_gap_every,
             "dropout": dropout,
             "epochs": epochs,
             "batch_size": batch_size,

@@ -3,6 +3,7 @@
 Example::
 
     pyomo-relu train data.csv --inputs x,y --outputs f --hidden 25,25 --l1 1e-4 -o net.onnx
+    pyomo-relu train data.csv --inputs x,y --outputs f --bound-width 1e-3 --lp-gap 0.01 -o net.onnx
 
 The CSV file needs a header row; the named columns must hold numbers.  Inputs
 and outputs are standardized during training and the scaling is folded into
@@ -100,6 +101,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="weight of the summed interval-bound widths of the hidden neurons over the data's "
         "input box, standardized units (default 0)",
+    )
+    parser.add_argument(
+        "--lp-gap",
+        type=float,
+        default=0.0,
+        help="weight of the mean LP relaxation gap at training points, standardized units "
+        "(default 0; relu only)",
+    )
+    parser.add_argument(
+        "--lp-gap-samples",
+        type=int,
+        default=8,
+        help="minibatch points whose gap LPs are solved per step (default 8)",
+    )
+    parser.add_argument(
+        "--lp-gap-every",
+        type=int,
+        default=1,
+        help="add the LP gap term every N-th step (default 1: every step)",
     )
     parser.add_argument(
         "--dropout", type=float, default=0.0, help="dropout probability (default 0)"
@@ -257,6 +277,9 @@ def run(args: argparse.Namespace) -> int:
             l2=args.l2,
             stability=args.stability,
             bound_width=args.bound_width,
+            lp_gap=args.lp_gap,
+            lp_gap_samples=args.lp_gap_samples,
+            lp_gap_every=args.lp_gap_every,
             dropout=args.dropout,
             epochs=args.epochs,
             batch_size=args.batch_size,
