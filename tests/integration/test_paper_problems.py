@@ -154,3 +154,37 @@ def test_cli_problems_option_rejects_unknown_names_before_touching_files(tmp_pat
     for needle in ("'rosenbrock'", "himmelblau", "ackley2", "ackley5", "peaks2"):
         assert needle in lines[0], (needle, lines[0])
     assert not out.exists() and not cache.exists()
+
+
+def _row(reg, strength, *, solved, time_s, unstable, val_mse, arch="2-25x5-1"):
+    return {
+        "problem": "peaks2",
+        "arch": arch,
+        "regularizer": reg,
+        "strength": strength,
+        "config": "bigm",
+        "solved": solved,
+        "status": "optimal" if solved else "time_limit",
+        "time_s": time_s,
+        "solve_s": time_s,
+        "time_limit": 120.0,
+        "unstable_interval": unstable,
+        "val_mse": val_mse,
+    }
+
+
+def test_deep_network_verdict_needs_100x_half_the_unstable_neurons_and_2x_mse():
+    from pyomo_relu.benchmarks.paper_report import deep_network_verdicts
+
+    base = _row("none", 0.0, solved=False, time_s=120.0, unstable=120, val_mse=0.01)
+    accurate_slow = _row("bound_width", 1e-4, solved=True, time_s=5.0, unstable=50, val_mse=0.015)
+    inaccurate = _row("lp_gap", 1e-3, solved=True, time_s=0.1, unstable=10, val_mse=0.03)
+    shallow = _row("none", 0.0, solved=True, time_s=3.0, unstable=60, val_mse=0.01, arch="2-25x3-1")
+    (v,) = deep_network_verdicts([base, accurate_slow, inaccurate, shallow])
+    assert v["best"] is accurate_slow  # the 3x-MSE network does not count
+    assert v["ratio"] == pytest.approx(24.0) and not v["fast"] and v["halved"]
+    quick = _row("bound_width+lp_gap", 1e-4, solved=True, time_s=1.0, unstable=60, val_mse=0.02)
+    (v,) = deep_network_verdicts([base, accurate_slow, quick])
+    assert v["best"] is quick and v["fast"] and v["halved"]
+    (v,) = deep_network_verdicts([base, accurate_slow, quick], regularizers=("l1",))
+    assert v["best"] is None and v["tried"] == 0
