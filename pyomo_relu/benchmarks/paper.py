@@ -137,32 +137,43 @@ def arch_name(dim: int, hidden) -> str:
     return f"{dim}-{body}-1"
 
 
-def _priority(job: dict, strongest: float) -> int:
+#: run order of the regularizers on the deep networks (Tsay's first)
+_DEEP_ORDER = {
+    ("bound_width+lp_gap", "small"): 0,
+    ("bound_width", "large"): 1,
+    ("lp_gap", "small"): 2,
+    ("bound_width", "small"): 3,
+    ("l1", "large"): 4,
+    ("stability", "large"): 5,
+}
+
+
+def _priority(job: dict, strongest: float) -> tuple:
     """Run order: what the study's questions need first (see :func:`plan`)."""
     depth, reg = len(job["hidden"]), job["regularizer"]
-    strong = job["strength"] == strongest
+    size = "large" if job["strength"] == strongest else "small"
     if job["config"] != "bigm":
-        return 5
+        return (6,)
     if reg == "none":
-        return 0
-    if depth == 5 and (reg != "lp_gap" and reg != "bound_width+lp_gap" or not strong):
-        return 1 if strong or reg.startswith("bound_width") or reg == "lp_gap" else 4
-    if strong and reg in ("l1", "stability", "bound_width"):
-        return 2 if depth == 3 else 3
-    return 3 if depth == 5 else 4 if "lp_gap" not in reg else 6
+        return (0 if depth == 5 else 2,)
+    if depth == 5 and (reg, size) in _DEEP_ORDER:
+        return (1, _DEEP_ORDER[reg, size])
+    if size == "large" and reg in ("l1", "stability", "bound_width"):
+        return (2 if depth == 3 else 3,)
+    return (4,) if "lp_gap" not in reg or depth == 5 else (7,)
 
 
 def plan(*, quick: bool = False, problems=None, regularizers=None) -> list[dict]:
     """The solves of the study in run order, most telling first.
 
-    0. every network without regularizer; 1. the five-hidden-layer networks with l1,
-       stability and bound_width at the largest strength, and with bound_width, lp_gap
-       and bound_width+lp_gap at the smaller one (the study's main question); 2. the
-       three-layer networks with l1, stability and bound_width at the largest strength;
-       3. the same for the two-layer networks, and lp_gap at the largest strength on the
-       deep ones; 4. the other strengths; 5. ``tightened_bigm`` solves of the
-       unregularized networks; 6. lp_gap on the shallower networks (its training solves
-       LPs, so it is the most expensive).
+    0. the unregularized networks with five hidden layers; 1. those networks with
+       bound_width+lp_gap and lp_gap at the smaller strength, bound_width at both, l1
+       and stability at the larger one (the study's main question); 2. the other
+       unregularized networks and the three-layer networks with l1, stability and
+       bound_width at the larger strength; 3. the same for the two-layer networks;
+       4. the other strengths; 6. ``tightened_bigm`` solves of the unregularized
+       networks; 7. lp_gap on the shallower networks (its training solves LPs, so it
+       is the most expensive).
     An interrupted run has the comparisons that matter most.
     """
     problems = _choose("problem", problems, tuple(ARCHS))
