@@ -152,12 +152,17 @@ def _priority(job: dict, strongest: float) -> tuple:
     """Run order: what the study's questions need first (see :func:`plan`)."""
     depth, reg = len(job["hidden"]), job["regularizer"]
     size = "large" if job["strength"] == strongest else "small"
+    problem = tuple(ARCHS).index(job["problem"])
+    wide = max(job["hidden"]) > 25  # Ackley-5's 50-wide networks: the slowest, after the rest
     if job["config"] != "bigm":
         return (6,)
+    order = -1 if reg == "none" else _DEEP_ORDER.get((reg, size))
+    if depth == 5 and order is not None:
+        if wide:
+            return (2, order)
+        return (0, problem, order) if order < 3 else (1, order)
     if reg == "none":
-        return (0 if depth == 5 else 2,)
-    if depth == 5 and (reg, size) in _DEEP_ORDER:
-        return (1, _DEEP_ORDER[reg, size])
+        return (2, -1)
     if size == "large" and reg in ("l1", "stability", "bound_width"):
         return (2 if depth == 3 else 3,)
     return (4,) if "lp_gap" not in reg or depth == 5 else (7,)
@@ -166,14 +171,15 @@ def _priority(job: dict, strongest: float) -> tuple:
 def plan(*, quick: bool = False, problems=None, regularizers=None) -> list[dict]:
     """The solves of the study in run order, most telling first.
 
-    0. the unregularized networks with five hidden layers; 1. those networks with
-       bound_width+lp_gap and lp_gap at the smaller strength, bound_width at both, l1
-       and stability at the larger one (the study's main question); 2. the other
-       unregularized networks and the three-layer networks with l1, stability and
-       bound_width at the larger strength; 3. the same for the two-layer networks;
-       4. the other strengths; 6. ``tightened_bigm`` solves of the unregularized
-       networks; 7. lp_gap on the shallower networks (its training solves LPs, so it
-       is the most expensive).
+    0. per problem, the unregularized network with five hidden layers of 25 and the
+       same network with bound_width+lp_gap and lp_gap at the smaller strength and
+       bound_width at the larger one (the study's main question); 1. those networks
+       with bound_width at the smaller strength and l1 and stability at the larger;
+       2. the same for the 50-wide networks, the other unregularized networks and the
+       three-layer networks with l1, stability and bound_width at the larger strength;
+       3. the same for the two-layer networks; 4. the other strengths;
+       6. ``tightened_bigm`` solves of the unregularized networks; 7. lp_gap on the
+       shallower networks (its training solves LPs, so it is the most expensive).
     An interrupted run has the comparisons that matter most.
     """
     problems = _choose("problem", problems, tuple(ARCHS))
