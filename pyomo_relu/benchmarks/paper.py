@@ -132,6 +132,10 @@ def available(regularizer: str) -> bool:
     return all(opt in params for opt in REGULARIZERS[regularizer])
 
 
+def _missing() -> list[str]:
+    return [r for r in REGULARIZERS if not available(r)]
+
+
 def arch_name(dim: int, hidden) -> str:
     """``2-25x3-1`` for two inputs and three hidden layers of 25."""
     widths = set(hidden)
@@ -416,7 +420,7 @@ def run(
             )
     from .paper_report import write_report
 
-    write_report(csv_path, out, quick=quick)
+    write_report(csv_path, out, quick=quick, missing=_missing())
     return csv_path
 
 
@@ -435,7 +439,7 @@ def main(argv=None) -> None:
     if args.report_only:
         from .paper_report import write_report
 
-        write_report(args.out_dir / "paper.csv", args.out_dir, quick=args.quick)
+        write_report(args.out_dir / "paper.csv", args.out_dir, quick=args.quick, missing=_missing())
     else:
         run(
             args.out_dir,
