@@ -29,7 +29,8 @@ check, the network's minimum on a 401 x 401 grid (2-D) or 10^6 samples (5-D)
 (the MIP optimum must not lie above it) and the optimum's distance to the true
 function's minimizer.  The full plan has 156 solves; on two cores shared with
 other work (load 4-9) the committed run did the first 108 in the run order of
-:func:`plan` in about 65 minutes, and a rerun continues from there.  ``--quick``
+:func:`plan` in about 65 minutes, then the 13 ``tightened_bigm`` solves
+(``--regularizers none``); a rerun continues from there.  ``--quick``
 trains 2-10x3-1 networks on 500/1000 samples for 40 epochs.
 
 Rows are appended to ``paper.csv`` as each solve ends (a rerun skips rows that
