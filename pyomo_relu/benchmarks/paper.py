@@ -33,6 +33,11 @@ other work (load 4-9) the committed run did the first 108 in the run order of
 (``--regularizers none``); a rerun continues from there.  ``--quick``
 trains 2-10x3-1 networks on 500/1000 samples for 40 epochs.
 
+``--deep`` (:func:`run_deep`) solves the five networks with five hidden layers again
+with a 600 s limit, unregularized and with bound_width, bound_width+lp_gap and lp_gap at
+strengths between 1e-4 and 1e-3 (:data:`DEEP_SETTINGS`), two solves at a time, into
+``paper_deep.csv``; ``paper.md`` gets a section on it.
+
 Rows are appended to ``paper.csv`` as each solve ends (a rerun skips rows that
 are there), and ``paper.md`` is written from the CSV.  Run
 ``python -m pyomo_relu.benchmarks.paper [OUT_DIR] [--quick]``.
@@ -41,6 +46,7 @@ are there), and ``paper.md`` is written from the CSV.  Run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import inspect
 import math
@@ -48,6 +54,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +71,8 @@ __all__ = [
     "plan",
     "solve_network",
     "run",
+    "deep_plan",
+    "run_deep",
     "main",
 ]
 
@@ -361,6 +370,51 @@ def _append(csv_path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def _row(job: dict, mode: str, time_limit: float) -> dict:
+    spec = BOX_FUNCTIONS[job["problem"]]
+    return {
+        "problem": job["problem"],
+        "arch": arch_name(spec.dim, job["hidden"]),
+        "regularizer": job["regularizer"],
+        "strength": job["strength"],
+        "config": job["config"],
+        "samples": spec.samples[mode],
+        "epochs": spec.epochs[mode],
+        "time_limit": time_limit,
+    }
+
+
+def _solve_job(job, row, *, cache, quick, facts, progress, lock=None) -> dict:
+    """Train (cached) and analyse the network of ``job``, solve it in a process, fill ``row``.
+
+    ``lock`` (deep run) keeps training and the indicators to one thread at a time; the
+    solves, each in its own process, run in parallel.
+    """
+    net_key = _key(row)[:4]
+    start = time.perf_counter()
+    with lock if lock is not None else contextlib.nullcontext():
+        if net_key not in facts:
+            trained = _train(job, cache_dir=cache, quick=quick)
+            facts[net_key] = (
+                trained.network,
+                {"train_mse": trained.train_mse, "val_mse": trained.val_mse}
+                | indicators(job["problem"], trained.network, quick=quick),
+            )
+    net, info = facts[net_key]
+    row.update(info)
+    row.update(solve_in_process(job["problem"], net, job["config"], row["time_limit"]))
+    row["time_s"] = row.get("solve_s", math.nan) if row.get("solved") else row["time_limit"]
+    if progress:
+        print(
+            f"{row['problem']} {row['arch']} {row['regularizer']} {row['strength']:g} "
+            f"{row['config']}: {row['status']} {row.get('solve_s', math.nan):.2f} s, "
+            f"unstable {row['unstable_interval']}/{row['hidden']}, "
+            f"{time.perf_counter() - start:.0f} s wall",
+            flush=True,
+        )
+    return row
+
+
 def run(
     out_dir,
     *,
@@ -384,44 +438,111 @@ def run(
     done = _done(csv_path, time_limit)
     facts = {}
     for job in plan(quick=quick, problems=problems, regularizers=regularizers):
-        spec = BOX_FUNCTIONS[job["problem"]]
-        row = {
-            "problem": job["problem"],
-            "arch": arch_name(spec.dim, job["hidden"]),
-            "regularizer": job["regularizer"],
-            "strength": job["strength"],
-            "config": job["config"],
-            "samples": spec.samples[mode],
-            "epochs": spec.epochs[mode],
-            "time_limit": time_limit,
-        }
+        row = _row(job, mode, time_limit)
         if _key(row) in done or not available(job["regularizer"]):
             continue
-        net_key = _key(row)[:4]
-        start = time.perf_counter()
-        if net_key not in facts:
-            trained = _train(job, cache_dir=cache, quick=quick)
-            facts[net_key] = (
-                trained.network,
-                {"train_mse": trained.train_mse, "val_mse": trained.val_mse}
-                | indicators(job["problem"], trained.network, quick=quick),
-            )
-        net, info = facts[net_key]
-        row.update(info)
-        row.update(solve_in_process(job["problem"], net, job["config"], time_limit))
-        row["time_s"] = row.get("solve_s", math.nan) if row.get("solved") else time_limit
+        _solve_job(job, row, cache=cache, quick=quick, facts=facts, progress=progress)
         _append(csv_path, row)
-        if progress:
-            print(
-                f"{row['problem']} {row['arch']} {row['regularizer']} {row['strength']:g} "
-                f"{row['config']}: {row['status']} {row.get('solve_s', math.nan):.2f} s, "
-                f"unstable {row['unstable_interval']}/{row['hidden']}, "
-                f"{time.perf_counter() - start:.0f} s wall",
-                flush=True,
-            )
     from .paper_report import write_report
 
     write_report(csv_path, out, quick=quick, missing=_missing())
+    return csv_path
+
+
+# -- the five-layer networks at a longer limit (--deep) ------------------------
+#: the unregularized networks with five hidden layers
+DEEP_ARCHS = {
+    "peaks2": ((25,) * 5,),
+    "himmelblau": ((25,) * 5,),
+    "ackley2": ((25,) * 5,),
+    "ackley5": ((25,) * 5, (50,) * 5),
+}
+#: (regularizer, strength) of the deep run, between the 1e-4 and 1e-3 of the main run,
+# in run order (the most telling first, lp_gap alone last: its training is the slowest)
+DEEP_SETTINGS = (
+    ("bound_width", 3e-4),
+    ("bound_width+lp_gap", 2e-4),
+    ("bound_width", 5e-4),
+    ("bound_width", 2e-4),
+    ("bound_width+lp_gap", 3e-4),
+    ("lp_gap", 3e-4),
+)
+DEEP_TIME_LIMIT = 600.0
+DEEP_WORKERS = 2
+
+
+def deep_plan(problems=None) -> tuple[list[dict], list[dict]]:
+    """The deep run's solves: the unregularized baselines and the regularized networks.
+
+    Baselines first the two that were unsolved at 120 s (peaks2 2-25x5-1, ackley5
+    5-50x5-1), then the rest; regularized networks setting by setting
+    (:data:`DEEP_SETTINGS`), each on every network.
+    """
+    problems = _choose("problem", problems, tuple(DEEP_ARCHS))
+    nets = [(name, hidden) for name in problems for hidden in DEEP_ARCHS[name]]
+    slow = {("peaks2", (25,) * 5), ("ackley5", (50,) * 5)}
+    base = [
+        {"problem": n, "hidden": h, "regularizer": "none", "strength": 0.0, "config": "bigm"}
+        for n, h in sorted(nets, key=lambda nh: nh not in slow)
+    ]
+    regularized = [
+        {"problem": n, "hidden": h, "regularizer": reg, "strength": s, "config": "bigm"}
+        for reg, s in DEEP_SETTINGS
+        for n, h in nets
+    ]
+    return base, regularized
+
+
+def run_deep(out_dir, *, problems=None, cache_dir=None, workers=DEEP_WORKERS, progress=True):
+    """The five-layer networks at a :data:`DEEP_TIME_LIMIT` s limit; rows in ``paper_deep.csv``.
+
+    Architecture, seed, samples and epochs are those of the main run (the baselines come
+    from the same network cache).  Two lanes run side by side: one takes the long
+    baselines first, the other the regularized networks first, and each takes from the
+    other queue when its own is empty.  ``paper.md`` is rewritten at the end.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir() / "paper"
+    csv_path = out / "paper_deep.csv"
+    done = _done(csv_path, DEEP_TIME_LIMIT)
+    queues = [
+        [j for j in jobs if _key(_row(j, "full", DEEP_TIME_LIMIT)) not in done]
+        for jobs in deep_plan(problems)
+    ]
+    train_lock, queue_lock, csv_lock = threading.Lock(), threading.Lock(), threading.Lock()
+    facts: dict = {}
+    errors: list[BaseException] = []
+
+    def lane(first: int) -> None:
+        while True:
+            with queue_lock:
+                order = (queues[first], queues[1 - first])
+                job = next((q.pop(0) for q in order if q), None)
+            if job is None:
+                return
+            row = _row(job, "full", DEEP_TIME_LIMIT)
+            try:
+                _solve_job(
+                    job, row, cache=cache, quick=False, facts=facts, progress=progress,
+                    lock=train_lock,
+                )  # fmt: skip
+            except BaseException as exc:  # noqa: BLE001 - re-raised once the other lane ends
+                errors.append(exc)
+                return
+            with csv_lock:
+                _append(csv_path, row)
+
+    threads = [threading.Thread(target=lane, args=(i % 2,)) for i in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    from .paper_report import write_report
+
+    write_report(out / "paper.csv", out, missing=_missing())
     return csv_path
 
 
@@ -434,6 +555,12 @@ def main(argv=None) -> None:
     parser.add_argument("--problems", default=None, help="comma-separated subset")
     parser.add_argument("--regularizers", default=None, help="comma-separated subset")
     parser.add_argument("--cache", type=Path, default=None, help="network cache folder")
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help=f"five-layer networks, strengths between 1e-4 and 1e-3, {DEEP_TIME_LIMIT:g} s limit "
+        "(paper_deep.csv)",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite paper.md from the CSV")
     args = parser.parse_args(argv)
     split = lambda s: None if s is None else [p.strip() for p in s.split(",") if p.strip()]  # noqa: E731
@@ -441,6 +568,8 @@ def main(argv=None) -> None:
         from .paper_report import write_report
 
         write_report(args.out_dir / "paper.csv", args.out_dir, quick=args.quick, missing=_missing())
+    elif args.deep:
+        run_deep(args.out_dir, problems=split(args.problems), cache_dir=args.cache)
     else:
         run(
             args.out_dir,

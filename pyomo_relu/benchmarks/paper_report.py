@@ -14,7 +14,7 @@ import csv
 import math
 from pathlib import Path
 
-__all__ = ["read_rows", "deep_network_verdicts", "effect_table", "write_report"]
+__all__ = ["read_rows", "deep_network_verdicts", "deep_section", "effect_table", "write_report"]
 
 _PLACEHOLDER = "(to be written from the tables above)"
 NEW_REGULARIZERS = ("bound_width", "lp_gap", "bound_width+lp_gap")
@@ -117,13 +117,29 @@ def _baseline(rows: list[dict], problem: str, arch: str, config: str = "bigm"):
     return None
 
 
+def _ratio(base: dict, r: dict) -> float:
+    return base["time_s"] / max(r["time_s"], 1e-3)
+
+
+def _meets(base: dict, r: dict) -> tuple[bool, bool]:
+    """(>= 100x faster and solved, interval-unstable neurons at most half the baseline's)."""
+    fast = _ratio(base, r) >= 100 and bool(r["solved"])
+    return fast, r["unstable_interval"] <= base["unstable_interval"] / 2
+
+
+def _merit(base: dict, r: dict) -> tuple:
+    fast, halved = _meets(base, r)
+    return (fast and halved, _ratio(base, r))
+
+
 def deep_network_verdicts(rows: list[dict], regularizers=NEW_REGULARIZERS) -> list[dict]:
     """Per unregularized 5-hidden-layer network: the best regularized network of ``regularizers``.
 
     A candidate qualifies when its validation MSE is at most twice the baseline's.  Among
-    those, the one with the largest time ratio (baseline time, at the limit when unsolved,
-    over the candidate's time, at the limit when unsolved) is reported, with whether it
-    reaches >= 100x and halves the interval-unstable neurons.
+    those, one that meets both conditions if there is one, else the one with the largest time
+    ratio (baseline time, at the limit when unsolved, over the candidate's time, at the limit
+    when unsolved), is reported, with whether it reaches >= 100x and halves the
+    interval-unstable neurons.
     """
     out = []
     for base in rows:
@@ -136,19 +152,15 @@ def deep_network_verdicts(rows: list[dict], regularizers=NEW_REGULARIZERS) -> li
             and r["regularizer"] in regularizers
             and r["val_mse"] <= 2 * base["val_mse"]
         ]
-        best = max(cands, key=lambda r: base["time_s"] / max(r["time_s"], 1e-3), default=None)
+        best = max(cands, key=lambda r: _merit(base, r), default=None)
         entry = {"base": base, "best": best, "tried": sum(
             r["regularizer"] in regularizers
             and (r["problem"], r["arch"], r["config"]) == (base["problem"], base["arch"], "bigm")
             for r in rows
         )}  # fmt: skip
         if best is not None:
-            ratio = base["time_s"] / max(best["time_s"], 1e-3)
-            entry.update(
-                ratio=ratio,
-                fast=ratio >= 100 and best["solved"],
-                halved=best["unstable_interval"] <= base["unstable_interval"] / 2,
-            )
+            fast, halved = _meets(base, best)
+            entry.update(ratio=_ratio(base, best), fast=fast, halved=halved)
         out.append(entry)
     return out
 
@@ -201,6 +213,84 @@ def _verdict_lines(rows: list[dict], regularizers, label: str) -> list[str]:
     return lines
 
 
+def _speedup(base: dict | None, r: dict) -> str:
+    """Baseline time over ``r``'s: ``>=`` when the baseline is unsolved, ``<=`` when ``r`` is."""
+    if base is None:
+        return "-"
+    if not base["solved"] and not r["solved"]:
+        return "- (both unsolved)"
+    ratio = _f(_ratio(base, r), 3) + "x"
+    if not base["solved"]:
+        return ">= " + ratio
+    return ("<= " if not r["solved"] else "") + ratio
+
+
+def _check(r: dict) -> str:
+    """The optimum's checks: forward-pass error and the grid / sample minimum."""
+    if math.isnan(r["fwd_err"]):
+        return "-"
+    grid = {True: "grid ok", False: "grid FAIL", None: "no grid"}[r["grid_ok"]]
+    return f"fwd {_f(r['fwd_err'], 2)}, {grid}"
+
+
+def deep_section(rows: list[dict], time_limit: float) -> list[str]:
+    """Markdown of the deep run (``paper_deep.csv``): per five-layer network, each regularized
+    network beside the baseline solved at the same limit, and the study's criterion."""
+    lim = _f(time_limit)
+    lines = [
+        f"## Five-layer networks at a {lim} s limit",
+        "",
+        f"Generated from `paper_deep.csv` (`python -m pyomo_relu.benchmarks.paper --deep`): "
+        f"the five unregularized networks with five hidden layers solved again with a {lim} "
+        "CPU-second SCIP limit, and bound_width, bound_width+lp_gap and lp_gap at strengths "
+        "between the 1e-4 and 1e-3 of the tables above (lp_gap on 4 points of every 4th "
+        "minibatch); architecture, seed, samples and epochs as the baselines, big-M with "
+        "interval bounds, two solves at a time. Speed-up = baseline time over the network's, "
+        "an unsolved solve at the limit (`>=`: the baseline is unsolved, so the ratio is a "
+        "lower bound). Criterion: val MSE <= 2x the baseline's, >= 100x faster (and solved), "
+        "unstable neurons (IA) at most half the baseline's. check = |MIP objective - forward "
+        "pass at the MIP input| and the grid / sample minimum.",
+        "",
+    ]
+    nets = list(dict.fromkeys((r["problem"], r["arch"]) for r in rows))
+    head = (
+        "| regularizer | strength | val MSE (x base) | unstable IA / LP (of N) | status | "
+        "nodes | SCIP s | speed-up | check | MSE / 100x / half |"
+    )
+    for problem, arch in nets:
+        base = _baseline(rows, problem, arch)
+        group = [r for r in rows if (r["problem"], r["arch"]) == (problem, arch)]
+        lines += [f"### {problem} {arch}", ""]
+        if base is None:
+            lines += ["Baseline: not finished when this table was written.", ""]
+        lines += [head, "|" + "---|" * (head.count("|") - 1)]
+        for r in sorted(group, key=lambda r: (r["regularizer"] != "none", r["regularizer"])):
+            if base is None or r is base:
+                mse, crit = _f(r["val_mse"]), "-" if r is base else "no baseline"
+            else:
+                fast, halved = _meets(base, r)
+                within = r["val_mse"] <= 2 * base["val_mse"]
+                mse = f"{_f(r['val_mse'])} ({r['val_mse'] / base['val_mse']:.2g}x)"
+                crit = " / ".join("yes" if c else "no" for c in (within, fast, halved))
+            lines.append(
+                f"| {r['regularizer']} | {_f(r['strength'])} | {mse} | "
+                f"{_f(r['unstable_interval'])} / {_f(r['unstable_lp'])} ({_f(r['hidden'])}) | "
+                f"{r['status'][:24]} | {_f(r['nodes'])} | {_time(r)} | "
+                f"{'-' if r is base else _speedup(base, r)} | {_check(r)} | {crit} |"
+            )
+        lines.append("")
+    lines += [
+        f"Verdict per network at the {lim} s limit (bound_width, lp_gap, both; the best "
+        "network within 2x MSE, one that meets both conditions if any):",
+        "",
+        *(_verdict_lines(rows, NEW_REGULARIZERS, "bound_width/lp_gap") or ["- no rows yet."]),
+    ]
+    missing = [f"{p} {a}" for p, a in nets if _baseline(rows, p, a) is None]
+    if missing:
+        lines.append(f"- {', '.join(missing)}: baseline not finished, no verdict.")
+    return lines + [""]
+
+
 def write_report(csv_path, out_dir, *, quick: bool = False, findings: str = "", missing=()) -> Path:
     """Write ``paper.md`` for the rows of ``csv_path``; returns its path.
 
@@ -209,6 +299,7 @@ def write_report(csv_path, out_dir, *, quick: bool = False, findings: str = "", 
     the regularizers that this version of ``train_mlp`` does not offer (listed as not run).
     """
     rows = read_rows(csv_path)
+    deep_rows = read_rows(Path(csv_path).parent / "paper_deep.csv")
     md = Path(out_dir) / "paper.md"
     if not findings and md.exists():
         text = md.read_text()
@@ -273,6 +364,7 @@ def write_report(csv_path, out_dir, *, quick: bool = False, findings: str = "", 
         "",
         *(_verdict_lines(rows, OLD_REGULARIZERS, "l1/stability") or ["- no rows yet."]),
         "",
+        *(deep_section(deep_rows, deep_rows[0]["time_limit"]) if deep_rows else []),
         "## Findings",
         "",
         findings or _PLACEHOLDER,

@@ -4,6 +4,7 @@ training, building, solving with SCIP, the grid/sample check, the study's solve 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pyomo.environ as pyo
@@ -186,5 +187,52 @@ def test_deep_network_verdict_needs_100x_half_the_unstable_neurons_and_2x_mse():
     quick = _row("bound_width+lp_gap", 1e-4, solved=True, time_s=1.0, unstable=60, val_mse=0.02)
     (v,) = deep_network_verdicts([base, accurate_slow, quick])
     assert v["best"] is quick and v["fast"] and v["halved"]
+    faster = _row("lp_gap", 1e-4, solved=True, time_s=0.5, unstable=100, val_mse=0.01)
+    (v,) = deep_network_verdicts([base, faster, quick])
+    assert v["best"] is quick  # one that meets both beats a faster one that does not halve
     (v,) = deep_network_verdicts([base, accurate_slow, quick], regularizers=("l1",))
     assert v["best"] is None and v["tried"] == 0
+
+
+def test_deep_plan_covers_the_five_layer_networks_with_the_long_baselines_first():
+    base, regularized = paper.deep_plan()
+    nets = {
+        (j["problem"], paper.arch_name(BOX_FUNCTIONS[j["problem"]].dim, j["hidden"])) for j in base
+    }
+    assert nets == {
+        ("peaks2", "2-25x5-1"),
+        ("himmelblau", "2-25x5-1"),
+        ("ackley2", "2-25x5-1"),
+        ("ackley5", "5-25x5-1"),
+        ("ackley5", "5-50x5-1"),
+    }
+    assert [(j["problem"], j["hidden"][0]) for j in base[:2]] == [("peaks2", 25), ("ackley5", 50)]
+    assert all(j["regularizer"] == "none" and j["strength"] == 0.0 for j in base)
+    assert len(regularized) == len(paper.DEEP_SETTINGS) * len(base)
+    strengths = {j["strength"] for j in regularized}
+    assert strengths == {2e-4, 3e-4, 5e-4}  # strictly between the main run's 1e-4 and 1e-3
+    assert regularized[-1]["regularizer"] == "lp_gap"  # the slowest training runs last
+    assert all(len(j["hidden"]) == 5 and j["config"] == "bigm" for j in regularized)
+
+
+def test_deep_section_reports_speedups_against_the_baseline_at_the_same_limit():
+    from pyomo_relu.benchmarks.paper_report import deep_section
+
+    def row(reg, strength, **kw):
+        r = _row(reg, strength, **kw)
+        r.update(time_limit=600.0, hidden=125, unstable_lp=kw["unstable"], nodes=1.0)
+        r.update(fwd_err=0.0 if kw["solved"] else math.nan, grid_ok=True if kw["solved"] else None)
+        return r
+
+    base = row("none", 0.0, solved=False, time_s=600.0, unstable=120, val_mse=0.01)
+    good = row("bound_width", 3e-4, solved=True, time_s=2.0, unstable=60, val_mse=0.019)
+    slow = row("lp_gap", 3e-4, solved=False, time_s=600.0, unstable=100, val_mse=0.01)
+    text = "\n".join(deep_section([good, base, slow], 600.0))
+    assert "## Five-layer networks at a 600 s limit" in text
+    assert "| bound_width | 0.0003 | 0.019 (1.9x) | 60 / 60 (125) |" in text
+    assert ">= 300x | fwd 0, grid ok | yes / yes / yes |" in text
+    assert "- (both unsolved) | - | yes / no / no |" in text
+    assert "best within 2x MSE: bound_width 0.0003" in text and "both hold" in text
+    pending = "\n".join(deep_section([good], 600.0))
+    assert "Baseline: not finished" in pending and "no baseline" in pending
+    assert "peaks2 2-25x5-1: baseline not finished, no verdict." in pending
