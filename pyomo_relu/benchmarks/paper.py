@@ -471,12 +471,13 @@ DEEP_TIME_LIMIT = 600.0
 DEEP_WORKERS = 2
 
 
-def deep_plan(problems=None) -> tuple[list[dict], list[dict]]:
-    """The deep run's solves: the unregularized baselines and the regularized networks.
+def deep_plan(problems=None) -> tuple[list[dict], list[dict], list[dict]]:
+    """The deep run's solves: the baselines, the regularized networks, the optional ones.
 
     Baselines first the two that were unsolved at 120 s (peaks2 2-25x5-1, ackley5
     5-50x5-1), then the rest; regularized networks setting by setting
-    (:data:`DEEP_SETTINGS`), each on every network.
+    (:data:`DEEP_SETTINGS`), each on every network; lp_gap alone (the slowest to train,
+    and unsolved at 120 s on the widest network) last, after every baseline.
     """
     problems = _choose("problem", problems, tuple(DEEP_ARCHS))
     nets = [(name, hidden) for name in problems for hidden in DEEP_ARCHS[name]]
@@ -490,7 +491,8 @@ def deep_plan(problems=None) -> tuple[list[dict], list[dict]]:
         for reg, s in DEEP_SETTINGS
         for n, h in nets
     ]
-    return base, regularized
+    optional = [j for j in regularized if j["regularizer"] == "lp_gap"]
+    return base, [j for j in regularized if j not in optional], optional
 
 
 def run_deep(out_dir, *, problems=None, cache_dir=None, workers=DEEP_WORKERS, progress=True):
@@ -498,8 +500,9 @@ def run_deep(out_dir, *, problems=None, cache_dir=None, workers=DEEP_WORKERS, pr
 
     Architecture, seed, samples and epochs are those of the main run (the baselines come
     from the same network cache).  Two lanes run side by side: one takes the long
-    baselines first, the other the regularized networks first, and each takes from the
-    other queue when its own is empty.  ``paper.md`` is rewritten at the end.
+    baselines first, the other the regularized networks first; each takes from the
+    other queue when its own is empty, and lp_gap alone comes when both are.
+    ``paper.md`` is rewritten at the end.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -517,7 +520,7 @@ def run_deep(out_dir, *, problems=None, cache_dir=None, workers=DEEP_WORKERS, pr
     def lane(first: int) -> None:
         while True:
             with queue_lock:
-                order = (queues[first], queues[1 - first])
+                order = (queues[first], queues[1 - first], queues[2])
                 job = next((q.pop(0) for q in order if q), None)
             if job is None:
                 return
