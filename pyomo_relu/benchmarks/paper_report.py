@@ -264,7 +264,8 @@ def deep_section(rows: list[dict], time_limit: float) -> list[str]:
         if base is None:
             lines += ["Baseline: not finished when this table was written.", ""]
         lines += [head, "|" + "---|" * (head.count("|") - 1)]
-        for r in sorted(group, key=lambda r: (r["regularizer"] != "none", r["regularizer"])):
+        order = lambda r: (r["regularizer"] != "none", r["regularizer"], r["strength"])  # noqa: E731
+        for r in sorted(group, key=order):
             if base is None or r is base:
                 mse, crit = _f(r["val_mse"]), "-" if r is base else "no baseline"
             else:
