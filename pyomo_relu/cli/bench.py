@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "run the benchmark suite (peaks, reformer, oil) under every configuration"
+HELP = (
+    "run the benchmark suite (peaks, reformer, oil and the test functions peaks2, himmelblau, "
+    "ackley2, ackley5) under every configuration"
+)
+#: problem names for the help text (the runner checks them against the registry)
+PROBLEM_NAMES = "peaks,reformer,oil,peaks2,himmelblau,ackley2,ackley5"
 
 
 def _names(text: str) -> list[str]:
@@ -22,7 +27,8 @@ def add_arguments(parser) -> None:
         type=_names,
         default=None,
         metavar="LIST",
-        help="comma-separated subset of peaks,reformer,oil (default: all)",
+        help=f"comma-separated subset of {PROBLEM_NAMES}; ackley stands for ackley2,ackley5 "
+        "(default: all)",
     )
     parser.add_argument(
         "--variants",
@@ -68,12 +74,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ..benchmarks.problems import expand_problem_names
     from ..benchmarks.runner import run as run_suite
 
+    problems = None if args.problems is None else expand_problem_names(args.problems)
     csv_path = run_suite(
         args.out,
         quick=args.quick,
-        problems=args.problems,
+        problems=problems,
         variants=args.variants,
         configs=args.configs,
         time_limit=args.time_limit,

@@ -1,4 +1,9 @@
-"""The three benchmark problems of the study (see ``benchmarks.md`` in the documentation).
+"""The benchmark problems of the study (see ``benchmarks.md`` in the documentation).
+
+``peaks``, ``reformer`` and ``oil`` are the suite's application problems;
+``peaks2``, ``himmelblau``, ``ackley2`` and ``ackley5`` are the test functions
+of Plate et al. (Optimization and Engineering, 2026) whose surrogate is
+minimized directly over a box (:mod:`._box`).
 
 Each problem module offers ``train_networks(variant, cache_dir=..., quick=...)``
 (the networks of one training variant, cached as ONNX), a model builder
@@ -12,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ...errors import UnknownOptionError
-from . import oil, peaks, reformer
+from . import _box, ackley, himmelblau, oil, peaks, reformer
+from ._box import BoxFunction
 from ._common import (
     OMLT_FORMULATION,
     VARIANTS,
@@ -31,6 +38,11 @@ from .reformer import build_reformer
 __all__ = [
     "Problem",
     "PROBLEMS",
+    "BOX_FUNCTIONS",
+    "BoxFunction",
+    "box_problem",
+    "PROBLEM_GROUPS",
+    "expand_problem_names",
     "get_problem",
     "build_peaks",
     "build_reformer",
@@ -76,6 +88,24 @@ class Problem:
     check: Callable
 
 
+def box_problem(spec: BoxFunction) -> Problem:
+    """The suite problem ``min f_NN(x)`` over the box of a :class:`BoxFunction`."""
+    return Problem(
+        spec.name,
+        "min",
+        partial(_box.train_networks, spec),
+        partial(_box.build, spec),
+        lambda nets: {"f": nets["f"]},
+        partial(_box.input_boxes, spec),
+        partial(_box.check, spec),
+    )
+
+
+#: the test functions minimized over a box, by problem name
+BOX_FUNCTIONS = {
+    spec.name: spec for spec in (peaks.PEAKS2, himmelblau.SPEC, ackley.SPECS[2], ackley.SPECS[5])
+}
+
 PROBLEMS = {
     "peaks": Problem(
         "peaks",
@@ -98,7 +128,23 @@ PROBLEMS = {
     "oil": Problem(
         "oil", "max", oil.train_networks, build_oil, oil.block_networks, oil.input_boxes, oil.check
     ),
+    **{name: box_problem(spec) for name, spec in BOX_FUNCTIONS.items()},
 }
+
+
+#: names that stand for several problems (``pyomo-relu bench --problems ackley``)
+PROBLEM_GROUPS = {"ackley": ("ackley2", "ackley5")}
+
+
+def expand_problem_names(names) -> list[str]:
+    """``names`` with every group name (:data:`PROBLEM_GROUPS`) replaced by its problems.
+
+    Unknown names are kept, so the caller's check reports them with the valid names.
+    """
+    out = []
+    for name in names:
+        out.extend(PROBLEM_GROUPS.get(name, (name,)))
+    return list(dict.fromkeys(out))
 
 
 def get_problem(name: str) -> Problem:
@@ -107,5 +153,7 @@ def get_problem(name: str) -> Problem:
         return PROBLEMS[name]
     except KeyError:
         raise UnknownOptionError(
-            f"unknown benchmark problem {name!r}; valid: {', '.join(PROBLEMS)}."
+            f"unknown benchmark problem {name!r}; valid: {', '.join(PROBLEMS)} (or a group: "
+            + ", ".join(f"{g} = {'+'.join(ps)}" for g, ps in PROBLEM_GROUPS.items())
+            + ")."
         ) from None

@@ -9,6 +9,10 @@ The true function's global minimum is about -6.551 near (0.228, -1.626).  Used
 as the illustrative example of Schweidtmann & Mitsos, "Deterministic global
 optimization with artificial neural networks embedded", JOTA 180 (2019).  With
 two inputs the linear regions of a surrogate can be counted exactly.
+
+:data:`PEAKS2` is the same function on ``[-2, 2]^2``, the box of Plate et al.
+(Optimization and Engineering, 2026), trained on Latin-hypercube samples
+(:mod:`._box`); it is registered as the problem ``peaks2``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ...network import ReluNetwork
-from ._common import TrainedNet, Variant, embed, train_cached
+from ._box import BoxFunction, build
+from ._common import TrainedNet, Variant, train_cached
 
 __all__ = [
     "NAME",
@@ -27,11 +32,13 @@ __all__ = [
     "build_peaks",
     "input_boxes",
     "check",
+    "PEAKS2",
 ]
 
 NAME = "peaks"
 LOWER, UPPER = -3.0, 3.0
 TRUE_MINIMUM = -6.551
+TRUE_MINIMIZER = (0.228279, -1.625535)
 #: hidden layers of the surrogate in the full and quick suite
 HIDDEN = {"full": (30, 30), "quick": (20, 20), "alt": (50, 50, 50)}
 EPOCHS = {"full": 200, "quick": 60}
@@ -48,10 +55,34 @@ def peaks_function(x) -> np.ndarray:
     )
 
 
-def peaks_samples(n: int = 3000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` uniform (seeded) samples of the box and their peaks values."""
-    X = np.random.default_rng(seed).uniform(LOWER, UPPER, size=(n, 2))
+def peaks_samples(
+    n: int = 3000, *, seed: int = 0, box: tuple[float, float] = (LOWER, UPPER)
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uniform (seeded) samples of the box ``box`` (default [-3, 3]^2) and their values."""
+    X = np.random.default_rng(seed).uniform(box[0], box[1], size=(n, 2))
     return X, peaks_function(X)
+
+
+#: peaks on the suite's box [-3, 3]^2
+PEAKS3 = BoxFunction(
+    name=NAME,
+    function=peaks_function,
+    dim=2,
+    lower=LOWER,
+    upper=UPPER,
+    minimum=-6.551133,
+    minimizers=(TRUE_MINIMIZER,),
+)
+#: peaks on Plate et al.'s box [-2, 2]^2 (same minimum, which lies inside it)
+PEAKS2 = BoxFunction(
+    name="peaks2",
+    function=peaks_function,
+    dim=2,
+    lower=-2.0,
+    upper=2.0,
+    minimum=-6.551133,
+    minimizers=(TRUE_MINIMIZER,),
+)
 
 
 def train_networks(
@@ -84,28 +115,12 @@ def input_boxes(networks: dict) -> dict:
 
 
 def build_peaks(networks, *, formulation: str = "bigm", bounds=None):
-    """Model ``min f_NN(x)`` over ``x in [-3, 3]^2``.
+    """Model ``min f_NN(x)`` over ``x in [-3, 3]^2``: :func:`._box.build` on this box.
 
-    Parameters
-    ----------
-    networks : ReluNetwork or dict {"f": ReluNetwork}
-    formulation : str
-        A formulation of :class:`~pyomo_relu.ReluNetworkBlock` or ``"omlt_bigm"``.
-    bounds : dict {"f": NeuronBounds}, optional
-        Precomputed bounds (e.g. LP-tightened).
-
-    Returns
-    -------
-    (ConcreteModel, dict)
-        The model (objective ``m.obj``) and ``{"f": block}``.
+    ``networks`` is a ReluNetwork or ``{"f": ReluNetwork}``, ``bounds`` optional
+    ``{"f": NeuronBounds}``; returns the model (objective ``m.obj``) and ``{"f": block}``.
     """
-    net = networks if isinstance(networks, ReluNetwork) else networks["f"]
-    bounds = bounds or {}
-    m = pyo.ConcreteModel(name="peaks")
-    m.x = pyo.Var(range(2), bounds=(LOWER, UPPER))
-    blk = embed(m, "f", net, [m.x[0], m.x[1]], formulation=formulation, bounds=bounds.get("f"))
-    m.obj = pyo.Objective(expr=blk.outputs[0], sense=pyo.minimize)
-    return m, {"f": blk}
+    return build(PEAKS3, networks, formulation=formulation, bounds=bounds)
 
 
 def check(m, blocks, networks, *, solved: bool, tol: float = 1e-4) -> dict:
