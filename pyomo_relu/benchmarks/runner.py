@@ -61,6 +61,7 @@ from ..errors import ExecutorWarning, UnknownOptionError
 from ..formulations import get_formulation
 from ..solving import solve_model
 from .problems import (
+    DEFAULT_PROBLEMS,
     OMLT_FORMULATION,
     PROBLEMS,
     VARIANTS,
@@ -703,7 +704,8 @@ def run(
     time_limit = _check_time_limit(time_limit, quick)
     executor = check_executor(executor, "bench: ")
     probs = [
-        get_problem(p) for p in _choose("benchmark problem", problems, tuple(PROBLEMS), PROBLEMS)
+        get_problem(p)
+        for p in _choose("benchmark problem", problems, tuple(PROBLEMS), DEFAULT_PROBLEMS)
     ]
     chosen = select_variants(
         None

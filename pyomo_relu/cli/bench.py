@@ -27,8 +27,8 @@ def add_arguments(parser) -> None:
         type=_names,
         default=None,
         metavar="LIST",
-        help=f"comma-separated subset of {PROBLEM_NAMES}; ackley stands for ackley2,ackley5 "
-        "(default: all)",
+        help=f"comma-separated subset of {PROBLEM_NAMES}; ackley stands for ackley2,ackley5 and "
+        "paper for peaks2,himmelblau,ackley2,ackley5 (default: peaks,reformer,oil)",
     )
     parser.add_argument(
         "--variants",

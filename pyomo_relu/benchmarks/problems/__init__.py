@@ -36,6 +36,7 @@ from .peaks import build_peaks, peaks_function
 from .reformer import build_reformer
 
 __all__ = [
+    "DEFAULT_PROBLEMS",
     "Problem",
     "PROBLEMS",
     "BOX_FUNCTIONS",
@@ -133,7 +134,14 @@ PROBLEMS = {
 
 
 #: names that stand for several problems (``pyomo-relu bench --problems ackley``)
-PROBLEM_GROUPS = {"ackley": ("ackley2", "ackley5")}
+PROBLEM_GROUPS = {
+    "ackley": ("ackley2", "ackley5"),
+    # the test functions of Plate et al. (2026)
+    "paper": ("peaks2", "himmelblau", "ackley2", "ackley5"),
+}
+#: what ``pyomo-relu bench`` runs without ``--problems``: the process problems (the test
+#: functions have their own study, ``python -m pyomo_relu.benchmarks.paper``)
+DEFAULT_PROBLEMS = ("peaks", "reformer", "oil")
 
 
 def expand_problem_names(names) -> list[str]:
