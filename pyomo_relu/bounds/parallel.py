@@ -312,13 +312,13 @@ def check_executor(executor, what: str = ""):
     if callable(getattr(executor, "get_executor", None)):
         raise UnknownOptionError(
             f"{what}executor: found a {type(executor).__name__} (a dask distributed client), "
-            "expected a concurrent.futures.Executor; pass client.get_executor()."
+            "expected a concurrent.futures.Executor; pass client.get_executor(pure=False)."
         )
     if not callable(getattr(executor, "submit", None)):
         raise UnknownOptionError(
             f"{what}executor: expected a concurrent.futures.Executor (an object with submit()), "
             f"found {type(executor).__name__}; pass e.g. ThreadPoolExecutor(2), "
-            "distributed.Client(...).get_executor() or None."
+            "distributed.Client(...).get_executor(pure=False) or None."
         )
     return executor
 

@@ -180,7 +180,8 @@ def test_the_transformation_passes_the_executor_to_the_cluster(executor):
 def test_a_client_or_a_non_executor_is_refused_with_the_fix(client, bad, expected):
     net = random_network((2, 6, 1), seed=0)
     if bad is None:  # the client itself: its futures are dask's, not concurrent.futures ones
-        bad, expected = client, r"executor: found a Client .* pass client\.get_executor\(\)"
+        bad = client
+        expected = r"executor: found a Client .* pass client\.get_executor\(pure=False\)"
     with pytest.raises(UnknownOptionError, match=expected):
         pr.lp_bounds(net, -1, 1, executor=bad)
     with pytest.raises(UnknownOptionError, match="relu.tighten_bounds: " + expected):
