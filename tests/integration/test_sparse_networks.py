@@ -235,3 +235,62 @@ def test_writer_rows_of_sparse_and_dense_twin_agree():
             np.testing.assert_array_equal(a[j][1], b[j][1])
     stats = [{k: v for k, v in m.nn.summary().items() if k != "build_seconds"} for m in models]
     assert stats[0] == stats[1]
+
+
+# -- regions, analysis, the model transformation and the exporters -------------------
+@pytest.mark.parametrize("method", ["exact", "sample"])
+def test_linear_region_count_of_a_sparse_network_matches_the_dense_twin(method):
+    net = sparse_network((2, 6, 5, 1), seed=13, density=0.6)
+    lb, ub = -np.ones(2), np.ones(2)
+    counts = [
+        pr.analysis.count_linear_regions(n, lb, ub, method=method, n_samples=4000).count
+        for n in (net, dense_twin(net))
+    ]
+    assert counts[0] == counts[1] > 1
+
+
+def test_indicators_of_sparse_and_dense_bounds_agree():
+    net = sparse_network((3, 8, 6, 2), seed=14)
+    lb, ub = -np.ones(3), np.ones(3)
+    a, b = (pr.interval_bounds(n, lb, ub) for n in (net, dense_twin(net)))
+    assert pr.analysis.stable_fraction(a).to_dict() == pr.analysis.stable_fraction(b).to_dict()
+
+
+@pytest.mark.solver
+@requires_scip
+def test_tighten_bounds_transformation_on_a_sparse_block_keeps_the_optimum():
+    net = sparse_network((3, 10, 8, 1), seed=15)
+    values = []
+    for n in (net, dense_twin(net)):
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(range(3), bounds=(-1, 1))
+        m.nn = pr.ReluNetworkBlock(network=n, inputs=m.x, formulation="bigm")
+        m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+        pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="lp")
+        pyo.SolverFactory("scip_direct").solve(m)
+        values.append((pyo.value(m.obj), m.nn.bounds))
+        assert m.nn.prediction_error() < 1e-6
+    assert values[0][0] == pytest.approx(values[1][0], abs=1e-6)
+    _assert_same_bounds(values[0][1], values[1][1])
+    x = _samples(np.random.default_rng(15), -np.ones(3), np.ones(3))
+    _assert_contains(net, values[0][1], x)
+
+
+def test_torch_export_of_a_sparse_network_computes_the_same_function():
+    torch = pytest.importorskip("torch")
+    net = sparse_network((3, 7, 2), seed=16)
+    model = pr.io.to_torch(net)
+    x = np.random.default_rng(16).uniform(-1, 1, size=(50, 3))
+    with torch.no_grad():
+        y = model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(y, net.forward(x), rtol=1e-12, atol=1e-12)
+    assert pr.io.from_torch(model) == net
+
+
+def test_omlt_export_of_a_sparse_network_round_trips():
+    pytest.importorskip("omlt")
+    net = sparse_network((3, 7, 2), seed=17, clipped=True)
+    nd = pr.io.to_omlt(net, -np.ones(3), np.ones(3))
+    back = pr.io.from_omlt(nd)
+    x = np.random.default_rng(17).uniform(-1, 1, size=(50, 3))
+    np.testing.assert_allclose(back.forward(x), net.forward(x), rtol=1e-12, atol=1e-12)
