@@ -140,7 +140,7 @@ def _optimum(net, formulation, lb, ub, sense):
     res = pyo.SolverFactory("scip_direct").solve(m)
     assert res.solver.termination_condition == pyo.TerminationCondition.optimal
     x = np.array([pyo.value(m.x[i]) for i in range(net.n_inputs)])
-    return pyo.value(m.obj), net.forward(x)[0]
+    return pyo.value(m.obj), net.forward(x)[0], m.nn.bounds
 
 
 FORMULATIONS = [*pr.formulation_names(), "sos1"]
@@ -149,18 +149,21 @@ FORMULATIONS = [*pr.formulation_names(), "sos1"]
 @pytest.mark.solver
 @requires_scip
 @pytest.mark.parametrize("formulation", FORMULATIONS)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=sparse_networks(max_in=2, clipped=False), sense=st.sampled_from(["min", "max"]))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), sense=st.sampled_from(["min", "max"]))
 def test_every_formulation_of_a_sparse_network_finds_the_dense_twins_optimum(
-    formulation, case, sense
+    formulation, data, sense
 ):
-    net, lb, ub, _ = case
+    # SOS1 covers plain ReLU only; the others get clipped networks too
+    clipped = False if formulation == "sos1" else None
+    net, lb, ub, _ = data.draw(sparse_networks(max_in=2, clipped=clipped))
     sense = pyo.minimize if sense == "min" else pyo.maximize
     form = SOS1() if formulation == "sos1" else formulation
-    value, forward = _optimum(net, form, lb, ub, sense)
-    twin_value, _ = _optimum(dense_twin(net), form, lb, ub, sense)
+    value, forward, bounds = _optimum(net, form, lb, ub, sense)
+    twin_value, _, twin_bounds = _optimum(dense_twin(net), form, lb, ub, sense)
     assert value == pytest.approx(forward, abs=1e-6, rel=1e-6)
     assert value == pytest.approx(twin_value, abs=1e-6, rel=1e-6)
+    _assert_same_bounds(bounds, twin_bounds)
 
 
 @pytest.mark.solver
@@ -170,7 +173,7 @@ def test_clipped_sparse_network_optimum_equals_forward(formulation):
     net = sparse_network((2, 6, 5, 1), seed=11, clipped=True, cap=0.7)
     lb, ub = -np.ones(2), np.ones(2)
     for sense in (pyo.minimize, pyo.maximize):
-        value, forward = _optimum(net, formulation, lb, ub, sense)
+        value, forward, _ = _optimum(net, formulation, lb, ub, sense)
         assert value == pytest.approx(forward, abs=1e-6, rel=1e-6)
 
 
