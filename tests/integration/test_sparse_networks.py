@@ -297,3 +297,13 @@ def test_omlt_export_of_a_sparse_network_round_trips():
     back = pr.io.from_omlt(nd)
     x = np.random.default_rng(17).uniform(-1, 1, size=(50, 3))
     np.testing.assert_allclose(back.forward(x), net.forward(x), rtol=1e-12, atol=1e-12)
+
+
+def test_lp_bounds_of_a_sparse_network_on_worker_processes_match_serial():
+    net = sparse_network((4, 12, 10, 2), seed=18)
+    lb, ub = -np.ones(4), np.ones(4)
+    serial = pr.lp_bounds(net, lb, ub)
+    parallel = pr.lp_bounds(net, lb, ub, workers=2)
+    for k in range(net.n_layers):  # same chunks, same LPs: bit-identical bounds
+        np.testing.assert_array_equal(serial.lower[k], parallel.lower[k])
+        np.testing.assert_array_equal(serial.upper[k], parallel.upper[k])
