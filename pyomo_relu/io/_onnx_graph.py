@@ -279,9 +279,11 @@ class GraphParser(LayerBuilder):
             if multi and node.op_type in _OPS:
                 self._check_reads(node, [node.input[k] for k in data])
                 self._unsupported(
-                    f"it reads {len(data)} data tensors {[node.input[k] for k in data]}; "
-                    f"{node.op_type} is read with one data input and constants",
-                    "Only Add, Sub and Concat combine two branches of the network. ",
+                    f"it reads {len(data)} data tensors {[node.input[k] for k in data]}; a "
+                    f"{node.op_type} reads one data tensor, its other inputs (weights, bias, "
+                    "parameters) must be constants (initializers)",
+                    "Only Add, Sub and Concat combine two branches of the network; export with "
+                    "the weights as initializers (export_params=True). ",
                 )
             self._unsupported(
                 _HINTS.get(node.op_type, "it has no translation into dense ReLU layers")
