@@ -82,6 +82,7 @@ def _geometry(p, node, spatial, kernel, *, pool):
             pads=pads,
             auto_pad=auto_pad,
             ceil_mode=ceil_mode,
+            clamp_same=not pool,
         )
     except ValueError as exc:
         p._unsupported(str(exc))
