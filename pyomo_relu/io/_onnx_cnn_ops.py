@@ -3,7 +3,8 @@
 ``Conv``, ``AveragePool`` and ``GlobalAveragePool`` are sparse affine maps on the
 C-order ``(C, *spatial)`` sample (:mod:`._conv`); ``MaxPool`` and ``GlobalMaxPool``
 become pairwise trees of ReLU layers; ``Transpose`` permutes the elements; ``Add``,
-``Sub`` and ``Concat`` of two data tensors join branches (residual blocks); a last
+``Sub`` and ``Concat`` of two data tensors join branches (residual blocks); ``ReduceMean`` and
+``ReduceSum`` over feature axes are sparse maps; a last
 ``Softmax``/``LogSoftmax`` is dropped.  Attributes are read with their ONNX
 specification defaults.
 """
@@ -199,6 +200,38 @@ def _transpose(p, node, k):
     p.shape = (BATCH,) + tuple(dims[q - 1] for q in perm[1:])
 
 
+def _reduce(p, node, k):
+    """``ReduceMean``/``ReduceSum`` over feature axes: a sparse averaging (summing) map."""
+    if k != 0:
+        p._unsupported("the data tensor must be the first input")
+    rank, dims = len(p.shape), p.shape[1:]
+    if any(not isinstance(d, int) for d in dims):
+        p._unsupported(f"it needs static sizes, the tensor has layout {list(p.shape)}")
+    as_input = p.opset >= (13 if node.op_type == "ReduceSum" else 18)  # axes became an input
+    axes = p._const(node, 1, "axes") if as_input else attr(node, "axes", None)
+    axes = None if axes is None or np.size(axes) == 0 else [int(a) for a in np.ravel(axes)]
+    if axes is None:
+        if int(attr(node, "noop_with_empty_axes", 0)):
+            return
+        p._unsupported("it reduces every axis, the batch axis included")
+    axes = sorted({a + rank if a < 0 else a for a in axes})
+    if not all(1 <= a < rank for a in axes):
+        p._unsupported(f"axes {axes} of layout {list(p.shape)} include the batch axis")
+    keep = [a for a in range(1, rank) if a not in axes]
+    ids = np.arange(math.prod(dims)).reshape(dims).transpose([a - 1 for a in keep + axes])
+    groups = ids.reshape(math.prod(dims[a - 1] for a in keep), -1)
+    weight = 1.0 / groups.shape[1] if node.op_type == "ReduceMean" else 1.0
+    rows = np.repeat(np.arange(groups.shape[0]), groups.shape[1])
+    matrix = sp.csr_array(
+        (np.full(groups.size, weight), (rows, groups.ravel())), shape=(groups.shape[0], ids.size)
+    )
+    p._push_sparse(matrix, np.zeros(groups.shape[0]))
+    if int(attr(node, "keepdims", 1)):
+        p.shape = tuple(1 if i in axes else d for i, d in enumerate(p.shape))
+    else:
+        p.shape = tuple(d for i, d in enumerate(p.shape) if i not in axes)
+
+
 def _dense(A):
     return A.toarray() if sp.issparse(A) else A
 
@@ -295,6 +328,8 @@ CNN_OPS = {
     "MaxPool": _maxpool,
     "GlobalMaxPool": _maxpool,
     "Transpose": _transpose,
+    "ReduceMean": _reduce,
+    "ReduceSum": _reduce,
 }
 for _head in HEADS:
     CNN_OPS[_head] = drop_head

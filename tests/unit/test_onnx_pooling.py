@@ -168,3 +168,25 @@ def test_a_pool_needs_a_channel_layout():
     nodes = [node("AveragePool", ["x"], ["y"], kernel_shape=[2], name="ap")]
     with pytest.raises(UnsupportedOperatorError, match="layout \\[N, C, d_1, ...\\]"):
         pr.load_onnx(make_model(nodes, {}, (4,)))
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum"])
+@pytest.mark.parametrize("opset, keepdims", [(11, 1), (18, 0), (18, 1)])
+def test_reductions_over_feature_axes_are_sparse_maps(op, opset, keepdims):
+    """torch's AdaptiveAvgPool2d(1) is exported as ReduceMean over the spatial axes."""
+    axes = [2, -1]
+    attrs, inits, ins = {"keepdims": keepdims}, {}, ["r"]
+    if opset < 13:
+        attrs["axes"] = axes
+    else:
+        inits["axes"], ins = np.array(axes, dtype=np.int64), ["r", "axes"]
+    nodes = [
+        node("Relu", ["x"], ["r"]),
+        node(op, ins, ["m"], **attrs),
+        node("Flatten", ["m"], ["y"]),
+    ]
+    net = check_against_runtimes(nodes, inits, (2, 3, 4), opset=opset, reference=False)
+    assert net.layer_sizes == (24, 24, 2)
+    everything = [node("Relu", ["x"], ["r"]), node(op, ["r"], ["y"], keepdims=0, name="all")]
+    with pytest.raises(UnsupportedOperatorError, match="'all'.*batch axis"):
+        pr.load_onnx(make_model(everything, {}, (2, 3, 4), opset=opset))
