@@ -98,6 +98,7 @@ class LayerBuilder:
         if result.A is None and result.c is None:
             return  # the last layer's output, or no layer at all (which the caller refuses)
         self.cur = result
+        result.origin = result.origin or ("output", self.output)
         self._close(Activation.LINEAR)
 
     def _origin(self):
