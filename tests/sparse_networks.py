@@ -66,3 +66,38 @@ def sparse_networks(draw, *, max_in=3, max_width=6, max_hidden=2, clipped=None):
     lb = rng.uniform(-2, 1, size=n_in)
     ub = lb + rng.uniform(0.1, 2, size=n_in)
     return net, lb, ub, rng
+
+
+def conv_matrix(rng, c_in, h, w, c_out, *, kernel=3, stride=1, pad=1):
+    """CSR matrix of a random ``kernel x kernel`` convolution on a ``(c_in, h, w)`` tensor.
+
+    Row ``(o, i, j)`` (channel-major, as ONNX flattens) holds the kernel's taps on
+    the input pixels it covers: a convolution lowered to an affine map.  Returns
+    the matrix and the output shape ``(c_out, h_out, w_out)``.
+    """
+    h_out, w_out = (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1
+    taps = rng.normal(size=(c_out, c_in, kernel, kernel)) * np.sqrt(2.0 / (c_in * kernel**2))
+    rows, cols, vals = [], [], []
+    for o, i, j in np.ndindex(c_out, h_out, w_out):
+        for c, di, dj in np.ndindex(c_in, kernel, kernel):
+            y, x = i * stride + di - pad, j * stride + dj - pad
+            if 0 <= y < h and 0 <= x < w:
+                rows.append((o * h_out + i) * w_out + j)
+                cols.append((c * h + y) * w + x)
+                vals.append(taps[o, c, di, dj])
+    shape = (c_out * h_out * w_out, c_in * h * w)
+    return sp.csr_array((vals, (rows, cols)), shape=shape), (c_out, h_out, w_out)
+
+
+def conv_network(*, seed=0):
+    """1x8x8 -> conv 4x8x8 -> conv (stride 2) 8x4x4 -> dense 10, the conv layers sparse."""
+    rng = np.random.default_rng(seed)
+    w0, s0 = conv_matrix(rng, 1, 8, 8, 4)
+    w1, s1 = conv_matrix(rng, *s0, 8, stride=2)
+    w2 = rng.normal(size=(10, w1.shape[0])) * np.sqrt(2.0 / w1.shape[0])
+    layers = [
+        DenseLayer(w0, rng.normal(size=w0.shape[0]) * 0.1, name="conv 0"),
+        DenseLayer(w1, rng.normal(size=w1.shape[0]) * 0.1, name="conv 1"),
+        DenseLayer(w2, rng.normal(size=10) * 0.1, Activation.LINEAR, name="dense"),
+    ]
+    return ReluNetwork(layers)
