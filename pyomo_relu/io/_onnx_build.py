@@ -148,7 +148,7 @@ class LayerBuilder:
         if t.A is None:
             A = sp.csr_array((np.ones(n), (np.arange(n), order)), shape=(n, self.n_front))
         else:
-            A = A[order]
+            A = t.A[order]
         t.A, t.c = A, None if t.c is None else t.c[order]
         t.open_act = False
 

@@ -158,3 +158,37 @@ def test_a_transpose_between_conv_and_dense_permutes_the_features():
     with pytest.raises(UnsupportedOperatorError, match="keeps the batch axis first"):
         bad = [node("Transpose", ["x"], ["y"], perm=[1, 0, 2])]
         pr.load_onnx(make_model(bad, {}, (2, 3)))
+
+
+@pytest.mark.parametrize("opset", [9, 17])
+def test_a_slice_of_a_branch_joins_a_pool(opset):
+    """torch's ``h[:, :, :2, :2]`` (Slice) added to a pooled branch; Slice after a conv, whose
+    map is not the identity, and after a ReLU."""
+    rng = np.random.default_rng(9)
+    if opset < 10:
+        slices = [
+            node("Slice", ["c"], ["s"], starts=[0, 1], ends=[2, 100], axes=[2, -1]),
+            node("Slice", ["r"], ["rs"], starts=[0, 0], ends=[2, 2], axes=[2, 3]),
+        ]
+        inits = {}
+    else:
+        slices = [
+            node("Slice", ["c", "st", "en", "ax"], ["s"]),
+            node("Slice", ["r", "st0", "en0", "ax0", "one"], ["rs"]),
+        ]
+        inits = {"st": [0, 1], "en": [2, 100], "ax": [2, -1], "st0": [0, 0], "en0": [2, 2]}
+        inits.update(ax0=[2, 3], one=[1, 1])
+        inits = {k: np.array(v, dtype=np.int64) for k, v in inits.items()}
+    nodes = [
+        node("Conv", ["x", "W"], ["c"]),
+        *slices[:1],
+        node("Relu", ["c"], ["r"]),
+        *slices[1:],
+        node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2]),
+        node("Add", ["p", "rs"], ["q"]),
+        node("Add", ["q", "s"], ["f"]),
+        node("Flatten", ["f"], ["y"]),
+    ]
+    inits["W"] = rng.normal(size=(2, 1, 2, 2))
+    net = check_against_runtimes(nodes, inits, (1, 4, 4), opset=opset, reference=False)
+    assert net.n_outputs == 8 and any(r.pass_through for r in net.lowering)
