@@ -243,6 +243,8 @@ class LayerBuilder:
 
     def data_nonnegative(self):
         """True when every element of the data tensor is known to be >= 0."""
+        if self.cur.A is None and self._nonneg is None:  # the graph input: any sign
+            return False
         return bool(np.all(nonnegative(self.cur.A, self.cur.c, self.front_nonneg)))
 
     def _cap_nonnegative(self, caps):

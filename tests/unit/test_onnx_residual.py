@@ -21,7 +21,7 @@ SETTINGS = settings(
 
 
 def _block(skip_from, join, bn, rng, c=2, size=4):
-    """conv -> relu -> [conv -> bn? -> relu] joined with the skip tensor, then a head."""
+    """conv -> relu -> [conv -> bn? -> relu] joined with the skip tensor, relu, then a head."""
     nodes = [
         node("Conv", ["x", "W0"], ["c0"], pads=[1, 1, 1, 1]),
         node("Relu", ["c0"], ["r0"]),
@@ -42,7 +42,11 @@ def _block(skip_from, join, bn, rng, c=2, size=4):
     else:
         nodes.append(node(join, ["r1", skip], ["s"], name="/block/join"))
         width = c
-    nodes += [node("Flatten", ["s"], ["f"]), node("Gemm", ["f", "G"], ["y"], transB=1)]
+    nodes += [
+        node("Relu", ["s"], ["t"]),
+        node("Flatten", ["t"], ["f"]),
+        node("Gemm", ["f", "G"], ["y"], transB=1),
+    ]
     inits["G"] = rng.normal(size=(3, width * size * size))
     return nodes, inits
 
@@ -59,6 +63,8 @@ def test_residual_blocks_match_the_runtimes(skip_from, join, bn, seed):
     nodes, inits = _block(skip_from, join, bn, rng)
     net = check_against_runtimes(nodes, inits, (1, 4, 4), seed=seed)
     carried = net.lowering[1].pass_through
+    # a sum of two ReLU outputs is >= 0: the ReLU after it adds no layer
+    assert net.n_layers == (3 if skip_from == "relu" and join in ("Add", "Concat") else 4)
     # the skip tensor crosses the second ReLU layer: 32 values, one neuron each when they are
     # ReLU outputs (known >= 0), two when they are signed convolution outputs
     assert carried == (32 if skip_from == "relu" else 64)
