@@ -22,6 +22,7 @@ HiGHS with an error naming the block and the fix).
 from __future__ import annotations
 
 from ..errors import UnknownOptionError
+from .auto import Auto
 from .base import BuildStats, Formulation, PreparationCache, Prepared
 from .bigm import (
     SOS1,
@@ -34,7 +35,7 @@ from .bigm import (
 )
 from .encodings import encoding_names, get_encoding, register_encoding
 from .layered import LayerFormulation
-from .regions import Auto, Regions
+from .regions import Regions
 
 _REGISTRY: dict[str, Formulation] = {}
 
