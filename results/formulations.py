@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 import time
@@ -91,7 +92,7 @@ def _formulation(name):
         return LayerFormulation(
             "tightened_sos1", "OBBT, then SOS1", steps=[Tighten()], encoding="sos1"
         )
-    parts = int(name.split("_p")[1][0])
+    parts = int(re.search(r"_p(\d+)", name).group(1))
     strategy = "by_weight" if name.endswith("by_weight") else "equal_size"
     return TightenedPartition(n_parts=parts, strategy=strategy)
 
