@@ -57,7 +57,7 @@ _ESTIMATE_MARGIN, _TIME_MARGIN = 2.0, 1.5
 #: the least enumeration budget, so that small networks are always enumerated
 _MIN_BUDGET = 0.2
 #: least seconds, and share of the predicted fallback time, that sampling may take
-_MIN_SAMPLING, _SAMPLING_SHARE = 0.02, 0.1
+_MIN_SAMPLING, _SAMPLING_SHARE = 0.05, 0.1
 
 
 @dataclass(frozen=True)
