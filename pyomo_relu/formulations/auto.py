@@ -17,7 +17,7 @@ decides by cost before it enumerates anything:
    regions, and the time of the whole enumeration (1.5 times the estimated
    regions) predicted from it; above the
    budget (``cost_ratio`` times the predicted fallback time, at least
-   0.2 s) it means ``tightened_bigm``;
+   0.5 s) it means ``tightened_bigm``;
 5. otherwise the regions are enumerated, with the budget as time limit; if the
    enumeration stops short, ``tightened_bigm`` is used.
 
@@ -55,7 +55,7 @@ _WARM_PROBES = 3
 #: time is predicted for 1.5 times the estimate
 _ESTIMATE_MARGIN, _TIME_MARGIN = 2.0, 1.5
 #: the least enumeration budget, so that small networks are always enumerated
-_MIN_BUDGET = 0.2
+_MIN_BUDGET = 0.5
 #: least seconds, and share of the predicted fallback time, that sampling may take
 _MIN_SAMPLING, _SAMPLING_SHARE = 0.05, 0.1
 
