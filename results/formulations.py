@@ -14,6 +14,7 @@ formulation has it) and solves it.  Usage::
     python results/formulations.py train          # writes the networks to results/nets/
     python results/formulations.py run [names]    # appends rows to results/formulations.csv
     python results/formulations.py solve NET FORMULATION   # one solve (used by run)
+    python results/formulations.py table CSV...   # markdown table of the rows of the CSV files
 """
 
 from __future__ import annotations
@@ -151,10 +152,43 @@ def run(names) -> None:
                 writer.writerow(row)
 
 
+def _num(value, fmt):
+    return "-" if value in ("", None) else format(float(value), fmt)
+
+
+def table(paths) -> None:
+    """Print one markdown table: a row per network and formulation, one column group per file."""
+    runs = []
+    for path in paths:
+        with open(path) as fh:
+            runs.append({(r["network"], r["formulation"]): r for r in csv.DictReader(fh)})
+    head = "| network | formulation | binaries | rows |"
+    head += "".join(f" run {i + 1}: status, best, bound, s, nodes |" for i in range(len(runs)))
+    print(head)
+    print("|" + "---|" * (4 + len(runs)))
+    for tag in NETWORKS:
+        for name in FORMULATIONS:
+            rows = [run.get((tag, name)) for run in runs]
+            first = next((r for r in rows if r), None)
+            if first is None:
+                continue
+            cells = [
+                "-"
+                if r is None
+                else f"{r['status']}, {_num(r['objective'], '.4f')}, {_num(r['bound'], '.3f')}, "
+                f"{_num(r['solve_s'], '.1f')}, {r['nodes']}"
+                for r in rows
+            ]
+            line = f"| {tag} | {name} | {first['binaries']} | {first['rows']} | "
+            print(line + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "train":
         train()
     elif sys.argv[1] == "run":
         run(sys.argv[2:])
+    elif sys.argv[1] == "table":
+        table(sys.argv[2:])
     else:
         print(json.dumps(solve(sys.argv[2], sys.argv[3])))
