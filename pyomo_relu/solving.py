@@ -163,6 +163,9 @@ def solve_model(
         solver parameter the solver does not know (or a value of the wrong type).
     SolverUnavailableError
         If the solver is not installed (the message names the pip package).
+    NotApplicableError
+        For ``appsi_highs`` and a model with SOS constraints (e.g. a block with
+        the ``sos1`` formulation); the message names the block and the fix.
     """
     if settings not in SCIP_SETTINGS:
         raise UnknownOptionError(
@@ -527,6 +530,28 @@ def _run_contrib(opt, m, *, time_limit, tee, options):
     )
 
 
+def _refuse_sos(m) -> None:
+    """HiGHS has no SOS constraints: refuse a model with one, naming its block and the fix."""
+    import pyomo.environ as pyo
+
+    sos = next(m.component_data_objects(pyo.SOSConstraint, active=True, descend_into=True), None)
+    if sos is None:
+        return
+    owner = sos.parent_block()
+    while owner is not None and not hasattr(owner, "build_stats"):
+        owner = owner.parent_block()
+    where = (
+        "the model"
+        if owner is None
+        else (f"block {owner.name!r} (formulation {owner.formulation!r})")
+    )
+    raise NotApplicableError(
+        f"solve_model: {where} has SOS constraints ({sos.name}), which HiGHS (appsi_highs) does "
+        "not support; solve with solver='scip_direct' (or 'scip_persistent'), or rebuild the "
+        "block with a formulation without them, e.g. block.rebuild(formulation='tightened_bigm')."
+    )
+
+
 def _run_appsi(opt, m, *, time_limit, tee, options):
     """The APPSI interface (appsi_highs); no solver time or node count is reported.
 
@@ -535,6 +560,7 @@ def _run_appsi(opt, m, *, time_limit, tee, options):
     """
     from pyomo.common.errors import PyomoException
 
+    _refuse_sos(m)
     if time_limit is not None:
         return _run_highs_bounded(m, time_limit=time_limit, tee=tee, options=options)
     opt.highs_options.update(options)

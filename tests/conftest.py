@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyomo_relu import Activation, DenseLayer, ReluNetwork
+from pyomo_relu import Activation, ActivationKind, DenseLayer, ReluNetwork
 
 
 def random_network(sizes, *, seed=0, clipped=False, cap=1.0, bias_scale=0.5, relu_output=False):
@@ -24,6 +24,20 @@ def random_network(sizes, *, seed=0, clipped=False, cap=1.0, bias_scale=0.5, rel
             act = Activation.RELU
         layers.append(DenseLayer(w, b, act, name=f"layer {k}"))
     return ReluNetwork(layers)
+
+
+def outside_scope(formulation, net) -> str | None:
+    """Pattern of the error a formulation's documented scope gives ``net``, or None if it applies.
+
+    ``sos1`` covers ReLU networks only and refuses a network with a clipped-ReLU
+    layer when the block is built.  (``regions`` and its input count are handled
+    where the tests build it.)
+    """
+    name = getattr(formulation, "name", formulation)
+    clipped = any(layer.activation.kind is ActivationKind.CLIPPED_RELU for layer in net.layers)
+    if name == "sos1" and clipped:
+        return r"formulation 'sos1'\): layer \d+ of the network is a clipped ReLU"
+    return None
 
 
 def scip_available() -> bool:

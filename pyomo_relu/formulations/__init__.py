@@ -10,22 +10,32 @@ reduction steps (:mod:`~pyomo_relu.formulations.steps`) plus the layer writer
 with one per-neuron encoding (:mod:`~pyomo_relu.formulations.encodings`);
 ``tightened_bigm`` is ``[Tighten(time_limit)]`` + the big-M encoding.
 
-:func:`~pyomo_relu.formulations.bigm.SOS1` (formulation ``sos1``: the layer
-writer with the SOS1 encoding, ReLU only) is not registered by default: it needs
-a solver that takes SOS constraints (SCIP; HiGHS refuses the model with an
-error) and does not cover clipped ReLU, while every registered formulation
-works on every network and solver.  Pass ``formulation=SOS1()`` to a block, or
-``register(SOS1())`` once to use it by name.
+:func:`~pyomo_relu.formulations.bigm.Partition` (``partition``, and
+``tightened_partition`` after LP tightening) splits each unstable neuron's
+weighted inputs into groups (the P-split of Tsay et al. 2021).
+``sos1`` (the layer writer with the SOS1 encoding) has a narrower scope than
+the others: ReLU networks only (a clipped-ReLU layer is refused when the block
+is built) and solvers that take SOS constraints (SCIP; ``solve_model`` refuses
+HiGHS with an error naming the block and the fix).
 """
 
 from __future__ import annotations
 
 from ..errors import UnknownOptionError
+from .auto import Auto
 from .base import BuildStats, Formulation, PreparationCache, Prepared
-from .bigm import SOS1, BigM, ScaledBigM, TightenedBigM, TightenedScaledBigM
+from .bigm import (
+    SOS1,
+    BigM,
+    Partition,
+    ScaledBigM,
+    TightenedBigM,
+    TightenedPartition,
+    TightenedScaledBigM,
+)
 from .encodings import encoding_names, get_encoding, register_encoding
 from .layered import LayerFormulation
-from .regions import Auto, Regions
+from .regions import Regions
 
 _REGISTRY: dict[str, Formulation] = {}
 
@@ -60,6 +70,9 @@ for _f in (
     TightenedBigM(),
     ScaledBigM(),
     TightenedScaledBigM(),
+    Partition(),
+    TightenedPartition(),
+    SOS1(),
     Regions(),
     Auto(),
 ):
@@ -76,6 +89,8 @@ __all__ = [
     "ScaledBigM",
     "TightenedScaledBigM",
     "SOS1",
+    "Partition",
+    "TightenedPartition",
     "register_encoding",
     "get_encoding",
     "encoding_names",

@@ -85,6 +85,11 @@ class BuildStats:
         The formulation ``auto`` picked.
     scaling : str or None
         The rescaling rule that ran (``scaled_*`` formulations), e.g. ``"max_abs"``.
+    decision : str or None
+        Why ``auto`` picked ``used`` (the estimates and budgets it compared).
+    decision_seconds : float or None
+        Seconds ``auto`` spent deciding (estimates, probes and any region
+        enumeration), before the preparation of the formulation it picked.
     """
 
     binaries: int
@@ -98,15 +103,19 @@ class BuildStats:
     corners: int | None = None
     used: str | None = None
     scaling: str | None = None
+    decision: str | None = None
+    decision_seconds: float | None = None
 
     def facts(self) -> dict:
         """The formulation-specific facts that are set (``regions``, ``corners``, ``used``,
-        ``scaling``)."""
+        ``scaling``, ``decision``, ``decision_seconds``)."""
         facts = {
             "regions": self.regions,
             "corners": self.corners,
             "used": self.used,
             "scaling": self.scaling,
+            "decision": self.decision,
+            "decision_seconds": self.decision_seconds,
         }
         return {k: v for k, v in facts.items() if v is not None}
 

@@ -1,4 +1,4 @@
-r"""The big-M family of layer formulations (and ``sos1``), each a list of steps plus an encoding.
+r"""The layer formulations (big-M family, ``partition``, ``sos1``): steps plus an encoding.
 
 For a neuron with pre-activation :math:`z = w^\top a + b` and sound bounds
 :math:`l \le z \le u`:
@@ -9,7 +9,8 @@ For a neuron with pre-activation :math:`z = w^\top a + b` and sound bounds
 * Unstable neurons get a pre-activation variable :math:`z` (one equality row
   carries the dense weights once) and the rows of the encoding: big-M
   (:mod:`pyomo_relu.formulations.encodings.bigm`, 2-3 terms per row) or SOS1
-  (:mod:`pyomo_relu.formulations.encodings.sos1`).
+  (:mod:`pyomo_relu.formulations.encodings.sos1`) or the P-split
+  (:mod:`pyomo_relu.formulations.encodings.partition`).
 
 ``tightened_*`` tighten the bounds by LP (OBBT) when the block is built,
 ``scaled_*`` rescale hidden neurons so every big-M is at most 1.
@@ -19,11 +20,24 @@ optimization", Constraints 23 (2018); Plate et al., arXiv 2502.03016 (2025).
 
 from __future__ import annotations
 
+from ..errors import NotApplicableError
+from ..network import ActivationKind
+from .base import Prepared
+from .encodings import PartitionEncoding
 from .layered import LayerFormulation
 from .steps import Rescale, Tighten
 from .writer import LayerWriter
 
-__all__ = ["BigM", "TightenedBigM", "ScaledBigM", "TightenedScaledBigM", "SOS1"]
+__all__ = [
+    "BigM",
+    "TightenedBigM",
+    "ScaledBigM",
+    "TightenedScaledBigM",
+    "SOS1",
+    "Partition",
+    "TightenedPartition",
+    "ReluOnly",
+]
 
 #: what each rescaling rule achieves, for the formulations' descriptions
 _RULE_TEXT = {
@@ -104,15 +118,94 @@ def TightenedScaledBigM(  # noqa: N802
     )
 
 
+class ReluOnly:
+    """A preparation step that refuses networks with a clipped-ReLU layer, naming the fix.
+
+    The SOS1 encoding covers the one kink of a ReLU; refusing in ``prepare``
+    (before any row exists) gives the block's error with the formulation's
+    name, instead of an error from inside the writer.
+    """
+
+    name = "relu_only"
+
+    def __init__(self, owner: str, alternative: str):
+        self.owner, self.alternative = owner, alternative
+
+    def apply(self, prepared: Prepared, *, workers=1, progress=False) -> Prepared:
+        net = prepared.network
+        for k, layer in enumerate(net.layers):
+            if layer.activation.kind is ActivationKind.CLIPPED_RELU:
+                cap = layer.activation.cap
+                cap = f"cap {cap}" if not isinstance(cap, tuple) else "per-neuron caps"
+                raise NotApplicableError(
+                    f"formulation {self.owner!r}: layer {k} of the network is a clipped ReLU "
+                    f"({cap}), which the {self.owner!r} formulation does "
+                    f"not cover (ReLU networks only); use formulation {self.alternative}."
+                )
+        return prepared
+
+    def __repr__(self) -> str:
+        return f"ReluOnly(owner={self.owner!r})"
+
+
 def SOS1() -> LayerFormulation:  # noqa: N802
     """ReLU as complementarity ``y - z = s``, ``SOS1{y, s}``: no binaries (ReLU networks only).
 
     Solvers that take SOS constraints: SCIP (``scip_direct``,
-    ``scip_persistent``), Gurobi, CPLEX; not HiGHS.
+    ``scip_persistent``), Gurobi, CPLEX; not HiGHS:
+    :func:`pyomo_relu.solving.solve_model` with ``solver="appsi_highs"`` raises
+    ``NotApplicableError`` naming the block and the fix.  A network with a
+    clipped-ReLU layer is refused when the block is built (``NotApplicableError``).
     """
     return LayerFormulation(
         "sos1",
         "complementarity y*s = 0 as SOS1 sets, no binaries (ReLU only; SCIP, not HiGHS)",
-        steps=[],
+        steps=[ReluOnly("sos1", "'bigm' or 'tightened_bigm' (or 'partition')")],
         encoding="sos1",
     )
+
+
+def Partition(*, n_parts: int = 2, strategy: str = "equal_size") -> LayerFormulation:  # noqa: N802
+    """P-split (partition) formulation with the block's bounds; see
+    :mod:`~pyomo_relu.formulations.encodings.partition`.
+
+    ``n_parts`` groups of weighted inputs per unstable neuron (default 2),
+    grouped by ``strategy`` (``"equal_size"`` or ``"by_weight"``).  Clipped
+    neurons whose cap is reachable get the big-M rows.
+
+    Raises
+    ------
+    UnknownOptionError
+        If ``n_parts`` is not a positive integer or ``strategy`` is unknown.
+    """
+    return LayerFormulation(
+        "partition",
+        f"P-split of each unstable neuron's weighted inputs into {n_parts} groups "
+        f"({strategy}), from the block's bounds",
+        steps=[],
+        encoding=_partition(n_parts, strategy, "Partition"),
+    )
+
+
+def TightenedPartition(  # noqa: N802
+    time_limit: float | None = None, *, n_parts: int = 2, strategy: str = "equal_size"
+) -> LayerFormulation:
+    """LP bound tightening (OBBT, ``time_limit`` seconds, None: no limit), then the P-split.
+
+    The tightened bounds give the neuron's big-M rows and, through the bounds
+    of the previous layer, the group bounds.  Options as for :func:`Partition`.
+    """
+    return LayerFormulation(
+        "tightened_partition",
+        f"LP bound tightening (OBBT) when built, then the P-split into {n_parts} groups "
+        f"({strategy})",
+        steps=[Tighten(time_limit, owner="TightenedPartition")],
+        encoding=_partition(n_parts, strategy, "TightenedPartition"),
+    )
+
+
+def _partition(n_parts, strategy, owner):
+    """The registered ``partition`` encoding for the defaults, else a new one."""
+    if (n_parts, strategy) == (2, "equal_size"):
+        return "partition"
+    return PartitionEncoding(n_parts, strategy, owner=owner)

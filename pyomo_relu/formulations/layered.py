@@ -9,7 +9,9 @@ family and ``sos1`` are all instances of :class:`LayerFormulation`::
     tightened_bigm         = [Tighten(limit)]        + big-M encoding
     scaled_bigm            = [Rescale(rule)]         + big-M encoding
     tightened_scaled_bigm  = [Tighten(limit), Rescale(rule)] + big-M encoding
-    sos1                   = []                      + SOS1 encoding
+    sos1                   = [ReluOnly]              + SOS1 encoding
+    partition              = []                      + P-split encoding
+    tightened_partition    = [Tighten(limit)]        + P-split encoding
 """
 
 from __future__ import annotations

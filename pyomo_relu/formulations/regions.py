@@ -29,13 +29,12 @@ or two operating variables) and does not apply beyond two free inputs.
 References: Jeroslow & Lowe (1984); Vielma, Ahmed & Nemhauser, "Mixed-integer
 models for nonseparable piecewise-linear optimization", Oper. Res. 58 (2010).
 
-``auto`` picks ``regions`` when the network has at most 2 free inputs and at
-most ``max_regions`` regions, and ``tightened_bigm`` otherwise.
+``auto`` (:mod:`pyomo_relu.formulations.auto`) picks ``regions`` when the
+network has at most 2 free inputs and a sampled estimate says its regions are
+few and quick to enumerate, and ``tightened_bigm`` otherwise.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
@@ -47,10 +46,11 @@ from ..bounds import interval_bounds
 from ..errors import NotApplicableError, UnknownOptionError
 from ..regions import linear_partition
 from .base import BuildStats, Formulation, PreparationCache, Prepared
-from .bigm import TightenedBigM
 
-__all__ = ["Regions", "Auto"]
+__all__ = ["Regions"]
 
+#: "use the formulation's own time limit"
+_OWN = object()
 #: partitions remembered by one Regions formulation
 _CACHE_SIZE = 32
 #: regions kept over all its cached partitions (a region costs about 0.4 KB), so the cache stays
@@ -130,14 +130,18 @@ class Regions(Formulation):
         self.max_regions, self.time_limit, self.encoding = int(max_regions), time_limit, encoding
         self.cache = PreparationCache(_CACHE_SIZE, too_big=_TooManyRegions(_CACHE_REGIONS))
 
-    def partition(self, net, bounds):
+    def partition(self, net, bounds, *, time_limit=_OWN):
         """The region partition of ``net`` over its bounds' input box; raises NotApplicableError.
+
+        ``time_limit`` (seconds or None) replaces the formulation's own limit
+        for this call (``auto`` passes its budget).
 
         Partitions are remembered in :attr:`cache` per network object and box
         (the last :data:`_CACHE_SIZE`, at most :data:`_CACHE_REGIONS` regions in
         all, never keeping a network alive), so indexed blocks that embed one
         network many times (e.g. once per time period) enumerate its regions once.
         """
+        limit = self.time_limit if time_limit is _OWN else time_limit
         key = (id(net), bounds.input_lb.tobytes(), bounds.input_ub.tobytes(), self.max_regions)
         part = self.cache.recall(key, net)
         if part is None:
@@ -146,7 +150,7 @@ class Regions(Formulation):
                 bounds.input_lb,
                 bounds.input_ub,
                 bounds=_box_bounds(net, bounds),
-                time_limit=self.time_limit,
+                time_limit=limit,
                 max_regions=self.max_regions,
             )
             if part.complete:
@@ -164,7 +168,7 @@ class Regions(Formulation):
                 f"the network has more than {self.max_regions} linear regions on its box"
                 if part.n_regions >= self.max_regions
                 else "enumerating the linear regions exceeded the time limit of "
-                f"{self.time_limit} s "
+                f"{limit} s "
                 f"({part.n_regions} regions found so far)"
             )
             raise NotApplicableError(
@@ -245,58 +249,3 @@ class Regions(Formulation):
             regions=n_reg,
             corners=n_lam,
         )
-
-
-class Auto(Formulation):
-    """``regions`` where it applies and is small enough, else ``tightened_bigm``."""
-
-    name = "auto"
-    description = (
-        "'regions' for networks with <= 2 free inputs and few regions, else 'tightened_bigm'"
-    )
-
-    def __init__(
-        self,
-        max_regions: int = 20_000,
-        time_limit: float | None = 30.0,
-        tighten_time_limit: float | None = None,
-        encoding: str = "log",
-    ):
-        """``time_limit`` bounds the region enumeration, ``tighten_time_limit`` the LP
-        tightening of the ``tightened_bigm`` fallback (seconds; None: no limit);
-        ``encoding`` is that of ``regions`` (``"log"`` or ``"unary"``)."""
-        self._regions = Regions(max_regions=max_regions, time_limit=time_limit, encoding=encoding)
-        self._bigm = TightenedBigM(time_limit=tighten_time_limit)
-
-    def partition(self, net, bounds):
-        """The region partition ``auto`` would use for ``net`` on its bounds' box, or None.
-
-        None means ``auto`` falls back to ``tightened_bigm`` (more than 2 free
-        inputs, too many regions, or the enumeration's time limit).  The
-        partition is remembered, so a block built next on the same box does not
-        enumerate again.
-        """
-        if int(np.sum(bounds.input_ub > bounds.input_lb)) > 2:
-            return None
-        try:
-            return self._regions.partition(net, bounds)
-        except NotApplicableError:
-            return None
-
-    def prepare(self, net, bounds, *, workers=1, progress=False) -> Prepared:
-        part = self.partition(net, bounds)
-        if part is not None:
-            prepared = Prepared(net, bounds, bounds, info={"partition": part})
-            prepared.info["used"] = self._regions
-            return prepared
-        prepared = self._bigm.prepare(net, bounds, workers=workers, progress=progress)
-        prepared.info["used"] = self._bigm
-        return prepared
-
-    def build(self, block, prepared: Prepared, inputs, outputs) -> BuildStats:
-        used = prepared.info["used"]
-        return replace(used.build(block, prepared, inputs, outputs), used=used.name)
-
-    def preactivation(self, mip, prepared: Prepared, inputs: list, outputs, k: int, j: int):
-        """The pre-activation in the rows of the formulation ``auto`` picked (see Formulation)."""
-        return prepared.info["used"].preactivation(mip, prepared, inputs, outputs, k, j)

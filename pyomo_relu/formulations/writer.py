@@ -132,6 +132,7 @@ class LayerWriter:
         self.sos = {}  # SOS constraint name -> {key: [variables]}
         self.counts = {"stable": 0, "unstable": 0, "dropped": 0}
         self.input_used = np.zeros(net.n_inputs, dtype=bool)  # inputs that some row of layer 0 uses
+        self._current = None  # (key, const, coefs, layer input) of the neuron being encoded
 
     # -- what encodings call -------------------------------------------------
     def row(self, name, key, lo, body, hi):
@@ -153,6 +154,21 @@ class LayerWriter:
     def var(self, name, key):
         """The encoding's variable ``name`` of neuron ``key``, or None if it was not planned."""
         return self.block.component(name)[key] if key in self.bnds[name] else None
+
+    def neuron_inputs(self, key):
+        """``(const, coefs, variables, lo, hi)`` of the neuron ``key`` being written.
+
+        Its pre-activation is ``const + coefs^T variables`` over the previous
+        layer's activation variables (the block's inputs for layer 0), whose
+        sound bounds are ``lo <= variables <= hi``; ``const`` holds the bias and
+        the neurons that are constants (stable at 0 or at their cap).  Only
+        valid inside ``encoding.write`` (encodings that split the weighted
+        inputs, e.g. :mod:`~pyomo_relu.formulations.encodings.partition`).
+        """
+        if self._current is None or self._current[0] != key:
+            raise RuntimeError(f"neuron_inputs({key}) called outside the encoding of {key}")
+        _, const, coefs, variables, lo, hi = self._current
+        return float(const), coefs, variables, lo, hi
 
     # -- planning and declaring ----------------------------------------------
     def _declare_vars(self):
@@ -229,6 +245,11 @@ class LayerWriter:
         b, kinds, caps = self.block, self.plans[k], self.bounds.caps[k]
         lo, up = self.bounds.lower[k], self.bounds.upper[k]
         nxt_vars, nxt_idx, nxt_const = [], [], np.zeros(layer.n_out)
+        if k == 0:
+            box = self.bounds.input_lb, self.bounds.input_ub
+        else:
+            box = self.bounds.post_bounds(k - 1)
+        box_lo, box_hi = box[0][a.var_idx], box[1][a.var_idx]
         for j, (const, pos, coefs) in enumerate(a.rows(layer.weights, layer.bias)):
             kind = kinds[j]
             if kind in ("off", "sat"):
@@ -251,7 +272,9 @@ class LayerWriter:
             self.counts["unstable"] += 1
             z = b.z[k, j]
             self._equal("pre", (k, j), const, coefs, variables, z)
+            self._current = ((k, j), const, coefs, variables, box_lo[pos], box_hi[pos])
             self.encoding.write(self, (k, j), z, y, float(lo[j]), float(up[j]), float(caps[j]))
+            self._current = None
         if k == len(self.net.layers) - 1 and kinds[0] != "out":
             self._piecewise_outputs(k, layer, kinds, nxt_const, outputs)
         return _LayerInput(nxt_vars, np.asarray(nxt_idx, dtype=int), nxt_const)

@@ -22,7 +22,7 @@ from pyomo_relu import Activation, DenseLayer, ReluNetwork
 from pyomo_relu.errors import BlockArgumentError, NoValueError
 from pyomo_relu.formulations import Auto, Regions
 from pyomo_relu.solving import solve_model
-from tests.conftest import random_network, requires_scip
+from tests.conftest import outside_scope, random_network, requires_scip
 
 ROOT = Path(__file__).resolve().parents[2]
 PEAKS = ROOT / "examples" / "data" / "peaks.onnx"
@@ -202,6 +202,11 @@ def test_unusual_network_optimum_equals_forward_and_grid(case, formulation):
         with pytest.raises(
             pr.NotApplicableError, match=r"nn \(formulation 'regions'\).*free inputs"
         ):
+            _model(net, lb, ub, formulation)
+        return
+    refused = outside_scope(formulation, net)
+    if refused:  # sos1 on a clipped-ReLU network
+        with pytest.raises(pr.NotApplicableError, match=refused):
             _model(net, lb, ub, formulation)
         return
     m = _model(net, lb, ub, formulation)

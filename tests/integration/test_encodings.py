@@ -71,17 +71,22 @@ def test_sos1_block_has_no_binaries_and_one_sos_set_per_unstable_neuron():
     assert not any(v.is_binary() for v in m.nn.mip.component_data_objects(pyo.Var))
 
 
-def test_sos1_refuses_clipped_relu_naming_the_neuron():
+def test_sos1_refuses_clipped_relu_naming_the_layer_or_the_neuron():
     net = random_network((2, 6, 1), seed=0, clipped=True, cap=0.5)
-    with pytest.raises(pr.NotApplicableError, match=r"neuron \(0, \d+\).*'bigm' encoding"):
+    # the formulation refuses the network before any row is written, naming the layer
+    with pytest.raises(pr.NotApplicableError, match=r"layer 0 of the network is a clipped ReLU"):
         _model(net, SOS1())
+    # the encoding itself, in a formulation without that check, names the neuron
+    bare = LayerFormulation("bare_sos1", "SOS1 without the ReLU check", encoding="sos1")
+    with pytest.raises(pr.NotApplicableError, match=r"neuron \(0, \d+\).*'bigm' encoding"):
+        _model(net, bare)
 
 
 def test_unknown_encoding_lists_valid_names():
-    assert {"bigm", "sos1"} <= set(encoding_names())
-    with pytest.raises(pr.UnknownOptionError, match="valid names: bigm, sos1"):
+    assert {"bigm", "partition", "sos1"} <= set(encoding_names())
+    with pytest.raises(pr.UnknownOptionError, match="valid names: bigm, partition, sos1"):
         get_encoding("indicator")
-    with pytest.raises(pr.UnknownOptionError, match="valid names: bigm, sos1"):
+    with pytest.raises(pr.UnknownOptionError, match="valid names: bigm, partition, sos1"):
         LayerFormulation("mine", "my formulation", encoding="indicator")
 
 

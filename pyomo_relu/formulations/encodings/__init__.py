@@ -11,7 +11,9 @@ An encoding is a small object with
   exists, so it may raise ``NotApplicableError`` without leaving half a model);
 * ``write(writer, key, z, y, l, u, cap)``: the rows of the neuron, through
   ``writer.row(name, key, lo, linear(const, coefs, variables), hi)``,
-  ``writer.sos1(name, key, variables)`` and ``writer.var(name, key)``.
+  ``writer.sos1(name, key, variables)`` and ``writer.var(name, key)``; an
+  encoding that needs the neuron's weighted inputs (``partition``) reads them
+  with ``writer.neuron_inputs(key)``.
 
 Add one with :func:`register_encoding`; formulations name it, e.g.
 ``layer_formulation("my_f", "...", encoding="my_encoding")``.
@@ -21,9 +23,18 @@ from __future__ import annotations
 
 from ...errors import UnknownOptionError
 from .bigm import BigMEncoding
+from .partition import PARTITION_STRATEGIES, PartitionEncoding
 from .sos1 import SOS1Encoding
 
-__all__ = ["register_encoding", "get_encoding", "encoding_names", "BigMEncoding", "SOS1Encoding"]
+__all__ = [
+    "register_encoding",
+    "get_encoding",
+    "encoding_names",
+    "BigMEncoding",
+    "SOS1Encoding",
+    "PartitionEncoding",
+    "PARTITION_STRATEGIES",
+]
 
 _ENCODINGS: dict = {}
 
@@ -61,3 +72,4 @@ def encoding_names() -> list[str]:
 
 register_encoding(BigMEncoding())
 register_encoding(SOS1Encoding())
+register_encoding(PartitionEncoding())
