@@ -104,7 +104,10 @@ def tightening_seconds(net, bounds) -> float:
     k = max(todo)
     start = time.perf_counter()
     solver = HighsLP(build_layer_lp(net, bounds, k))
-    w = net.layers[k].weights[todo[k]]
+    layer = net.layers[k]
+    w = layer.weights[todo[k]]
+    if layer.is_sparse:  # the probed rows only (one layer's unstable neurons)
+        w = w.toarray()
     unit = w / np.maximum(np.linalg.norm(w, axis=1), 1e-300)[:, None]
     similar = np.argsort(-(unit @ unit[0]), kind="stable")[: _WARM_PROBES + 1]
     solver.bound(w[similar[0]], "max", None)
