@@ -53,6 +53,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import InfeasibleBoxError, ShapeMismatchError, UnknownOptionError
 from ..network import ReluNetwork
@@ -67,19 +68,15 @@ _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
 
 
-def _issparse(w) -> bool:
-    return hasattr(w, "tocsr") and not isinstance(w, np.ndarray)
-
-
 def _abs(w):
     """``|W|`` of the same kind (dense or sparse)."""
-    return abs(w) if _issparse(w) else np.abs(w)
+    return abs(w) if sp.issparse(w) else np.abs(w)
 
 
 def _rows(w, idx: np.ndarray) -> np.ndarray:
     """Rows ``idx`` of ``W`` as a dense array (the coefficient matrices are dense)."""
     part = w[idx]
-    return np.asarray(part.toarray() if _issparse(part) else part, dtype=np.float64)
+    return np.asarray(part.toarray() if sp.issparse(part) else part, dtype=np.float64)
 
 
 def _times(m: np.ndarray, w) -> np.ndarray:
