@@ -443,8 +443,11 @@ def _write(out: Path, timing, solving, per_layer) -> Path:
         *_table(solving, SOLVE_FIELDS),
         "",
     ]
-    path = out / "tightening.md"
-    path.write_text("\n".join(text))
+    return _write_text(out / "tightening.md", text)
+
+
+def _write_text(path: Path, lines: list) -> Path:
+    path.write_text("\n".join(lines))
     return path
 
 
@@ -597,9 +600,7 @@ def _write_tiers(out: Path, rows, time_limit: float) -> Path:
         *_table(rows, TIER_FIELDS),
         "",
     ]
-    path = out / "symbolic.md"
-    path.write_text("\n".join(text))
-    return path
+    return _write_text(out / "symbolic.md", text)
 
 
 def main(argv=None) -> int:
