@@ -413,7 +413,9 @@ def symbolic_bounds(
             s_lo, s_up = _layer(net, relax, k, lb, ub, in_mag, inputs, optimize, iterations)
             new_lo, new_up = np.maximum(lo, s_lo), np.minimum(up, s_up)
             _check_crossing(k, new_lo, new_up)
-            if np.any(new_lo > lo) or np.any(new_up < up):
+            # improved on the start (interval, prior): by the back-substitution itself or by the
+            # interval step from the earlier layers' symbolic bounds
+            if np.any(new_lo > start.lower[k]) or np.any(new_up < start.upper[k]):
                 used = [prov[i].scope for i in range(k)] + [prov[k].scope]
                 scope = Scope.CONSTRAINED if extra is not None else _narrowest(used)
                 prov[k] = Provenance("symbolic", scope)
