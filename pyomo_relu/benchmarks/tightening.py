@@ -587,6 +587,38 @@ def run_tiers(out_dir, *, time_limit: float = 60.0, names=TIER_NETWORKS, tiers=T
     return path
 
 
+def tier_repeats(names=TIER_NETWORKS, tiers=("lp", "symbolic+lp"), reps: int = 3) -> list:
+    """CPU seconds of the tightening alone, ``reps`` times per tier, the tiers interleaved.
+
+    On a shared machine one measurement per configuration mixes the tiers' difference with the
+    other processes' load; interleaved repeats in one process show how large that noise is.
+    """
+    rows = []
+    for name in names:
+        blocks, boxes, _ = _tier_problem(name)
+        nets = {id(net): (net, boxes[blk]) for blk, net in blocks.items()}
+        times = {tier: [] for tier in tiers}
+        for _ in range(reps):
+            for tier in tiers:
+                c0 = time.process_time()
+                for net, box in nets.values():
+                    tier_bounds(tier, net, *box)
+                times[tier].append(time.process_time() - c0)
+        for tier in tiers:
+            t = np.array(times[tier])
+            rows.append(
+                dict(
+                    network=name,
+                    tier=tier,
+                    reps=reps,
+                    cpu_min_s=t.min(),
+                    cpu_median_s=float(np.median(t)),
+                    cpu_max_s=t.max(),
+                )
+            )
+    return rows
+
+
 def _write_tiers(out: Path, rows, time_limit: float) -> Path:
     write_csv(out / "symbolic.csv", rows, TIER_FIELDS)
     text = [
@@ -613,7 +645,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--tiers", action="store_true", help="compare interval/symbolic/LP tiers (symbolic.md)"
     )
+    parser.add_argument(
+        "--tier-repeats", type=int, default=0, help="also time LP vs symbolic+LP N times"
+    )
     args = parser.parse_args(argv)
+    if args.tier_repeats:
+        fields = ("network", "tier", "reps", "cpu_min_s", "cpu_median_s", "cpu_max_s")
+        rows = tier_repeats(reps=args.tier_repeats)
+        write_csv(Path(args.out) / "symbolic_repeats.csv", rows, fields)
+        print("\n".join(_table(rows, fields)))
     if args.tiers:
         print(run_tiers(args.out, time_limit=args.time_limit).read_text())
         return 0

@@ -24,11 +24,12 @@ __all__ = ["Tighten", "Rescale"]
 class Tighten:
     """Bound tightening of every unstable neuron: the symbolic tier, then LP (OBBT).
 
-    With ``symbolic`` (the default) the bounds are first tightened by
+    With ``symbolic=True`` the bounds are first tightened by
     :func:`~pyomo_relu.bounds.symbolic.symbolic_bounds` (back-substitution, milliseconds), and the
     LPs are solved only for the neurons that are still unstable; the bounds' provenance names
-    the method that produced each layer (``symbolic`` or ``lp``).  ``results/symbolic.md``
-    measures the effect.
+    the method that produced each layer (``symbolic`` or ``lp``).  It is off by default:
+    on the networks of ``benchmarks/results/symbolic.md`` it gave the same bounds in the same
+    time as the LPs alone (it made few neurons stable that the LPs would have solved).
 
     The tightened bounds of the last ``cache_size`` (network, bounds) pairs are
     kept in :attr:`cache`, so an indexed block that embeds one network many
@@ -43,7 +44,7 @@ class Tighten:
         Neurons left when it runs out keep their interval (or symbolic) bounds (sound, less
         tight), and a ``TimeLimitWarning`` says how many.
     symbolic : bool
-        Run the symbolic tier before the LPs.
+        Run the symbolic tier before the LPs (default False).
     owner : str
         Named in the error for an invalid ``time_limit`` or ``symbolic``.
     cache_size : int
@@ -56,7 +57,7 @@ class Tighten:
         self,
         time_limit: float | None = None,
         *,
-        symbolic: bool = True,
+        symbolic: bool = False,
         owner="Tighten",
         cache_size: int = 8,
     ):

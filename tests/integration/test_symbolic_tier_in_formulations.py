@@ -11,8 +11,9 @@ import pytest
 import pyomo_relu as pr
 from pyomo_relu import Activation, DenseLayer, ReluNetwork
 from pyomo_relu.bounds import interval_bounds, lp_bounds, symbolic_bounds
+from pyomo_relu.formulations import LayerFormulation
 from pyomo_relu.formulations.base import Prepared
-from pyomo_relu.formulations.steps import Tighten
+from pyomo_relu.formulations.steps import Rescale, Tighten
 from tests.conftest import block_model, random_network, requires_scip
 
 
@@ -36,7 +37,7 @@ def _prepare(step: Tighten, net, lb=-1.0, ub=1.0) -> Prepared:
 def test_lps_are_solved_only_for_neurons_the_symbolic_tier_leaves_unstable():
     net = _abs_network()
     assert interval_bounds(net, -1, 1).unstable(1).tolist() == [True, True]
-    with_tier, without = _prepare(Tighten(), net), _prepare(Tighten(symbolic=False), net)
+    with_tier, without = _prepare(Tighten(symbolic=True), net), _prepare(Tighten(), net)
     assert with_tier.report.layers[0].n_candidates == 1  # layer 1: only neuron 1
     assert without.report.layers[0].n_candidates == 2
     assert with_tier.report.n_solves < without.report.n_solves
@@ -53,7 +54,7 @@ def test_lps_are_solved_only_for_neurons_the_symbolic_tier_leaves_unstable():
 def test_candidates_equal_the_unstable_neurons_of_the_symbolic_bounds():
     for seed in range(3):
         net = random_network((3, 12, 12, 12, 1), seed=seed, bias_scale=1.5)
-        prepared = _prepare(Tighten(), net)
+        prepared = _prepare(Tighten(symbolic=True), net)
         sym = symbolic_bounds(net, -1, 1)
         for rep in prepared.report.layers:
             if rep.piecewise:
@@ -75,7 +76,7 @@ def test_candidates_equal_the_unstable_neurons_of_the_symbolic_bounds():
 
 def test_symbolic_bounds_alone_still_get_the_lp_step_and_lp_bounds_do_not():
     net = random_network((2, 8, 8, 1), seed=3)
-    step = Tighten()
+    step = Tighten(symbolic=True)
     sym = symbolic_bounds(net, -1, 1)
     assert step.apply(Prepared(net, sym, sym)).report is not None  # LPs ran
     lp = lp_bounds(net, -1, 1)
@@ -86,7 +87,7 @@ def test_a_zero_time_limit_keeps_the_symbolic_bounds():
     net = _abs_network()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prepared = _prepare(Tighten(0.0), net)
+        prepared = _prepare(Tighten(0.0, symbolic=True), net)
     assert any(issubclass(w.category, pr.TimeLimitWarning) for w in caught)
     assert prepared.bounds == symbolic_bounds(net, -1, 1)
 
@@ -98,10 +99,12 @@ def test_an_invalid_symbolic_option_is_refused_naming_the_owner():
 
 @requires_scip
 @pytest.mark.solver
-@pytest.mark.parametrize("formulation", ["tightened_bigm", "tightened_scaled_bigm"])
+@pytest.mark.parametrize("scaled", [False, True])
 @pytest.mark.parametrize("seed, clipped", [(0, False), (1, True), (2, False)])
-def test_tightened_formulations_with_the_tier_find_the_bigm_optimum(formulation, seed, clipped):
+def test_tightened_formulations_with_the_tier_find_the_bigm_optimum(scaled, seed, clipped):
     net = random_network((2, 10, 10, 10, 1), seed=seed, clipped=clipped, cap=1.0, bias_scale=1.0)
+    steps = [Tighten(symbolic=True)] + ([Rescale()] if scaled else [])
+    formulation = LayerFormulation("tiered", "symbolic tier, LP, big-M", steps=steps)
     values = {}
     for name in ("bigm", formulation):
         m = block_model(net, name, sense=pyo.minimize)
