@@ -20,6 +20,14 @@ Then (d) the effect: min output 0 over the box with
 solved by SCIP (``scip_direct``) with a time limit.
 
 Results go to ``tightening.md`` and ``tightening.csv`` / ``tightening_solve.csv``.
+
+``--tiers`` instead compares the bound tiers side by side (:func:`run_tiers`): interval,
+symbolic (DeepPoly back-substitution), symbolic with optimized slopes (alpha-CROWN), LP and
+symbolic then LP, on trained and random networks of 2-10 inputs and 3-6 hidden layers (peaks2
+2-50x3-1, ackley5 5-50x5-1, a random 5-50x6-5, the oil problem's nine networks).  Each
+configuration runs in its own process: the tightening time, the unstable neurons, the mean
+width, the big-M sum, and the SCIP solve of the big-M model with those bounds (the model that
+``tightened_bigm`` builds).  Results go to ``symbolic.md`` / ``symbolic.csv``.
 The host's load average is written beside the timings: on a busy machine the
 wall-clock speed-up of (b) says little, so the CPU seconds of this process
 and of the pool's worker are recorded too; ``speedup_idle_estimate`` =
@@ -40,10 +48,21 @@ import numpy as np
 from ..bounds.interval import interval_bounds
 from ..bounds.lp import lp_bounds
 from ..bounds.milp import milp_bounds
+from ..bounds.symbolic import symbolic_bounds
 from ..network import ReluNetwork
 from ._tables import write_csv
 
-__all__ = ["random_network", "networks", "naive_pyomo_lp", "extrapolate", "run"]
+__all__ = [
+    "random_network",
+    "networks",
+    "naive_pyomo_lp",
+    "extrapolate",
+    "run",
+    "TIERS",
+    "tier_bounds",
+    "tier_row",
+    "run_tiers",
+]
 
 TIME_FIELDS = (
     "network",
@@ -65,9 +84,12 @@ TIME_FIELDS = (
     "naive_scip_over_serial",
     "max_abs_diff",
     "stable_interval",
+    "stable_symbolic",
     "stable_lp",
     "mean_M_interval",
+    "mean_M_symbolic",
     "mean_M_lp",
+    "symbolic_s",
     "load_avg",
 )
 SOLVE_FIELDS = (
@@ -245,6 +267,9 @@ def _cpu() -> tuple[float, float]:
 def _timing_row(name, net, per_layer) -> tuple[dict, object]:
     lb, ub = -np.ones(net.n_inputs), np.ones(net.n_inputs)
     ib = interval_bounds(net, lb, ub)
+    t0 = time.perf_counter()
+    sb = symbolic_bounds(net, lb, ub)
+    t_symbolic = time.perf_counter() - t0
     c0, t0 = _cpu(), time.perf_counter()
     serial = lp_bounds(net, lb, ub)
     t_serial, cpu_serial = time.perf_counter() - t0, _cpu()[0] - c0[0]
@@ -282,9 +307,12 @@ def _timing_row(name, net, per_layer) -> tuple[dict, object]:
         naive_scip_over_serial=scip_full / t_serial,
         max_abs_diff=max(diff, scip_diff),
         stable_interval=stable(ib),
+        stable_symbolic=stable(sb),
         stable_lp=stable(serial),
         mean_M_interval=mean_m(ib),
+        mean_M_symbolic=mean_m(sb),
         mean_M_lp=mean_m(serial),
+        symbolic_s=t_symbolic,
         load_avg=os.getloadavg()[0],
     )
     return row, serial
@@ -300,8 +328,11 @@ def _solve_rows(name, net, lp, time_limit, milp_limit) -> list:
     t0 = time.perf_counter()
     ml = milp_bounds(net, lb, ub, prior=lp, time_limit_per_neuron=1.0, time_limit=milp_limit)
     t_milp = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sb = symbolic_bounds(net, lb, ub)
     choices = [
         ("interval", interval_bounds(net, lb, ub), 0.0),
+        ("symbolic", sb, time.perf_counter() - t0),
         ("lp", lp, lp.report.total_time),
         ("milp", ml, lp.report.total_time + t_milp),
     ]
@@ -402,7 +433,8 @@ def _write(out: Path, timing, solving, per_layer) -> Path:
         "updated, HiGHS "
         "keeps its basis), a strong baseline.",
         "",
-        "## Effect on SCIP: min output 0, `bigm` formulation, interval vs LP vs MILP bounds",
+        "## Effect on SCIP: min output 0, `bigm` formulation, interval vs symbolic vs LP vs MILP "
+        "bounds",
         "",
         "Smaller seeded networks than above, so that SCIP can prove optimality; `solve_s` is "
         "SCIP's time, "
@@ -411,9 +443,196 @@ def _write(out: Path, timing, solving, per_layer) -> Path:
         *_table(solving, SOLVE_FIELDS),
         "",
     ]
-    path = out / "tightening.md"
-    path.write_text("\n".join(text))
+    return _write_text(out / "tightening.md", text)
+
+
+def _write_text(path: Path, lines: list) -> Path:
+    path.write_text("\n".join(lines))
     return path
+
+
+# -- the bound tiers side by side ----------------------------------------------------------------
+TIERS = ("interval", "symbolic", "symbolic_alpha", "lp", "symbolic+lp")
+"""The configurations of :func:`run_tiers`: each tier alone, and LP from the symbolic bounds."""
+TIER_FIELDS = (
+    "network",
+    "sizes",
+    "tier",
+    "tighten_s",
+    "tighten_cpu_s",
+    "lp_solves",
+    "unstable",
+    "hidden",
+    "mean_width",
+    "big_m_sum",
+    "methods",
+    "solve_s",
+    "status",
+    "objective",
+    "bound",
+    "gap",
+    "nodes",
+    "load_avg",
+)
+TIER_NETWORKS = ("peaks2 2-50x3-1", "ackley5 5-50x5-1", "random 5-50x6-5", "oil")
+
+
+def tier_bounds(tier: str, net: ReluNetwork, lb, ub):
+    """Bounds of ``net`` over ``[lb, ub]`` by one configuration of :data:`TIERS`."""
+    if tier == "interval":
+        return interval_bounds(net, lb, ub)
+    if tier in ("symbolic", "symbolic_alpha"):
+        return symbolic_bounds(net, lb, ub, optimize=tier == "symbolic_alpha")
+    prior = symbolic_bounds(net, lb, ub) if tier == "symbolic+lp" else None
+    return lp_bounds(net, lb, ub, prior=prior)
+
+
+def _tier_problem(name: str):
+    """``(networks by block, boxes by block, build(bounds) -> model)`` of one tier network."""
+    from .problems import BOX_FUNCTIONS, VARIANTS, default_cache_dir, oil
+
+    if name == "oil":
+        nets = oil.train_networks(VARIANTS[0], cache_dir=default_cache_dir())
+        nets = {k: v.network for k, v in nets.items()}
+        blocks = oil.block_networks(nets)
+        return blocks, oil.input_boxes(nets), lambda b: oil.build_oil(nets, bounds=b)[0]
+    if name.startswith("random"):
+        net = random_network((5,) + (50,) * 6 + (5,), seed=7)
+        box = (-np.ones(5), np.ones(5))
+        return {"f": net}, {"f": box}, lambda b: _box_model(net, box, b["f"], "max")
+    from . import paper
+
+    problem, arch = name.split()
+    dim, width, depth = int(arch.split("-")[0]), *map(int, arch.split("-")[1].split("x"))
+    job = {"problem": problem, "hidden": (width,) * depth, "regularizer": "none", "strength": 0}
+    net = paper._train(job, cache_dir=default_cache_dir() / "paper", quick=False).network
+    assert net.n_inputs == dim
+    box = BOX_FUNCTIONS[problem].box()
+    return {"f": net}, {"f": box}, lambda b: _box_model(net, box, b["f"], "min")
+
+
+def _box_model(net, box, bounds, sense: str):
+    """``min`` / ``max`` output 0 of ``net`` over ``box``, big-M with ``bounds``."""
+    import pyomo.environ as pyo
+
+    from ..block import ReluNetworkBlock
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(net.n_inputs), bounds=lambda _m, i: (box[0][i], box[1][i]))
+    m.nn = ReluNetworkBlock(network=net, inputs=m.x, bounds=bounds, formulation="bigm")
+    m.obj = pyo.Objective(
+        expr=m.nn.outputs[0], sense=pyo.minimize if sense == "min" else pyo.maximize
+    )
+    return m
+
+
+def tier_row(name: str, tier: str, time_limit: float) -> dict:
+    """Tighten every network of ``name`` by ``tier`` and solve the big-M model with SCIP.
+
+    A network embedded twice (the oil riser) is tightened once.  ``unstable``, ``mean_width``
+    (pre-activations of the hidden layers) and ``big_m_sum`` (``max(|l|, |u|)`` over the
+    unstable neurons) are summed over the blocks.
+    """
+    from .runner import solve_scip
+
+    blocks, boxes, build = _tier_problem(name)
+    done, bounds, seconds, cpu, solves = {}, {}, 0.0, 0.0, 0
+    for blk, net in blocks.items():
+        if id(net) not in done:
+            t0, c0 = time.perf_counter(), time.process_time()
+            done[id(net)] = tier_bounds(tier, net, *boxes[blk])
+            seconds += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            report = getattr(done[id(net)], "report", None)
+            solves += 0 if report is None else report.n_solves
+        bounds[blk] = done[id(net)]
+    hidden = [(b, range(b.n_layers - 1)) for b in bounds.values()]
+    widths = np.concatenate([b.upper[k] - b.lower[k] for b, h in hidden for k in h])
+    sol = solve_scip(build(bounds), time_limit=time_limit)
+    first = next(iter(blocks.values()))
+    return dict(
+        network=name,
+        sizes="-".join(map(str, first.layer_sizes)) if len(blocks) == 1 else f"{len(blocks)} nets",
+        tier=tier,
+        tighten_s=seconds,
+        tighten_cpu_s=cpu,
+        lp_solves=solves,
+        unstable=int(sum(int(b.unstable(k).sum()) for b, h in hidden for k in h)),
+        hidden=int(widths.size),
+        mean_width=float(widths.mean()),
+        big_m_sum=float(sum(b.unstable_big_m(h).sum() for b, h in hidden)),
+        methods="/".join(sorted({m for b in bounds.values() for m in b.methods})),
+        load_avg=os.getloadavg()[0],
+        **{k: sol[k] for k in ("solve_s", "status", "objective", "bound", "gap", "nodes")},
+    )
+
+
+def run_tiers(out_dir, *, time_limit: float = 60.0, names=TIER_NETWORKS, tiers=TIERS) -> Path:
+    """Every (network, tier) of :func:`tier_row`, each in a fresh process; ``symbolic.md``.
+
+    The files are rewritten after every row, so a long run leaves its finished part behind.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in names:
+        for tier in tiers:
+            ctx = multiprocessing.get_context("spawn")  # one clean process per configuration
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                rows.append(pool.submit(tier_row, name, tier, time_limit).result())
+            path = _write_tiers(out, rows, time_limit)
+    return path
+
+
+def tier_repeats(names=TIER_NETWORKS, tiers=("lp", "symbolic+lp"), reps: int = 3) -> list:
+    """CPU seconds of the tightening alone, ``reps`` times per tier, the tiers interleaved.
+
+    On a shared machine one measurement per configuration mixes the tiers' difference with the
+    other processes' load; interleaved repeats in one process show how large that noise is.
+    """
+    rows = []
+    for name in names:
+        blocks, boxes, _ = _tier_problem(name)
+        nets = {id(net): (net, boxes[blk]) for blk, net in blocks.items()}
+        times = {tier: [] for tier in tiers}
+        for _ in range(reps):
+            for tier in tiers:
+                c0 = time.process_time()
+                for net, box in nets.values():
+                    tier_bounds(tier, net, *box)
+                times[tier].append(time.process_time() - c0)
+        for tier in tiers:
+            t = np.array(times[tier])
+            rows.append(
+                dict(
+                    network=name,
+                    tier=tier,
+                    reps=reps,
+                    cpu_min_s=t.min(),
+                    cpu_median_s=float(np.median(t)),
+                    cpu_max_s=t.max(),
+                )
+            )
+    return rows
+
+
+def _write_tiers(out: Path, rows, time_limit: float) -> Path:
+    write_csv(out / "symbolic.csv", rows, TIER_FIELDS)
+    text = [
+        "# Bound tiers: interval, symbolic, LP",
+        "",
+        f"Host: {os.cpu_count()} cores (shared); one process per row; times in seconds "
+        "(`tighten_s` wall clock, `tighten_cpu_s` CPU of the tightening). "
+        f"`solve_s`: SCIP's CPU time on the big-M model with those bounds ({time_limit:g} s "
+        "limit; peaks2/ackley5: min output, random: max output 0, oil: the production problem).",
+        "",
+        *_table(rows, TIER_FIELDS),
+        "",
+    ]
+    return _write_text(out / "symbolic.md", text)
 
 
 def main(argv=None) -> int:
@@ -423,7 +642,21 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--time-limit", type=float, default=120.0, help="SCIP time limit per solve (s)"
     )
+    parser.add_argument(
+        "--tiers", action="store_true", help="compare interval/symbolic/LP tiers (symbolic.md)"
+    )
+    parser.add_argument(
+        "--tier-repeats", type=int, default=0, help="also time LP vs symbolic+LP N times"
+    )
     args = parser.parse_args(argv)
+    if args.tier_repeats:
+        fields = ("network", "tier", "reps", "cpu_min_s", "cpu_median_s", "cpu_max_s")
+        rows = tier_repeats(reps=args.tier_repeats)
+        write_csv(Path(args.out) / "symbolic_repeats.csv", rows, fields)
+        print("\n".join(_table(rows, fields)))
+    if args.tiers:
+        print(run_tiers(args.out, time_limit=args.time_limit).read_text())
+        return 0
     print(run(args.out, quick=args.quick, time_limit=args.time_limit).read_text())
     return 0
 

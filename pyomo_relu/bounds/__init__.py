@@ -1,6 +1,6 @@
 """Sound pre-activation bounds: interval arithmetic and optimization-based tightening (OBBT).
 
-Every method is registered in :mod:`.registry` (``interval``, ``lp``, ``milp``, and
+Every method is registered in :mod:`.registry` (``interval``, ``symbolic``, ``lp``, ``milp``, and
 ``sampled``, an inner estimate for tests);
 :func:`get_bound_method` finds one by name.
 """
@@ -13,6 +13,7 @@ from .parallel import tighten
 from .registry import BoundMethod, bound_method_names, get_bound_method, register_bound_method
 from .report import TighteningReport
 from .sampled import sampled_bounds
+from .symbolic import symbolic_bounds
 
 __all__ = [
     "NeuronBounds",
@@ -29,6 +30,7 @@ __all__ = [
     "get_bound_method",
     "bound_method_names",
     "sampled_bounds",
+    "symbolic_bounds",
     "Provenance",
     "Scope",
     "LayerPieces",
