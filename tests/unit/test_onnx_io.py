@@ -522,3 +522,17 @@ def test_sklearn_two_output_export_reshape_is_rejected():
     assert run_ort(model, x[:4]).shape == (8, 1)
     with pytest.raises(UnsupportedOperatorError, match=r"Reshape to \[-1, 1\].*remove it"):
         load_onnx(model)
+
+
+def test_relu_after_gemm_of_nonnegative_values_reads_back_as_a_relu_layer():
+    # positive weights and bias on ReLU outputs make the second pre-activation >= 0, so its ReLU is
+    # the identity; a saved network still reads back layer for layer
+    net = ReluNetwork(
+        [
+            DenseLayer([[1.5]], [0.2], Activation.RELU),
+            DenseLayer([[0.7]], [0.1], Activation.RELU),
+        ]
+    )
+    back = load_onnx(save_onnx(net).SerializeToString())
+    assert back == net
+    assert back.n_piecewise_neurons == 2
