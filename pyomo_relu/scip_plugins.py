@@ -29,7 +29,7 @@ from pyomo.core.expr.visitor import identify_variables
 from pyomo.repn import generate_standard_repn
 
 from .block import ReluNetworkBlockData
-from .heuristics import Candidate, LinearObjective, evaluate, polish
+from .heuristics import Candidate, LinearObjective, evaluate, polish, preactivation
 
 __all__ = [
     "NetworkProblem",
@@ -163,7 +163,7 @@ def _layer_values(block, x: np.ndarray) -> ComponentMap | None:
     a = np.asarray(x, dtype=np.float64)[None, :]
     mip = block.mip
     for k, layer in enumerate(net.layers):
-        z = (np.asarray(layer.weights @ a.T).T + layer.bias)[0]
+        z = preactivation(layer, a)[0]
         a = layer.activation.apply(z[None, :])
         caps = layer.activation.caps(layer.n_out)
         for name, vals in (

@@ -7,7 +7,15 @@ by a local search over activation patterns (one LP per pattern); see
 """
 
 from .pattern_lp import OFF, ON, SATURATED, affine_maps, solve_pattern_lp
-from .primal import Candidate, LinearObjective, SearchResult, evaluate, polish, search
+from .primal import (
+    Candidate,
+    LinearObjective,
+    SearchResult,
+    evaluate,
+    polish,
+    preactivation,
+    search,
+)
 
 __all__ = [
     "OFF",
@@ -19,6 +27,7 @@ __all__ = [
     "affine_maps",
     "evaluate",
     "polish",
+    "preactivation",
     "search",
     "solve_pattern_lp",
 ]

@@ -22,6 +22,7 @@ or ``scipy.sparse`` matrices.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ __all__ = [
     "evaluate",
     "search",
     "polish",
+    "preactivation",
 ]
 
 #: points evaluated per forward batch
@@ -131,6 +133,27 @@ class SearchResult:
 
 
 # -- forward passes ------------------------------------------------------------------------
+def _is_sparse(matrix) -> bool:
+    """``scipy.sparse.issparse(matrix)``, without importing scipy when nothing has.
+
+    Importing scipy next to Pyomo loads ``scipy.stats`` too (Pyomo's deferred import of
+    scipy), which costs seconds; a sparse matrix exists only once scipy.sparse is loaded.
+    """
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(matrix)
+
+
+def preactivation(layer, a: np.ndarray) -> np.ndarray:
+    """``a @ W.T + b`` for a batch ``a`` (N, n_in), for dense or ``scipy.sparse`` weights.
+
+    Dense weights give the same floating-point result as ``ReluNetwork.forward``.
+    """
+    w = layer.weights
+    if _is_sparse(w):
+        return np.asarray(w @ a.T).T + layer.bias
+    return a @ w.T + layer.bias
+
+
 def _pieces(layer, z: np.ndarray) -> np.ndarray:
     """Piece of each pre-activation in ``z`` (rows: points)."""
     if not layer.activation.is_piecewise:
@@ -144,7 +167,7 @@ def _forward(net: ReluNetwork, x: np.ndarray, with_pattern: bool):
     a = x
     pattern = []
     for layer in net.layers:
-        z = np.asarray(layer.weights @ a.T).T + layer.bias  # works for sparse weights too
+        z = preactivation(layer, a)
         if with_pattern:
             pattern.append(_pieces(layer, z))
         a = layer.activation.apply(z)
@@ -161,16 +184,21 @@ def _violation(x: np.ndarray, constraints) -> np.ndarray:
 
 
 def evaluate(net: ReluNetwork, x, objective: LinearObjective, constraints=None) -> list[Candidate]:
-    """Forward-pass evaluation of the points ``x`` (N, n_in) as :class:`Candidate` objects."""
+    """Forward-pass evaluation of the points ``x`` (N, n_in) as :class:`Candidate` objects.
+
+    Each point is passed on its own (a batch of one), so its outputs are bit for bit those
+    of ``net.forward(point)``: matrix products of larger batches may round differently.
+    """
     objective = objective.checked(net)
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    y, pattern = _forward(net, x, True)
-    values = objective.values(x, y)
     viol = _violation(x, constraints)
-    return [
-        Candidate(x[i].copy(), y[i].copy(), float(values[i]), tuple(p[i] for p in pattern), viol[i])
-        for i in range(x.shape[0])
-    ]
+    found = []
+    for i in range(x.shape[0]):
+        point = x[i : i + 1].copy()
+        y, pattern = _forward(net, point, True)
+        value = float(objective.values(point, y)[0])
+        found.append(Candidate(point[0], y[0], value, tuple(p[0] for p in pattern), viol[i]))
+    return found
 
 
 # -- sampling ------------------------------------------------------------------------------
