@@ -296,7 +296,7 @@ def _network_heuristic(m, heuristic: str, budget: float):
     from .heuristics import search
 
     problem, _ = scip_plugins.network_problem(m)
-    if problem is None:
+    if problem is None or budget <= 0:  # a zero time limit: stop at once, search nothing
         return [], None
     found = search(
         problem.block.network,
