@@ -124,10 +124,14 @@ def _input_box(block, inputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _input_rows(m, block, inputs):
-    """``(A, lo, hi)`` of the active linear constraints of ``m`` that use only ``inputs``."""
+    """``(A, lo, hi)`` of the active linear constraints of ``m`` (outside ``block``) that use
+    only ``inputs``."""
     position = ComponentMap((v, i) for i, v in enumerate(inputs))
+    own = {id(c) for c in block.component_data_objects(pyo.Constraint, descend_into=True)}
     rows, lows, highs = [], [], []
     for con in m.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        if id(con) in own:  # the block's own box rows: the box already holds them
+            continue
         used = list(identify_variables(con.body, include_fixed=False))
         if not used or not all(v in position for v in used):
             continue
