@@ -56,9 +56,10 @@ SCIP_SETTINGS = {
 
 #: choices of ``solve_model(heuristic=...)``.  "auto": when the objective is linear in one
 #: network block's inputs and outputs, the network heuristic's points are SCIP's start
-#: solutions and its plugin runs during the solve; "start": the start solutions only;
-#: "off": neither.  SCIP only (HiGHS solves without it).
-HEURISTICS = ("auto", "start", "off")
+#: solutions; "plugin": those and its SCIP plugin during the solve; "off": neither.  SCIP
+#: only (HiGHS solves without it).  The plugin is not the default: in
+#: benchmarks/results/heuristic.md it found no better incumbent and slowed proofs.
+HEURISTICS = ("auto", "plugin", "off")
 
 #: default seconds of the start search: this, or a tenth of the time limit if less
 HEURISTIC_TIME = 1.0
@@ -172,13 +173,13 @@ def solve_model(
         for SCIP's CPU clock); HiGHS options for ``appsi_highs``.  They override ``settings``.
     settings : {"relu", "default"}
         Named SCIP parameter set (:data:`SCIP_SETTINGS`); ignored for HiGHS.
-    heuristic : {"auto", "start", "off"}
+    heuristic : {"auto", "plugin", "off"}
         The network primal heuristic (:data:`HEURISTICS`, docs/solving.md), SCIP only.
         ``"auto"``: when the objective is linear in the inputs and outputs of one
         ``ReluNetworkBlock``, the best points of a sampling and activation-pattern LP search
-        (:func:`pyomo_relu.heuristics.search`) become SCIP's start solutions, and a SCIP
-        heuristic plugin polishes the network inputs of LP solutions during the solve; on
-        other models nothing happens.  ``"start"``: the start solutions only.  ``"off"``.
+        (:func:`pyomo_relu.heuristics.search`) become SCIP's start solutions; on other
+        models nothing happens.  ``"plugin"``: also a SCIP heuristic plugin that polishes
+        the network inputs of LP solutions during the solve.  ``"off"``.
     heuristic_time : float, optional
         Seconds of the start search; default 1 s, or a tenth of ``time_limit`` if less.
     scip_callbacks : sequence of callables, optional
@@ -310,7 +311,7 @@ def _network_heuristic(m, heuristic: str, budget: float):
     candidates = [c for c in found.candidates if c.violation <= 1e-9]
     plugins: list = []
     callbacks = scip_plugins.heuristic_callbacks(
-        problem, candidates, plugin=heuristic == "auto", plugins=plugins
+        problem, candidates, plugin=heuristic == "plugin", plugins=plugins
     )
     return callbacks, {"search": found, "plugins": plugins}
 

@@ -3,8 +3,8 @@
 Run with ``python -m pyomo_relu.benchmarks.heuristic [--out DIR] [--time-limit 60]
 [--problems ...] [--modes ...]``.  Each (problem, mode) pair is one SCIP solve in a
 process of its own (``solve_model(..., heuristic=mode)``, big-M formulation, the
-``relu`` settings).  Modes: ``off`` (SCIP alone), ``start`` (the heuristic's points as
-start solutions), ``auto`` (start solutions and the heuristic plugin during the solve).
+``relu`` settings).  Modes: ``off`` (SCIP alone), ``auto`` (the default: the heuristic's points
+as start solutions), ``plugin`` (start solutions and the heuristic plugin during the solve).
 
 Problems:
 
@@ -40,7 +40,7 @@ from ._tables import write_csv
 __all__ = ["PROBLEMS", "MODES", "build", "run_one", "run", "main"]
 
 PROBLEMS = ("sines5", "acas", "peaks", "ackley5")
-MODES = ("off", "start", "auto")
+MODES = ("off", "auto", "plugin")
 CHECKPOINTS = (10.0, 30.0, 60.0)
 FIELDS = (
     "problem",
@@ -239,8 +239,9 @@ def run(problems, modes, *, time_limit: float, out: Path, cache_dir=None) -> lis
         "# The network primal heuristic in SCIP\n\n"
         f"`python -m pyomo_relu.benchmarks.heuristic --time-limit {time_limit:g}`: one SCIP solve "
         "per row, each in its own process (big-M formulation, `relu` settings). Modes: `off` "
-        "SCIP alone, `start` the heuristic's start solutions, `auto` start solutions and the "
-        "plugin. Times include the model's loading and the start search; `best @t` is the best "
+        "SCIP alone, `auto` (the default) the heuristic's start solutions, `plugin` start "
+        "solutions and the plugin. Times include the model's loading and the start search; "
+        "`best @t` is the best "
         "incumbent by then (noted by a SCIP event handler). Findings: docs/solving.md.\n\n"
         + _table(rows)
         + "\n"

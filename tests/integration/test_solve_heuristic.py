@@ -105,7 +105,7 @@ def test_start_solution_is_the_incumbent_when_scip_stops_at_once():
     m = _model(net)
     # one node and no SCIP heuristics: SCIP's incumbent is the start solution
     out = solve_model(
-        m, heuristic="start", options={"limits/nodes": 1}, scip_callbacks=[_no_scip_heuristics()]
+        m, heuristic="auto", options={"limits/nodes": 1}, scip_callbacks=[_no_scip_heuristics()]
     )
     assert out.has_solution and out.heuristic is not None
     assert out.objective == pytest.approx(out.heuristic["objective"], abs=1e-9)
@@ -123,7 +123,7 @@ def test_start_solution_is_the_incumbent_when_scip_stops_at_once():
 def test_heuristic_keeps_the_optimum(sense):
     net = random_network((3, 10, 10, 1), seed=12)
     on, off = _model(net, sense=sense), _model(net, sense=sense)
-    a = solve_model(on, heuristic="auto")
+    a = solve_model(on, heuristic="plugin")
     b = solve_model(off, heuristic="off")
     assert a.status == b.status == "optimal"
     assert a.objective == pytest.approx(b.objective, abs=1e-6)
@@ -199,7 +199,7 @@ def test_embedded_network_gets_a_partial_start_that_scip_completes():
 
     out = solve_model(
         m,
-        heuristic="start",
+        heuristic="auto",
         scip_callbacks=[complete, _no_scip_heuristics("completesol")],
         options={"limits/nodes": 1},
     )
@@ -213,7 +213,7 @@ def test_embedded_network_gets_a_partial_start_that_scip_completes():
         options={"limits/nodes": 1},
     )
     assert not without.has_solution  # so the solution above is the completed start
-    full = solve_model(_copy_embedded(net), heuristic="auto")
+    full = solve_model(_copy_embedded(net), heuristic="plugin")
     ref = solve_model(_copy_embedded(net), heuristic="off")
     assert full.objective == pytest.approx(ref.objective, abs=1e-6)
 
@@ -233,7 +233,7 @@ def test_input_rows_of_the_model_bound_the_search():
     problem, _ = scip_plugins.network_problem(m)
     a, lo, hi = problem.constraints
     assert np.allclose(a, [[1.0, 1.0]]) and lo[0] == -np.inf and hi[0] == pytest.approx(-0.5)
-    out = solve_model(m, heuristic="auto")
+    out = solve_model(m, heuristic="plugin")
     ref = solve_model(_with_row(net), heuristic="off")
     assert out.status == "optimal" and out.objective == pytest.approx(ref.objective, abs=1e-6)
     x = m.nn.input_values()
