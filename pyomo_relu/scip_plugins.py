@@ -218,7 +218,10 @@ class _Solutions:
         objective_vars = _objective_vars(scip_model)
         self.objective_vars = objective_vars if len(objective_vars) == 1 else []
         mapped = {s.name for _, s in self.pairs} | {s.name for s in self.objective_vars}
-        self.complete = all(v.name in mapped for v in scip_model.getVars())
+        # complete solutions need every formulation variable; other formulations get partial
+        # ones, which SCIP completes
+        known = _layer_values(problem.block, problem.lb) is not None
+        self.complete = known and all(v.name in mapped for v in scip_model.getVars())
 
     def fill(self, sol, cand: Candidate, *, other=None) -> None:
         """Set the block's variables and the objective variable in ``sol``.

@@ -287,3 +287,21 @@ def test_bad_options_are_named():
         solve_model(m, heuristic_time=-1)
     with pytest.raises(pr.NotApplicableError, match="solver='appsi_highs' is not SCIP"):
         solve_model(m, solver="appsi_highs", scip_callbacks=[lambda s, v: None])
+
+
+def test_regions_formulation_gets_a_partial_start():
+    # the exact region formulation's variables are not filled by the heuristic, so its
+    # start must be a partial solution (inputs and outputs) for SCIP to complete, never a
+    # full solution with those variables at 0
+    net = random_network((2, 6, 6, 1), seed=2)
+    m = _model(net, "regions")
+    problem, _ = scip_plugins.network_problem(m)
+    seen = []
+
+    def check(scip_model, var_map):
+        seen.append(scip_plugins._Solutions(problem, scip_model, var_map).complete)
+
+    out = solve_model(m, heuristic="auto", scip_callbacks=[check])
+    assert seen == [False]
+    assert out.status == "optimal" and m.nn.prediction_error() < 1e-7
+    assert out.objective <= out.heuristic["objective"] + 1e-7
