@@ -26,7 +26,15 @@ from typing import NamedTuple
 from ._options import seconds_option
 from .errors import NotApplicableError, SolverUnavailableError, UnknownOptionError
 
-__all__ = ["SOLVERS", "SCIP_SETTINGS", "Outcome", "get_solver", "solve_model", "relative_gap"]
+__all__ = [
+    "SOLVERS",
+    "SCIP_SETTINGS",
+    "HEURISTICS",
+    "Outcome",
+    "get_solver",
+    "solve_model",
+    "relative_gap",
+]
 
 #: solver name -> (interface, pip package that provides it)
 SOLVERS = {
@@ -44,6 +52,17 @@ SCIP_SETTINGS = {
     "default": {},
     "relu": {"separating/maxrounds": 0, "separating/maxroundsroot": 0},
 }
+
+
+#: choices of ``solve_model(heuristic=...)``.  "auto": when the objective is linear in one
+#: network block's inputs and outputs, the network heuristic's points are SCIP's start
+#: solutions; "plugin": those and its SCIP plugin during the solve; "off": neither.  SCIP
+#: only (HiGHS solves without it).  The plugin is not the default: in
+#: benchmarks/results/heuristic.md it found no better incumbent and slowed proofs.
+HEURISTICS = ("auto", "plugin", "off")
+
+#: default seconds of the start search: this, or a tenth of the time limit if less
+HEURISTIC_TIME = 1.0
 
 
 @dataclass
@@ -66,6 +85,7 @@ class Outcome:
     nodes: int | None
     unbounded_variables: tuple = ()
     note: str | None = None
+    heuristic: dict | None = None
 
 
 class _Run(NamedTuple):
@@ -131,6 +151,9 @@ def solve_model(
     tee: bool = False,
     options: dict | None = None,
     settings: str = "relu",
+    heuristic: str = "auto",
+    heuristic_time: float | None = None,
+    scip_callbacks=None,
 ) -> Outcome:
     """Solve ``m`` and load the best solution found (if any) into its variables.
 
@@ -141,7 +164,8 @@ def solve_model(
         ``scip_*`` use Pyomo's new solver interface (``pyomo.contrib.solver``),
         ``appsi_highs`` the APPSI interface of HiGHS.
     time_limit : float, optional
-        Seconds; reaching it is not an error (see ``Outcome.status``).
+        Seconds; reaching it is not an error (see ``Outcome.status``).  The start search of
+        the network heuristic counts inside it.
     tee : bool
         Stream the solver log to stdout.
     options : dict, optional
@@ -149,6 +173,20 @@ def solve_model(
         for SCIP's CPU clock); HiGHS options for ``appsi_highs``.  They override ``settings``.
     settings : {"relu", "default"}
         Named SCIP parameter set (:data:`SCIP_SETTINGS`); ignored for HiGHS.
+    heuristic : {"auto", "plugin", "off"}
+        The network primal heuristic (:data:`HEURISTICS`, docs/solving.md), SCIP only.
+        ``"auto"``: when the objective is linear in the inputs and outputs of one
+        ``ReluNetworkBlock``, the best points of a sampling and activation-pattern LP search
+        (:func:`pyomo_relu.heuristics.search`) become SCIP's start solutions; on other
+        models nothing happens.  ``"plugin"``: also a SCIP heuristic plugin that polishes
+        the network inputs of LP solutions during the solve.  ``"off"``.
+    heuristic_time : float, optional
+        Seconds of the start search; default 1 s, or a tenth of ``time_limit`` if less.
+    scip_callbacks : sequence of callables, optional
+        ``f(scip_model, var_map)``, called after the model is loaded into SCIP and
+        before it is solved, with the ``pyscipopt.Model`` and a map from Pyomo variables
+        to SCIP variables: for plugins (heuristics, separators, event handlers) and start
+        solutions.  SCIP only.
 
     Returns
     -------
@@ -159,19 +197,27 @@ def solve_model(
     Raises
     ------
     UnknownOptionError
-        For an unknown solver or settings name, a negative time limit, or a
-        solver parameter the solver does not know (or a value of the wrong type).
+        For an unknown solver, settings or heuristic name, a negative time limit, a
+        callback that is not callable, or a solver parameter the solver does not know
+        (or a value of the wrong type).
     SolverUnavailableError
         If the solver is not installed (the message names the pip package).
     NotApplicableError
         For ``appsi_highs`` and a model with SOS constraints (e.g. a block with
-        the ``sos1`` formulation); the message names the block and the fix.
+        the ``sos1`` formulation); the message names the block and the fix.  For
+        ``scip_callbacks`` with HiGHS.
     """
     if settings not in SCIP_SETTINGS:
         raise UnknownOptionError(
             f"unknown SCIP settings {settings!r}; valid: {', '.join(SCIP_SETTINGS)}."
         )
+    if heuristic not in HEURISTICS:
+        raise UnknownOptionError(
+            f"solve_model: unknown heuristic {heuristic!r}; valid: {', '.join(HEURISTICS)}."
+        )
     time_limit = seconds_option(time_limit, "solve_model")
+    heuristic_time = seconds_option(heuristic_time, "solve_model", name="heuristic_time")
+    callbacks = _check_callbacks(scip_callbacks, solver)
     opt = get_solver(solver)
     if SOLVERS[solver][0] == "contrib":
         options = {**SCIP_SETTINGS[settings], **(options or {})}
@@ -179,8 +225,18 @@ def solve_model(
     else:
         _check_highs_options(options or {})
     start = time.perf_counter()
-    run = _run_contrib if SOLVERS[solver][0] == "contrib" else _run_appsi
-    res = run(opt, m, time_limit=time_limit, tee=tee, options=options or {})
+    report = None
+    if SOLVERS[solver][0] == "contrib" and heuristic != "off":
+        budget = _heuristic_budget(heuristic_time, time_limit)
+        found, report = _network_heuristic(m, heuristic, budget)
+        callbacks = found + callbacks
+    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0)
+    if SOLVERS[solver][0] == "contrib":
+        res = _run_contrib(
+            opt, m, time_limit=remaining, tee=tee, options=options, callbacks=callbacks
+        )
+    else:
+        res = _run_appsi(opt, m, time_limit=remaining, tee=tee, options=options or {})
     status = _status(res.termination)
     budget = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
     diagnosis = _no_finite_optimum(
@@ -205,7 +261,82 @@ def solve_model(
         nodes=None if res.nodes is None else int(res.nodes),
         unbounded_variables=tuple(names),
         note=note,
+        heuristic=_heuristic_report(report),
     )
+
+
+def _check_callbacks(callbacks, solver: str) -> list:
+    """The ``scip_callbacks`` as a list, checked (callables, and a SCIP solver)."""
+    if callbacks is None:
+        return []
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    for i, f in enumerate(callbacks):
+        if not callable(f):
+            raise UnknownOptionError(
+                f"solve_model: scip_callbacks[{i}] is {f!r}, not a callable; pass functions "
+                "f(scip_model, var_map)."
+            )
+    if callbacks and SOLVERS.get(solver, ("",))[0] != "contrib":
+        raise NotApplicableError(
+            f"solve_model: scip_callbacks receive a pyscipopt.Model, but solver={solver!r} is "
+            "not SCIP; use solver='scip_direct' or drop the callbacks."
+        )
+    return callbacks
+
+
+def _heuristic_budget(heuristic_time, time_limit) -> float:
+    if heuristic_time is not None:
+        return heuristic_time if time_limit is None else min(heuristic_time, time_limit)
+    return HEURISTIC_TIME if time_limit is None else min(HEURISTIC_TIME, 0.1 * time_limit)
+
+
+def _network_heuristic(m, heuristic: str, budget: float):
+    """``(callbacks, report)`` of the network heuristic on ``m`` (no callbacks if it does not
+    apply)."""
+    from . import scip_plugins
+    from .heuristics import search
+
+    problem, _ = scip_plugins.network_problem(m)
+    if problem is None or budget <= 0:  # a zero time limit: stop at once, search nothing
+        return [], None
+    found = search(
+        problem.block.network,
+        problem.lb,
+        problem.ub,
+        problem.objective,
+        constraints=problem.constraints,
+        points=_current_inputs(problem.block),
+        time_limit=budget,
+    )
+    candidates = [c for c in found.candidates if c.violation <= 1e-9]
+    plugins: list = []
+    callbacks = scip_plugins.heuristic_callbacks(
+        problem, candidates, plugin=heuristic == "plugin", plugins=plugins
+    )
+    return callbacks, {"search": found, "plugins": plugins}
+
+
+def _current_inputs(block):
+    """The block's input values as one point, if all are set (e.g. a previous solution)."""
+    values = [v.value for v in block.inputs.values()]
+    return None if any(v is None for v in values) else [values]
+
+
+def _heuristic_report(report) -> dict | None:
+    if report is None:
+        return None
+    found = report["search"]
+    return {
+        "objective": None if found.best is None else found.best.objective,
+        "seconds": found.seconds,
+        "evaluated": found.evaluated,
+        "lps": found.lps,
+        "starts": len(found.candidates),
+        "plugin_submitted": sum(p.submitted for p in report["plugins"]),
+        "plugin_accepted": sum(p.accepted for p in report["plugins"]),
+    }
 
 
 # -- a model without a finite optimum ------------------------------------------------
@@ -458,7 +589,7 @@ def _check_highs_options(options: dict) -> None:
 
 
 @contextmanager
-def _scip_log_without_deadlock():
+def _scip_log_without_deadlock(opt=None, callbacks=()):
     """Let SCIP run without holding Python's GIL inside Pyomo's SCIP interfaces.
 
     Pyomo captures SCIP's log through a pipe that a Python thread drains, while
@@ -466,7 +597,12 @@ def _scip_log_without_deadlock():
     than the pipe's buffer (64 KiB, a few hundred log lines) both sides wait
     forever.  Inside this context the interfaces create models whose
     ``optimize`` is pyscipopt's ``optimizeNogil``, so the log is drained while
-    SCIP runs.  Without ``optimizeNogil`` (old pyscipopt) nothing changes.
+    SCIP runs.  Without ``optimizeNogil`` (old pyscipopt) the model's own
+    ``optimize`` runs.
+
+    The same ``optimize`` first calls each of ``callbacks`` with the loaded model and the
+    interface's map from Pyomo to SCIP variables (``opt``'s), after the interface has set
+    the model's parameters: the ``scip_callbacks`` of :func:`solve_model`.
     """
     import pyscipopt
     from pyomo.contrib.solver.solvers.scip import base, scip_direct
@@ -474,13 +610,18 @@ def _scip_log_without_deadlock():
     modules = [
         mod for mod in (base, scip_direct) if hasattr(mod, "scip")
     ]  # where the interfaces find pyscipopt
-    if not hasattr(pyscipopt.Model, "optimizeNogil") or not modules:
+    nogil = hasattr(pyscipopt.Model, "optimizeNogil")
+    if not modules or not (nogil or callbacks):
         yield
         return
 
     class _Model(pyscipopt.Model):
         def optimize(self):
-            self.optimizeNogil()
+            if callbacks:
+                var_map = opt._pyomo_var_to_solver_var_map
+                for f in callbacks:
+                    f(self, var_map)
+            self.optimizeNogil() if nogil else super().optimize()
 
     class _Pyscipopt:
         Model = _Model
@@ -498,16 +639,17 @@ def _scip_log_without_deadlock():
             mod.scip = original
 
 
-def _run_contrib(opt, m, *, time_limit, tee, options):
+def _run_contrib(opt, m, *, time_limit, tee, options, callbacks=()):
     """Pyomo's new solver interface (scip_direct, scip_persistent).
 
     Without ``tee`` SCIP prints nothing (``display/verblevel = 0`` unless the
     caller sets it), and SCIP runs without the GIL (see
     :func:`_scip_log_without_deadlock`), so long solves with a log never hang.
+    ``callbacks`` are called with the loaded model just before it is solved.
     """
     if not tee:
         options = {"display/verblevel": 0, **options}
-    with _scip_log_without_deadlock():
+    with _scip_log_without_deadlock(opt, callbacks):
         res = opt.solve(
             m,
             tee=tee,
