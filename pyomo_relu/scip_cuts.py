@@ -42,6 +42,7 @@ model from a linear Pyomo model.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,6 +311,17 @@ def _separator_class():
 
         def sepainitsol(self):
             self.tvars = [self.model.getTransformedVar(v) for v in self.scip_vars]
+            if self.model.getParam("separating/maxroundsroot") == 0 and (
+                self.options.frequency == 0 or self.model.getParam("separating/maxrounds") == 0
+            ):
+                warnings.warn(
+                    f"{_WHERE}: SCIP runs no separation rounds (separating/maxroundsroot = 0, "
+                    "as in solve_model's settings='relu'), so no ideal cut is added; allow "
+                    "rounds (e.g. separating/maxroundsroot = -1) and switch SCIP's own "
+                    "separators off instead (scip_model.setSeparating(SCIP_PARAMSETTING.OFF) "
+                    "before including the cuts).",
+                    stacklevel=2,
+                )
             return {}
 
         def sepaexeclp(self):

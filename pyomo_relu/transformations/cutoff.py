@@ -120,7 +120,7 @@ def resolve_cutoff(model, blocks, value) -> Cutoff | None:
 def _value(var):
     if var.value is None:
         raise NoValueError(
-            f"{_WHERE[:-5]}'incumbent'): variable {var.name!r} has no value; load a solution "
+            f"{_WHERE[:-4]}'incumbent'): variable {var.name!r} has no value; load a solution "
             "(e.g. solve the model, or set every variable) before taking its objective as "
             "the cut-off."
         )
@@ -133,7 +133,7 @@ def _near(found: float, want: float) -> bool:
 
 def _not_incumbent(what: str) -> InfeasibleBoxError:
     return InfeasibleBoxError(
-        f"{_WHERE[:-5]}'incumbent'): the model's current values are not a feasible point: "
+        f"{_WHERE[:-4]}'incumbent'): the model's current values are not a feasible point: "
         f"{what} (tolerance {FEASIBILITY_TOL}). Load a feasible solution, or pass the cut-off "
         "value itself."
     )
@@ -192,7 +192,7 @@ def incumbent_cutoff(model, blocks, obj) -> float:
     for con in top.component_data_objects(pyo.Constraint, active=True, descend_into=True):
         if id(con) in inside:
             continue
-        for var in pyo.ComponentSet(_variables(con.body)):
+        for var in _variables(con.body):
             seen.setdefault(id(var), var)
         body = pyo.value(con.body, exception=False)
         if body is None:
