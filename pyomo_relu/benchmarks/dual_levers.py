@@ -21,9 +21,11 @@ the best of 20,000 seeded uniform forward passes (the incumbent).  Then
 * ``cutoff``: ``relu.tighten_bounds(objective_cutoff="incumbent")`` (the model
   pass over the whole model with the row objective <= incumbent, which is added
   to the model);
+* ``cutoff3``: the same with up to three passes (``passes=3``; each pass starts
+  from the bounds of the one before);
 * ``cuts``: the ideal-cut separator (:func:`pyomo_relu.scip_cuts.ideal_cuts`,
   root only), SCIP's own separators switched off;
-* ``cutoff+cuts``: both.
+* ``cutoff+cuts``, ``cutoff3+cuts``: both.
 
 SCIP runs with the package's ``"relu"`` settings (no separation rounds) except
 that the configurations with cuts allow rounds for the ideal cuts only; the
@@ -49,7 +51,7 @@ import numpy as np
 #: this module's name, for its subprocesses (``__name__`` is ``"__main__"`` under ``-m``)
 _MODULE = "pyomo_relu.benchmarks.dual_levers"
 PROBLEMS = ("peaks", "sines5", "ackley5", "random5")
-CONFIGS = ("base", "cutoff", "cuts", "cutoff+cuts")
+CONFIGS = ("base", "cutoff", "cutoff3", "cuts", "cutoff+cuts", "cutoff3+cuts")
 SAMPLES = 20_000
 FIELDS = (
     "problem",
@@ -171,7 +173,8 @@ def run_one(problem: str, config: str, time_limit: float) -> dict:
     if "cutoff" in config:
         load_point(m, x0)
         start = time.perf_counter()
-        xf.apply_to(m, objective_cutoff="incumbent")
+        passes = 3 if config.startswith("cutoff3") else 1
+        xf.apply_to(m, objective_cutoff="incumbent", passes=passes)
         row["cutoff_seconds"] = time.perf_counter() - start
     row.update(_statistics(m.nn))
     load_point(m, x0)  # the rebuilt block's variables get the incumbent again

@@ -129,6 +129,7 @@ _NOT_NONE = {
     "solver": "a Pyomo solver name",
     "workers": "an integer >= 1",
     "progress": "True or False",
+    "passes": "an integer >= 1",
 }
 
 
@@ -144,7 +145,8 @@ class TightenBounds(Transformation):
     ``docs/distributed.md``), ``time_limit`` (per block, LP / MILP), ``time_limit_per_neuron``
     (MILP), ``context`` (network | model), ``solver`` (LP solver for the model
     context), ``progress``, ``objective_cutoff`` (None, a value or ``"incumbent"``;
-    implies the model-context pass).  They are given as keywords, as Pyomo's ``options``
+    implies the model-context pass), ``passes`` (of the model context).  They are
+    given as keywords, as Pyomo's ``options``
     dict (``apply_to(m, options={"method": "lp"})``) or both; a keyword wins over
     the same name in ``options``.  After the call, each block's
     ``tightening_report`` holds the report of the last method run on it.
@@ -210,6 +212,15 @@ class TightenBounds(Transformation):
     )
     CONFIG.declare(
         "progress", ConfigValue(default=False, domain=Bool, description="show progress bars")
+    )
+    CONFIG.declare(
+        "passes",
+        ConfigValue(
+            default=1,
+            domain=PositiveInt,
+            description="passes of the model context over each block, each from the bounds of "
+            "the one before (stops early when a pass narrows them by less than 0.1%)",
+        ),
     )
     CONFIG.declare(
         "objective_cutoff",

@@ -219,3 +219,21 @@ def test_clear_errors_for_objectives_and_values():
     empty.obj = pyo.Objective(expr=empty.x)
     with pytest.raises(UnknownOptionError, match="has none to tighten"):
         XF.apply_to(empty, objective_cutoff=1.0)
+
+
+def test_more_passes_tighten_further_and_keep_the_optimum():
+    net = random_network((3, 16, 16, 1), seed=12)
+    m1, m3 = _model(net, pyo.minimize), _model(net, pyo.minimize)
+    _, optimum = _solve(_model(net, pyo.minimize))
+    XF.apply_to(m1, objective_cutoff=optimum + 0.05)
+    XF.apply_to(m3, objective_cutoff=optimum + 0.05, passes=3)
+    one, three = m1.nn.bounds, m3.nn.bounds
+    for k in range(one.n_layers):
+        assert np.all(three.lower[k] >= one.lower[k]) and np.all(three.upper[k] <= one.upper[k])
+    assert _widths(three) < _widths(one)
+    # the report lists the layers of every pass that ran (a pass per 3 layers)
+    assert len(m3.nn.tightening_report.layers) in (6, 9)
+    status, again = _solve(m3)
+    assert status == "optimal" and again == pytest.approx(optimum, abs=1e-6)
+    with pytest.raises(UnknownOptionError, match="passes"):
+        XF.apply_to(m3, passes=0)
