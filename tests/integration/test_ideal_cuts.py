@@ -178,3 +178,14 @@ def test_clear_errors():
     del var_map[m.x[0]]
     with pytest.raises(NotApplicableError, match=r"x\[0\].*not in var_map"):
         scip_cuts.ideal_cuts(m)(s, var_map)
+
+
+def test_warns_when_scip_runs_no_separation_rounds():
+    m = _model(random_network((2, 6, 1), seed=1))
+    s, var_map = scip_cuts.to_scip(m)
+    s.hideOutput()
+    s.setParam("separating/maxroundsroot", 0)  # what solve_model's settings="relu" sets
+    sepa = scip_cuts.ideal_cuts(m)(s, var_map)
+    with pytest.warns(UserWarning, match="no separation rounds"):
+        s.optimize()
+    assert sepa.n_cuts == 0 and s.getStatus() == "optimal"
