@@ -13,6 +13,8 @@ neurons are classified (inactive, linear, saturated, unstable).
 from __future__ import annotations
 
 import enum
+import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -134,10 +136,16 @@ class Scope(enum.Enum):
     CONSTRAINED = "constrained"
     #: only on the feasible set of the model around the block (``context="model"``)
     MODEL = "model"
+    #: only on the points of the model whose objective is at least as good as a cut-off
+    #: (``relu.tighten_bounds(objective_cutoff=...)``); the value is in the provenance
+    CUTOFF = "cutoff"
 
 
 #: labels of the built-in methods, understood even before their modules register them
 _LEGACY_METHODS = ("interval", "lp", "milp")
+
+
+_CUTOFF_LABEL = re.compile(r"^(?P<method>.+)-cutoff\(objective(?P<sense><=|>=)(?P<value>[^()]+)\)$")
 
 
 @dataclass(frozen=True)
@@ -145,29 +153,62 @@ class Provenance:
     """How a layer's bounds were obtained: a bound method's name and where they hold.
 
     Its ``label`` is the method name, with ``-constrained`` or ``-model`` appended
-    for the narrower scopes (``"lp"``, ``"lp-constrained"``, ``"lp-model"``).
+    for the narrower scopes (``"lp"``, ``"lp-constrained"``, ``"lp-model"``).  Bounds
+    that hold only where the objective is at least as good as a cut-off (``Scope.CUTOFF``)
+    carry the cut-off and the objective's sense: ``cutoff=-6.5, sense="min"`` is the
+    label ``"lp-cutoff(objective<=-6.5)"`` (``">="`` for ``sense="max"``).
     """
 
     method: str
     scope: Scope = Scope.BOX
+    cutoff: float | None = None
+    sense: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.scope, Scope):
             raise BoundsTypeError(
-                f"Provenance: scope must be a Scope (BOX, CONSTRAINED or MODEL), found "
+                f"Provenance: scope must be a Scope (BOX, CONSTRAINED, MODEL or CUTOFF), found "
                 f"{self.scope!r}."
             )
+        self._check_cutoff()
         known = bound_method_names()
         if self.method not in _LEGACY_METHODS and self.method not in known:
             raise BoundsTypeError(
                 f"NeuronBounds: {self.method!r} is not a bound method; a layer's provenance "
                 f"names one of {sorted(set(known) | set(_LEGACY_METHODS))} (optionally with "
-                "'-constrained' or '-model'), or register the method with "
-                "register_bound_method(BoundMethod(...)) first."
+                "'-constrained', '-model' or '-cutoff(objective<=value)'), or register the "
+                "method with register_bound_method(BoundMethod(...)) first."
             )
+
+    def _check_cutoff(self) -> None:
+        if self.scope is not Scope.CUTOFF:
+            if self.cutoff is not None or self.sense is not None:
+                raise BoundsTypeError(
+                    f"Provenance: cutoff={self.cutoff!r}, sense={self.sense!r} given with scope "
+                    f"{self.scope.name}; a cut-off belongs to Scope.CUTOFF only."
+                )
+            return
+        value = self.cutoff
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise BoundsTypeError(
+                f"Provenance: Scope.CUTOFF needs a finite cutoff value, found {value!r}."
+            )
+        if self.sense not in ("min", "max"):
+            raise BoundsTypeError(
+                f"Provenance: Scope.CUTOFF needs sense='min' or 'max' (the objective's sense), "
+                f"found {self.sense!r}."
+            )
+        object.__setattr__(self, "cutoff", float(value))
 
     @property
     def label(self) -> str:
+        if self.scope is Scope.CUTOFF:
+            op = "<=" if self.sense == "min" else ">="
+            return f"{self.method}-cutoff(objective{op}{self.cutoff!r})"
         return self.method if self.scope is Scope.BOX else f"{self.method}-{self.scope.value}"
 
     @classmethod
@@ -186,6 +227,17 @@ class Provenance:
                 f"NeuronBounds: a layer's provenance must be a method label such as 'lp' or "
                 f"'lp-constrained' (or a Provenance), found {value!r}."
             )
+        found = _CUTOFF_LABEL.match(value)
+        if found is not None:
+            try:
+                cutoff = float(found["value"])
+            except ValueError:
+                raise BoundsTypeError(
+                    f"NeuronBounds: the cut-off in the provenance label {value!r} is not a "
+                    "number; expected e.g. 'lp-cutoff(objective<=-6.5)'."
+                ) from None
+            sense = "min" if found["sense"] == "<=" else "max"
+            return cls(found["method"], Scope.CUTOFF, cutoff, sense)
         for scope in (Scope.CONSTRAINED, Scope.MODEL):
             suffix = f"-{scope.value}"
             if value.endswith(suffix) and len(value) > len(suffix):
@@ -481,7 +533,8 @@ class NeuronBounds:
         """Layers whose bounds hold only where some constraints hold, not on the whole input box.
 
         Their provenance scope is ``CONSTRAINED`` (tightened with
-        ``extra_constraints``) or ``MODEL`` (the model context).
+        ``extra_constraints``), ``MODEL`` (the model context) or ``CUTOFF`` (the model
+        context with an objective cut-off).
         """
         return [k for k, p in enumerate(self.provenance) if p.scope is not Scope.BOX]
 

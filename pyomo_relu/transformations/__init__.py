@@ -9,7 +9,8 @@ Importing this package registers them with Pyomo's ``TransformationFactory``:
 Its parts: :mod:`.model_rows` finds the network blocks and the model's linear
 rows outside them; :mod:`.model_context` bounds neurons over the LP relaxation
 of the whole model (``context="model"``), which :mod:`.model_lp` solves with
-HiGHS and certifies by the LP dual; OMLT blocks are read and updated by
+HiGHS and certifies by the LP dual, with the objective cut-off row of
+:mod:`.cutoff` when ``objective_cutoff`` is given; OMLT blocks are read and updated by
 :mod:`pyomo_relu.interop.omlt`.
 """
 

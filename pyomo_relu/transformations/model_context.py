@@ -16,6 +16,12 @@ changes, and after each layer the block's new rows are passed again.  Each
 bound is certified by the LP dual, so it holds for every point of the model.
 The ``solver`` option is checked (a Pyomo solver name that is available) but
 the LPs are solved by HiGHS directly.
+
+With an objective cut-off (:mod:`.cutoff`) the relaxation also has the row
+``objective <= cutoff`` (``>=`` to maximize); the bounds then hold only at the
+points at least as good as the cut-off, and their provenance says so
+(``Scope.CUTOFF``).  Each block's ``tightening_report`` is the report of this
+pass (per layer: LP solves, stable neurons and big-M before and after).
 """
 
 from __future__ import annotations
@@ -33,11 +39,22 @@ from pyomo.opt.base.solvers import UnknownSolver
 from pyomo.repn import generate_standard_repn
 
 from ..bounds import NeuronBounds, Provenance, Scope
+from ..bounds.report import LayerReport, TighteningReport
 from ..errors import InfeasibleBoxError, SolverUnavailableError, TimeLimitWarning
+from .cutoff import Cutoff, add_cutoff_row, carry_cutoff
 from .model_lp import CertifiedLP
 from .model_rows import _changeable, _has_mutable
 
 _WHERE = "relu.tighten_bounds(context='model')"
+
+#: a further model-context pass runs only if the last one narrowed the total width by this share
+MIN_GAIN = 1e-3
+
+
+def _width(bounds: NeuronBounds) -> float:
+    """Total width of the finite neuron bounds (a measure of how tight they are)."""
+    widths = np.concatenate([u - lo for lo, u in zip(bounds.lower, bounds.upper)])
+    return float(np.sum(widths[np.isfinite(widths)]))
 
 
 def _check_solver(name: str) -> None:
@@ -127,8 +144,8 @@ class _Rows:
 class _ModelContext:
     """Layer-by-layer bounds over the LP relaxation of a clone of the whole model."""
 
-    def __init__(self, model, blocks, cfg):
-        self.model, self.blocks, self.cfg = model, blocks, cfg
+    def __init__(self, model, blocks, cfg, cutoff: Cutoff | None = None):
+        self.model, self.blocks, self.cfg, self.cutoff = model, blocks, cfg, cutoff
         _check_solver(cfg.solver)
         try:
             self.lp = CertifiedLP()  # one HiGHS instance for the whole run
@@ -137,10 +154,31 @@ class _ModelContext:
 
     def run(self):
         clone, twins = _relaxation(self.model, self.blocks)
+        if self.cutoff is not None:
+            add_cutoff_row(clone, self.model.model(), self.cutoff)
         rows = _Rows()
         for blk, twin in zip(self.blocks, twins):
-            new = self._tighten_block(clone, twin, rows)
-            blk.rebuild(bounds=new)
+            new, report = self._passes(clone, twin, rows)
+            blk.rebuild(bounds=carry_cutoff(blk.bounds, new, self.cutoff))
+            blk.tightening_report = report
+
+    def _passes(self, clone, twin, rows) -> tuple[NeuronBounds, TighteningReport]:
+        """Up to ``cfg.passes`` passes over ``twin``, each from the bounds of the one before.
+
+        A pass tightens each neuron over an LP whose big-M rows use the bounds of
+        the pass before, so a second pass can gain again.  The passes stop when
+        one narrows the total width of the bounds by less than :data:`MIN_GAIN`.
+        The report lists the layers of every pass, one after the other.
+        """
+        new, report = self._tighten_block(clone, twin, rows)
+        for _ in range(self.cfg.passes - 1):
+            before = _width(new)
+            new, more = self._tighten_block(clone, twin, rows)
+            report.layers += more.layers
+            report.total_time += more.total_time
+            if not before - _width(new) > MIN_GAIN * before:
+                break
+        return new, report
 
     def _load(self, clone, twin, rows) -> dict:
         """Pass the LP of ``clone`` to HiGHS; returns the column of each target of ``twin``."""
@@ -149,8 +187,13 @@ class _ModelContext:
         self.lp.load(*lp)
         return {id(v): int(c) for v, c in zip(targets, target_cols)}
 
-    def _tighten_block(self, clone, twin, rows) -> NeuronBounds:
-        """Bounds of ``twin``'s network over the relaxed ``clone``, layer by layer.
+    def _provenance(self) -> Provenance:
+        if self.cutoff is None:
+            return Provenance("lp", Scope.MODEL)
+        return self.cutoff.provenance("lp")
+
+    def _tighten_block(self, clone, twin, rows) -> tuple[NeuronBounds, TighteningReport]:
+        """Bounds of ``twin``'s network over the relaxed ``clone``, layer by layer, and a report.
 
         ``time_limit`` (per block) stops the pass: the neurons not reached keep
         their current bounds, which are sound, and a TimeLimitWarning says how many.
@@ -159,8 +202,10 @@ class _ModelContext:
 
         bounds = twin.bounds.copy()
         limit = self.cfg.time_limit
-        deadline = None if limit is None else time.perf_counter() + limit
+        start = time.perf_counter()
+        deadline = None if limit is None else start + limit
         skipped = 0
+        report = TighteningReport(method=self._provenance().label)
 
         def candidates(k):
             # the outputs are the pre-activations of a linear last layer, not of a piecewise one
@@ -181,7 +226,11 @@ class _ModelContext:
             for k in range(bounds.n_layers):
                 todo, linear_out = candidates(k)
                 bar.total -= estimate[k] - len(todo)  # earlier layers made more neurons stable
-                done = 0
+                layer = LayerReport(k, len(bounds.lower[k]), bounds.is_piecewise(k))
+                layer.n_candidates = len(todo)
+                layer.record_before(bounds)
+                report.layers.append(layer)
+                began, done = time.perf_counter(), 0
                 lower, upper = bounds.lower[k].copy(), bounds.upper[k].copy()
                 for j in todo:
                     if deadline is not None and time.perf_counter() > deadline:
@@ -189,12 +238,18 @@ class _ModelContext:
                     col = column[id(twin.outputs[j] if linear_out else twin.mip.z[k, j])]
                     lo, up = self._bound(col, "min", deadline), self._bound(col, "max", deadline)
                     lower[j], upper[j] = max(lower[j], lo), min(upper[j], up)
+                    if lower[j] > upper[j]:
+                        self._empty(twin, k, j, lower[j], upper[j])
                     done += 1
                     bar.update(1)
                 skipped += len(todo) - done
+                layer.n_solves, layer.n_time_limited = 2 * done, len(todo) - done
+                layer.time = time.perf_counter() - began
                 if done == 0:
+                    layer.record_after(bounds)
                     continue  # nothing of this layer was computed: its bounds and their label stay
-                bounds = bounds.with_layer(k, lower, upper, Provenance("lp", Scope.MODEL))
+                bounds = bounds.with_layer(k, lower, upper, self._provenance())
+                layer.record_after(bounds)
                 twin.rebuild(bounds=bounds)
                 if k + 1 < bounds.n_layers:
                     column = self._load(clone, twin, rows)
@@ -207,15 +262,30 @@ class _ModelContext:
                 ),
                 stacklevel=2,
             )
-        return twin.bounds
+        report.total_time = time.perf_counter() - start
+        return twin.bounds, report
+
+    def _no_point(self) -> str:
+        if self.cutoff is None:
+            return "the model's constraints admit no point."
+        return (
+            f"no point of the model has {self.cutoff.text} (the cut-off is better than every "
+            "feasible objective value); pass a cut-off at least as weak as a known feasible "
+            "value, e.g. objective_cutoff='incumbent' with a solution loaded."
+        )
+
+    def _empty(self, twin, k: int, j: int, lower: float, upper: float):
+        raise InfeasibleBoxError(
+            f"{_WHERE}: neuron ({k}, {j}) of {twin.name!r} has certified bounds {lower} > "
+            f"{upper}, so the LP relaxation is infeasible: {self._no_point()}"
+        )
 
     def _bound(self, col: int, sense: str, deadline) -> float:
         """Certified bound of column ``col`` (``-inf`` / ``inf`` when there is none)."""
         value, infeasible = self.lp.bound(col, sense, deadline)
         if infeasible:
             raise InfeasibleBoxError(
-                f"{_WHERE}: the LP relaxation of the model is infeasible; "
-                "the model's constraints admit no point."
+                f"{_WHERE}: the LP relaxation of the model is infeasible; {self._no_point()}"
             )
         if value is None:
             return -math.inf if sense == "min" else math.inf  # keep the current bound

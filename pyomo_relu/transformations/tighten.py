@@ -20,6 +20,15 @@ linear constraint, integrality relaxed, nonlinear constraints dropped, so the
 relaxation stays valid - which lets constraints on the network's outputs
 (``N2 <= 0.34``) cut the hidden bounds.  That pass solves two HiGHS LPs of the
 whole model per neuron, each bound certified by the LP dual, and costs more.
+
+``objective_cutoff=c`` runs the model-context pass with the extra row
+``objective <= c`` (``>= c`` for a maximized objective; the objective must be
+linear), or ``objective_cutoff="incumbent"`` with ``c`` the objective at the
+model's current values once they are checked feasible (:mod:`.cutoff`).  Those
+bounds hold only at the points at least as good as ``c`` (provenance
+``lp-cutoff(objective<=c)``), so the same row is added to the model as
+``relu_objective_cutoff``: the optimum is unchanged when it is at least as good
+as ``c``, and the model is infeasible otherwise.  See ``docs/tightening.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from ..bounds import NeuronBounds, bound_method_names, get_bound_method, interva
 from ..bounds.parallel import check_executor
 from ..errors import UnknownOptionError
 from ..interop.omlt import find_omlt_blocks, omlt_plan, write_omlt_bounds
+from .cutoff import carry_cutoff, check_same_sense, cutoff_option, keep_cutoff_row, resolve_cutoff
 from .model_context import _ModelContext
 from .model_rows import (
     find_network_blocks,
@@ -119,6 +129,7 @@ _NOT_NONE = {
     "solver": "a Pyomo solver name",
     "workers": "an integer >= 1",
     "progress": "True or False",
+    "passes": "an integer >= 1",
 }
 
 
@@ -133,7 +144,9 @@ class TightenBounds(Transformation):
     ``distributed.Client(...).get_executor()``: it solves the LP / MILP chunks, see
     ``docs/distributed.md``), ``time_limit`` (per block, LP / MILP), ``time_limit_per_neuron``
     (MILP), ``context`` (network | model), ``solver`` (LP solver for the model
-    context), ``progress``.  They are given as keywords, as Pyomo's ``options``
+    context), ``progress``, ``objective_cutoff`` (None, a value or ``"incumbent"``;
+    implies the model-context pass), ``passes`` (of the model context).  They are
+    given as keywords, as Pyomo's ``options``
     dict (``apply_to(m, options={"method": "lp"})``) or both; a keyword wins over
     the same name in ``options``.  After the call, each block's
     ``tightening_report`` holds the report of the last method run on it.
@@ -200,6 +213,25 @@ class TightenBounds(Transformation):
     CONFIG.declare(
         "progress", ConfigValue(default=False, domain=Bool, description="show progress bars")
     )
+    CONFIG.declare(
+        "passes",
+        ConfigValue(
+            default=1,
+            domain=PositiveInt,
+            description="passes of the model context over each block, each from the bounds of "
+            "the one before (stops early when a pass narrows them by less than 0.1%)",
+        ),
+    )
+    CONFIG.declare(
+        "objective_cutoff",
+        ConfigValue(
+            default=None,
+            domain=cutoff_option,
+            description="None, a value c or 'incumbent' (c from the loaded solution): run the "
+            "model-context pass with the row objective <= c (>= c to maximize) and add that "
+            "row to the model; the bounds hold only where it holds",
+        ),
+    )
 
     def _apply_to(self, model, **kwds):
         cfg = _read_config(self.CONFIG, kwds)
@@ -210,10 +242,18 @@ class TightenBounds(Transformation):
             raise UnknownOptionError(
                 "relu.tighten_bounds: targets contain no ReluNetworkBlock or OmltBlock."
             )
-        # check the model context's solver before changing anything
-        whole_model = (
-            _ModelContext(model, blocks, cfg) if cfg.context == "model" and blocks else None
-        )
+        if cfg.objective_cutoff is not None and not blocks:
+            raise UnknownOptionError(
+                "relu.tighten_bounds: objective_cutoff tightens ReluNetworkBlocks (over the "
+                "whole model), and the model has none to tighten; drop objective_cutoff."
+            )
+        # the cut-off (an incumbent is checked at the values it has now) and the model
+        # context's solver are checked before anything changes
+        cutoff = resolve_cutoff(model, blocks, cfg.objective_cutoff)
+        for blk in blocks:
+            check_same_sense(blk.bounds, cutoff, blk.name)
+        model_pass = (cfg.context == "model" or cutoff is not None) and blocks
+        whole_model = _ModelContext(model, blocks, cfg, cutoff) if model_pass else None
         plans = [
             omlt_plan(blk) for blk in omlt_blocks
         ]  # every OMLT block is checked before any changes
@@ -232,11 +272,13 @@ class TightenBounds(Transformation):
             )
             if key not in done:
                 done[key] = _compute_bounds(blk.network, blk.bounds, cfg, extra)
-            new = done[key]
+            new = carry_cutoff(blk.bounds, done[key], None)
             blk.rebuild(bounds=new)
             blk.tightening_report = getattr(new, "report", None)
         if whole_model is not None:
             whole_model.run()
+        if cutoff is not None:
+            keep_cutoff_row(cutoff)
 
 
 def _read_config(config: ConfigDict, kwds: dict):
