@@ -5,13 +5,18 @@ data is scikit-learn's ``load_digits`` (1797 grey 8x8 images, values 0..16),
 scaled to [0, 1] and split 75/25 (seed 0).  Two networks are trained on the
 same split with the same seed:
 
-* ``digits_cnn.onnx`` (``pool``): ``Conv2d(1, 4, 3, padding=1) - ReLU -
-  MaxPool2d(2) - Conv2d(4, 8, 3) - ReLU - Flatten - Linear(32, 32) - ReLU -
-  Linear(32, 10)``;
+* ``digits_cnn.onnx`` (``pool``): ``Conv2d(1, 4, 3) - MaxPool2d(2) - ReLU -
+  Conv2d(4, 8, 2) - ReLU - Reshape(-1, 32) - Linear(32, 32) - ReLU -
+  Linear(32, 10)`` (4x6x6, 4x3x3, 8x2x2 feature maps);
 * ``digits_cnn_stride.onnx`` (``stride``): the same network with the max-pool
   replaced by a stride of 2 in the first convolution (``Conv2d(1, 4, 3,
-  stride=2, padding=1)``), so that the cost of the pool in a MIP can be
+  stride=2)``, also 4x3x3), so that the cost of the pool in a MIP can be
   measured on a network of the same shape after the first layer.
+
+The layers are chosen so that OMLT reads the same files: no padding (OMLT's
+convolution has none), the pool before the ReLU (OMLT's max-pool needs a
+linear convolution in front of it; the function is the same, since ReLU is
+monotone), a Reshape instead of Flatten and a free batch axis.
 
 Both are exported with the legacy TorchScript exporter (opset 17) for an input
 of shape ``(1, 1, 8, 8)``; the graph output is the 10 logits (no softmax).
@@ -50,6 +55,18 @@ def load_split(seed: int = SEED):
     return train_test_split(X, digits.target, test_size=0.25, random_state=seed, stratify=None)
 
 
+def _flatten_module(n: int):
+    """A module computing ``x.reshape(-1, n)``: exported as Reshape with a constant shape
+    ``[-1, n]``, which OMLT's ONNX reader takes (it has no Flatten)."""
+    from torch import nn
+
+    class Flatten(nn.Module):
+        def forward(self, x):
+            return x.reshape(-1, n)
+
+    return Flatten()
+
+
 def make_model(arch: str):
     """The torch module of architecture ``arch`` (a key of :data:`ARCHITECTURES`)."""
     from torch import nn
@@ -57,13 +74,16 @@ def make_model(arch: str):
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}.")
     stride, pool = ARCHITECTURES[arch]
-    layers = [nn.Conv2d(1, 4, 3, stride=stride, padding=1), nn.ReLU()]
+    layers = [nn.Conv2d(1, 4, 3, stride=stride)]
     if pool:
+        # max-pool before the ReLU: the same function as after it (ReLU is monotone), and the
+        # order OMLT's max-pool formulation requires (a linear convolution before the pool)
         layers.append(nn.MaxPool2d(2))
     layers += [
-        nn.Conv2d(4, 8, 3),
         nn.ReLU(),
-        nn.Flatten(),
+        nn.Conv2d(4, 8, 2),
+        nn.ReLU(),
+        _flatten_module(8 * 2 * 2),
         nn.Linear(8 * 2 * 2, 32),
         nn.ReLU(),
         nn.Linear(32, 10),
@@ -109,6 +129,8 @@ def export(model, path: Path) -> None:
             str(path),
             input_names=["image"],
             output_names=["logits"],
+            # a free batch axis: OMLT reads the fixed axes (1, 8, 8) as the input's shape
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
             opset_version=17,
             dynamo=False,
         )
