@@ -6,6 +6,12 @@ computes the pre-activation ``z_k = W_k a_{k-1} + b_k`` and the activation
 ReLU ``max(0, z)``, a clipped ReLU ``min(max(0, z), c)`` or the identity.
 All arrays are float64 and read-only: the network is parsed and checked once,
 then shared freely (including with worker processes).
+
+A layer's weights are either a dense ``numpy.ndarray`` or, for layers with
+structure such as convolutions lowered to affine maps, a canonical
+``scipy.sparse.csr_array`` (see :class:`DenseLayer`).  Every consumer in the
+numeric core works on the nonzeros only; :meth:`DenseLayer.dense_weights` is the
+one explicit way to densify.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import InvalidNetworkError, NotApplicableError, ShapeMismatchError
 
@@ -142,23 +149,80 @@ def _as_readonly(array, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
+def _as_readonly_csr(matrix, name: str) -> sp.csr_array:
+    """Canonical read-only float64 CSR copy of a scipy.sparse matrix or array."""
+    if matrix.ndim != 2:
+        raise ShapeMismatchError(
+            f"{name}: expected a 2-D sparse matrix (n_out, n_in), found shape {matrix.shape}."
+        )
+    try:
+        csr = sp.csr_array(matrix, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidNetworkError(
+            f"{name}: cannot convert the sparse matrix to float64 CSR ({exc})."
+        ) from exc
+    csr.sum_duplicates()  # also sorts the indices
+    if not np.all(np.isfinite(csr.data)):
+        k = int(np.flatnonzero(~np.isfinite(csr.data))[0])
+        row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+        raise InvalidNetworkError(
+            f"{name}: contains NaN or Inf (first at index {[row, int(csr.indices[k])]}); "
+            "a trained network must have finite weights - check the training run or the file."
+        )
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    for arr in (csr.data, csr.indices, csr.indptr):
+        arr.setflags(write=False)
+    return csr
+
+
+def _as_weights(weights, name: str):
+    """Read-only float64 weights: a dense ndarray, or a canonical CSR array if sparse."""
+    if sp.issparse(weights):
+        return _as_readonly_csr(weights, name)
+    return _as_readonly(weights, name, 2)
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+def _csr_from_data(data: np.ndarray, like: sp.csr_array) -> sp.csr_array:
+    """Canonical read-only CSR with the pattern of ``like`` and other values (zeros dropped)."""
+    out = sp.csr_array((data, like.indices.copy(), like.indptr.copy()), shape=like.shape)
+    out.eliminate_zeros()
+    out.has_sorted_indices = True
+    for arr in (out.data, out.indices, out.indptr):
+        arr.setflags(write=False)
+    return out
+
+
 class DenseLayer:
     """One affine map followed by an activation.
 
     Parameters
     ----------
-    weights : array_like, shape (n_out, n_in)
+    weights : array_like or scipy.sparse matrix/array, shape (n_out, n_in)
+        Dense input is stored as a read-only float64 ``numpy.ndarray``.  Any
+        ``scipy.sparse`` matrix or array is stored as a read-only float64
+        ``scipy.sparse.csr_array`` in canonical form (sorted indices, no
+        duplicates, no explicit zeros), so that a convolution lowered to an
+        affine map never becomes a dense Toeplitz matrix.  Use
+        :attr:`is_sparse`, :meth:`row`, :meth:`weight_parts` and
+        :meth:`dense_weights` rather than assuming either kind.
     bias : array_like, shape (n_out,)
     activation : Activation
     """
 
-    __slots__ = ("weights", "bias", "activation", "_name")
+    __slots__ = ("weights", "bias", "activation", "_name", "_parts")
 
     def __init__(
         self, weights, bias, activation: Activation = Activation.RELU, *, name: str = "layer"
     ):
         self._name = name
-        self.weights = _as_readonly(weights, f"{name} weights", 2)
+        self._parts = None
+        self.weights = _as_weights(weights, f"{name} weights")
         n_out = self.weights.shape[0]
         if bias is None:
             bias = np.zeros(n_out)
@@ -189,6 +253,13 @@ class DenseLayer:
             )
         self.activation = activation
 
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in ("weights", "bias", "activation", "_name")}
+
+    def __setstate__(self, state):
+        # unpickled arrays come back writable: validate and freeze them again
+        self.__init__(state["weights"], state["bias"], state["activation"], name=state["_name"])
+
     @property
     def n_in(self) -> int:
         return self.weights.shape[1]
@@ -197,15 +268,101 @@ class DenseLayer:
     def n_out(self) -> int:
         return self.weights.shape[0]
 
+    @property
+    def is_sparse(self) -> bool:
+        """True when the weights are a ``scipy.sparse.csr_array``."""
+        return sp.issparse(self.weights)
+
+    @property
+    def nnz(self) -> int:
+        """Number of nonzero weights (stored entries of a sparse layer)."""
+        if self.is_sparse:
+            return int(self.weights.nnz)
+        return int(np.count_nonzero(self.weights))
+
+    def weight_parts(self):
+        """``(W+, W-)`` with ``W+ = max(W, 0)``, ``W- = min(W, 0)`` and ``W = W+ + W-``.
+
+        Both parts are of the same kind as :attr:`weights` (read-only ndarrays,
+        or canonical read-only CSR arrays keeping only their own nonzeros), and
+        computed once per layer.
+        """
+        if self._parts is None:
+            w = self.weights
+            if self.is_sparse:
+                pos = _csr_from_data(np.maximum(w.data, 0.0), w)
+                neg = _csr_from_data(np.minimum(w.data, 0.0), w)
+            else:
+                pos, neg = _readonly(np.maximum(w, 0.0)), _readonly(np.minimum(w, 0.0))
+            self._parts = (pos, neg)
+        return self._parts
+
+    def dense_weights(self) -> np.ndarray:
+        """A writable dense ``(n_out, n_in)`` copy of the weights.
+
+        Meant for small uses (2-input region enumeration) and exporters; the
+        numeric core never calls it on a sparse layer otherwise.
+        """
+        if self.is_sparse:
+            return self.weights.toarray()
+        return np.array(self.weights)
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(columns, values)`` of the nonzero weights of neuron ``i`` (columns ascending).
+
+        Both arrays are read-only; for a sparse layer they are views of the CSR data.
+        """
+        try:
+            i = int(i)
+        except (TypeError, ValueError):
+            raise ShapeMismatchError(
+                f"{self._name}: row index must be an integer, found {i!r}."
+            ) from None
+        if not 0 <= i < self.n_out:
+            raise ShapeMismatchError(
+                f"{self._name}: row {i} does not exist; expected 0 <= i < {self.n_out} "
+                "(one row per output neuron)."
+            )
+        w = self.weights
+        if self.is_sparse:
+            lo, hi = w.indptr[i], w.indptr[i + 1]
+            return w.indices[lo:hi], w.data[lo:hi]
+        cols = np.flatnonzero(w[i])
+        return _readonly(cols), _readonly(w[i, cols])
+
     def preactivation(self, a: np.ndarray) -> np.ndarray:
         """``a @ W.T + b`` for a batch ``a`` of shape (N, n_in)."""
+        if self.is_sparse:
+            a = np.asarray(a, dtype=np.float64)
+            return (self.weights @ a.T).T + self.bias
         return a @ self.weights.T + self.bias
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
         return self.activation.apply(self.preactivation(a))
 
     def __repr__(self) -> str:
-        return f"DenseLayer({self.n_in} -> {self.n_out}, {self.activation!r})"
+        kind = f", sparse nnz={self.nnz}" if self.is_sparse else ""
+        return f"DenseLayer({self.n_in} -> {self.n_out}, {self.activation!r}{kind})"
+
+
+def _weights_equal(a: DenseLayer, b: DenseLayer) -> bool:
+    """Equal weight values, whatever the storage (dense, sparse or one of each)."""
+    if a.weights.shape != b.weights.shape:
+        return False
+    if not a.is_sparse and not b.is_sparse:
+        return np.array_equal(a.weights, b.weights)
+    if a.is_sparse and b.is_sparse:  # both canonical: equal values <=> equal arrays
+        wa, wb = a.weights, b.weights
+        return (
+            np.array_equal(wa.indptr, wb.indptr)
+            and np.array_equal(wa.indices, wb.indices)
+            and np.array_equal(wa.data, wb.data)
+        )
+    s, d = (a.weights, b.weights) if a.is_sparse else (b.weights, a.weights)
+    if np.count_nonzero(d) != s.nnz:
+        return False
+    rows = np.repeat(np.arange(s.shape[0]), np.diff(s.indptr))
+    return np.array_equal(d[rows, s.indices], s.data)
 
 
 class ReluNetwork:
@@ -397,6 +554,9 @@ class ReluNetwork:
     ):
         """Build a network from lists of weight matrices (n_out, n_in) and bias vectors.
 
+        A weight matrix may be a ``scipy.sparse`` matrix or array; that layer then
+        keeps CSR weights (see :class:`DenseLayer`).
+
         All layers but the last get ``activation``; the last gets ``output_activation``
         (``"relu"``, ``"clipped_relu"`` with ``cap``, or ``"linear"``).
         """
@@ -431,9 +591,7 @@ class ReluNetwork:
         if not isinstance(other, ReluNetwork) or len(self.layers) != len(other.layers):
             return NotImplemented if not isinstance(other, ReluNetwork) else False
         return all(
-            a.activation == b.activation
-            and np.array_equal(a.weights, b.weights)
-            and np.array_equal(a.bias, b.bias)
+            a.activation == b.activation and _weights_equal(a, b) and np.array_equal(a.bias, b.bias)
             for a, b in zip(self.layers, other.layers)
         )
 

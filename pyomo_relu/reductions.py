@@ -12,6 +12,11 @@ propagated deviation ``e_k``: per layer ``e_k = |W'_k| e_{k-1} + E_k (|a| + e_{k
 + E_b + (n + 2) eps (|W'_k| (|a| + e_{k-1}) + |b'_k|)``, where ``E_k``, ``E_b``
 bound the rounding of the stored weights and biases and the last term bounds the
 rounding of the forward pass itself (as in :mod:`pyomo_relu.bounds.interval`).
+
+Sparse layers.  A layer with ``scipy.sparse`` CSR weights stays sparse: the
+factors scale its stored entries (the same two roundings per entry as a dense
+layer), pruning selects and folds CSR matrices, and the error matrices ``E_k``
+are sparse with the same pattern.  Nothing here densifies a sparse layer.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._highs import new_highs, run_highs
 from .bounds.checks import check_sound_at_samples, validated_bounds
@@ -46,6 +52,76 @@ RESCALE_RULES = ("max_abs", "upper", "row_norm", "min_range")
 """Valid values of ``rescale(..., rule=...)``."""
 
 
+# -- weights of either kind: dense ndarray or scipy.sparse CSR ---------------------
+def _entry_rows(w: sp.csr_array) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+
+
+def _with_data(w: sp.csr_array, data: np.ndarray) -> sp.csr_array:
+    """``w``'s pattern with other values (entries that became zero are dropped)."""
+    out = sp.csr_array((data, w.indices.copy(), w.indptr.copy()), shape=w.shape)
+    out.eliminate_zeros()
+    return out
+
+
+def _div_cols(w, col: np.ndarray):
+    """``w / col`` (column ``i`` divided by ``col[i]``)."""
+    if sp.issparse(w):
+        w = sp.csr_array(w)
+        return _with_data(w, w.data / col[w.indices])
+    return w / col
+
+
+def _scale_rows(w, row: np.ndarray, *, divide: bool = False):
+    """``row[:, None] * w`` (or ``w / row[:, None]`` with ``divide``)."""
+    if sp.issparse(w):
+        w = sp.csr_array(w)
+        r = row[_entry_rows(w)]
+        return _with_data(w, w.data / r if divide else r * w.data)
+    return w / row[:, None] if divide else row[:, None] * w
+
+
+def _row_max_abs(w) -> np.ndarray:
+    """``max_i |w[j, i]|`` per row (0 for an empty row)."""
+    if sp.issparse(w):
+        w = sp.csr_array(w)
+        out = np.zeros(w.shape[0])
+        np.maximum.at(out, _entry_rows(w), np.abs(w.data))
+        return out
+    return np.abs(w).max(axis=1)
+
+
+def _row_sum_squares(w) -> np.ndarray:
+    if sp.issparse(w):
+        w = sp.csr_array(w)
+        return np.bincount(_entry_rows(w), weights=w.data * w.data, minlength=w.shape[0])
+    return np.sum(w * w, axis=1)
+
+
+def _zeros_like(w):
+    return sp.csr_array(w.shape) if sp.issparse(w) else np.zeros(w.shape)
+
+
+def _zero_rows(w, keep: np.ndarray):
+    """``w`` with the rows where ``keep`` is False set to zero."""
+    if sp.issparse(w):
+        w = sp.csr_array(w)
+        return _with_data(w, np.where(keep[_entry_rows(w)], w.data, 0.0))
+    return np.where(keep[:, None], w, 0.0)
+
+
+def _nonzeros(w):
+    """``(rows, cols, values)`` of the nonzero entries, row by row, columns ascending."""
+    if sp.issparse(w):
+        w = sp.csr_array(w)
+        w.sum_duplicates()
+        nz = w.data != 0.0
+        return _entry_rows(w)[nz], w.indices[nz], w.data[nz]
+    r, c = np.nonzero(w)
+    return r, c, w[r, c]
+
+
 # -- shared: sound bounds of a transformed network --------------------------------
 def _post(lo, up, caps, linear: bool):
     """Bounds of the activation output for pre-activation bounds ``[lo, up]``."""
@@ -65,7 +141,7 @@ def _sound_bounds(net, ideal_lo, ideal_up, err_w, err_b, err_cap, template: Neur
     amax = np.maximum(np.abs(template.input_lb), np.abs(template.input_ub))
     lower, upper = [], []
     for k, layer in enumerate(net.layers):
-        abs_w, abs_b = np.abs(layer.weights), np.abs(layer.bias)
+        abs_w, abs_b = abs(layer.weights), np.abs(layer.bias)
         reach = amax + dev_in
         dev = abs_w @ dev_in + err_w[k] @ reach + err_b[k]
         dev = dev + (layer.n_in + 2) * _EPS * (abs_w @ reach + abs_b) + _TINY
@@ -160,10 +236,10 @@ def _factors(rule: str, lo, up, w_in, bias, magnitude) -> np.ndarray:
     m = np.maximum(np.abs(lo), np.abs(up))
     if rule == "row_norm":
         # scaled by the largest entry so that squaring neither overflows nor underflows
-        big = np.maximum(np.abs(w_in).max(axis=1), np.abs(bias))
+        big = np.maximum(_row_max_abs(w_in), np.abs(bias))
         s = np.where(big > 0.0, big, 1.0)
-        w, b = w_in / s[:, None], bias / s
-        return _safe_inverse(s * np.sqrt(np.sum(w * w, axis=1) + b * b))
+        w, b = _scale_rows(w_in, s, divide=True), bias / s
+        return _safe_inverse(s * np.sqrt(_row_sum_squares(w) + b * b))
     if rule == "max_abs":
         c = _safe_inverse(m)
     else:
@@ -190,7 +266,7 @@ def _noise_masks(net: ReluNetwork, bounds: NeuronBounds) -> list:
     amax = np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub))
     masks = []
     for k, layer in enumerate(net.layers):
-        magnitude = np.abs(layer.weights) @ amax + np.abs(layer.bias)
+        magnitude = abs(layer.weights) @ amax + np.abs(layer.bias)
         m = np.maximum(np.abs(bounds.lower[k]), np.abs(bounds.upper[k]))
         masks.append(m <= _NOISE * magnitude + _FLOOR)
         post = bounds.post_bounds(k)
@@ -274,8 +350,8 @@ def _coefficients(net: ReluNetwork, bounds: NeuronBounds) -> _Coefficients:
         rows = np.flatnonzero(row)
         cols = np.arange(layer.n_in) if prev_row is None else np.flatnonzero(prev_row)
         w = layer.weights[rows]
-        r, c = np.nonzero(w[:, cols])
-        add(w[r, cols[c]], idx[rows[r]], prev_idx[cols[c]])
+        r, c, v = _nonzeros(w[:, cols])
+        add(v, idx[rows[r]], prev_idx[cols[c]])
         add(layer.bias[rows] + w @ prev_val, idx[rows], -1)
         lo, up, cap = bounds.lower[k], bounds.upper[k], bounds.caps[k]
         on = unstable & (lo < 0.0)
@@ -538,16 +614,16 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
     amax = np.maximum(np.abs(bounds.input_lb), np.abs(bounds.input_ub))
     layers, factors, ideal_lo, ideal_up, err_w, err_b, err_cap = [], [], [], [], [], [], []
     for k, layer in enumerate(net.layers):
-        w_in = layer.weights / c_prev
+        w_in = _div_cols(layer.weights, c_prev)
         if k == net.n_layers - 1:
             c = np.ones(layer.n_out)
         elif chosen is not None:
             c = chosen[k]
         else:
-            magnitude = np.abs(layer.weights) @ amax + np.abs(layer.bias)
+            magnitude = abs(layer.weights) @ amax + np.abs(layer.bias)
             c = _factors(rule, bounds.lower[k], bounds.upper[k], w_in, layer.bias, magnitude)
         new = DenseLayer(
-            c[:, None] * w_in,
+            _scale_rows(w_in, c),
             c * layer.bias,
             _scaled_activation(layer.activation, c),
             name=f"layer {k}",
@@ -559,7 +635,7 @@ def rescale(net: ReluNetwork, bounds: NeuronBounds, *, rule: str = "max_abs") ->
         ideal_lo.append(lo)
         ideal_up.append(up)
         # Two roundings per weight (divide, multiply), one per bias and cap.
-        err_w.append(2 * _EPS * np.abs(new.weights))
+        err_w.append(abs(new.weights) * (2 * _EPS))
         err_b.append(_EPS * np.abs(new.bias))
         caps = new.activation.caps(new.n_out)
         err_cap.append(np.where(np.isfinite(caps), _EPS * caps, 0.0))
@@ -634,7 +710,8 @@ def _dead_masks(net: ReluNetwork, consts: list) -> list:
     dead = [None] * (net.n_layers - 1)
     for k in range(net.n_layers - 2, -1, -1):
         w_next = net.layers[k + 1].weights
-        reached = np.any(w_next[needed] != 0.0, axis=0)
+        reached = np.zeros(w_next.shape[1], dtype=bool)
+        reached[_nonzeros(w_next[np.flatnonzero(needed)])[1]] = True
         dead[k] = ~reached & ~consts[k]
         needed = reached & ~consts[k]
     return dead
@@ -659,12 +736,12 @@ def _fold(pending, keep, value, w_next, b_next):
     carried along.
     """
     a, d, ea, ed = pending
-    p = np.where(keep[:, None], a, 0.0)
+    p = _zero_rows(a, keep)
     q = np.where(keep, d, value)
-    abs_w = np.abs(w_next)
+    abs_w = abs(w_next)
     new_a = w_next @ p
     new_d = w_next @ q + b_next
-    new_ea = abs_w @ np.where(keep[:, None], ea, 0.0) + _gamma(len(q)) * (abs_w @ np.abs(p))
+    new_ea = abs_w @ _zero_rows(ea, keep) + (abs_w @ abs(p)) * _gamma(len(q))
     new_ed = abs_w @ np.where(keep, ed, 0.0) + _gamma(len(q) + 1) * (
         abs_w @ np.abs(q) + np.abs(b_next)
     )
@@ -674,14 +751,13 @@ def _fold(pending, keep, value, w_next, b_next):
 def _after_emit(keep, value, w_next, b_next):
     """Pending affine map of the next layer after a layer was kept (constants into its bias)."""
     const = ~keep
-    a = w_next[:, keep]
-    d = b_next + w_next[:, const] @ value[const]
-    ed = _gamma(int(const.sum()) + 1) * (
-        np.abs(w_next[:, const]) @ np.abs(value[const]) + np.abs(b_next)
-    )
+    a = w_next[:, np.flatnonzero(keep)]
+    w_const = w_next[:, np.flatnonzero(const)]
+    d = b_next + w_const @ value[const]
+    ed = _gamma(int(const.sum()) + 1) * (abs(w_const) @ np.abs(value[const]) + np.abs(b_next))
     if not const.any():  # b_next + 0 is exact
         ed = np.zeros_like(d)
-    return a, d, np.zeros_like(a), ed
+    return a, d, _zeros_like(a), ed
 
 
 def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
@@ -732,9 +808,9 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
     check_sound_at_samples(net, bounds, bounds.input_lb, bounds.input_ub, "prune_stable")
     first = net.layers[0]
     pending = (
-        np.array(first.weights),
+        first.weights.copy(),
         np.array(first.bias),
-        np.zeros(first.weights.shape),
+        _zeros_like(first.weights),
         np.zeros(first.n_out),
     )
     layers, kept, layer_map, methods = [], [], [], []
@@ -762,10 +838,11 @@ def prune_stable(net: ReluNetwork, bounds: NeuronBounds) -> PrunedNetwork:
             continue
         a, d, ea, ed = pending
         act = _keep_activation(layer.activation, keep)
-        layers.append(DenseLayer(a[keep], d[keep], act, name=f"layer {len(layers)}"))
+        rows = np.flatnonzero(keep)
+        layers.append(DenseLayer(a[rows], d[keep], act, name=f"layer {len(layers)}"))
         ideal_lo.append(bounds.lower[k][keep])
         ideal_up.append(bounds.upper[k][keep])
-        err_w.append(ea[keep])
+        err_w.append(ea[rows])
         err_b.append(ed[keep])
         methods.append(bounds.methods[k])
         layer_map.append(len(layers) - 1)

@@ -12,6 +12,7 @@ contains every real pre-activation and every float64 forward pass.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import NotApplicableError
 from ..network import ReluNetwork
@@ -23,18 +24,41 @@ __all__ = ["interval_bounds", "affine_interval"]
 _EPS = np.finfo(np.float64).eps
 
 
-def affine_interval(weights: np.ndarray, bias: np.ndarray, lo: np.ndarray, up: np.ndarray):
-    """Sound bounds of ``weights @ a + bias`` for ``lo <= a <= up``."""
-    w_pos = np.maximum(weights, 0.0)
-    w_neg = np.minimum(weights, 0.0)
+def _sign_parts(weights):
+    """``(max(W, 0), min(W, 0), |W|, [W != 0])`` of dense or scipy.sparse weights."""
+    if sp.issparse(weights):
+        w = sp.csr_array(weights)
+        if not w.has_canonical_format:  # a caller's raw matrix; layers are canonical already
+            w = w.copy()
+            w.sum_duplicates()
+        data = w.data
+
+        def like(values):
+            return sp.csr_array((values, w.indices, w.indptr), shape=w.shape)
+
+        pattern = like((data != 0.0).astype(np.float64))
+        return like(np.maximum(data, 0.0)), like(np.minimum(data, 0.0)), like(abs(data)), pattern
+    w = np.asarray(weights)
+    return np.maximum(w, 0.0), np.minimum(w, 0.0), np.abs(w), (w != 0.0).astype(np.float64)
+
+
+def affine_interval(weights, bias: np.ndarray, lo: np.ndarray, up: np.ndarray):
+    """Sound bounds of ``weights @ a + bias`` for ``lo <= a <= up``.
+
+    ``weights`` is a dense array or a ``scipy.sparse`` matrix; a sparse one is
+    never densified (every product runs over its nonzeros only).  Both kinds give
+    the same bounds up to the order of the floating-point sums, which the
+    padding covers either way.
+    """
+    w_pos, w_neg, w_abs, pattern = _sign_parts(weights)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by interval_bounds
         z_up = w_pos @ up + w_neg @ lo + bias
         z_lo = w_pos @ lo + w_neg @ up + bias
         a_mag = np.maximum(np.abs(lo), np.abs(up))
-        mag = np.abs(weights) @ a_mag + np.abs(bias)
+        mag = w_abs @ a_mag + np.abs(bias)
         # the ``tiny`` term covers products that underflow; a neuron without one nonzero
         # term (zero row and bias, or only zero activations) is exactly 0 and stays stable
-        some_term = ((weights != 0.0) @ (a_mag != 0.0).astype(np.float64) > 0) | (bias != 0.0)
+        some_term = (pattern @ (a_mag != 0.0).astype(np.float64) > 0) | (bias != 0.0)
         slack = (weights.shape[1] + 2) * _EPS * mag + np.finfo(np.float64).tiny
     z_lo, z_up = pad_outward(z_lo, z_up, slack)
     return np.where(some_term, z_lo, 0.0), np.where(some_term, z_up, 0.0)

@@ -75,6 +75,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._highs import certifying_highs, run_highs
 from ..errors import SolverUnavailableError
@@ -279,18 +280,25 @@ def _affine_rows(
     """Rows ``z = W a_prev + b`` in terms of the columns of both maps, padded for rounding.
 
     The padding covers the float64 forward pass (as :mod:`.interval`) and the
-    rounding of the products ``W_ji * coefficient`` and of the constants.
+    rounding of the products ``W_ji * coefficient`` and of the constants.  Only
+    the nonzeros of ``W`` become matrix entries: a ``scipy.sparse`` ``W`` is
+    never densified, and a dense one is read as CSR, so both give the same LP.
     """
     n_out, n_in = weights.shape
     a_mag = np.maximum(np.abs(a_lo), np.abs(a_hi))
-    mag = np.abs(weights) @ a_mag + np.abs(bias) + np.maximum(np.abs(z_lo), np.abs(z_hi))
+    mag = abs(weights) @ a_mag + np.abs(bias) + np.maximum(np.abs(z_lo), np.abs(z_hi))
     slack = (n_in + 16) * _EPS * 4 * mag + _TINY
     rhs = bias + weights @ a_prev.const - z.const
-    w_cols = weights[:, a_prev.rows]  # (n_out, entries)
-    jj, ee = np.nonzero(w_cols)
-    rows = np.concatenate([z.rows, jj])
-    cols = np.concatenate([z.cols, a_prev.cols[ee]])
-    vals = np.concatenate([z.vals, -w_cols[jj, ee] * a_prev.vals[ee]])
+    # each LP column belongs to one neuron of a_prev, so every entry of W @ P is a single
+    # product W_ji * vals_e (no sums): P maps a_prev's neurons to its columns
+    p = sp.csr_array(
+        (a_prev.vals, (a_prev.rows, a_prev.cols)),
+        shape=(n_in, int(a_prev.cols.max(initial=-1)) + 1),
+    )
+    w_cols = (sp.csr_array(weights) @ p).tocoo()
+    rows = np.concatenate([z.rows, w_cols.coords[0]])
+    cols = np.concatenate([z.cols, w_cols.coords[1]])
+    vals = np.concatenate([z.vals, -w_cols.data])
     b.add_rows(rows, cols, vals, rhs - slack, rhs + slack)
 
 

@@ -130,9 +130,10 @@ class ScipLayerMILP:
         s = _unit(bounds.big_m(i))
         lo, up, caps = bounds.lower[i] / s, bounds.upper[i] / s, bounds.caps[i] / s
         z = [m.addVar(f"z{i}_{j}", lb=float(lo[j]), ub=float(up[j])) for j in range(layer.n_out)]
-        weights = layer.weights * (s_prev / s)
         for j in range(layer.n_out):
-            m.addCons(z[j] - _linear(a_prev, weights[j]) == float(layer.bias[j] / s), f"aff{i}_{j}")
+            cols, vals = layer.row(j)  # the nonzeros only, for dense and sparse layers alike
+            expr = _linear([a_prev[c] for c in cols], vals * (s_prev / s))
+            m.addCons(z[j] - expr == float(layer.bias[j] / s), f"aff{i}_{j}")
         if not layer.activation.is_piecewise:
             return z, s
         post_lo, post_up = (v / s for v in bounds.post_bounds(i))
@@ -288,7 +289,7 @@ class _Witnesses:
             a = layer.activation.apply(z)
         g = c
         for layer, slope in zip(reversed(self.layers), reversed(slopes)):
-            g = (g * slope) @ layer.weights
+            g = layer.weights.T @ (g * slope)  # dense or sparse weights alike
         return g
 
 

@@ -134,12 +134,13 @@ class ChunkTask:
         n = len(self.neurons)
         res = ChunkResult(self.layer, self.neurons, np.full(n, np.nan), np.full(n, np.nan))
         a_lo, a_hi = self._input_bounds()
-        mag = np.abs(layer.weights) @ np.maximum(np.abs(a_lo), np.abs(a_hi)) + np.abs(layer.bias)
+        mag = abs(layer.weights) @ np.maximum(np.abs(a_lo), np.abs(a_hi)) + np.abs(layer.bias)
         slack = (layer.n_in + 2) * _EPS * mag + np.finfo(np.float64).tiny
         out_of_time = np.zeros(n, dtype=bool)  # neurons the deadline cut short (counted once)
         piecewise = layer.activation.is_piecewise
-        norm = np.linalg.norm(layer.weights[self.neurons], axis=1)
-        unit = layer.weights[self.neurons] / np.where(norm > 0, norm, 1.0)[:, None]
+        rows = _dense_rows(layer, self.neurons)  # a chunk's rows only, even of a sparse layer
+        norm = np.linalg.norm(rows, axis=1)
+        unit = rows / np.where(norm > 0, norm, 1.0)[:, None]
         cos = unit @ unit.T
         todo = np.ones((n, 2), dtype=bool)  # column 0: maximum, 1: minimum still to visit
         last = None
@@ -153,7 +154,7 @@ class ChunkTask:
                 continue
             if s == 1 and piecewise and res.upper[i] <= 0.0:
                 continue
-            value, limited = bound(layer.weights[j], "max" if s == 0 else "min")
+            value, limited = bound(rows[i], "max" if s == 0 else "min")
             last = (i, s)
             res.n_solves += 1
             res.n_time_limited += int(limited)
@@ -169,6 +170,13 @@ class ChunkTask:
         if self.layer == 0:
             return self.bounds.input_lb, self.bounds.input_ub
         return self.bounds.post_bounds(self.layer - 1)
+
+
+def _dense_rows(layer: DenseLayer, neurons: np.ndarray) -> np.ndarray:
+    """The weight rows of ``neurons`` as a dense ``(len(neurons), n_in)`` array."""
+    if layer.is_sparse:
+        return layer.weights[np.asarray(neurons, dtype=np.intp)].toarray()
+    return np.asarray(layer.weights[neurons])
 
 
 def _next_objective(

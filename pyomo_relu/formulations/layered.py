@@ -98,13 +98,14 @@ class LayerFormulation(Formulation):
         """``b_j + w_j^T a`` over the previous layer's activations (variables or constants)."""
         net, bounds = prepared.network, prepared.bounds
         layer = net.layers[k]
+        cols, vals = layer.row(j)  # the neuron's nonzero weights (dense or sparse layer)
         if k == 0:
-            const, coefs, variables = float(layer.bias[j]), layer.weights[j], list(inputs)
+            const, coefs, variables = float(layer.bias[j]), vals, [inputs[i] for i in cols]
         else:
-            kinds = neuron_kinds(net, bounds, k - 1)
-            act = np.where(kinds == "sat", bounds.caps[k - 1], 0.0)
-            var = np.flatnonzero((kinds == "bin") | (kinds == "lin"))
-            const = float(layer.bias[j] + layer.weights[j] @ act)
-            coefs, variables = layer.weights[j, var], [mip.y[k - 1, int(i)] for i in var]
+            kinds = neuron_kinds(net, bounds, k - 1)[cols]
+            act = np.where(kinds == "sat", bounds.caps[k - 1][cols], 0.0)
+            var = (kinds == "bin") | (kinds == "lin")
+            const = float(layer.bias[j] + vals @ act)
+            coefs, variables = vals[var], [mip.y[k - 1, int(i)] for i in cols[var]]
         const, expr = linear(const, coefs, variables)
         return const + expr

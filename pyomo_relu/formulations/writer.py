@@ -3,7 +3,8 @@
 It plans the variables of the whole network first (no Pyomo), declares them in
 bulk, then writes, layer by layer,
 
-* one equality row per neuron carrying the dense weights once
+* one equality row per neuron carrying its nonzero weights once (a sparse
+  layer's row has exactly that neuron's nonzeros)
   (``z = w^T a + b`` for an unstable neuron, ``y = w^T a + b`` for a stable
   active one, ``out = w^T a + b`` for a linear output layer),
 * nothing for a neuron that is stable at 0 or at its cap (it becomes a constant),
@@ -16,6 +17,7 @@ of each unstable neuron.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression as _Monomial
 from pyomo.environ import Binary, Constraint, Reals, Set, SOSConstraint, Var
@@ -89,12 +91,23 @@ class _LayerInput:
         self.var_idx = var_idx
         self.const = const  # value of every neuron that is not a variable (0 elsewhere)
 
-    def rows(self, weights: np.ndarray, bias: np.ndarray):
-        """Yield (constant, coefs) of ``weights @ a + bias`` over ``self.variables``."""
+    def rows(self, weights, bias: np.ndarray):
+        """Yield ``(constant, positions, coefs)`` of ``weights @ a + bias`` per neuron.
+
+        ``positions`` index ``self.variables`` and ``coefs`` are the matching
+        nonzero weights, so a row carries exactly the nonzeros of its neuron
+        among the variables.  ``weights`` is dense or a ``scipy.sparse`` CSR
+        array; a sparse one is never densified (a convolution's row has its
+        kernel's taps only).
+        """
         const = bias + weights @ self.const
-        sub = weights[:, self.var_idx]
-        for j in range(weights.shape[0]):
-            yield const[j], sub[j]
+        sub = sp.csr_array(weights[:, self.var_idx])  # the columns that are variables
+        sub.sum_duplicates()
+        sub.eliminate_zeros()
+        sub.sort_indices()
+        for j in range(sub.shape[0]):
+            lo, hi = sub.indptr[j], sub.indptr[j + 1]
+            yield const[j], sub.indices[lo:hi], sub.data[lo:hi]
 
 
 class LayerWriter:
@@ -216,27 +229,28 @@ class LayerWriter:
         b, kinds, caps = self.block, self.plans[k], self.bounds.caps[k]
         lo, up = self.bounds.lower[k], self.bounds.upper[k]
         nxt_vars, nxt_idx, nxt_const = [], [], np.zeros(layer.n_out)
-        for j, (const, coefs) in enumerate(a.rows(layer.weights, layer.bias)):
+        for j, (const, pos, coefs) in enumerate(a.rows(layer.weights, layer.bias)):
             kind = kinds[j]
-            if k == 0 and kind not in ("off", "sat"):  # this row uses the inputs it weighs
-                self.input_used |= coefs != 0.0
-            if kind == "out":
-                self._equal("output", (k, j), const, coefs, a.variables, outputs[j])
-                continue
             if kind in ("off", "sat"):
                 nxt_const[j] = 0.0 if kind == "off" else caps[j]
                 self.counts["dropped" if kind == "off" else "stable"] += 1
+                continue
+            if k == 0:  # this row uses the inputs it weighs
+                self.input_used[a.var_idx[pos]] = True
+            variables = [a.variables[i] for i in pos]
+            if kind == "out":
+                self._equal("output", (k, j), const, coefs, variables, outputs[j])
                 continue
             y = b.y[k, j]
             nxt_vars.append(y)
             nxt_idx.append(j)
             if kind == "lin":
                 self.counts["stable"] += layer.activation.is_piecewise
-                self._equal("linear", (k, j), const, coefs, a.variables, y)
+                self._equal("linear", (k, j), const, coefs, variables, y)
                 continue
             self.counts["unstable"] += 1
             z = b.z[k, j]
-            self._equal("pre", (k, j), const, coefs, a.variables, z)
+            self._equal("pre", (k, j), const, coefs, variables, z)
             self.encoding.write(self, (k, j), z, y, float(lo[j]), float(up[j]), float(caps[j]))
         if k == len(self.net.layers) - 1 and kinds[0] != "out":
             self._piecewise_outputs(k, layer, kinds, nxt_const, outputs)

@@ -1,29 +1,37 @@
 """The graph walk behind :func:`~pyomo_relu.io.onnx.load_onnx` (pure: no Pyomo).
 
-A sequential ONNX graph is read node by node along its data tensor: affine
-nodes are composed into a pending affine map, and activations close it into a
-:class:`~pyomo_relu.network.DenseLayer`.  The operator table lives in
-:mod:`._onnx_ops`.
+An ONNX graph is read node by node in topological order.  Each data tensor is an
+affine function of the last closed layer's outputs: affine nodes (``Gemm``,
+``Conv``, pools, normalisations) compose into it, activations close a
+:class:`~pyomo_relu.network.DenseLayer` (carrying the tensors that later nodes
+still read, see :mod:`._frontier`).  The operator tables live in
+:mod:`._onnx_ops` (dense networks) and :mod:`._onnx_cnn_ops` (convolutional
+ones); the layer building in :mod:`._onnx_build`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InvalidNetworkError, ShapeMismatchError, UnsupportedOperatorError
-from ..network import Activation, ActivationKind, DenseLayer
-from ._onnx_ops import _FLOAT_MAX, MAX_ELEMENTS
+from ..errors import InvalidNetworkError, UnsupportedOperatorError
+from ._frontier import Tensor
+from ._onnx_build import LayerBuilder
+from ._onnx_cnn_ops import CNN_OPS, MULTI_OPS
 from ._onnx_ops import BATCH as _N
 from ._onnx_ops import BATCH_MARK as _MARK
+from ._onnx_ops import MAX_ELEMENTS
 from ._onnx_ops import ML_OPS as _ML_OPS
-from ._onnx_ops import OPS as _OPS
+from ._onnx_ops import OPS as _DENSE_OPS
 from ._onnx_ops import SHAPE_OPS as _SHAPE_OPS
 from ._onnx_ops import STD_DOMAINS as _STD_DOMAINS
 from ._onnx_ops import attr as _attr
 from ._onnx_ops import evaluate as _evaluate
 
+_OPS = {**_DENSE_OPS, **CNN_OPS}
+_MULTI_OPS = MULTI_OPS
+
 #: every operator load_onnx reads (Constant is folded before the table is consulted)
-SUPPORTED_OPS = tuple(sorted(set(_OPS) | {"Constant"}))
+SUPPORTED_OPS = tuple(sorted(set(_OPS) | set(_MULTI_OPS) | {"Constant"}))
 
 #: the opset assumed when a graph does not name one for the standard domain
 OPSET = 17
@@ -33,7 +41,6 @@ _SMOOTH = (
 )
 _HINTS = {
     "LeakyRelu": "a leaky ReLU has no zero piece; retrain with ReLU",
-    "Conv": "convolutions are not dense layers; flatten the network into Gemm layers first",
     "Tanh": _SMOOTH,
     "Sigmoid": _SMOOTH,
     "Softplus": _SMOOTH,
@@ -42,8 +49,6 @@ _HINTS = {
     "Gelu": _SMOOTH,
     "HardSigmoid": _SMOOTH,
     "Shape": "it reads the shape of a tensor off the single chain from the input to the output",
-    "Softmax": "a softmax output belongs to a classifier; export the network up to its logits",
-    "LogSoftmax": "a softmax output belongs to a classifier; export the network up to its logits",
 }
 
 
@@ -101,20 +106,16 @@ def _folded_size(node, args) -> int:
     return 0
 
 
-class _Affine:
-    """Pending affine map ``W a + b`` not yet closed by an activation."""
+class GraphParser(LayerBuilder):
+    """Walk a topologically sorted ONNX graph node by node.
 
-    def __init__(self, weights, bias, dense, name):
-        self.weights, self.bias, self.dense, self.name = weights, bias, dense, name
-
-
-class GraphParser:
-    """Walk a topologically sorted ONNX graph node by node along the data tensor.
-
-    Nodes whose inputs are all constants (weight transposes, shape arithmetic)
-    are evaluated with ``onnx.reference``; ``Shape`` of a data tensor yields its
-    layout with the batch axis replaced by the marker ``BATCH_MARK``, which a
-    later ``Reshape`` reads back as the batch axis.
+    Every data tensor is an affine function of the last closed layer's outputs
+    (:class:`._frontier.Tensor`); branches that meet again (residual ``Add``,
+    ``Concat``) are carried across the layers closed in between as pass-through
+    neurons.  Nodes whose inputs are all constants (weight transposes, shape
+    arithmetic) are evaluated with ``onnx.reference``; ``Shape`` of a data
+    tensor yields its layout with the batch axis replaced by the marker
+    ``BATCH_MARK``, which a later ``Reshape`` reads back as the batch axis.
     """
 
     def __init__(self, proto):
@@ -131,23 +132,27 @@ class GraphParser:
         self.consts = {t.name: self._tensor(t) for t in self.graph.initializer}
         for sparse in self.graph.sparse_initializer:
             self.consts[sparse.values.name] = self._sparse(sparse)
-        self.consumers = {}
-        for node in self.graph.node:
+        self.consumers, self.readers, self.last_use = {}, set(), {}
+        for i, node in enumerate(self.graph.node):
+            self.readers.update(node.input)
             if node.op_type == "Shape":  # reads only the layout of its input, not its values
                 continue
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node.name or node.op_type)
-        self.layers, self.pending, self.act_open = [], None, False
+                self.last_use[name] = i
         self.layouts, self.batch_values = (
             {},
             {_MARK},
         )  # batch_values: Reshape entries read as the batch
         self.vector = False  # the data tensor has no batch axis (a rank-1 graph input)
+        self.dropped_head = None  # the Softmax/LogSoftmax output node left out, if any
+        self.dead = []  # (node, tensor) of data tensors that nothing reads
+        LayerBuilder.__init__(self)
 
     # -- driver ----------------------------------------------------------
     def run(self):
-        self.current, self.shape = self._graph_input()
-        self.layouts[self.current] = self.shape
+        name, shape = self._graph_input()
+        self.layouts[name] = shape
         outputs = [o.name for o in self.graph.output]
         if len(outputs) != 1:
             raise UnsupportedOperatorError(
@@ -157,16 +162,29 @@ class GraphParser:
                 "and probabilities is not a regression network; export the network up to its last "
                 "dense layer, or remove the extra outputs."
             )
+        self.output = outputs[0]
+        self.last_use[self.output] = len(self.graph.node)
+        self.shape = shape
+        self.start(name, Tensor(None, None, shape), self.n_features)
         for index, node in enumerate(self.graph.node):
             self.index, self.node = index, node
             self._visit(node)
-        if self.current != outputs[0]:
+            self.forget(index)
+        self.index += 1
+        if self.dead:
+            label, out = self.dead[0]
             raise UnsupportedOperatorError(
-                f"load_onnx: the graph output {outputs[0]!r} is not computed from the input "
-                f"along a single chain (the chain ends at {self.current!r})."
+                f"load_onnx: the output {out!r} of node {label} is read by no node and is not "
+                f"the graph output {self.output!r}; a dead branch usually means that the file "
+                "lost an edge - export the network again, or remove the node (onnx-simplifier)."
             )
-        if self.pending is not None:
-            self._close(Activation.LINEAR)
+        result = self.tensors.get(self.output)
+        if result is None:
+            raise UnsupportedOperatorError(
+                f"load_onnx: the graph output {self.output!r} is not computed from the input "
+                f"{name!r} (it is {'a constant' if self.output in self.consts else 'never set'})."
+            )
+        self.finish(result)
         if not self.layers:
             raise InvalidNetworkError("load_onnx: the graph has no dense layer (Gemm or MatMul).")
         return self.layers
@@ -255,12 +273,22 @@ class GraphParser:
         if not data:
             self._fold(node)
             return
-        handler = _OPS.get(node.op_type)
+        multi = len(data) > 1
+        handler = (_MULTI_OPS if multi else _OPS).get(node.op_type)
         if handler is None:
+            if multi and node.op_type in _OPS:
+                self._check_reads(node, [node.input[k] for k in data])
+                self._unsupported(
+                    f"it reads {len(data)} data tensors {[node.input[k] for k in data]}; a "
+                    f"{node.op_type} reads one data tensor, its other inputs (weights, bias, "
+                    "parameters) must be constants (initializers)",
+                    "Only Add, Sub and Concat combine two branches of the network; export with "
+                    "the weights as initializers (export_params=True). ",
+                )
             self._unsupported(
                 _HINTS.get(node.op_type, "it has no translation into dense ReLU layers")
             )
-        self._check_chain(node, [node.input[k] for k in data])
+        self._check_reads(node, [node.input[k] for k in data])
         extra = [
             o
             for o in node.output[1:]
@@ -270,34 +298,30 @@ class GraphParser:
             self._unsupported(
                 f"its secondary outputs {extra} are used; only the first output may be"
             )
-        handler(self, node, data[0])
-        self.current = node.output[0]
-        self.layouts[self.current] = self.shape
-
-    def _check_chain(self, node, reads):
-        """Raise UnsupportedOperatorError unless ``node`` reads only the chain's data tensor,
-        which feeds no other node."""
-        undefined = [
-            name
-            for name in reads
-            if name not in self.layouts and name not in {i.name for i in self.graph.input}
-        ]
-        if undefined:
-            why = (
-                f"reads {undefined}, which no earlier node, initializer or graph input provides "
-                "(a missing tensor, a cycle, or nodes not in topological order)"
-            )
-        elif len(reads) > 1 or reads[0] != self.current:
-            why = f"reads {reads}, which branch off the chain (its data tensor is {self.current!r})"
-        elif len(self.consumers[self.current]) > 1:
-            why = f"shares its input {self.current!r} with {self.consumers[self.current]}"
+        out = node.output[0]
+        if out not in self.readers and out != self.output:
+            self.dead.append((self._label(), out))
+        if multi:
+            handler(self, node, data)
         else:
-            return
-        raise UnsupportedOperatorError(
-            f"load_onnx: the graph is not a single chain from the input to the output: node "
-            f"{self._label()} {why}; only sequential networks are supported - export the network "
-            "again, or sort its nodes topologically (onnx.utils / onnx-simplifier)."
-        )
+            self.cur = self.tensors[node.input[data[0]]].copy()
+            self.shape = self.cur.shape
+            handler(self, node, data[0])
+            self.cur.shape = self.shape
+        self.tensors[out] = self.cur
+        self.current = out
+        self.layouts[out] = self.cur.shape
+
+    def _check_reads(self, node, reads):
+        """Raise UnsupportedOperatorError unless every data tensor ``node`` reads is known."""
+        undefined = [name for name in reads if name not in self.tensors]
+        if undefined:
+            raise UnsupportedOperatorError(
+                f"load_onnx: node {self._label()} reads {undefined}, which no earlier node, "
+                "initializer or graph input provides (a missing tensor, a cycle, or nodes not in "
+                "topological order); export the network again, or sort its nodes topologically "
+                "(onnx.utils / onnx-simplifier)."
+            )
 
     # -- constants -------------------------------------------------------
     def _tensor(self, tensor):
@@ -483,85 +507,3 @@ class GraphParser:
                 f"the tensor of layout {list(self.shape)}"
             )
         return np.broadcast_to(self._finite(const, what), probe).reshape(-1)
-
-    # -- building layers -------------------------------------------------
-    def _push_dense(self, weights, bias):
-        n_in = weights.shape[1]
-        if n_in != self.n_features:
-            raise ShapeMismatchError(
-                f"load_onnx: node {self._label()} has a weight for {n_in} inputs but its input "
-                f"tensor carries {self.n_features} features; the weights do not chain "
-                "(Gemm reads B as (n_in, n_out) unless transB=1; check the exporter or the "
-                "weights)."
-            )
-        p = self.pending
-        if p is not None and p.dense:
-            self._close(Activation.LINEAR)
-            p = None
-        if p is not None:  # fold a preceding elementwise (normalisation) map
-            weights, bias = weights @ p.weights, weights @ p.bias + bias
-        self.pending = _Affine(weights, bias, True, self.node.name or f"node{self.index}")
-        self.act_open = False
-
-    def _push_diag(self, scale, shift):
-        if self.pending is None:
-            n = scale.size
-            self.pending = _Affine(
-                self._eye(n), np.zeros(n), False, self.node.name or f"node{self.index}"
-            )
-        p = self.pending
-        p.weights, p.bias = scale[:, None] * p.weights, scale * p.bias + shift
-        self.act_open = False
-
-    def _eye(self, n):
-        """The identity map on ``n`` features, refused when it cannot be held as a dense layer."""
-        if n * n > MAX_ELEMENTS:
-            self._unsupported(
-                f"it acts on {n:,} features without a dense layer before it, which would need "
-                f"an identity layer of {n:,} x {n:,} weights",
-                "Check the declared shape of the graph input. ",
-            )
-        return np.eye(n)
-
-    def _close(self, activation):
-        p = self.pending
-        if p is None:  # activation right after another activation or the input
-            n = self.n_features
-            p = _Affine(self._eye(n), np.zeros(n), False, self.node.name or f"node{self.index}")
-        k = len(self.layers)
-        self.layers.append(
-            DenseLayer(p.weights, p.bias, activation, name=f"layer {k} (ONNX node {p.name!r})")
-        )
-        self.pending = None
-        self.act_open = activation.is_piecewise
-
-    def _activate(self, activation):
-        try:
-            self._close(activation)
-        except InvalidNetworkError as exc:
-            raise InvalidNetworkError(f"load_onnx: node {self._label()}: {exc}") from exc
-
-    def _cap_last_layer(self, caps, scalar):
-        if not self.act_open:
-            self._unsupported("Min(x, c) is read only as the cap of a preceding ReLU")
-        last = self.layers[-1]
-        caps = np.minimum(last.activation.caps(last.n_out), caps)
-        unbounded = caps >= _FLOAT_MAX
-        if np.all(unbounded):  # min(relu(z), inf) is relu(z)
-            return
-        if np.any(unbounded):
-            self._unsupported(
-                "the caps are infinite for some neurons and finite for others, which a layer "
-                "cannot hold",
-                "Replace the infinite caps by finite ones. ",
-            )
-        if np.any(caps <= 0):
-            self._unsupported(f"the cap must be > 0, found {caps.min()}")
-        old_scalar = (
-            last.activation.kind is not ActivationKind.CLIPPED_RELU
-            or np.ndim(last.activation.cap) == 0
-        )
-        cap = float(caps[0]) if scalar and old_scalar else tuple(caps)
-        self.layers[-1] = DenseLayer(
-            last.weights, last.bias, Activation.CLIPPED_RELU(cap), name=last._name
-        )

@@ -212,6 +212,8 @@ def _batchnorm(p, node, k):
     ]
     if any(c is None for c in consts):
         p._unsupported("it needs constant scale, B, mean and variance inputs")
+    if len(p.shape) > 2:  # the statistics are per channel, axis 1 of [N, C, d_1, ...]
+        consts = [np.reshape(c, (-1,) + (1,) * (len(p.shape) - 2)) for c in consts]
     gamma, beta, mean, var = (
         p._per_feature(p._real(c, "a statistics vector"), "a statistics vector") for c in consts
     )
@@ -233,7 +235,7 @@ def _clip(p, node, k):
     """``Clip(x, 0, c)`` is a clipped ReLU and ``Clip(x, 0)`` a ReLU.
 
     Right after a (clipped) ReLU, ``Clip(x, lo, c)`` with ``lo <= 0`` (or no
-    ``lo``) only caps that activation at ``c``.
+    ``lo``) only caps that activation at ``c``; so it does for any ``x >= 0``.
     """
     _first_input_only(p, k, "Clip(x, min, max)")
     if p.opset < 11:
@@ -242,7 +244,7 @@ def _clip(p, node, k):
         lo, hi = p._const(node, 1, "min"), p._const(node, 2, "max")
     lo = -np.inf if lo is None else _scalar(p, lo, "min")
     hi = np.inf if hi is None else _scalar(p, hi, "max")
-    if p.act_open and lo <= 0:
+    if lo <= 0 and (p.act_open or (lo < 0 and p.data_nonnegative())):
         if hi < _FLOAT_MAX:
             p._cap_last_layer(np.array([hi]), True)
         return

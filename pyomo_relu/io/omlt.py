@@ -176,7 +176,8 @@ def _relu_only(net):
         None,
     )  # carry: matrix mapping the emitted layer's outputs to the true activations
     for layer in net.layers:
-        w = layer.weights if carry is None else layer.weights @ carry
+        w = layer.dense_weights()  # OMLT's dense layers take full matrices
+        w = w if carry is None else w @ carry
         act = layer.activation
         if act.kind is ActivationKind.CLIPPED_RELU:
             caps = act.caps(layer.n_out)
@@ -194,7 +195,9 @@ def to_omlt(net: ReluNetwork, lb, ub):
     """Build an OMLT ``NetworkDefinition`` of ``net`` with the input box as ``scaled_input_bounds``.
 
     Clipped ReLUs are written with two ReLU neurons each (exact), since OMLT
-    has no clipped ReLU.
+    has no clipped ReLU.  OMLT's dense layers hold full weight matrices, so a
+    layer with sparse weights is densified here (``DenseLayer.dense_weights``):
+    fine for small layers, costly for large convolutions.
 
     Parameters
     ----------

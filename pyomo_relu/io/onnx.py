@@ -1,14 +1,18 @@
-"""Read and write feed-forward ReLU networks as ONNX graphs.
+"""Read and write ReLU networks as ONNX graphs.
 
-:func:`load_onnx` walks a sequential ONNX graph with an explicit operator
-table and returns a :class:`~pyomo_relu.network.ReluNetwork`.  Affine nodes
-(``Gemm``, ``MatMul``, constant ``Add``/``Sub``/``Mul``/``Div``) are composed
-into dense layers, so ``MatMul`` + ``Add`` pairs and input/output
-normalisation fold into the weights; activations (``Relu``, ``Clip(0, c)``,
-``Max(x, 0)``, ``Min(relu, c)``) close a layer.  Every optional attribute is
-read with its ONNX specification default.  Layout-only nodes (``Reshape``,
-``Flatten``, ``Squeeze``, ``Unsqueeze``) are accepted when they keep the batch
-axis first and the feature order unchanged.
+:func:`load_onnx` walks the ONNX graph with an explicit operator table and
+returns an :class:`OnnxNetwork` (a :class:`~pyomo_relu.network.ReluNetwork`).
+Affine nodes (``Gemm``, ``MatMul``, constant ``Add``/``Sub``/``Mul``/``Div``,
+``BatchNormalization``, ``Conv``, ``AveragePool``) are composed into the layers'
+affine maps, so ``MatMul`` + ``Add`` pairs and input/output normalisation fold
+into the weights and convolutions stay sparse; activations (``Relu``,
+``Clip(0, c)``, ``Max(x, 0)``, ``Min(relu, c)``) close a layer, and a
+``MaxPool`` becomes exact ReLU layers.  Branches that meet again (residual
+``Add``/``Sub``, ``Concat``) are carried across the layers in between as
+pass-through neurons.  Every optional attribute is read with its ONNX
+specification default.  Layout nodes (``Reshape``, ``Flatten``, ``Squeeze``,
+``Unsqueeze``, ``Transpose``) keep the batch axis first.  The design is in
+``docs/onnx.md``.
 
 :func:`save_onnx` writes one ``Gemm(transB=1)`` per layer followed by ``Relu``,
 ``Clip(x, 0, c)`` (scalar cap) or ``Relu`` + ``Min(x, caps)`` (per-neuron caps).
@@ -24,16 +28,55 @@ import numpy as np
 
 from ..errors import InvalidNetworkError, ReluError
 from ..network import ActivationKind, ReluNetwork
+from ._onnx_build import LayerRecord
+from ._onnx_cnn_ops import DroppedHeadWarning
 from ._onnx_graph import OPSET as _OPSET
 from ._onnx_graph import SUPPORTED_OPS, GraphParser
 from ._onnx_ops import BATCH as _N
+from ._onnx_ops import MAX_ELEMENTS as _MAX_ELEMENTS
 
-__all__ = ["load_onnx", "save_onnx", "SUPPORTED_OPS"]
+__all__ = [
+    "load_onnx",
+    "save_onnx",
+    "SUPPORTED_OPS",
+    "OnnxNetwork",
+    "LayerRecord",
+    "DroppedHeadWarning",
+]
 
 _META_IN, _META_OUT = "pyomo_relu.input_names", "pyomo_relu.output_names"
 
 
 # ---------------------------------------------------------------- loading
+class OnnxNetwork(ReluNetwork):
+    """A :class:`~pyomo_relu.network.ReluNetwork` read by :func:`load_onnx`.
+
+    It is the same validated, frozen network (every consumer takes it as a
+    ``ReluNetwork``), with two read-only facts about the import.  Networks
+    derived from it (``with_layers``, reductions) are plain ``ReluNetwork``
+    objects: the facts describe the file, not the derived network.
+
+    Attributes
+    ----------
+    dropped_head : str or None
+        ``"Softmax"`` or ``"LogSoftmax"`` when the graph's last node was that
+        classifier head and was left out (the network outputs the logits; the
+        argmax is the same); None otherwise.
+    lowering : tuple of LayerRecord
+        Per layer: its name (the ONNX operator and node it comes from, e.g.
+        ``"layer 2 (MaxPool '/pool/MaxPool' level 1)"``), its width and how many
+        of its neurons only pass a tensor through for a later node (residual
+        branches).
+    """
+
+    def __init__(
+        self, layers, *, input_names=None, output_names=None, dropped_head=None, lowering=()
+    ):
+        super().__init__(layers, input_names=input_names, output_names=output_names)
+        self.dropped_head = dropped_head
+        self.lowering = tuple(lowering)
+
+
 def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
     """Load a sequential ReLU network from an ONNX file or ``ModelProto``.
 
@@ -47,8 +90,16 @@ def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
 
     Returns
     -------
-    ReluNetwork
-        Weights converted to float64.
+    OnnxNetwork
+        A :class:`~pyomo_relu.network.ReluNetwork` with weights converted to
+        float64 (sparse where a convolution or pool made them so), plus
+        ``dropped_head`` and ``lowering`` (what each layer stands for).
+
+    Warns
+    -----
+    DroppedHeadWarning
+        The graph ends in a ``Softmax``/``LogSoftmax``, which is left out: the
+        network outputs the logits.
 
     Raises
     ------
@@ -61,7 +112,8 @@ def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
         NaN/Inf weights, or weights that do not chain.
     """
     proto = _read_model(model)
-    layers = GraphParser(proto).run()
+    parser = GraphParser(proto)
+    layers = parser.run()
     meta = {p.key: p.value for p in proto.metadata_props}
     n_in, n_out = layers[0].n_in, layers[-1].n_out
     if input_names is None:
@@ -69,7 +121,13 @@ def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
     if output_names is None:
         output_names = _stored_names(meta.get(_META_OUT), n_out)
     try:
-        return ReluNetwork(layers, input_names=input_names, output_names=output_names)
+        return OnnxNetwork(
+            layers,
+            input_names=input_names,
+            output_names=output_names,
+            dropped_head=parser.dropped_head,
+            lowering=parser.records,
+        )
     except ReluError as exc:  # e.g. weights that overflow to Inf once composed
         raise _prefixed(exc) from exc
 
@@ -212,7 +270,9 @@ def save_onnx(net: ReluNetwork, path=None, *, dtype: str = "float64"):
     """Write a network as an ONNX graph that :func:`load_onnx` reads back exactly.
 
     Layer ``k`` becomes ``Gemm(transB=1)`` with initializers ``layer{k}.weight``
-    (n_out, n_in) and ``layer{k}.bias``, followed by ``Relu``, ``Clip(x, 0, c)``
+    (n_out, n_in; a sparse layer, such as a lowered convolution, is written as
+    a dense matrix, which suits small networks only) and ``layer{k}.bias``,
+    followed by ``Relu``, ``Clip(x, 0, c)``
     for a scalar cap, or ``Relu`` then ``Min(x, caps)`` for per-neuron caps.
     The input is ``'input'`` of shape ``[N, n_inputs]`` (symbolic batch ``N``),
     the output ``'output'`` of shape ``[N, n_outputs]``; opset 17.  Input and
@@ -243,6 +303,14 @@ def save_onnx(net: ReluNetwork, path=None, *, dtype: str = "float64"):
     if dtype not in types:
         raise ValueError(f"save_onnx: dtype must be one of {sorted(types)}, found {dtype!r}.")
     np_type, elem = types[dtype]
+    entries = sum(layer.n_out * layer.n_in for layer in net.layers)
+    if entries > _MAX_ELEMENTS:
+        raise ValueError(
+            f"save_onnx: the network's layers written as dense Gemm weights would hold "
+            f"{entries:,} values, more than {_MAX_ELEMENTS:,}; save_onnx writes every layer "
+            "(sparse ones included) as a dense Gemm, which suits small networks only - keep "
+            "the original ONNX file of a large convolutional network instead."
+        )
     nodes, inits, current = [], [], "input"
 
     def const(name, value):
@@ -282,7 +350,8 @@ def _layer_nodes(k, layer, current, nodes, const):
     """Append the nodes of layer ``k`` reading tensor ``current``; return its output tensor name."""
     from onnx import helper
 
-    w, b = const(f"layer{k}.weight", layer.weights), const(f"layer{k}.bias", layer.bias)
+    w = const(f"layer{k}.weight", layer.dense_weights())  # a sparse layer is written dense
+    b = const(f"layer{k}.bias", layer.bias)
     nodes.append(
         helper.make_node(
             "Gemm",

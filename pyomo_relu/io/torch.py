@@ -245,7 +245,9 @@ def to_torch(net: ReluNetwork, *, dtype=None):
     """Build an ``nn.Sequential`` computing the same function as ``net``.
 
     Each layer becomes ``Linear`` followed by ``ReLU``, ``Hardtanh(0, c)``
-    (scalar cap) or ``PerNeuronClippedReLU`` (per-neuron caps).
+    (scalar cap) or ``PerNeuronClippedReLU`` (per-neuron caps).  ``Linear``
+    holds a full weight matrix, so a layer with sparse weights is densified
+    here (``DenseLayer.dense_weights``).
 
     Parameters
     ----------
@@ -264,7 +266,8 @@ def to_torch(net: ReluNetwork, *, dtype=None):
     for layer in net.layers:
         linear = torch.nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
         with torch.no_grad():
-            linear.weight.copy_(torch.as_tensor(np.array(layer.weights), dtype=dtype))
+            # nn.Linear holds a full matrix: a sparse layer is densified here
+            linear.weight.copy_(torch.as_tensor(layer.dense_weights(), dtype=dtype))
             linear.bias.copy_(torch.as_tensor(np.array(layer.bias), dtype=dtype))
         modules.append(linear)
         act = layer.activation

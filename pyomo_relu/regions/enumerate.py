@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._options import seconds_option
 from ..bounds.core import NeuronBounds
@@ -169,7 +170,9 @@ def _unit_cube_start(net: ReluNetwork, lb, ub, engine: str):
     free = np.flatnonzero(ub > lb)
     d = free.size
     w0, b0 = net.layers[0].weights, net.layers[0].bias
-    c0, e0 = w0[:, free] * (ub - lb)[free], b0 + w0 @ lb
+    w_free = w0[:, free]  # (n_out, d): a sparse layer densifies its free columns only
+    w_free = w_free.toarray() if sp.issparse(w_free) else w_free
+    c0, e0 = w_free * (ub - lb)[free], b0 + w0 @ lb
     if engine == "polygon":
         c0 = np.hstack([c0, np.zeros((c0.shape[0], 2 - d))])
         root = _Polygon([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])

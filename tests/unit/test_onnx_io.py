@@ -405,10 +405,11 @@ def test_missing_file_names_the_path(tmp_path):
         load_onnx(path)
 
 
-def test_branching_and_multiple_inputs_are_rejected():
+def test_a_residual_branch_loads_and_multiple_inputs_are_rejected():
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["x", "r"], ["y"])]
-    with pytest.raises(UnsupportedOperatorError, match="single chain"):
-        load_onnx(make_model(nodes, {}, 3, 3))
+    net = assert_matches_ort(make_model(nodes, {}, 3, 3), 3)
+    x = np.array([[-1.0, 0.5, 2.0]])
+    np.testing.assert_allclose(net.forward(x), x + np.maximum(x, 0))
     second = helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["N", 3])
     model = make_model(
         [helper.make_node("Add", ["x", "x2"], ["y"])], {}, 3, 3, extra_inputs=[second]
