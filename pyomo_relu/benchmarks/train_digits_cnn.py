@@ -14,7 +14,8 @@ same split with the same seed:
   measured on a network of the same shape after the first layer.
 
 The layers are chosen so that OMLT reads the same files: no padding (OMLT's
-convolution has none), the pool before the ReLU (OMLT's max-pool needs a
+convolution has none), no convolution biases (OMLT's reader drops them without
+a word, so it would model another network), the pool before the ReLU (OMLT's max-pool needs a
 linear convolution in front of it; the function is the same, since ReLU is
 monotone), a Reshape instead of Flatten and a free batch axis.
 
@@ -74,14 +75,14 @@ def make_model(arch: str):
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}.")
     stride, pool = ARCHITECTURES[arch]
-    layers = [nn.Conv2d(1, 4, 3, stride=stride)]
+    layers = [nn.Conv2d(1, 4, 3, stride=stride, bias=False)]
     if pool:
         # max-pool before the ReLU: the same function as after it (ReLU is monotone), and the
         # order OMLT's max-pool formulation requires (a linear convolution before the pool)
         layers.append(nn.MaxPool2d(2))
     layers += [
         nn.ReLU(),
-        nn.Conv2d(4, 8, 2),
+        nn.Conv2d(4, 8, 2, bias=False),
         nn.ReLU(),
         _flatten_module(8 * 2 * 2),
         nn.Linear(8 * 2 * 2, 32),
