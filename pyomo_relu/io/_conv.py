@@ -79,20 +79,32 @@ def _out_size(size, kernel, stride, dilation, begin, end, ceil_mode):
     return out
 
 
-def geometry(in_shape, kernel, *, strides, dilations, pads, auto_pad, ceil_mode=False):
+def geometry(
+    in_shape, kernel, *, strides, dilations, pads, auto_pad, ceil_mode=False, clamp_same=True
+):
     """The :class:`Geometry` of a window op from its ONNX attributes (spec defaults applied).
 
     ``pads`` is the ONNX list ``[b_1, ..., b_r, e_1, ..., e_r]``; ``auto_pad`` one of
     ``NOTSET``, ``VALID``, ``SAME_UPPER``, ``SAME_LOWER`` (then ``pads`` is ignored, as the
-    specification says).  Raises ValueError with a readable reason for inconsistent values.
+    specification says).  A ``SAME`` padding that would be negative (strides larger than
+    the window) is 0 with ``clamp_same`` (as onnxruntime's ``Conv`` computes it) and refused
+    otherwise (onnxruntime's pools refuse it).  Raises ValueError with a readable reason for
+    inconsistent values.
     """
     r = len(in_shape)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         out = [-(-size // s) for size, s in zip(in_shape, strides)]
         total = [
-            max(0, (o - 1) * s + d * (k - 1) + 1 - size)
+            (o - 1) * s + d * (k - 1) + 1 - size
             for o, s, d, k, size in zip(out, strides, dilations, kernel, in_shape)
         ]
+        if min(total) < 0 and not clamp_same:
+            raise ValueError(
+                f"auto_pad={auto_pad} with strides {list(strides)} larger than the window "
+                f"(kernel {list(kernel)}) asks for negative padding {total}, which onnxruntime "
+                "refuses; export with explicit pads"
+            )
+        total = [max(t, 0) for t in total]
         small = [t // 2 for t in total]
         begin = small if auto_pad == "SAME_UPPER" else [t - h for t, h in zip(total, small)]
         end = [t - b for t, b in zip(total, begin)]

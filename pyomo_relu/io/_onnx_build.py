@@ -98,6 +98,7 @@ class LayerBuilder:
         if result.A is None and result.c is None:
             return  # the last layer's output, or no layer at all (which the caller refuses)
         self.cur = result
+        result.origin = result.origin or ("output", self.output)
         self._close(Activation.LINEAR)
 
     def _origin(self):
@@ -147,7 +148,7 @@ class LayerBuilder:
         if t.A is None:
             A = sp.csr_array((np.ones(n), (np.arange(n), order)), shape=(n, self.n_front))
         else:
-            A = A[order]
+            A = t.A[order]
         t.A, t.c = A, None if t.c is None else t.c[order]
         t.open_act = False
 
@@ -242,6 +243,8 @@ class LayerBuilder:
 
     def data_nonnegative(self):
         """True when every element of the data tensor is known to be >= 0."""
+        if self.cur.A is None and self._nonneg is None:  # the graph input: any sign
+            return False
         return bool(np.all(nonnegative(self.cur.A, self.cur.c, self.front_nonneg)))
 
     def _cap_nonnegative(self, caps):

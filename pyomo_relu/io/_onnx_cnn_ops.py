@@ -3,7 +3,8 @@
 ``Conv``, ``AveragePool`` and ``GlobalAveragePool`` are sparse affine maps on the
 C-order ``(C, *spatial)`` sample (:mod:`._conv`); ``MaxPool`` and ``GlobalMaxPool``
 become pairwise trees of ReLU layers; ``Transpose`` permutes the elements; ``Add``,
-``Sub`` and ``Concat`` of two data tensors join branches (residual blocks); a last
+``Sub`` and ``Concat`` of two data tensors join branches (residual blocks); ``ReduceMean`` and
+``ReduceSum`` over feature axes are sparse maps, ``Slice`` of feature axes a selection; a last
 ``Softmax``/``LogSoftmax`` is dropped.  Attributes are read with their ONNX
 specification defaults.
 """
@@ -82,6 +83,7 @@ def _geometry(p, node, spatial, kernel, *, pool):
             pads=pads,
             auto_pad=auto_pad,
             ceil_mode=ceil_mode,
+            clamp_same=not pool,
         )
     except ValueError as exc:
         p._unsupported(str(exc))
@@ -181,6 +183,16 @@ def _maxpool(p, node, k):
     p.shape = (BATCH, channels) + geom.out_shape
 
 
+def _static_features(p, k):
+    """The feature sizes of the data tensor, which must be input 0 and have static sizes."""
+    if k != 0:
+        p._unsupported("the data tensor must be the first input")
+    dims = p.shape[1:]
+    if any(not isinstance(d, int) for d in dims):
+        p._unsupported(f"it needs static sizes, the tensor has layout {list(p.shape)}")
+    return dims
+
+
 def _transpose(p, node, k):
     """``Transpose`` that keeps the batch axis first: a permutation of the elements."""
     rank = len(p.shape)
@@ -190,12 +202,67 @@ def _transpose(p, node, k):
             f"perm={perm} is not a permutation of the {rank} axes of layout {list(p.shape)} "
             "that keeps the batch axis first"
         )
-    dims = p.shape[1:]
-    if any(not isinstance(d, int) for d in dims):
-        p._unsupported(f"it needs static sizes, the tensor has layout {list(p.shape)}")
+    dims = _static_features(p, k)
     order = np.arange(math.prod(dims)).reshape(dims).transpose([q - 1 for q in perm[1:]])
     p._permute(order.ravel())
     p.shape = (BATCH,) + tuple(dims[q - 1] for q in perm[1:])
+
+
+def _reduce(p, node, k):
+    """``ReduceMean``/``ReduceSum`` over feature axes: a sparse averaging (summing) map."""
+    rank, dims = len(p.shape), _static_features(p, k)
+    as_input = p.opset >= (13 if node.op_type == "ReduceSum" else 18)  # axes became an input
+    axes = p._const(node, 1, "axes") if as_input else attr(node, "axes", None)
+    axes = None if axes is None or np.size(axes) == 0 else [int(a) for a in np.ravel(axes)]
+    if axes is None:
+        if int(attr(node, "noop_with_empty_axes", 0)):
+            return
+        p._unsupported("it reduces every axis, the batch axis included")
+    axes = sorted({a + rank if a < 0 else a for a in axes})
+    if not all(1 <= a < rank for a in axes):
+        p._unsupported(f"axes {axes} of layout {list(p.shape)} include the batch axis")
+    keep = [a for a in range(1, rank) if a not in axes]
+    ids = np.arange(math.prod(dims)).reshape(dims).transpose([a - 1 for a in keep + axes])
+    groups = ids.reshape(math.prod(dims[a - 1] for a in keep), -1)
+    weight = 1.0 / groups.shape[1] if node.op_type == "ReduceMean" else 1.0
+    rows = np.repeat(np.arange(groups.shape[0]), groups.shape[1])
+    matrix = sp.csr_array(
+        (np.full(groups.size, weight), (rows, groups.ravel())), shape=(groups.shape[0], ids.size)
+    )
+    p._push_sparse(matrix, np.zeros(groups.shape[0]))
+    if int(attr(node, "keepdims", 1)):
+        p.shape = tuple(1 if i in axes else d for i, d in enumerate(p.shape))
+    else:
+        p.shape = tuple(d for i, d in enumerate(p.shape) if i not in axes)
+
+
+def _slice(p, node, k):
+    """``Slice`` of feature axes: a selection of the elements."""
+    rank, dims = len(p.shape), _static_features(p, k)
+    if p.opset < 10:
+        args = [attr(node, n, None) for n in ("starts", "ends", "axes")] + [None]
+    else:
+        names = ("starts", "ends", "axes", "steps")
+        args = [p._const(node, i, n) for i, n in enumerate(names, start=1)]
+    starts, ends, axes, steps = (None if a is None else [int(v) for v in np.ravel(a)] for a in args)
+    if starts is None or ends is None:
+        p._unsupported("it needs constant starts and ends")
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    index = [slice(None)] * (rank - 1)
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        axis = axis + rank if axis < 0 else axis
+        if axis == 0 or not 0 < axis < rank or step == 0:
+            p._unsupported(
+                f"it slices axis {axis} (step {step}) of layout {list(p.shape)}; only feature "
+                "axes with a nonzero step are read"
+            )
+        index[axis - 1] = slice(start, end, step)
+    ids = np.arange(math.prod(dims)).reshape(dims)[tuple(index)]
+    if ids.size == 0:
+        p._unsupported(f"it selects no element of layout {list(p.shape)}")
+    p._permute(ids.ravel())
+    p.shape = (BATCH,) + ids.shape
 
 
 def _dense(A):
@@ -294,6 +361,9 @@ CNN_OPS = {
     "MaxPool": _maxpool,
     "GlobalMaxPool": _maxpool,
     "Transpose": _transpose,
+    "ReduceMean": _reduce,
+    "ReduceSum": _reduce,
+    "Slice": _slice,
 }
 for _head in HEADS:
     CNN_OPS[_head] = drop_head

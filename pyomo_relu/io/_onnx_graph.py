@@ -48,7 +48,7 @@ _HINTS = {
     "Selu": _SMOOTH,
     "Gelu": _SMOOTH,
     "HardSigmoid": _SMOOTH,
-    "Shape": "it reads the shape of a tensor off the single chain from the input to the output",
+    "Shape": "it reads the shape of a tensor that no earlier node computes from the input",
 }
 
 

@@ -228,6 +228,11 @@ def _batchnorm(p, node, k):
 
 # ------------------------------------------------------------- activations
 def _relu(p, node, k):
+    """``Relu`` closes a layer, except on values already known to be >= 0 (a sum of ReLU
+    outputs, a max pool of them), where it is the identity.  Right after a ReLU layer it still
+    closes one (an identity layer), as a graph of two ReLUs in a row reads."""
+    if not p.act_open and p.data_nonnegative():
+        return
     p._activate(Activation.RELU)
 
 

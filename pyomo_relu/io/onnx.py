@@ -78,7 +78,7 @@ class OnnxNetwork(ReluNetwork):
 
 
 def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
-    """Load a sequential ReLU network from an ONNX file or ``ModelProto``.
+    """Load a ReLU network (dense, convolutional, residual) from an ONNX file or ``ModelProto``.
 
     Parameters
     ----------
@@ -106,8 +106,9 @@ def load_onnx(model, *, input_names=None, output_names=None) -> ReluNetwork:
     FileNotFoundError
         ``model`` is a path that does not exist.
     UnsupportedOperatorError
-        A node is not in :data:`SUPPORTED_OPS`, has unsupported attributes, or
-        the graph is not a single chain from one input to one output.
+        A node is not in :data:`SUPPORTED_OPS` or has unsupported attributes,
+        the graph has not one input and one output, a node reads a tensor
+        that no earlier node computes, or a node's output is read by nothing.
     InvalidNetworkError, ShapeMismatchError
         NaN/Inf weights, or weights that do not chain.
     """

@@ -1,10 +1,12 @@
 """Mutated ONNX files for fuzzing :func:`pyomo_relu.load_onnx`.
 
 Each case starts from a valid model (the shipped ``peaks.onnx``, networks written by
-``save_onnx`` and a ``MatMul`` + ``Add`` chain built with ``onnx.helper``) and applies one to
+``save_onnx``, a ``MatMul`` + ``Add`` chain, a small CNN with batch norm and max pool and a
+residual block built with ``onnx.helper``) and applies one to
 three mutations drawn with a seeded generator: truncated or flipped bytes, initializers of
 other data types, shape lies, transposed weights, flipped ``transB``, NaN/Inf values, cycles,
 missing inputs, huge declared dimensions, duplicate names, empty graphs, unsupported operators,
+window attributes (strides, pads, dilations, group, kernel_shape, auto_pad, ceil_mode),
 reordered nodes, other opsets, constant-only nodes that would allocate huge tensors.
 :func:`onnx_cases` returns ``(name, bytes)`` pairs; the same seed gives the same cases.
 """
@@ -44,6 +46,10 @@ _OPS = (
     "Sigmoid",
     "Conv",
     "Softmax",
+    "MaxPool",
+    "AveragePool",
+    "GlobalMaxPool",
+    "Concat",
     "LeakyRelu",
     "LSTM",
     "Abs",
@@ -115,6 +121,57 @@ def _matmul_chain(rng) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
+def _graph(nodes, inits, in_shape, name):
+    tensors = [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *in_shape])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=tensors,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _cnn(rng) -> onnx.ModelProto:
+    """Conv -> BatchNormalization -> Relu -> MaxPool -> Flatten -> Gemm, float32."""
+    c = int(rng.integers(1, 4))
+
+    def f32(*shape, low=None):
+        values = rng.uniform(0.5, 2, shape) if low else rng.normal(size=shape)
+        return values.astype(np.float32)
+
+    inits = {"W": f32(c, 1, 3, 3), "B": f32(c), "g": f32(c), "b": f32(c), "mu": f32(c)}
+    inits.update(var=f32(c, low=True), G=f32(2, c * 3 * 3), gb=f32(2))
+    nodes = [
+        helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node("BatchNormalization", ["c", "g", "b", "mu", "var"], ["n"], name="bn"),
+        helper.make_node("Relu", ["n"], ["r"], name="relu"),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2], name="mp"),
+        helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "G", "gb"], ["y"], transB=1, name="fc"),
+    ]
+    return _graph(nodes, inits, [1, 6, 6], "cnn")
+
+
+def _residual(rng) -> onnx.ModelProto:
+    """relu(conv(x)) + conv(relu(conv(x))) -> AveragePool -> Flatten, float32."""
+    inits = {
+        "W0": rng.normal(size=(2, 1, 3, 3)).astype(np.float32),
+        "W1": rng.normal(size=(2, 2, 3, 3)).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "W0"], ["c0"], pads=[1, 1, 1, 1], name="conv0"),
+        helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+        helper.make_node("Conv", ["r0", "W1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Add", ["r0", "c1"], ["s"], name="add"),
+        helper.make_node("Relu", ["s"], ["r1"], name="relu1"),
+        helper.make_node("AveragePool", ["r1"], ["p"], kernel_shape=[2, 2], name="avg"),
+        helper.make_node("Flatten", ["p"], ["y"], name="flat"),
+    ]
+    return _graph(nodes, inits, [1, 4, 4], "residual")
+
+
 def base_models(rng) -> list[tuple[str, onnx.ModelProto]]:
     """The valid models the mutations start from."""
     return [
@@ -123,6 +180,8 @@ def base_models(rng) -> list[tuple[str, onnx.ModelProto]]:
         ("save32", pr.save_onnx(_net(rng), dtype="float32")),
         ("clipped", pr.save_onnx(_net(rng, clipped=True), dtype="float32")),
         ("matmul", _matmul_chain(rng)),
+        ("cnn", _cnn(rng)),
+        ("residual", _residual(rng)),
     ]
 
 
@@ -200,13 +259,23 @@ def m_transpose(rng, m):
     return f"transpose:{t.name}"
 
 
+#: attributes of Conv and the pools
+_WINDOW = ["strides", "pads", "dilations", "group", "kernel_shape", "auto_pad", "ceil_mode"]
+
+
 def m_attribute(rng, m):
     """transB flipped, transA set, alpha/beta changed, or an attribute of the wrong type added."""
     if not len(m.graph.node):
         return "attr:none"
     node = _pick(rng, m.graph.node)
-    name = _pick(rng, ["transB", "transA", "alpha", "beta", "axis", "to", "min", "epsilon"])
+    name = _pick(
+        rng, ["transB", "transA", "alpha", "beta", "axis", "to", "min", "epsilon"] + _WINDOW
+    )
     value = _pick(rng, [0, 1, 2, -1, 0.5, float("nan"), float("inf"), "text", [1, 2], 1e300])
+    if name == "auto_pad" and rng.random() < 0.7:
+        value = _pick(rng, ["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET", "FOO"])
+    elif name in _WINDOW and rng.random() < 0.5:
+        value = [int(v) for v in rng.integers(-1, 4, size=int(rng.integers(1, 5)))]
     kept = [a for a in node.attribute if a.name != name]
     del node.attribute[:]
     node.attribute.extend(kept)

@@ -140,7 +140,7 @@ def _optimum(net, formulation, lb, ub, sense):
     res = pyo.SolverFactory("scip_direct").solve(m)
     assert res.solver.termination_condition == pyo.TerminationCondition.optimal
     x = np.array([pyo.value(m.x[i]) for i in range(net.n_inputs)])
-    return pyo.value(m.obj), net.forward(x)[0]
+    return pyo.value(m.obj), net.forward(x)[0], m.nn.bounds
 
 
 FORMULATIONS = [*pr.formulation_names(), "sos1"]
@@ -149,18 +149,21 @@ FORMULATIONS = [*pr.formulation_names(), "sos1"]
 @pytest.mark.solver
 @requires_scip
 @pytest.mark.parametrize("formulation", FORMULATIONS)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=sparse_networks(max_in=2, clipped=False), sense=st.sampled_from(["min", "max"]))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), sense=st.sampled_from(["min", "max"]))
 def test_every_formulation_of_a_sparse_network_finds_the_dense_twins_optimum(
-    formulation, case, sense
+    formulation, data, sense
 ):
-    net, lb, ub, _ = case
+    # SOS1 covers plain ReLU only; the others get clipped networks too
+    clipped = False if formulation == "sos1" else None
+    net, lb, ub, _ = data.draw(sparse_networks(max_in=2, clipped=clipped))
     sense = pyo.minimize if sense == "min" else pyo.maximize
     form = SOS1() if formulation == "sos1" else formulation
-    value, forward = _optimum(net, form, lb, ub, sense)
-    twin_value, _ = _optimum(dense_twin(net), form, lb, ub, sense)
+    value, forward, bounds = _optimum(net, form, lb, ub, sense)
+    twin_value, _, twin_bounds = _optimum(dense_twin(net), form, lb, ub, sense)
     assert value == pytest.approx(forward, abs=1e-6, rel=1e-6)
     assert value == pytest.approx(twin_value, abs=1e-6, rel=1e-6)
+    _assert_same_bounds(bounds, twin_bounds)
 
 
 @pytest.mark.solver
@@ -170,7 +173,7 @@ def test_clipped_sparse_network_optimum_equals_forward(formulation):
     net = sparse_network((2, 6, 5, 1), seed=11, clipped=True, cap=0.7)
     lb, ub = -np.ones(2), np.ones(2)
     for sense in (pyo.minimize, pyo.maximize):
-        value, forward = _optimum(net, formulation, lb, ub, sense)
+        value, forward, _ = _optimum(net, formulation, lb, ub, sense)
         assert value == pytest.approx(forward, abs=1e-6, rel=1e-6)
 
 
@@ -235,3 +238,72 @@ def test_writer_rows_of_sparse_and_dense_twin_agree():
             np.testing.assert_array_equal(a[j][1], b[j][1])
     stats = [{k: v for k, v in m.nn.summary().items() if k != "build_seconds"} for m in models]
     assert stats[0] == stats[1]
+
+
+# -- regions, analysis, the model transformation and the exporters -------------------
+@pytest.mark.parametrize("method", ["exact", "sample"])
+def test_linear_region_count_of_a_sparse_network_matches_the_dense_twin(method):
+    net = sparse_network((2, 6, 5, 1), seed=13, density=0.6)
+    lb, ub = -np.ones(2), np.ones(2)
+    counts = [
+        pr.analysis.count_linear_regions(n, lb, ub, method=method, n_samples=4000).count
+        for n in (net, dense_twin(net))
+    ]
+    assert counts[0] == counts[1] > 1
+
+
+def test_indicators_of_sparse_and_dense_bounds_agree():
+    net = sparse_network((3, 8, 6, 2), seed=14)
+    lb, ub = -np.ones(3), np.ones(3)
+    a, b = (pr.interval_bounds(n, lb, ub) for n in (net, dense_twin(net)))
+    assert pr.analysis.stable_fraction(a).to_dict() == pr.analysis.stable_fraction(b).to_dict()
+
+
+@pytest.mark.solver
+@requires_scip
+def test_tighten_bounds_transformation_on_a_sparse_block_keeps_the_optimum():
+    net = sparse_network((3, 10, 8, 1), seed=15)
+    values = []
+    for n in (net, dense_twin(net)):
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(range(3), bounds=(-1, 1))
+        m.nn = pr.ReluNetworkBlock(network=n, inputs=m.x, formulation="bigm")
+        m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.maximize)
+        pyo.TransformationFactory("relu.tighten_bounds").apply_to(m, method="lp")
+        pyo.SolverFactory("scip_direct").solve(m)
+        values.append((pyo.value(m.obj), m.nn.bounds))
+        assert m.nn.prediction_error() < 1e-6
+    assert values[0][0] == pytest.approx(values[1][0], abs=1e-6)
+    _assert_same_bounds(values[0][1], values[1][1])
+    x = _samples(np.random.default_rng(15), -np.ones(3), np.ones(3))
+    _assert_contains(net, values[0][1], x)
+
+
+def test_torch_export_of_a_sparse_network_computes_the_same_function():
+    torch = pytest.importorskip("torch")
+    net = sparse_network((3, 7, 2), seed=16)
+    model = pr.io.to_torch(net)
+    x = np.random.default_rng(16).uniform(-1, 1, size=(50, 3))
+    with torch.no_grad():
+        y = model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(y, net.forward(x), rtol=1e-12, atol=1e-12)
+    assert pr.io.from_torch(model) == net
+
+
+def test_omlt_export_of_a_sparse_network_round_trips():
+    pytest.importorskip("omlt")
+    net = sparse_network((3, 7, 2), seed=17, clipped=True)
+    nd = pr.io.to_omlt(net, -np.ones(3), np.ones(3))
+    back = pr.io.from_omlt(nd)
+    x = np.random.default_rng(17).uniform(-1, 1, size=(50, 3))
+    np.testing.assert_allclose(back.forward(x), net.forward(x), rtol=1e-12, atol=1e-12)
+
+
+def test_lp_bounds_of_a_sparse_network_on_worker_processes_match_serial():
+    net = sparse_network((4, 12, 10, 2), seed=18)
+    lb, ub = -np.ones(4), np.ones(4)
+    serial = pr.lp_bounds(net, lb, ub)
+    parallel = pr.lp_bounds(net, lb, ub, workers=2)
+    for k in range(net.n_layers):  # same chunks, same LPs: bit-identical bounds
+        np.testing.assert_array_equal(serial.lower[k], parallel.lower[k])
+        np.testing.assert_array_equal(serial.upper[k], parallel.upper[k])
