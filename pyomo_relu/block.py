@@ -635,6 +635,71 @@ class ReluNetworkBlockData(BlockData):
             self.mip, self._prepared, list(self.inputs.values()), self.outputs, int(k), int(j)
         )
 
+    def _output_position(self, label, what: str, where: str) -> int:
+        """Position of output ``label`` (an index 0..n_outputs-1 or an output name)."""
+        names = list(self._network.output_names)
+        if isinstance(label, str):
+            if label in names:
+                return names.index(label)
+        elif isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+            if 0 <= label < len(names):
+                return int(label)
+        shown = names if len(names) <= 12 else names[:12] + ["..."]
+        raise BlockArgumentError(
+            f"{self.name}.{where}: {what} {label!r} is not an output of the network; expected an "
+            f"index 0..{len(names) - 1} or one of the output names {shown}."
+        )
+
+    def margin(self, true_label, other):
+        """Pyomo expression ``outputs[other] - outputs[true_label]`` (a logit margin).
+
+        For a classifier, ``true_label`` is the class the input should keep and
+        ``other`` a competing class: the margin is negative where the network
+        prefers ``true_label`` to ``other``.  Maximizing it over an input set
+        (``pyo.Objective(expr=m.nn.margin(t, j), sense=pyo.maximize)``) and
+        finding a proven upper bound below 0 certifies that no input of the set
+        is classified as ``other``.  To certify against every other class
+        (``max_{j != t} margin(t, j) < 0``), solve one such problem per ``j``
+        (skipping those whose margin bound from the output bounds is already
+        negative, see :meth:`margin_bound`); docs/cnn.md compares this with one
+        solve of a disjunctive maximum.
+
+        Parameters
+        ----------
+        true_label, other : int or str
+            Output positions (``0..n_outputs-1``) or output names; they must differ.
+
+        Raises
+        ------
+        BlockArgumentError
+            If a label is not an output of the network, or both name the same output.
+        """
+        t, j = self._margin_pair(true_label, other, "margin")
+        return self.outputs[j] - self.outputs[t]
+
+    def margin_bound(self, true_label, other) -> float:
+        """A sound upper bound of :meth:`margin` over the block's input box, from its bounds.
+
+        It is ``ub(z_other) - lb(z_true)`` of the output layer's bounds: a
+        value below 0 certifies the pair without a solve.  Labels as in
+        :meth:`margin`.
+        """
+        t, j = self._margin_pair(true_label, other, "margin_bound")
+        lo, up = self._bounds.post_bounds(self._bounds.n_layers - 1)
+        # rounded up: the float difference may fall below the exact one
+        return float(np.nextafter(up[j] - lo[t], np.inf))
+
+    def _margin_pair(self, true_label, other, where: str) -> tuple[int, int]:
+        """Output positions ``(t, j)`` of a margin's labels; BlockArgumentError if bad or equal."""
+        t = self._output_position(true_label, "true_label", where)
+        j = self._output_position(other, "other", where)
+        if t == j:
+            raise BlockArgumentError(
+                f"{self.name}.{where}: true_label {true_label!r} and other {other!r} are the same "
+                "output, whose margin is 0 everywhere; pass a different class as other."
+            )
+        return t, j
+
     def _values(self, variables, what: str) -> np.ndarray:
         values = [v.value for v in variables]
         missing = [i for i, x in enumerate(values) if x is None]
