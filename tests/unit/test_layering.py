@@ -9,7 +9,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ["network", "bounds", "io", "reductions", "analysis", "regions"]
+CORE = ["network", "bounds", "io", "reductions", "analysis", "regions", "heuristics"]
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
