@@ -153,7 +153,8 @@ def make_row(network: str, config: str, limit: float, solved: Solved, checks: di
     from ..solving import relative_gap
 
     total = None if solved.build_s is None else solved.build_s + (solved.solve_s or 0.0)
-    row = {
+    row = dict.fromkeys(FIELDS)
+    row |= {
         "network": network,
         "config": config,
         "limit": limit,

@@ -92,3 +92,31 @@ def test_unknown_names_are_refused_with_the_valid_ones(tmp_path):
         peers.run(networks=["tiny"], configs=["cplex"], csv_path=tmp_path / "p.csv")
     with pytest.raises(UnknownOptionError, match="--limit must be a positive"):
         peers.main(["--limit", "-1", "--report-only", "--out", str(tmp_path / "p.csv")])
+
+
+def _report_row(network, config, status, total="", objective="", bound="", gap=""):
+    row = dict.fromkeys(peers.FIELDS, "")
+    row.update(network=network, config=config, limit="60.0", status=status, total_s=total)
+    row.update(objective=objective, bound=bound, gap=gap, forward_ok="True")
+    return row
+
+
+def test_report_means_ratios_and_cells_from_rows():
+    rows = [
+        _report_row("a", "omlt_bigm", "optimal", "8.0", "1.0", "1.0", "0.0"),
+        _report_row("a", "gurobi_ml", "too_large"),
+        _report_row("a", "ours_auto", "optimal", "2.0", "1.0", "1.0", "0.0"),
+        _report_row("b", "omlt_bigm", "time_limit", "60.0", "-3.0", "-4.5", "0.5"),
+        _report_row("b", "gurobi_ml", "optimal", "3.0", "-3.5", "-3.5", "0.0"),
+        _report_row("b", "ours_auto", "optimal", "15.0", "-3.5", "-3.5", "0.0"),
+    ]
+    md = peers_report.render(rows)
+    # OMLT: 8 s and unsolved (the limit, 60 s): geo. mean sqrt(8 * 60); ours sqrt(2 * 15)
+    omlt, ours = (8 * 60) ** 0.5, (2 * 15) ** 0.5
+    assert f"| OMLT big-M + SCIP | 1/2 | 1 | 0 | {omlt:.2f} |" in md
+    assert f"| OMLT big-M + SCIP | 2 | {omlt:.2f} | {ours:.2f} | {omlt / ours:.2f}x |" in md
+    # Gurobi only where it fits: network b alone
+    assert "| gurobi-ml + Gurobi (1 thread) | 1 | 3.00 | 15.00 | 0.20x |" in md
+    assert "too large for the pip licence" in md
+    assert "time_limit: gap 50.00%, best -3, bound -4.5" in md
+    assert "| b | 2 | -3.5 | 0 | yes |" in md  # the two proven optima of b agree
