@@ -120,3 +120,22 @@ def test_report_means_ratios_and_cells_from_rows():
     assert "too large for the pip licence" in md
     assert "time_limit: gap 50.00%, best -3, bound -4.5" in md
     assert "| b | 2 | -3.5 | 0 | yes |" in md  # the two proven optima of b agree
+
+
+def test_a_model_over_gurobis_pip_licence_is_recorded_as_too_large():
+    gp = pytest.importorskip("gurobipy")
+    pytest.importorskip("gurobi_ml")
+    from pyomo_relu.benchmarks.peers_configs import GUROBI_PIP_LIMIT, RUNNERS
+    from pyomo_relu.benchmarks.peers_networks import PeerNetwork, _random_network
+
+    problem = PeerNetwork("wide", "random 3-700x2-1", (-1.0,) * 3, (1.0,) * 3, "min", None)
+    net = _random_network((3, 700, 700, 1), seed=0)
+    try:
+        solved = RUNNERS["gurobi_ml"](problem, net, 5.0)
+    except gp.GurobiError as exc:  # pragma: no cover - a licence that cannot start at all
+        pytest.skip(f"Gurobi cannot start here: {exc}")
+    if solved.status != "too_large":
+        pytest.skip("this Gurobi licence is not size-limited")
+    assert solved.n_vars > GUROBI_PIP_LIMIT
+    assert "too large for the pip licence (2804 variables" in solved.note
+    assert solved.objective is None and solved.x is None
