@@ -183,8 +183,15 @@ def _checks(networks, configs, table) -> list[str]:
 
 
 def render(rows: list[dict], *, title: str = "Peers benchmark", descriptions=None) -> str:
-    """The markdown report of the peers CSV rows ``rows``."""
+    """The markdown report of the peers CSV rows ``rows``.
+
+    ``descriptions`` (network name -> problem text) adds a table of the networks and
+    orders them as it does.
+    """
     networks, configs, table = _by_key(rows)
+    if descriptions:  # the benchmark's own order of the networks, whatever order they ran in
+        order = list(descriptions)
+        networks.sort(key=lambda n: order.index(n) if n in order else len(order))
     limits = sorted({float(r["limit"]) for r in rows})
     lines = [
         f"# {title}",
