@@ -11,10 +11,10 @@ Each solve minimizes the network's output with SCIP (``solve_model``, 60 s) in a
 fresh process, which builds the block (preparation: LP tightening where the
 formulation has it) and solves it.  Usage::
 
-    python results/formulations.py train          # writes the networks to results/nets/
-    python results/formulations.py run [names]    # appends rows to results/formulations.csv
-    python results/formulations.py solve NET FORMULATION   # one solve (used by run)
-    python results/formulations.py table CSV...   # markdown table of the rows of the CSV files
+    python -m pyomo_relu.benchmarks.formulations train   # writes the networks to benchmarks/data/formulations/
+    python -m pyomo_relu.benchmarks.formulations run [names]  # appends rows to results/formulations.csv
+    python -m pyomo_relu.benchmarks.formulations solve NET FORMULATION   # one solve (used by run)
+    python -m pyomo_relu.benchmarks.formulations table CSV...   # markdown table of the rows of the CSV files
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-NETS = HERE / "nets"
+HERE = Path(__file__).resolve().parent / "results"
+NETS = Path(__file__).resolve().parent / "data" / "formulations"
 CSV = HERE / "formulations.csv"
 TIME_LIMIT = 60.0
 
