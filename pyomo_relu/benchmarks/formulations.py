@@ -11,10 +11,10 @@ Each solve minimizes the network's output with SCIP (``solve_model``, 60 s) in a
 fresh process, which builds the block (preparation: LP tightening where the
 formulation has it) and solves it.  Usage::
 
-    python -m pyomo_relu.benchmarks.formulations train   # writes the networks to benchmarks/data/formulations/
-    python -m pyomo_relu.benchmarks.formulations run [names]  # appends rows to results/formulations.csv
-    python -m pyomo_relu.benchmarks.formulations solve NET FORMULATION   # one solve (used by run)
-    python -m pyomo_relu.benchmarks.formulations table CSV...   # markdown table of the rows of the CSV files
+    python -m pyomo_relu.benchmarks.formulations train     # networks -> data/formulations/
+    python -m pyomo_relu.benchmarks.formulations run [names]   # rows -> results/formulations.csv
+    python -m pyomo_relu.benchmarks.formulations solve NET FORMULATION   # one solve (run's)
+    python -m pyomo_relu.benchmarks.formulations table CSV...  # markdown table of CSV rows
 """
 
 from __future__ import annotations
