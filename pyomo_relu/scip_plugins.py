@@ -159,6 +159,8 @@ def _layer_values(block, x: np.ndarray) -> ComponentMap | None:
     from .formulations.layered import LayerFormulation
 
     formulation, prepared = block._formulation, block.prepared
+    # a formulation that delegates (auto) names the one that wrote the rows
+    formulation = prepared.info.get("used", formulation)
     known = {"z", "y", "d", "d2", "s"}
     if not isinstance(formulation, LayerFormulation) or set(formulation.encoding.variables) - known:
         return None

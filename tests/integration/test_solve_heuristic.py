@@ -41,9 +41,10 @@ def _violations(m, tol=1e-7) -> list:
 
 
 @pytest.mark.parametrize(
-    "formulation", ["bigm", "tightened_bigm", "scaled_bigm", "tightened_scaled_bigm"]
+    "formulation", ["bigm", "tightened_bigm", "scaled_bigm", "tightened_scaled_bigm", "auto"]
 )
 def test_start_values_satisfy_every_row_of_the_formulation(formulation):
+    # auto (tightened_bigm on 3 inputs) gets the values of the formulation it delegated to
     net = random_network((3, 12, 12, 2), seed=5, clipped=formulation == "bigm")
     m = _model(net, formulation)
     problem, why = scip_plugins.network_problem(m)
