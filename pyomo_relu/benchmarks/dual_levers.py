@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .heuristic import sum_of_sines
+
 #: this module's name, for its subprocesses (``__name__`` is ``"__main__"`` under ``-m``)
 _MODULE = "pyomo_relu.benchmarks.dual_levers"
 PROBLEMS = ("peaks", "sines5", "ackley5", "random5")
@@ -73,10 +75,6 @@ FIELDS = (
 )
 
 
-def _sines(x) -> np.ndarray:
-    return np.sum(np.sin(2.0 * np.asarray(x, dtype=np.float64)), axis=-1)
-
-
 def network(name: str, cache_dir=None):
     """``(network, lb, ub, maximize)`` of problem ``name`` (trained networks come from a cache)."""
     from .problems import _box, peaks
@@ -89,7 +87,7 @@ def network(name: str, cache_dir=None):
         nets = peaks.train_networks(Variant("plain_alt", {"arch": "alt"}), cache_dir=cache_dir)
         return nets["f"].network, np.full(2, peaks.LOWER), np.full(2, peaks.UPPER), False
     if name == "sines5":
-        spec = _box.BoxFunction("sines5", _sines, 5, -3.0, 3.0, -5.0, ((-math.pi / 4,) * 5,))
+        spec = _box.BoxFunction("sines5", sum_of_sines, 5, -3.0, 3.0, -5.0, ((-math.pi / 4,) * 5,))
         spec = replace(spec, samples={"full": 5000, "quick": 1000})
         net = _box.train(spec, (64, 64, 64), {}, cache_dir=cache_dir, tag="heur").network
         return net, np.full(5, -3.0), np.full(5, 3.0), False
